@@ -1,0 +1,327 @@
+//! Label sets: sorted, immutable, cheap to clone and hash.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The label name that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// One label: a name and a value. Names may be any UTF-8 string (Prometheus 3.x).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label {
+    /// The label name.
+    pub name: Arc<str>,
+    /// The label value.
+    pub value: Arc<str>,
+}
+
+impl Label {
+    /// Creates a label.
+    pub fn new(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A set of labels sorted by name, with unique names and no empty values.
+///
+/// Cloning is an atomic reference-count increment. Equality, ordering and
+/// hashing follow the sorted `(name, value)` pairs, as in Prometheus.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Labels {
+    labels: Arc<[Label]>,
+}
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Self {
+        Labels::default()
+    }
+
+    /// Builds a label set from labels in any order. Labels with an empty value
+    /// are dropped (an empty value means "absent"); for duplicate names the
+    /// last one wins.
+    pub fn new(mut labels: Vec<Label>) -> Self {
+        labels.retain(|l| !l.value.is_empty());
+        // Stable sort keeps the input order among equal names, so dedup can keep the last.
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for l in labels {
+            match out.last_mut() {
+                Some(last) if last.name == l.name => *last = l,
+                _ => out.push(l),
+            }
+        }
+        Labels { labels: out.into() }
+    }
+
+    /// Builds a label set from `(name, value)` pairs.
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Self {
+        Labels::new(
+            pairs
+                .iter()
+                .map(|(n, v)| Label::new(n.as_ref(), v.as_ref()))
+                .collect(),
+        )
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.labels
+            .binary_search_by(|l| (*l.name).cmp(name))
+            .ok()
+            .map(|i| &*self.labels[i].value)
+    }
+
+    /// Whether label `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The metric name (`__name__`), if any.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// The labels in name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
+        self.labels.iter()
+    }
+
+    /// The labels as a slice, in name order.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// A builder that starts from these labels.
+    pub fn builder(&self) -> LabelsBuilder {
+        LabelsBuilder {
+            labels: self.labels.to_vec(),
+        }
+    }
+
+    /// These labels without the metric name.
+    pub fn without_metric_name(&self) -> Labels {
+        if self.contains(METRIC_NAME) {
+            self.builder().remove(METRIC_NAME).build()
+        } else {
+            self.clone()
+        }
+    }
+
+    /// Only the labels whose names are in `names` (order of `names` irrelevant).
+    pub fn keep_only<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        self.filter(|l| names.iter().any(|n| n.as_ref() == &*l.name))
+    }
+
+    /// All labels except those whose names are in `names`.
+    pub fn without<S: AsRef<str>>(&self, names: &[S]) -> Labels {
+        self.filter(|l| !names.iter().any(|n| n.as_ref() == &*l.name))
+    }
+
+    /// The labels for which `keep` returns true.
+    pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
+        let kept: Vec<Label> = self.labels.iter().filter(|l| keep(l)).cloned().collect();
+        if kept.len() == self.labels.len() {
+            return self.clone();
+        }
+        Labels {
+            labels: kept.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Prints `{a="1", b="2"}` with names and values quoted as Prometheus does;
+/// a metric name that is a valid legacy identifier is printed in front:
+/// `up{job="x"}`.
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.metric_name();
+        let legacy_name = name.filter(|n| is_valid_legacy_metric_name(n));
+        if let Some(name) = legacy_name {
+            f.write_str(name)?;
+            if self.len() == 1 {
+                return Ok(());
+            }
+        }
+        f.write_str("{")?;
+        let mut first = true;
+        if let (Some(name), None) = (name, legacy_name) {
+            write_quoted(f, name)?;
+            first = false;
+        }
+        for l in self.labels.iter().filter(|l| &*l.name != METRIC_NAME) {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            if is_valid_legacy_label_name(&l.name) {
+                f.write_str(&l.name)?;
+            } else {
+                write_quoted(f, &l.name)?;
+            }
+            f.write_str("=")?;
+            write_quoted(f, &l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// Writes `s` as a double-quoted string with Go-style escapes.
+pub fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            '\u{7}' => f.write_str("\\a")?,
+            '\u{8}' => f.write_str("\\b")?,
+            '\u{c}' => f.write_str("\\f")?,
+            '\u{b}' => f.write_str("\\v")?,
+            c if c.is_control() => {
+                let v = c as u32;
+                if v < 0x10000 {
+                    write!(f, "\\u{v:04x}")?
+                } else {
+                    write!(f, "\\U{v:08x}")?
+                }
+            }
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+/// Whether `name` matches `[a-zA-Z_][a-zA-Z0-9_]*`, the legacy label-name charset.
+pub fn is_valid_legacy_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `name` matches `[a-zA-Z_:][a-zA-Z0-9_:]*`, the legacy metric-name charset.
+pub fn is_valid_legacy_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Builds a modified copy of a [`Labels`].
+#[derive(Clone, Debug, Default)]
+pub struct LabelsBuilder {
+    labels: Vec<Label>,
+}
+
+impl LabelsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` to `value`; an empty value removes the label.
+    pub fn set(mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
+        self.set_mut(name, value);
+        self
+    }
+
+    /// In-place form of [`set`](Self::set).
+    pub fn set_mut(&mut self, name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) {
+        let (name, value) = (name.into(), value.into());
+        self.labels.retain(|l| l.name != name);
+        if !value.is_empty() {
+            self.labels.push(Label { name, value });
+        }
+    }
+
+    /// Removes label `name`.
+    pub fn remove(mut self, name: &str) -> Self {
+        self.remove_mut(name);
+        self
+    }
+
+    /// In-place form of [`remove`](Self::remove).
+    pub fn remove_mut(&mut self, name: &str) {
+        self.labels.retain(|l| &*l.name != name);
+    }
+
+    /// The value currently set for `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|l| &*l.name == name)
+            .map(|l| &*l.value)
+    }
+
+    /// Finishes the label set.
+    pub fn build(self) -> Labels {
+        Labels::new(self.labels)
+    }
+}
+
+impl FromIterator<Label> for Labels {
+    fn from_iter<I: IntoIterator<Item = Label>>(iter: I) -> Self {
+        Labels::new(iter.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = &'a Label;
+    type IntoIter = std::slice::Iter<'a, Label>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.labels.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_deduplicated_and_empty_values_dropped() {
+        let l = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.get("a"), Some("3"));
+        assert_eq!(l.to_string(), r#"{a="3", b="2"}"#);
+    }
+
+    #[test]
+    fn display_with_metric_name_and_utf8() {
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "x")]);
+        assert_eq!(l.to_string(), r#"up{job="x"}"#);
+        let l = Labels::from_pairs(&[("__name__", "my.metric"), ("a.b", "x\n")]);
+        assert_eq!(l.to_string(), r#"{"my.metric", "a.b"="x\n"}"#);
+        let l = Labels::from_pairs(&[("__name__", "up")]);
+        assert_eq!(l.to_string(), "up");
+    }
+
+    #[test]
+    fn builder_and_filters() {
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "x"), ("i", "1")]);
+        assert_eq!(l.without_metric_name().to_string(), r#"{i="1", job="x"}"#);
+        assert_eq!(l.keep_only(&["job"]).to_string(), r#"{job="x"}"#);
+        assert_eq!(l.without(&["job", "__name__"]).to_string(), r#"{i="1"}"#);
+        let l2 = l.builder().set("job", "y").remove("i").build();
+        assert_eq!(l2.to_string(), r#"up{job="y"}"#);
+    }
+}

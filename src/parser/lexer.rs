@@ -1,0 +1,1 @@
+//! Tokens (logos) and a token source with lookahead. (Being written.)

@@ -1,0 +1,1 @@
+//! Prometheus rule files: loading, linting, evaluation and unit tests. (Planned.)
