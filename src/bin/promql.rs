@@ -17,7 +17,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Parse an expression and print its canonical form (or its AST).
-    #[command(after_help = "Examples:\n  promql parse 'sum by(job)(rate(x[5m]))'\n  echo 'up == 0' | promql parse --json -")]
+    #[command(
+        after_help = "Examples:\n  promql parse 'sum by(job)(rate(x[5m]))'\n  echo 'up == 0' | promql parse --json -"
+    )]
     Parse {
         /// The expression, or `-` to read it from standard input.
         expr: String,
@@ -31,7 +33,9 @@ enum Command {
         features: FeatureArgs,
     },
     /// Pretty-print an expression over several lines, as `promtool promql format` does.
-    #[command(after_help = "Examples:\n  promql fmt query.promql\n  echo 'sum(rate(x[5m])) by (job)' | promql fmt")]
+    #[command(
+        after_help = "Examples:\n  promql fmt query.promql\n  echo 'sum(rate(x[5m])) by (job)' | promql fmt"
+    )]
     Fmt {
         /// File holding the expression; `-` or nothing reads standard input.
         file: Option<String>,
@@ -92,12 +96,19 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Parse { expr, ast, json, features } => {
+        Command::Parse {
+            expr,
+            ast,
+            json,
+            features,
+        } => {
             let options = features.parse_options().map_err(Failure::Usage)?;
             let source = read_arg_or_stdin(&expr)?;
-            let parsed = parse_with(&source, &options).map_err(|e| parse_failure(&e, &source, None))?;
+            let parsed =
+                parse_with(&source, &options).map_err(|e| parse_failure(&e, &source, None))?;
             if json {
-                let text = serde_json::to_string_pretty(&parsed).map_err(|e| Failure::Input(e.to_string()))?;
+                let text = serde_json::to_string_pretty(&parsed)
+                    .map_err(|e| Failure::Input(e.to_string()))?;
                 println!("{text}");
             } else if ast {
                 println!("{parsed:#?}");
@@ -127,14 +138,19 @@ fn parse_failure(err: &ParseError, source: &str, file: Option<&str>) -> Failure 
 }
 
 fn read_arg_or_stdin(arg: &str) -> Result<String, Failure> {
-    if arg == "-" { read_stdin() } else { Ok(arg.to_string()) }
+    if arg == "-" {
+        read_stdin()
+    } else {
+        Ok(arg.to_string())
+    }
 }
 
 fn read_file_or_stdin(name: &str) -> Result<String, Failure> {
     if name == "-" {
         read_stdin()
     } else {
-        std::fs::read_to_string(name).map_err(|e| Failure::Usage(format!("cannot read {name}: {e}")))
+        std::fs::read_to_string(name)
+            .map_err(|e| Failure::Usage(format!("cannot read {name}: {e}")))
     }
 }
 
