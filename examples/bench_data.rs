@@ -3,7 +3,7 @@
 //!
 //! Usage: `cargo run --release --example bench_data -- SERIES HOURS > data.om`
 
-#[path = "../benches/data.rs"]
+#[path = "../benches/data/mod.rs"]
 mod data;
 
 use std::io::{BufWriter, Write};

@@ -4,7 +4,7 @@
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS`
 
-#[path = "../benches/data.rs"]
+#[path = "../benches/data/mod.rs"]
 mod data;
 
 use std::time::Instant;
