@@ -8,7 +8,7 @@ use std::fmt::{self, Write};
 
 use super::text::{
     is_bare_metric_name, seconds_to_millis, write_duration_millis, write_float, write_float_v,
-    write_go_quoted, write_label_name, write_timestamp_millis,
+    write_go_quoted, write_label_name, write_list_label_name, write_timestamp_millis,
 };
 use crate::model::{METRIC_NAME, MatchOp, Matcher};
 use crate::parser::ast::{
@@ -71,7 +71,7 @@ fn label_list(w: &mut dyn Write, labels: &[String]) -> fmt::Result {
         if i > 0 {
             w.write_str(", ")?;
         }
-        write_label_name(w, name)?;
+        write_list_label_name(w, name)?;
     }
     Ok(())
 }

@@ -568,3 +568,23 @@ fn alternate_display_is_pretty() {
     );
     assert_eq!(format!("{long}").lines().count(), 1);
 }
+
+#[test]
+fn names_the_lexer_would_misread_are_quoted() {
+    assert_eq!(selector(Some("on"), &[]).to_string(), r#"{"on"}"#);
+    assert_eq!(selector(Some("NaN"), &[]).to_string(), r#"{"NaN"}"#);
+    assert_eq!(selector(Some("bool"), &[]).to_string(), r#"{"bool"}"#);
+    // Keywords that the grammar accepts as metric names stay bare, as in Prometheus.
+    assert_eq!(selector(Some("sum"), &[]).to_string(), "sum");
+    assert_eq!(selector(Some("offset"), &[]).to_string(), "offset");
+    // Matchers inside braces never need it; grouping lists do for numbers.
+    let s = selector(Some("x"), &[("inf", MatchOp::Equal, "1")]);
+    assert_eq!(s.to_string(), r#"x{inf="1"}"#);
+    let e = agg(
+        AggregateOp::Sum,
+        Some((false, &["inf", "on", "bool"])),
+        None,
+        vs("x"),
+    );
+    assert_eq!(e.to_string(), r#"sum by ("inf", on, bool) (x)"#);
+}

@@ -131,9 +131,37 @@ pub(crate) fn write_label_name(w: &mut dyn Write, name: &str) -> fmt::Result {
     }
 }
 
-/// Whether a metric name can be written bare before the braces.
+/// Writes a label name in a `by`/`without`/`on`/`ignoring`/`group_x` list:
+/// as in a matcher, but `inf` and `nan` are quoted too, since the lexer
+/// reads them as numbers there.
+pub(crate) fn write_list_label_name(w: &mut dyn Write, name: &str) -> fmt::Result {
+    if is_number_word(name) {
+        write_go_quoted(w, name)
+    } else {
+        write_label_name(w, name)
+    }
+}
+
+/// Whether a metric name can be written bare before the braces: a legacy
+/// name that the lexer does not read as a number or as a keyword that
+/// cannot start a selector (`on`, `bool`, `atan2`, ...).
 pub(crate) fn is_bare_metric_name(name: &str) -> bool {
+    const NOT_SELECTORS: [&str; 6] = [
+        "atan2",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+    ];
     is_valid_legacy_metric_name(name)
+        && !is_number_word(name)
+        && !NOT_SELECTORS.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// `inf` and `nan` in any case.
+fn is_number_word(name: &str) -> bool {
+    name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan")
 }
 
 /// Writes `s` double-quoted as Go's `strconv.Quote` does: `"` and `\`
