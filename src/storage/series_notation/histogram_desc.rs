@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use nom::IResult;
 use nom::Parser;
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while1};
+use nom::bytes::complete::{tag_no_case, take_while1};
 use nom::character::complete::{char, digit1, one_of};
 use nom::combinator::{opt, recognize};
 
@@ -219,14 +219,6 @@ pub(crate) fn parse_histogram(input: &str) -> Result<(HistogramDesc, &str), (usi
         },
         rest,
     ))
-}
-
-/// Whether the text starts with `tag`.
-pub(crate) fn starts_with_tag<'a>(i: &'a str, t: &str) -> Option<&'a str> {
-    tag::<_, _, nom::error::Error<&str>>(t)
-        .parse(i)
-        .ok()
-        .map(|(r, _)| r)
 }
 
 #[cfg(test)]
