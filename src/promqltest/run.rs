@@ -380,3 +380,87 @@ fn check_expected(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::Span;
+
+    fn eval(script: &str) -> EvalCmd {
+        match Script::parse(script).unwrap().commands.into_iter().last() {
+            Some(Command::Eval(e)) => *e,
+            other => panic!("last command is not an eval: {other:?}"),
+        }
+    }
+
+    fn anno(level: AnnotationLevel, message: &str, start: u32) -> Annotation {
+        Annotation {
+            level,
+            message: message.into(),
+            span: Some(Span {
+                start,
+                end: start + 1,
+            }),
+        }
+    }
+
+    #[test]
+    fn annotation_expectations() {
+        let warn = anno(AnnotationLevel::Warning, "bad thing", 4);
+        let info = anno(AnnotationLevel::Info, "fyi", 0);
+        let exact =
+            eval("eval instant at 0 sum(x)\n  expect warn msg: PromQL warning: bad thing (1:5)\n");
+        check_annotations(&exact, std::slice::from_ref(&warn)).unwrap();
+        assert!(
+            check_annotations(&exact, &[])
+                .unwrap_err()
+                .contains("none were found")
+        );
+        // An info is not constrained by warn expectations.
+        check_annotations(&exact, &[warn.clone(), info.clone()]).unwrap();
+        let other = anno(AnnotationLevel::Warning, "other", 4);
+        assert!(
+            check_annotations(&exact, &[warn.clone(), other])
+                .unwrap_err()
+                .contains("unexpected warn")
+        );
+        let regex =
+            eval("eval instant at 0 sum(x)\n  expect warn regex: bad \\w+\n  expect no_info\n");
+        check_annotations(&regex, std::slice::from_ref(&warn)).unwrap();
+        assert!(
+            check_annotations(&regex, &[warn.clone(), info.clone()])
+                .unwrap_err()
+                .contains("unexpected info")
+        );
+        let none = eval("eval instant at 0 sum(x)\n  expect no_warn\n");
+        assert!(check_annotations(&none, std::slice::from_ref(&warn)).is_err());
+        check_annotations(&none, std::slice::from_ref(&info)).unwrap();
+        let unconstrained = eval("eval instant at 0 sum(x)\n");
+        check_annotations(&unconstrained, &[warn.clone(), info]).unwrap();
+        let legacy = eval("eval_warn instant at 0 sum(x)\n");
+        assert!(check_annotations(&legacy, &[]).is_err());
+        check_annotations(&legacy, &[warn]).unwrap();
+    }
+
+    #[test]
+    fn failed_loads_and_unparsable_queries_are_cases() {
+        let script = Script::parse(
+            "load_with_nhcb 1m\n  h_bucket{le=\"1\"} 5\n  h_bucket{le=\"2\"} 3\n\neval instant at 0 sum(\n  expect fail\n\neval instant at 0 sum(\n",
+        )
+        .unwrap();
+        let report = script.run(&RunOptions::default());
+        assert_eq!(report.cases.len(), 3);
+        assert_eq!(report.cases[0].line, 1);
+        assert!(
+            report.cases[0]
+                .failure
+                .as_deref()
+                .unwrap_or("")
+                .contains("load failed")
+        );
+        // `expect fail` accepts a parse error; without it the case fails.
+        assert!(report.cases[1].passed());
+        assert!(!report.cases[2].passed());
+        assert_eq!((report.passed(), report.failed()), (1, 2));
+    }
+}
