@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
 pub mod memory;
+pub mod series_notation;
 
 pub use memory::MemoryStorage;
 
