@@ -61,7 +61,11 @@ fn case_files(dir: &str, extension: &str) -> Vec<(String, String)> {
     paths
         .into_iter()
         .map(|p| {
-            let name = p.file_stem().expect("file name").to_string_lossy().into_owned();
+            let name = p
+                .file_stem()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             let text = std::fs::read_to_string(&p).expect("readable case file");
             (name, text)
         })
@@ -84,7 +88,10 @@ fn parse_case_file(name: String, text: &str) -> CaseFile {
                 upstream = Some(msg.trim().replace("\\n", "\n"));
             }
         } else if line == "|" || line.starts_with("| ") {
-            let case = file.cases.last_mut().expect("a continuation follows a query");
+            let case = file
+                .cases
+                .last_mut()
+                .expect("a continuation follows a query");
             case.input.push('\n');
             case.input.push_str(line.get(2..).unwrap_or(""));
         } else if !line.is_empty() {
@@ -133,7 +140,11 @@ fn valid_inputs() {
                 }
                 Err(err) => {
                     writeln!(snap, "UNEXPECTED ERROR\n{}", err.render(&case.input)).unwrap();
-                    failures.push(format!("{where_}: {}\n{}", case.input, err.render(&case.input)));
+                    failures.push(format!(
+                        "{where_}: {}\n{}",
+                        case.input,
+                        err.render(&case.input)
+                    ));
                 }
             }
             snap.push('\n');
