@@ -8,11 +8,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where the upstream test scripts are: `$PROMQLTEST_DIR`, else
-/// `../shared/promqltest` next to the promql-engine crate root.
+/// `../shared/promqltest` next to the promql-engine crate root (or one
+/// level further up, for git worktrees in a subdirectory).
 pub fn promqltest_dir(crate_root: &Path) -> PathBuf {
-    std::env::var_os("PROMQLTEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate_root.join("../shared/promqltest"))
+    if let Some(dir) = std::env::var_os("PROMQLTEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let near = crate_root.join("../shared/promqltest");
+    [near.clone(), crate_root.join("../../shared/promqltest")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or(near)
 }
 
 /// The query of every `eval` line of the `*.test` files in `dir` (empty
