@@ -244,6 +244,7 @@ fn text_value() -> impl Strategy<Value = String> + Clone {
 fn label_name() -> impl Strategy<Value = String> + Clone {
     select(vec![
         "job", "instance", "le", "_0", "a.b", "ü", "on", "by", "offset", "sum", "bool", "0x",
+        "without", "Inf",
     ])
     .prop_map(String::from)
 }
@@ -416,7 +417,9 @@ fn contains_literal(d: &DurationExpr) -> bool {
     match d {
         DurationExpr::Literal(_) => true,
         DurationExpr::Step(_) | DurationExpr::Range(_) => false,
-        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => contains_literal(expr),
+        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => {
+            contains_literal(expr)
+        }
         DurationExpr::Binary { lhs: a, rhs: b, .. } | DurationExpr::MinMax { a, b, .. } => {
             contains_literal(a) || contains_literal(b)
         }
