@@ -61,7 +61,11 @@ fn case_files(dir: &str, extension: &str) -> Vec<(String, String)> {
     paths
         .into_iter()
         .map(|p| {
-            let name = p.file_stem().expect("file name").to_string_lossy().into_owned();
+            let name = p
+                .file_stem()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             let text = std::fs::read_to_string(&p).expect("readable case file");
             (name, text)
         })
@@ -84,7 +88,10 @@ fn parse_case_file(name: String, text: &str) -> CaseFile {
                 upstream = Some(msg.trim().replace("\\n", "\n"));
             }
         } else if line == "|" || line.starts_with("| ") {
-            let case = file.cases.last_mut().expect("a continuation follows a query");
+            let case = file
+                .cases
+                .last_mut()
+                .expect("a continuation follows a query");
             case.input.push('\n');
             case.input.push_str(line.get(2..).unwrap_or(""));
         } else if !line.is_empty() {
@@ -133,7 +140,11 @@ fn valid_inputs() {
                 }
                 Err(err) => {
                     writeln!(snap, "UNEXPECTED ERROR\n{}", err.render(&case.input)).unwrap();
-                    failures.push(format!("{where_}: {}\n{}", case.input, err.render(&case.input)));
+                    failures.push(format!(
+                        "{where_}: {}\n{}",
+                        case.input,
+                        err.render(&case.input)
+                    ));
                 }
             }
             snap.push('\n');
@@ -399,5 +410,38 @@ fn duration(d: &DurationExpr) -> String {
             format!("{d}{unit}@{:?}", n.span)
         }
         other => format!("({other})@{:?}", other.span()),
+    }
+}
+
+/// `promql parse --json` serializes the tree; every node kind must serialize.
+#[cfg(feature = "serde")]
+#[test]
+fn every_valid_input_serializes_to_json() {
+    let mut count = 0;
+    for (name, text) in case_files("ok", "promql") {
+        let file = parse_case_file(name, &text);
+        for case in &file.cases {
+            let Ok(expr) = parse_with(&case.input, &file.options) else {
+                continue;
+            };
+            let json =
+                serde_json::to_value(&expr).unwrap_or_else(|e| panic!("{}: {e}", case.input));
+            assert!(json.get("type").is_some(), "{}: {json}", case.input);
+            count += 1;
+        }
+    }
+    assert!(count > 300);
+    let expr = parse_with(
+        r#"sum by (job) (rate(x{a=~"b"}[5m] offset 1m @ start())) + on (c) group_left () max_over_time(topk(1, y)[1h:step() + 1m])"#,
+        &ParseOptions::all(),
+    );
+    let json = serde_json::to_string(&expr.expect("parses")).expect("serializes");
+    for needle in [
+        r#""type":"Binary""#,
+        r#""type":"Aggregate""#,
+        r#""func":"rate""#,
+        r#""op":"Regex""#,
+    ] {
+        assert!(json.contains(needle), "{needle} not in {json}");
     }
 }

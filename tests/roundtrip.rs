@@ -69,7 +69,11 @@ fn check_roundtrip(e: &Expr) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 768,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn printed_trees_parse_back(e in any_expr()) {
@@ -240,6 +244,7 @@ fn text_value() -> impl Strategy<Value = String> + Clone {
 fn label_name() -> impl Strategy<Value = String> + Clone {
     select(vec![
         "job", "instance", "le", "_0", "a.b", "ü", "on", "by", "offset", "sum", "bool", "0x",
+        "without", "Inf",
     ])
     .prop_map(String::from)
 }
@@ -408,6 +413,27 @@ fn duration_expr() -> BoxedStrategy<DurationExpr> {
     .boxed()
 }
 
+fn contains_literal(d: &DurationExpr) -> bool {
+    match d {
+        DurationExpr::Literal(_) => true,
+        DurationExpr::Step(_) | DurationExpr::Range(_) => false,
+        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => {
+            contains_literal(expr)
+        }
+        DurationExpr::Binary { lhs: a, rhs: b, .. } | DurationExpr::MinMax { a, b, .. } => {
+            contains_literal(a) || contains_literal(b)
+        }
+    }
+}
+
+fn literal_millis(ms: i64) -> DurationExpr {
+    DurationExpr::Literal(NumberLiteral {
+        value: ms as f64 / 1000.0,
+        is_duration: true,
+        span: NO_SPAN,
+    })
+}
+
 fn duration_paren(d: DurationExpr) -> DurationExpr {
     DurationExpr::Paren {
         expr: Box::new(d),
@@ -461,10 +487,18 @@ fn duration_binary(op: BinaryOp, lhs: DurationExpr, rhs: DurationExpr) -> Durati
     }
 }
 
+/// A range or step: a positive literal or a duration expression (a bare
+/// literal there must be positive).
 fn range_duration() -> BoxedStrategy<DurationExpr> {
     prop_oneof![
         4 => duration_literal(positive_millis()),
-        1 => duration_expr(),
+        1 => duration_expr().prop_map(|d| match d {
+            DurationExpr::Literal(n) => DurationExpr::Literal(NumberLiteral {
+                value: n.value.abs(),
+                ..n
+            }),
+            d => d,
+        }),
     ]
     .boxed()
 }
@@ -606,6 +640,8 @@ const COMPARISON: [BinaryOp; 6] = [
     BinaryOp::Lte,
 ];
 const SET: [BinaryOp; 3] = [BinaryOp::And, BinaryOp::Or, BinaryOp::Unless];
+/// Native histogram trims: `</`, `>/`.
+const TRIM: [BinaryOp; 2] = [BinaryOp::TrimUpper, BinaryOp::TrimLower];
 
 fn scalar_binary(scalar: Strat) -> Strat {
     let ops: Vec<BinaryOp> = ARITHMETIC.iter().chain(&COMPARISON).copied().collect();
@@ -689,6 +725,7 @@ fn vector_binary(vector: Strat, scalar: Strat) -> Strat {
         .iter()
         .chain(&COMPARISON)
         .chain(&SET)
+        .chain(&TRIM)
         .copied()
         .collect();
     let sides = select(vec![0u8, 0, 1, 2]); // vector/vector, vector/scalar, scalar/vector
@@ -794,6 +831,13 @@ fn subquery(vector: Strat) -> Strat {
                     v.offset.is_some() || v.at.is_some() || v.anchored || v.smoothed
                 }
                 _ => false,
+            };
+            // As in Prometheus' lexer, a subquery range must contain a number
+            // before the colon (`[step():]` is an error, `[step() + 1m:]` is not).
+            let range = if contains_literal(&range) {
+                range
+            } else {
+                duration_binary(BinaryOp::Add, range, literal_millis(60_000))
             };
             Expr::Subquery(Box::new(SubqueryExpr {
                 expr: if wrap { paren(expr) } else { expr },

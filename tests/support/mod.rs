@@ -131,11 +131,18 @@ fn normalize_duration(d: &mut DurationExpr) {
 }
 
 /// Where the upstream test scripts are: `$PROMQLTEST_DIR`, else
-/// `../shared/promqltest` next to the crate root.
+/// `../shared/promqltest` next to the crate root (or one level further up,
+/// for git worktrees in a subdirectory).
 pub fn promqltest_dir() -> PathBuf {
-    std::env::var_os("PROMQLTEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/promqltest"))
+    if let Some(dir) = std::env::var_os("PROMQLTEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let near = root.join("../shared/promqltest");
+    [near.clone(), root.join("../../shared/promqltest")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or(near)
 }
 
 /// Every query of an `eval` line in the `*.test` files under `dir`, with
