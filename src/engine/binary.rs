@@ -27,7 +27,11 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Lss => btof(l < r),
         BinaryOp::Gte => btof(l >= r),
         BinaryOp::Lte => btof(l <= r),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => f64::NAN,
+        BinaryOp::And
+        | BinaryOp::Or
+        | BinaryOp::Unless
+        | BinaryOp::TrimUpper
+        | BinaryOp::TrimLower => f64::NAN,
     }
 }
 
