@@ -416,7 +416,9 @@ fn contains_literal(d: &DurationExpr) -> bool {
     match d {
         DurationExpr::Literal(_) => true,
         DurationExpr::Step(_) | DurationExpr::Range(_) => false,
-        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => contains_literal(expr),
+        DurationExpr::Unary { expr, .. } | DurationExpr::Paren { expr, .. } => {
+            contains_literal(expr)
+        }
         DurationExpr::Binary { lhs: a, rhs: b, .. } | DurationExpr::MinMax { a, b, .. } => {
             contains_literal(a) || contains_literal(b)
         }

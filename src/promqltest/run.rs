@@ -66,6 +66,21 @@ impl CaseResult {
     }
 }
 
+/// `line 12: ok sum(x)` or `line 12: FAILED sum(x): <why>`.
+impl std::fmt::Display for CaseResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.expr.is_empty() {
+            "load"
+        } else {
+            &self.expr
+        };
+        match &self.failure {
+            None => write!(f, "line {}: ok {what}", self.line),
+            Some(why) => write!(f, "line {}: FAILED {what}: {why}", self.line),
+        }
+    }
+}
+
 /// Results of running one script.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScriptReport {
@@ -462,5 +477,11 @@ mod tests {
         assert!(report.cases[1].passed());
         assert!(!report.cases[2].passed());
         assert_eq!((report.passed(), report.failed()), (1, 2));
+        assert!(
+            report.cases[0]
+                .to_string()
+                .starts_with("line 1: FAILED load: load failed")
+        );
+        assert_eq!(report.cases[1].to_string(), "line 5: ok sum(");
     }
 }
