@@ -288,7 +288,13 @@ impl Runner<'_> {
         let ctx = format!("{ctx} in range mode");
         let range = self
             .engine
-            .range(storage, expr, t - 60_000, t + 60_000, 60_000)
+            .range(
+                storage,
+                expr,
+                t.saturating_sub(60_000),
+                t.saturating_add(60_000),
+                60_000,
+            )
             .map_err(|e| {
                 format!(
                     "error evaluating query {:?} (line {}){ctx}: {e}",
