@@ -259,8 +259,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             members.truncate(k);
                         }
                         Op::Bottomk => {
-                            members
-                                .sort_by(|x, y| desc_nan_last(y.f, x.f).then(nan_last(x.f, y.f)));
+                            members.sort_by(|x, y| asc_nan_last(x.f, y.f));
                             members.truncate(k);
                         }
                         _ => {}
@@ -311,8 +310,14 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     Ok(out)
 }
 
-fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    a.is_nan().cmp(&b.is_nan())
+/// Ascending by value, NaN last.
+fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
 }
 
 /// Descending by value, NaN last.

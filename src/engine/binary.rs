@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
-use super::types::{ESample, Matrix, Vector, drop_metadata};
+use super::types::{ESample, Matrix, Vector, drop_metadata, prom_labels_string};
 use crate::model::{Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
@@ -27,7 +27,11 @@ pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
         BinaryOp::Lss => btof(l < r),
         BinaryOp::Gte => btof(l >= r),
         BinaryOp::Lte => btof(l <= r),
-        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => f64::NAN,
+        BinaryOp::And
+        | BinaryOp::Or
+        | BinaryOp::Unless
+        | BinaryOp::TrimUpper
+        | BinaryOp::TrimLower => f64::NAN,
     }
 }
 
@@ -225,8 +229,11 @@ fn vector_binop(
     for (s, sig) in rhs.iter().zip(rsig) {
         if let Some(dup) = right.get(sig) {
             let one_side = if swapped { "left" } else { "right" };
-            let matched = match_labels(&s.labels, m);
-            let (mut a, mut c) = (s.labels.to_string(), dup.labels.to_string());
+            let matched = prom_labels_string(&match_labels(&s.labels, m));
+            let (mut a, mut c) = (
+                prom_labels_string(&s.labels),
+                prom_labels_string(&dup.labels),
+            );
             if a > c {
                 std::mem::swap(&mut a, &mut c);
             }

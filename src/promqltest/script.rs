@@ -360,6 +360,9 @@ fn parse_start_line(lines: &[&str], i: usize) -> Result<Option<StartLine>, Scrip
     Ok(Some((desc.labels, offsets)))
 }
 
+/// Most positions one start-timestamp item may expand to.
+const MAX_REPEAT: usize = 10_000_000;
+
 /// One start-timestamp item: `_`, `_xN`, `<dur>`, `<dur>xN`, `<dur>±<dur>xN`
 /// (durations may be negative).
 fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
@@ -369,7 +372,7 @@ fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
     }
     if let Some(n) = item.strip_prefix("_x") {
         let n: usize = n.parse().map_err(|_| "invalid repeat count")?;
-        if n == 0 {
+        if n == 0 || n > MAX_REPEAT {
             return Err("invalid repeat count".into());
         }
         out.extend(std::iter::repeat_n(None, n));
@@ -399,10 +402,13 @@ fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
         .ok_or("expected 'x<count>' after step duration")?
         .parse()
         .map_err(|_| "invalid repeat count")?;
+    if n > MAX_REPEAT {
+        return Err("invalid repeat count".into());
+    }
     let mut v = base;
     for _ in 0..=n {
         out.push(Some(v));
-        v += delta;
+        v = v.saturating_add(delta);
     }
     Ok(())
 }

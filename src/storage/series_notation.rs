@@ -358,6 +358,12 @@ mod tests {
         assert!(parse_series("m 1 foo").is_err());
         assert!(parse_series("m{} {{sum:1}}y").is_err());
         assert!(parse_series("m 1x99999999999").is_err());
+        // Extreme layouts must not overflow.
+        let v = parse_series_values(
+            "{{schema:-9 buckets:[1] offset:2147483647}}+{{schema:52 buckets:[1] offset:-2147483648}}x1",
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2);
         let e = parse_series("m 1 {{schema:1}}+{{schema:0}}x1").unwrap_err();
         assert!(e.message.contains("cannot merge from schema 0 to 1"), "{e}");
     }

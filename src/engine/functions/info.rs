@@ -8,7 +8,7 @@ use crate::engine::EvalError;
 use crate::engine::eval::Ev;
 use crate::engine::plan::{CallN, Node, Sel};
 use crate::engine::selector::lookup;
-use crate::engine::types::{ESample, ESeries, Matrix};
+use crate::engine::types::{ESample, ESeries, Matrix, prom_labels_string};
 use crate::model::{Labels, METRIC_NAME, MatchOp, Matcher};
 use crate::storage::SelectHints;
 
@@ -137,7 +137,7 @@ fn fetch_info_series(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
                 if h.is_some() {
                     return Err(EvalError::Execution(format!(
                         "this should be an info metric, with float samples: {}",
-                        s.labels
+                        prom_labels_string(&s.labels)
                     )));
                 }
                 ss.push(ts, t as f64, None);
@@ -188,7 +188,10 @@ fn combine(
                     } else if et == nt {
                         return Err(EvalError::Execution(format!(
                             "found duplicate series for info metric: existing {} @ {}, new {} @ {}",
-                            existing.labels, et, s.labels, nt
+                            prom_labels_string(&existing.labels),
+                            et,
+                            prom_labels_string(&s.labels),
+                            nt
                         )));
                     }
                 }
