@@ -66,7 +66,9 @@ impl<'a, 'b> Ev<'a, 'b> {
             return 0;
         }
         let span = (self.end as i128 - self.start as i128) / self.interval.max(1) as i128;
-        usize::try_from(span).unwrap_or(usize::MAX).saturating_add(1)
+        usize::try_from(span)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
     }
 
     /// The step timestamps.

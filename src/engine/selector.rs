@@ -98,8 +98,16 @@ impl Ev<'_, '_> {
             for ts in self.steps() {
                 self.tick()?;
                 let data_ts = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                let floats = window(&rs.floats, data_ts.saturating_sub(lb), data_ts.saturating_add(lb));
-                let hists = window_h(&rs.hists, data_ts.saturating_sub(lb), data_ts.saturating_add(lb));
+                let floats = window(
+                    &rs.floats,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
+                let hists = window_h(
+                    &rs.hists,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
                 if floats.is_empty() && hists.is_empty() {
                     continue;
                 }
