@@ -112,6 +112,13 @@ impl<'a, 'b> Ev<'a, 'b> {
         Ok(())
     }
 
+    /// Counts `n` samples read from storage.
+    pub fn count_read(&self, n: usize) {
+        self.sh
+            .total
+            .set(self.sh.total.get().saturating_add(n as u64));
+    }
+
     /// Releases `n` samples.
     pub fn sub_samples(&self, n: usize) {
         self.sh.current.set(self.sh.current.get().saturating_sub(n));
@@ -213,7 +220,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
         let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
         let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
-        let base = self.sh.current.get();
+        // The inputs were counted when they were evaluated; they are released
+        // when this node's result is complete.
+        let inputs_total: usize = inputs.iter().flatten().map(ESeries::len).sum();
+        let before = self.sh.current.get().saturating_sub(inputs_total);
+        let base = before + inputs_total;
         let mut out_points = 0usize;
         for ts in self.steps() {
             self.tick()?;
@@ -258,6 +269,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 if !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
                     return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
                 }
+                self.sh.current.set(before + out_points);
                 return Ok(result
                     .into_iter()
                     .map(|s| {
@@ -285,7 +297,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 }
             }
         }
-        self.sh.current.set(base + out_points);
+        self.sh.current.set(before + out_points);
         Ok(out)
     }
 

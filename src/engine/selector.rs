@@ -78,6 +78,7 @@ impl Ev<'_, '_> {
                 let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
                     self.add_samples(1)?;
+                    self.count_read(1);
                     ss.push(ts, f, h);
                 }
             }
@@ -153,6 +154,7 @@ impl Ev<'_, '_> {
                 }
             }
             self.add_samples(ss.len())?;
+            self.count_read(ss.len());
             if ss.len() > 0 {
                 out.push(ss);
             }
@@ -199,6 +201,7 @@ impl Ev<'_, '_> {
             }
             let n = floats.len() + hists.len();
             self.add_samples(n)?;
+            self.count_read(n);
             if n > 0 {
                 out.push(ESeries {
                     labels: s.labels.clone(),

@@ -239,6 +239,7 @@ pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix
             let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
             if let Some((t, _, _)) = lookup(&s.floats, &s.histograms, r, lb) {
                 ev.add_samples(1)?;
+                ev.count_read(1);
                 ss.push(ts, t as f64 / 1000.0, None);
             }
         }

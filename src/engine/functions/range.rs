@@ -95,10 +95,15 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         _ => Vec::new(),
     };
     let held: usize = series.iter().map(|s| s.floats.len() + s.hists.len()).sum();
-    ev.add_samples(held)?;
+    if matches!(arg, Node::Matrix(_)) {
+        // A subquery's result was counted when it was evaluated.
+        ev.add_samples(held)?;
+        ev.count_read(held);
+    }
     let lb = ev.lookback();
     let drop_name = name != "last_over_time" && name != "first_over_time";
-    let arg_span = arg.span();
+    // Prometheus reports kernel annotations at the first argument.
+    let arg_span = c.args.first().map_or(c.span, Node::span);
     let mut out: Matrix = Vec::new();
     let mut step_args = vec![0.0; scalar_args.len()];
     for s in &series {
