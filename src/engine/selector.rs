@@ -36,23 +36,23 @@ impl Ev<'_, '_> {
             Some(t) => (t, t),
             None => (self.start, self.end),
         };
-        start -= sel.offset;
-        end -= sel.offset;
+        start = start.saturating_sub(sel.offset);
+        end = end.saturating_sub(sel.offset);
         let lb = self.lookback();
         match range {
             None => {
-                start -= lb - 1;
+                start = start.saturating_sub(lb - 1);
                 if sel.smoothed {
-                    end += lb;
+                    end = end.saturating_add(lb);
                 }
             }
             Some(r) => {
-                start -= r - 1;
+                start = start.saturating_sub(r.saturating_sub(1));
                 if sel.anchored || sel.smoothed {
-                    start -= lb;
+                    start = start.saturating_sub(lb);
                 }
                 if sel.smoothed {
-                    end += lb;
+                    end = end.saturating_add(lb);
                 }
             }
         }
@@ -74,9 +74,11 @@ impl Ev<'_, '_> {
             self.tick()?;
             let mut ss = ESeries::new(s.labels.clone(), false);
             for ts in self.steps() {
-                let r = sel.at.unwrap_or(ts) - sel.offset;
+                self.tick()?;
+                let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
                     self.add_samples(1)?;
+                    self.count_read(1);
                     ss.push(ts, f, h);
                 }
             }
@@ -96,9 +98,17 @@ impl Ev<'_, '_> {
             let name = s.labels.metric_name().unwrap_or("").to_string();
             for ts in self.steps() {
                 self.tick()?;
-                let data_ts = sel.at.unwrap_or(ts) - sel.offset;
-                let floats = window(&rs.floats, data_ts - lb, data_ts + lb);
-                let hists = window_h(&rs.hists, data_ts - lb, data_ts + lb);
+                let data_ts = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                let floats = window(
+                    &rs.floats,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
+                let hists = window_h(
+                    &rs.hists,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
                 if floats.is_empty() && hists.is_empty() {
                     continue;
                 }
@@ -144,6 +154,7 @@ impl Ev<'_, '_> {
                 }
             }
             self.add_samples(ss.len())?;
+            self.count_read(ss.len());
             if ss.len() > 0 {
                 out.push(ss);
             }
@@ -160,17 +171,17 @@ impl Ev<'_, '_> {
         }
         let sel = &m.sel;
         let series = self.select(sel, Some(m.range))?;
-        let maxt = sel.at.unwrap_or(self.start) - sel.offset;
-        let mint = maxt - m.range;
+        let maxt = sel.at.unwrap_or(self.start).saturating_sub(sel.offset);
+        let mint = maxt.saturating_sub(m.range);
         let lb = self.lookback();
         let mut out = Vec::new();
         for s in &series {
             self.tick()?;
             let rs = to_range_series(s);
             let (lo, hi) = if sel.anchored {
-                (mint - lb, maxt)
+                (mint.saturating_sub(lb), maxt)
             } else if sel.smoothed {
-                (mint - lb, maxt + lb)
+                (mint.saturating_sub(lb), maxt.saturating_add(lb))
             } else {
                 (mint, maxt)
             };
@@ -190,6 +201,7 @@ impl Ev<'_, '_> {
             }
             let n = floats.len() + hists.len();
             self.add_samples(n)?;
+            self.count_read(n);
             if n > 0 {
                 out.push(ESeries {
                     labels: s.labels.clone(),
@@ -241,7 +253,7 @@ pub(crate) fn lookup(
         (None, Some(h)) => (h.t, 0.0, Some(h.h.clone())),
         (None, None) => return None,
     };
-    if t <= r - lookback {
+    if t <= r.saturating_sub(lookback) {
         return None;
     }
     match &hist {
@@ -273,7 +285,7 @@ pub(crate) fn interpolate(p1: FPoint, p2: FPoint, t: i64, is_counter: bool) -> f
     if is_counter && y2 < y1 {
         y1 = 0.0;
     }
-    y1 + (y2 - y1) * (t - p1.t) as f64 / (p2.t - p1.t) as f64
+    y1 + (y2 - y1) * (t as f64 - p1.t as f64) / (p2.t as f64 - p1.t as f64)
 }
 
 /// Index of the last sample at or before `range_start` (or 0), among the

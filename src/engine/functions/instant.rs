@@ -235,9 +235,11 @@ pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix
         };
         let mut ss = ESeries::new(labels, true);
         for ts in ev.steps() {
-            let r = sel.at.unwrap_or(ts) - sel.offset;
+            ev.tick()?;
+            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
             if let Some((t, _, _)) = lookup(&s.floats, &s.histograms, r, lb) {
                 ev.add_samples(1)?;
+                ev.count_read(1);
                 ss.push(ts, t as f64 / 1000.0, None);
             }
         }

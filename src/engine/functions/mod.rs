@@ -17,6 +17,12 @@ use crate::model::Labels;
 /// Evaluates a function call over all steps.
 pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError> {
     let name = c.func.name;
+    let n = c.args.len();
+    if n < c.func.min_args() || c.func.max_args().is_some_and(|max| n > max) {
+        return Err(EvalError::BadQuery(format!(
+            "wrong number of arguments for function {name}(): {n}"
+        )));
+    }
     match name {
         "label_replace" => return label::label_replace(ev, c),
         "label_join" => return label::label_join(ev, c),

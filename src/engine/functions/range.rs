@@ -95,10 +95,15 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         _ => Vec::new(),
     };
     let held: usize = series.iter().map(|s| s.floats.len() + s.hists.len()).sum();
-    ev.add_samples(held)?;
+    if matches!(arg, Node::Matrix(_)) {
+        // A subquery's result was counted when it was evaluated.
+        ev.add_samples(held)?;
+        ev.count_read(held);
+    }
     let lb = ev.lookback();
     let drop_name = name != "last_over_time" && name != "first_over_time";
-    let arg_span = arg.span();
+    // Prometheus reports kernel annotations at the first argument.
+    let arg_span = c.args.first().map_or(c.span, Node::span);
     let mut out: Matrix = Vec::new();
     let mut step_args = vec![0.0; scalar_args.len()];
     for s in &series {
@@ -112,12 +117,13 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         let mut ss = ESeries::new(labels, sdrop);
         let mname = metric_name(&s.labels);
         for (step, ts) in ev.steps().enumerate() {
-            let range_end = at.unwrap_or(ts) - offset;
-            let range_start = range_end - range;
+            ev.tick()?;
+            let range_end = at.unwrap_or(ts).saturating_sub(offset);
+            let range_start = range_end.saturating_sub(range);
             let (lo, hi) = if anchored {
-                (range_start - lb, range_end)
+                (range_start.saturating_sub(lb), range_end)
             } else if smoothed {
-                (range_start - lb, range_end + lb)
+                (range_start.saturating_sub(lb), range_end.saturating_add(lb))
             } else {
                 (range_start, range_end)
             };
@@ -468,7 +474,7 @@ fn linear_regression(samples: &[FPoint], intercept_time: i64) -> (f64, f64) {
             const_y = false;
         }
         n += 1.0;
-        let x = (p.t - intercept_time) as f64 / 1e3;
+        let x = (p.t as f64 - intercept_time as f64) / 1e3;
         (sx, cx) = kahan_inc(x, sx, cx);
         (sy, cy) = kahan_inc(p.v, sy, cy);
         (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
@@ -567,7 +573,7 @@ fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
         return Out::None;
     }
     let (p0, p1) = (f[f.len() - 2], f[f.len() - 1]);
-    let interval = p1.t - p0.t;
+    let interval = p1.t.saturating_sub(p0.t);
     if interval == 0 {
         return Out::None;
     }
@@ -607,9 +613,9 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
             }
         }
     }
-    let mut to_start = (first.t - w.range_start) as f64 / 1000.0;
-    let mut to_end = (w.range_end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let mut to_start = (first.t as f64 - w.range_start as f64) / 1000.0;
+    let mut to_end = (w.range_end as f64 - last.t as f64) / 1000.0;
+    let sampled = (last.t as f64 - first.t as f64) / 1000.0;
     let avg_interval = sampled / n1 as f64;
     let threshold = avg_interval * 1.1;
     if to_start >= threshold {
