@@ -24,13 +24,18 @@ struct SensorLog {
 }
 
 impl Storage for SensorLog {
-    fn select(&self, matchers: &[Matcher], hints: &SelectHints) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
         let mut rooms: Vec<&str> = self.readings.iter().map(|r| r.room).collect();
         rooms.sort();
         rooms.dedup();
         let mut out = Vec::new();
         for room in rooms {
-            let labels = Labels::from_pairs(&[("__name__", "room_temperature_celsius"), ("room", room)]);
+            let labels =
+                Labels::from_pairs(&[("__name__", "room_temperature_celsius"), ("room", room)]);
             if !matchers.iter().all(|m| m.matches_labels(&labels)) {
                 continue;
             }
@@ -38,9 +43,16 @@ impl Storage for SensorLog {
                 .readings
                 .iter()
                 .filter(|r| r.room == room && r.at_ms >= hints.start && r.at_ms <= hints.end)
-                .map(|r| FPoint { t: r.at_ms, v: r.celsius })
+                .map(|r| FPoint {
+                    t: r.at_ms,
+                    v: r.celsius,
+                })
                 .collect();
-            out.push(SelectedSeries { labels, floats: Cow::Owned(floats), histograms: Cow::Borrowed(&[]) });
+            out.push(SelectedSeries {
+                labels,
+                floats: Cow::Owned(floats),
+                histograms: Cow::Borrowed(&[]),
+            });
         }
         Ok(out)
     }
@@ -50,8 +62,16 @@ fn main() {
     let mut readings = Vec::new();
     for minute in 0..30 {
         let at_ms = minute * 60_000;
-        readings.push(Reading { room: "kitchen", at_ms, celsius: 20.0 + minute as f64 * 0.1 });
-        readings.push(Reading { room: "office", at_ms, celsius: 22.0 - minute as f64 * 0.05 });
+        readings.push(Reading {
+            room: "kitchen",
+            at_ms,
+            celsius: 20.0 + minute as f64 * 0.1,
+        });
+        readings.push(Reading {
+            room: "office",
+            at_ms,
+            celsius: 22.0 - minute as f64 * 0.05,
+        });
     }
     let storage = SensorLog { readings };
     let engine = Engine::new(EngineOptions::default());
