@@ -567,3 +567,23 @@ mod tests {
         assert_eq!(open_metrics_float(0.0001), "0.0001");
     }
 }
+
+#[cfg(test)]
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = parse_exposition(&bytes, ExpositionFormat::Text);
+            let _ = parse_exposition(&bytes, ExpositionFormat::OpenMetrics);
+        }
+
+        #[test]
+        fn parser_never_panics_on_near_valid_lines(s in r#"(# (HELP|TYPE|UNIT|EOF) )?[a-z_]{0,5}(\{[a-z"=, \\]{0,20}\})? ?[0-9.eE+\-]{0,8} ?[0-9.]{0,6}\n?"#) {
+            let _ = parse_exposition(s.as_bytes(), ExpositionFormat::Text);
+            let _ = parse_exposition(s.as_bytes(), ExpositionFormat::OpenMetrics);
+        }
+    }
+}
