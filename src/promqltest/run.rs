@@ -13,6 +13,7 @@ use crate::engine::{Annotation, AnnotationLevel, Engine, EngineOptions, QueryRes
 use crate::model::{Sample, SampleValue, Value};
 use crate::parser::{Expr, ParseOptions, parse_with};
 use crate::storage::MemoryStorage;
+use crate::storage::series_notation::SeqValue;
 
 /// Queries using these functions depend on the query's range and step, so
 /// their instant result is not re-checked in range mode.
@@ -137,6 +138,14 @@ pub fn load_into(storage: &mut MemoryStorage, load: &LoadCmd) -> Result<(), Stri
         s.desc
             .append_to(storage, 0, load.interval)
             .map_err(|e| e.to_string())?;
+        if let Some(offsets) = &s.start_offsets {
+            for (i, (offset, value)) in offsets.iter().zip(&s.desc.values).enumerate() {
+                let t = (i as i64).saturating_mul(load.interval);
+                if let (Some(offset), false) = (offset, matches!(value, SeqValue::Omitted)) {
+                    storage.set_start_timestamp(&s.desc.labels, t, t.saturating_add(*offset));
+                }
+            }
+        }
     }
     if load.with_nhcb {
         for (labels, points) in nhcb::convert(load)? {
