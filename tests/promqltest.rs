@@ -3,7 +3,9 @@
 //!
 //! Cases listed in `testdata/promqltest/KNOWN_FAILURES` (`file:line reason`)
 //! may fail. The run fails when an unlisted case fails, and when a listed
-//! case passes (so the list only shrinks).
+//! case passes (so the list only shrinks). Reasons starting with `[auto]`
+//! were written by a bless run and are refreshed by the next one; other
+//! reasons are kept.
 //!
 //! Environment:
 //! - `PROMQLTEST_BLESS=1` rewrites `KNOWN_FAILURES` from this run's results.
@@ -47,13 +49,23 @@ fn read_known_failures(root: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn short_reason(message: &str) -> String {
+/// Prefix of reasons written by a bless run; these are refreshed by the next
+/// bless, hand-written reasons are kept.
+const AUTO: &str = "[auto]";
+
+/// A one-line reason for the list: the failure message without the query
+/// text and line number (the key already identifies the case).
+fn short_reason(message: &str, expr: &str, line: usize) -> String {
+    let message = message
+        .replace(&format!("{expr:?}"), "<query>")
+        .replace(expr, "<query>")
+        .replace(&format!(" (line {line})"), "");
     let one_line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut end = one_line.len().min(120);
     while !one_line.is_char_boundary(end) {
         end -= 1;
     }
-    one_line[..end].to_string()
+    format!("{AUTO} {}", &one_line[..end])
 }
 
 /// Runs one file in a worker thread, so a hanging query cannot stop the suite.
@@ -113,7 +125,7 @@ fn write_known_failures(
     for (k, reason) in failures_now {
         let reason = known
             .get(&k)
-            .filter(|r| !r.is_empty())
+            .filter(|r| !r.is_empty() && !r.starts_with(AUTO))
             .cloned()
             .unwrap_or(reason);
         out.insert(k, reason);
@@ -175,7 +187,7 @@ fn main() {
                 if !known.contains_key(&key) {
                     unexpected_failures.push(format!("{key} {e}"));
                 }
-                failures_now.insert(key, short_reason(&e));
+                failures_now.insert(key, short_reason(&e, "", 0));
                 continue;
             }
         };
@@ -188,7 +200,7 @@ fn main() {
                     } else if verbose {
                         println!("  known failure {key} {}: {msg}", case.expr);
                     }
-                    failures_now.insert(key, short_reason(msg));
+                    failures_now.insert(key, short_reason(msg, &case.expr, case.line));
                 }
                 None if known.contains_key(&key) => unexpected_passes.push(key),
                 None => {}

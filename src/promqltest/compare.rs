@@ -424,3 +424,263 @@ fn compare_series(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{BucketSpan, HPoint, Sample, stale_nan};
+    use crate::promqltest::script::{Command, Script};
+
+    fn eval(script: &str) -> EvalCmd {
+        let s = Script::parse(script).unwrap();
+        match s.commands.into_iter().last() {
+            Some(Command::Eval(e)) => *e,
+            other => panic!("last command is not an eval: {other:?}"),
+        }
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs)
+    }
+
+    fn float_sample(l: Labels, v: f64) -> Sample {
+        Sample {
+            labels: l,
+            t: 0,
+            value: SampleValue::Float(v),
+        }
+    }
+
+    #[test]
+    fn tolerance_and_special_values() {
+        assert!(almost_equal(1.0, 1.0 + 1e-7, EPSILON));
+        assert!(!almost_equal(1.0, 1.0 + 1e-5, EPSILON));
+        assert!(almost_equal(f64::NAN, -f64::NAN, EPSILON));
+        assert!(!almost_equal(f64::NAN, stale_nan(), EPSILON));
+        assert!(almost_equal(stale_nan(), stale_nan(), EPSILON));
+        assert!(!almost_equal(0.0, 1e-300, EPSILON));
+        assert!(almost_equal(f64::INFINITY, f64::INFINITY, EPSILON));
+        assert!(!almost_equal(f64::INFINITY, f64::NEG_INFINITY, EPSILON));
+    }
+
+    #[test]
+    fn vector_results() {
+        let cmd = eval("eval instant at 1m x\n  x{a=\"1\"} 1\n  x{a=\"2\"} NaN\n");
+        let good = Value::Vector(vec![
+            float_sample(labels(&[("__name__", "x"), ("a", "2")]), f64::NAN),
+            float_sample(labels(&[("__name__", "x"), ("a", "1")]), 1.000_000_1),
+        ]);
+        compare_result(&cmd, &good).unwrap();
+        let wrong_value = Value::Vector(vec![
+            float_sample(labels(&[("__name__", "x"), ("a", "1")]), 2.0),
+            float_sample(labels(&[("__name__", "x"), ("a", "2")]), f64::NAN),
+        ]);
+        assert!(
+            compare_result(&cmd, &wrong_value)
+                .unwrap_err()
+                .contains("expected 1")
+        );
+        let missing = Value::Vector(vec![float_sample(
+            labels(&[("__name__", "x"), ("a", "1")]),
+            1.0,
+        )]);
+        assert!(
+            compare_result(&cmd, &missing)
+                .unwrap_err()
+                .contains("not found")
+        );
+        let extra = Value::Vector(vec![float_sample(labels(&[("a", "1")]), 1.0)]);
+        assert!(
+            compare_result(&cmd, &extra)
+                .unwrap_err()
+                .contains("unexpected metric")
+        );
+        assert!(compare_result(&cmd, &Value::Scalar { t: 0, v: 1.0 }).is_err());
+    }
+
+    #[test]
+    fn ordered_vectors() {
+        let cmd =
+            eval("eval instant at 1m sort(x)\n  expect ordered\n  {a=\"1\"} 1\n  {a=\"2\"} 2\n");
+        let in_order = vec![
+            float_sample(labels(&[("a", "1")]), 1.0),
+            float_sample(labels(&[("a", "2")]), 2.0),
+        ];
+        compare_result(&cmd, &Value::Vector(in_order.clone())).unwrap();
+        let reversed: Vec<Sample> = in_order.into_iter().rev().collect();
+        assert!(
+            compare_result(&cmd, &Value::Vector(reversed))
+                .unwrap_err()
+                .contains("at position 2")
+        );
+        assert!(
+            compare_result(&cmd, &Value::Matrix(vec![]))
+                .unwrap_err()
+                .contains("ordered")
+        );
+    }
+
+    #[test]
+    fn matrix_results() {
+        let cmd = eval("eval range from 0 to 2m step 1m x\n  x 1 _ stale\n");
+        let series = |floats: Vec<FPoint>| Series {
+            labels: labels(&[("__name__", "x")]),
+            floats,
+            histograms: vec![],
+        };
+        let ok = series(vec![
+            FPoint { t: 0, v: 1.0 },
+            FPoint {
+                t: 120_000,
+                v: stale_nan(),
+            },
+        ]);
+        compare_result(&cmd, &Value::Matrix(vec![ok])).unwrap();
+        let shifted = series(vec![
+            FPoint { t: 0, v: 1.0 },
+            FPoint {
+                t: 60_000,
+                v: stale_nan(),
+            },
+        ]);
+        assert!(
+            compare_result(&cmd, &Value::Matrix(vec![shifted]))
+                .unwrap_err()
+                .contains("timestamp")
+        );
+        let not_stale = series(vec![
+            FPoint { t: 0, v: 1.0 },
+            FPoint {
+                t: 120_000,
+                v: f64::NAN,
+            },
+        ]);
+        assert!(compare_result(&cmd, &Value::Matrix(vec![not_stale])).is_err());
+        let too_many = eval("eval range from 0 to 1m step 1m x\n  x 1 2 3\n");
+        assert!(
+            compare_result(&too_many, &Value::Matrix(vec![series(vec![])]))
+                .unwrap_err()
+                .contains("cannot return this many")
+        );
+        let unsorted = Value::Matrix(vec![
+            Series {
+                labels: labels(&[("a", "2")]),
+                ..Default::default()
+            },
+            Series {
+                labels: labels(&[("a", "1")]),
+                ..Default::default()
+            },
+        ]);
+        assert!(
+            compare_result(&cmd, &unsorted)
+                .unwrap_err()
+                .contains("not sorted")
+        );
+    }
+
+    #[test]
+    fn range_vector_expectation_on_instant_query() {
+        let cmd = eval(
+            "eval instant at 1m x[1m]\n  expect range vector from 40s to 1m step 10s\n  x 4 5 6\n",
+        );
+        let s = Series {
+            labels: labels(&[("__name__", "x")]),
+            floats: vec![
+                FPoint { t: 40_000, v: 4.0 },
+                FPoint { t: 50_000, v: 5.0 },
+                FPoint { t: 60_000, v: 6.0 },
+            ],
+            histograms: vec![],
+        };
+        compare_result(&cmd, &Value::Matrix(vec![s])).unwrap();
+    }
+
+    #[test]
+    fn histograms_compare_layout_independently() {
+        let cmd = eval("eval instant at 0 h\n  h {{schema:0 sum:5 count:4 buckets:[1 0 3]}}\n");
+        let same = FloatHistogram {
+            sum: 5.0,
+            count: 4.0,
+            positive_spans: vec![
+                BucketSpan {
+                    offset: 0,
+                    length: 1,
+                },
+                BucketSpan {
+                    offset: 1,
+                    length: 1,
+                },
+            ],
+            positive_buckets: vec![1.0, 3.0],
+            counter_reset_hint: crate::model::CounterResetHint::Gauge,
+            ..Default::default()
+        };
+        let value = |h: FloatHistogram| {
+            Value::Vector(vec![Sample {
+                labels: labels(&[("__name__", "h")]),
+                t: 0,
+                value: SampleValue::Histogram(Arc::new(h)),
+            }])
+        };
+        // The hint is not compared because the expectation does not write one.
+        compare_result(&cmd, &value(same.clone())).unwrap();
+        let mut other = same.clone();
+        other.positive_buckets = vec![1.0, 2.0];
+        assert!(compare_result(&cmd, &value(other)).is_err());
+        let with_hint = eval(
+            "eval instant at 0 h\n  h {{sum:5 count:4 buckets:[1 0 3] counter_reset_hint:reset}}\n",
+        );
+        assert!(compare_result(&with_hint, &value(same.clone())).is_err());
+        assert!(
+            compare_result(
+                &cmd,
+                &Value::Vector(vec![float_sample(labels(&[("__name__", "h")]), 4.0)])
+            )
+            .unwrap_err()
+            .contains("got float")
+        );
+        let m = Value::Matrix(vec![Series {
+            labels: labels(&[("__name__", "h")]),
+            floats: vec![],
+            histograms: vec![HPoint {
+                t: 0,
+                h: Arc::new(same),
+            }],
+        }]);
+        compare_result(&cmd, &m).unwrap();
+    }
+
+    #[test]
+    fn scalars_and_strings() {
+        let cmd = eval("eval instant at 0 1+1\n  2\n");
+        compare_result(&cmd, &Value::Scalar { t: 0, v: 2.0 }).unwrap();
+        assert!(compare_result(&cmd, &Value::Scalar { t: 0, v: 3.0 }).is_err());
+        assert!(compare_result(&cmd, &Value::Vector(vec![])).is_err());
+        let cmd = eval("eval instant at 0 \"a\"\n  expect string \"a\"\n");
+        compare_result(
+            &cmd,
+            &Value::String {
+                t: 0,
+                v: "a".into(),
+            },
+        )
+        .unwrap();
+        assert!(
+            compare_result(
+                &cmd,
+                &Value::String {
+                    t: 0,
+                    v: "b".into()
+                }
+            )
+            .is_err()
+        );
+        // No expected lines: an empty vector, and nothing else, matches.
+        let cmd = eval("eval instant at 0 x\n");
+        compare_result(&cmd, &Value::Vector(vec![])).unwrap();
+        assert!(compare_result(&cmd, &Value::Scalar { t: 0, v: 1.0 }).is_err());
+    }
+}

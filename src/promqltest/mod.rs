@@ -16,7 +16,8 @@
 //! Each `eval` is one case. Instant queries are also re-run as a range
 //! query around the evaluation time and, when the query is step invariant
 //! by construction, with every selector pinned by `@` at other times, as
-//! upstream does. Values match when their relative difference is below
+//! upstream does (the pinned query is printed and parsed again, so the
+//! printer takes part and annotation positions refer to the printed text). Values match when their relative difference is below
 //! [`compare::EPSILON`]; NaN matches NaN, a stale marker only a stale marker.
 
 pub mod compare;

@@ -67,6 +67,21 @@ impl CaseResult {
     }
 }
 
+/// `line 12: ok sum(x)` or `line 12: FAILED sum(x): <why>`.
+impl std::fmt::Display for CaseResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.expr.is_empty() {
+            "load"
+        } else {
+            &self.expr
+        };
+        match &self.failure {
+            None => write!(f, "line {}: ok {what}", self.line),
+            Some(why) => write!(f, "line {}: FAILED {what}: {why}", self.line),
+        }
+    }
+}
+
 /// Results of running one script.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScriptReport {
@@ -182,14 +197,22 @@ impl Runner<'_> {
                 self.range_eval(storage, cmd, &expr, start, end, step)
             }
             (_, Some(t)) => {
-                self.instant_eval(storage, cmd, &expr, t, "")?;
+                self.instant_eval(storage, cmd, &expr, &cmd.expr, t, "")?;
                 if self.options.step_invariance_check
                     && let Some((pinned, times)) = step_invariance::rerun_cases(&expr, t)
                 {
+                    // As upstream: print the pinned expression and parse it
+                    // again, so annotation positions refer to the new text.
+                    let text = pinned.to_string();
+                    let reparsed = parse_with(&text, &self.options.parse).map_err(|e| {
+                        format!(
+                            "step-invariance re-run: the pinned query {text:?} does not parse: {e}"
+                        )
+                    })?;
                     for at in times {
                         let ctx =
-                            format!(" (step-invariance re-run with @ {t}ms, evaluated at {at}ms)");
-                        self.instant_eval(storage, cmd, &pinned, at, &ctx)?;
+                            format!(" (step-invariance re-run as {text:?} evaluated at {at}ms)");
+                        self.instant_eval(storage, cmd, &reparsed, &text, at, &ctx)?;
                     }
                 }
                 Ok(())
@@ -229,18 +252,24 @@ impl Runner<'_> {
             Ok(r) => r,
             Err(e) => return Self::check_error(cmd, &e.to_string(), ""),
         };
-        self.check_success(cmd, &res, "")
+        self.check_success(cmd, &cmd.expr, &res, "")
     }
 
     /// The checks after a query succeeded: no failure expected, annotations, values.
-    fn check_success(&self, cmd: &EvalCmd, res: &QueryResult, ctx: &str) -> Result<(), String> {
+    fn check_success(
+        &self,
+        cmd: &EvalCmd,
+        query: &str,
+        res: &QueryResult,
+        ctx: &str,
+    ) -> Result<(), String> {
         if cmd.expect.fail.is_some() {
             return Err(format!(
                 "expected error evaluating query {:?} (line {}){ctx} but got none",
                 cmd.expr, cmd.line
             ));
         }
-        check_annotations(cmd, &res.annotations).map_err(|e| format!("{e}{ctx}"))?;
+        check_annotations(cmd, query, &res.annotations).map_err(|e| format!("{e}{ctx}"))?;
         compare_result(cmd, &res.value)
             .map_err(|e| format!("error in eval {} (line {}){ctx}: {e}", cmd.expr, cmd.line))
     }
@@ -250,6 +279,7 @@ impl Runner<'_> {
         storage: &MemoryStorage,
         cmd: &EvalCmd,
         expr: &Expr,
+        query: &str,
         t: i64,
         ctx: &str,
     ) -> Result<(), String> {
@@ -257,17 +287,23 @@ impl Runner<'_> {
             Ok(r) => r,
             Err(e) => return Self::check_error(cmd, &e.to_string(), ctx),
         };
-        self.check_success(cmd, &res, ctx)?;
+        self.check_success(cmd, query, &res, ctx)?;
         if !self.options.range_check
             || cmd.exclude_from_range_check()
-            || QUERY_CONTEXT_FUNCS.is_match(&cmd.expr)
+            || QUERY_CONTEXT_FUNCS.is_match(query)
         {
             return Ok(());
         }
         let ctx = format!("{ctx} in range mode");
         let range = self
             .engine
-            .range(storage, expr, t - 60_000, t + 60_000, 60_000)
+            .range(
+                storage,
+                expr,
+                t.saturating_sub(60_000),
+                t.saturating_add(60_000),
+                60_000,
+            )
             .map_err(|e| {
                 format!(
                     "error evaluating query {:?} (line {}){ctx}: {e}",
@@ -318,13 +354,17 @@ impl Runner<'_> {
 }
 
 /// Checks annotations against `expect warn/info/no_warn/no_info` (and the
-/// legacy `eval_warn`/`eval_info`).
-pub fn check_annotations(cmd: &EvalCmd, annotations: &[Annotation]) -> Result<(), String> {
+/// legacy `eval_warn`/`eval_info`); positions are rendered against `query`.
+pub fn check_annotations(
+    cmd: &EvalCmd,
+    query: &str,
+    annotations: &[Annotation],
+) -> Result<(), String> {
     let rendered = |level: AnnotationLevel| -> Vec<String> {
         let set: BTreeSet<String> = annotations
             .iter()
             .filter(|a| a.level == level)
-            .map(|a| a.render(&cmd.expr))
+            .map(|a| a.render(query))
             .collect();
         set.into_iter().collect()
     };
@@ -388,4 +428,94 @@ fn check_expected(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::Span;
+
+    fn eval(script: &str) -> EvalCmd {
+        match Script::parse(script).unwrap().commands.into_iter().last() {
+            Some(Command::Eval(e)) => *e,
+            other => panic!("last command is not an eval: {other:?}"),
+        }
+    }
+
+    fn anno(level: AnnotationLevel, message: &str, start: u32) -> Annotation {
+        Annotation {
+            level,
+            message: message.into(),
+            span: Some(Span {
+                start,
+                end: start + 1,
+            }),
+        }
+    }
+
+    #[test]
+    fn annotation_expectations() {
+        let warn = anno(AnnotationLevel::Warning, "bad thing", 4);
+        let info = anno(AnnotationLevel::Info, "fyi", 0);
+        let exact =
+            eval("eval instant at 0 sum(x)\n  expect warn msg: PromQL warning: bad thing (1:5)\n");
+        check_annotations(&exact, &exact.expr, std::slice::from_ref(&warn)).unwrap();
+        assert!(
+            check_annotations(&exact, &exact.expr, &[])
+                .unwrap_err()
+                .contains("none were found")
+        );
+        // An info is not constrained by warn expectations.
+        check_annotations(&exact, &exact.expr, &[warn.clone(), info.clone()]).unwrap();
+        let other = anno(AnnotationLevel::Warning, "other", 4);
+        assert!(
+            check_annotations(&exact, &exact.expr, &[warn.clone(), other])
+                .unwrap_err()
+                .contains("unexpected warn")
+        );
+        let regex =
+            eval("eval instant at 0 sum(x)\n  expect warn regex: bad \\w+\n  expect no_info\n");
+        check_annotations(&regex, &regex.expr, std::slice::from_ref(&warn)).unwrap();
+        assert!(
+            check_annotations(&regex, &regex.expr, &[warn.clone(), info.clone()])
+                .unwrap_err()
+                .contains("unexpected info")
+        );
+        let none = eval("eval instant at 0 sum(x)\n  expect no_warn\n");
+        assert!(check_annotations(&none, &none.expr, std::slice::from_ref(&warn)).is_err());
+        check_annotations(&none, &none.expr, std::slice::from_ref(&info)).unwrap();
+        let unconstrained = eval("eval instant at 0 sum(x)\n");
+        check_annotations(&unconstrained, &unconstrained.expr, &[warn.clone(), info]).unwrap();
+        let legacy = eval("eval_warn instant at 0 sum(x)\n");
+        assert!(check_annotations(&legacy, &legacy.expr, &[]).is_err());
+        check_annotations(&legacy, &legacy.expr, &[warn]).unwrap();
+    }
+
+    #[test]
+    fn failed_loads_and_unparsable_queries_are_cases() {
+        let script = Script::parse(
+            "load_with_nhcb 1m\n  h_bucket{le=\"1\"} 5\n  h_bucket{le=\"2\"} 3\n\neval instant at 0 sum(\n  expect fail\n\neval instant at 0 sum(\n",
+        )
+        .unwrap();
+        let report = script.run(&RunOptions::default());
+        assert_eq!(report.cases.len(), 3);
+        assert_eq!(report.cases[0].line, 1);
+        assert!(
+            report.cases[0]
+                .failure
+                .as_deref()
+                .unwrap_or("")
+                .contains("load failed")
+        );
+        // `expect fail` accepts a parse error; without it the case fails.
+        assert!(report.cases[1].passed());
+        assert!(!report.cases[2].passed());
+        assert_eq!((report.passed(), report.failed()), (1, 2));
+        assert!(
+            report.cases[0]
+                .to_string()
+                .starts_with("line 1: FAILED load: load failed")
+        );
+        assert_eq!(report.cases[1].to_string(), "line 5: ok sum(");
+    }
 }

@@ -360,6 +360,9 @@ fn parse_start_line(lines: &[&str], i: usize) -> Result<Option<StartLine>, Scrip
     Ok(Some((desc.labels, offsets)))
 }
 
+/// Most positions one start-timestamp item may expand to.
+const MAX_REPEAT: usize = 10_000_000;
+
 /// One start-timestamp item: `_`, `_xN`, `<dur>`, `<dur>xN`, `<dur>±<dur>xN`
 /// (durations may be negative).
 fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
@@ -369,7 +372,7 @@ fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
     }
     if let Some(n) = item.strip_prefix("_x") {
         let n: usize = n.parse().map_err(|_| "invalid repeat count")?;
-        if n == 0 {
+        if n == 0 || n > MAX_REPEAT {
             return Err("invalid repeat count".into());
         }
         out.extend(std::iter::repeat_n(None, n));
@@ -399,10 +402,13 @@ fn start_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
         .ok_or("expected 'x<count>' after step duration")?
         .parse()
         .map_err(|_| "invalid repeat count")?;
+    if n > MAX_REPEAT {
+        return Err("invalid repeat count".into());
+    }
     let mut v = base;
     for _ in 0..=n {
         out.push(Some(v));
-        v += delta;
+        v = v.saturating_add(delta);
     }
     Ok(())
 }
@@ -770,5 +776,17 @@ eval_ordered instant at 0 sort(x)
         assert!(parse_scalar("NaN").unwrap().is_nan());
         assert_eq!(parse_scalar("x"), None);
         assert_eq!(parse_scalar("{} 1"), None);
+    }
+}
+
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn script_parser_never_panics(s in r#"((load|eval|clear|expect|eval_fail|load_with_nhcb|instant|range|at|from|to|step|fail|warn|msg:|regex:|string|vector|@st|[a-z{}"= 0-9_x+\-])*\n?){0,6}"#) {
+            let _ = super::Script::parse(&s);
+        }
     }
 }

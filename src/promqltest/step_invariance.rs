@@ -84,3 +84,77 @@ pub fn rerun_cases(expr: &Expr, t: i64) -> Option<(Expr, Vec<i64>)> {
     };
     Some((pinned, times))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Matcher;
+    use crate::parser::{Call, DurationExpr, Span, SubqueryExpr, VectorSelector, functions};
+
+    fn selector(name: &str, at: Option<AtModifier>) -> Expr {
+        Expr::VectorSelector(Box::new(VectorSelector {
+            name: Some(name.into()),
+            matchers: vec![Matcher::equal("__name__", name)],
+            offset: None,
+            at,
+            anchored: false,
+            smoothed: false,
+            span: Span::default(),
+        }))
+    }
+
+    fn call(name: &str, args: Vec<Expr>) -> Expr {
+        let func = functions::lookup(name).unwrap_or_else(|| panic!("no function {name}"));
+        Expr::Call(Box::new(Call {
+            func,
+            args,
+            span: Span::default(),
+        }))
+    }
+
+    fn at_of(e: &Expr) -> Option<AtModifier> {
+        match e {
+            Expr::VectorSelector(v) => v.at,
+            Expr::Subquery(s) => s.at,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn pins_selectors_but_not_inside_subqueries() {
+        let inner = selector("a", None);
+        let sub = Expr::Subquery(Box::new(SubqueryExpr {
+            expr: inner,
+            range: DurationExpr::from_millis(60_000, Span::default()),
+            step: None,
+            offset: None,
+            at: Some(AtModifier::Start),
+            span: Span::default(),
+        }));
+        let expr = call("max_over_time", vec![sub]);
+        let (pinned, times) = rerun_cases(&expr, 5000).unwrap();
+        assert_eq!(times, vec![-50_000, 0, 1000, 5000, 50_000]);
+        let Expr::Call(c) = &pinned else {
+            panic!("not a call")
+        };
+        assert_eq!(at_of(&c.args[0]), Some(AtModifier::Timestamp(5000)));
+        let Expr::Subquery(s) = &c.args[0] else {
+            panic!("not a subquery")
+        };
+        assert_eq!(at_of(&s.expr), None);
+
+        let kept = selector("b", Some(AtModifier::Timestamp(1)));
+        let (pinned, times) = rerun_cases(&call("abs", vec![kept]), 0).unwrap();
+        assert_eq!(times, vec![-1000, 0, 1000]);
+        let Expr::Call(c) = &pinned else {
+            panic!("not a call")
+        };
+        assert_eq!(at_of(&c.args[0]), Some(AtModifier::Timestamp(1)));
+    }
+
+    #[test]
+    fn skips_time_dependent_functions() {
+        assert!(rerun_cases(&call("time", vec![]), 1000).is_none());
+        assert!(rerun_cases(&call("timestamp", vec![selector("a", None)]), 1000).is_none());
+    }
+}

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
+pub mod exposition;
 pub mod memory;
 pub mod series_notation;
 

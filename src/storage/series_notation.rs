@@ -358,6 +358,12 @@ mod tests {
         assert!(parse_series("m 1 foo").is_err());
         assert!(parse_series("m{} {{sum:1}}y").is_err());
         assert!(parse_series("m 1x99999999999").is_err());
+        // Extreme layouts must not overflow.
+        let v = parse_series_values(
+            "{{schema:-9 buckets:[1] offset:2147483647}}+{{schema:52 buckets:[1] offset:-2147483648}}x1",
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2);
         let e = parse_series("m 1 {{schema:1}}+{{schema:0}}x1").unwrap_err();
         assert!(e.message.contains("cannot merge from schema 0 to 1"), "{e}");
     }
@@ -368,5 +374,22 @@ mod tests {
         let mut store = crate::storage::MemoryStorage::new();
         s.append_to(&mut store, 1000, 60_000).unwrap();
         assert_eq!(store.sample_count(), 2);
+    }
+}
+
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn series_parser_never_panics(s in r#"[a-z_{}"=,. 0-9x+\-:\[\]stalebucktsumchnfoI]{0,60}"#) {
+            let _ = super::parse_series(&s);
+        }
+
+        #[test]
+        fn histogram_items_never_panic(s in r#"\{\{[a-z_: 0-9\-\[\]]{0,40}\}\}([+\-]\{\{[a-z_: 0-9\-\[\]]{0,30}\}\})?(x[0-9]{1,2})?"#) {
+            let _ = super::parse_series_values(&s);
+        }
     }
 }

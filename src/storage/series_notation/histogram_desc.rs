@@ -141,7 +141,10 @@ pub(crate) fn parse_histogram(input: &str) -> Result<(HistogramDesc, &str), (usi
         rest = match key.as_str() {
             "schema" => {
                 let (r2, v) = integer(r).map_err(|_| bad("schema number"))?;
-                h.schema = i32::try_from(v).map_err(|_| bad("schema number"))?;
+                h.schema = i32::try_from(v)
+                    .ok()
+                    .filter(|s| *s == -53 || (-9..=52).contains(s))
+                    .ok_or_else(|| (at(r), format!("invalid histogram schema {v}")))?;
                 r2
             }
             "sum" | "count" | "z_bucket" | "z_bucket_w" => {
@@ -279,6 +282,7 @@ mod tests {
         assert!(parse_histogram("{{sum:1").is_err());
         assert!(parse_histogram("{{buckets:[1 x]}}").is_err());
         assert!(parse_histogram("{{counter_reset_hint:maybe}}").is_err());
+        assert!(parse_histogram("{{schema:100}}").is_err());
     }
 
     #[test]

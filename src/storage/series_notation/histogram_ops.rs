@@ -31,12 +31,13 @@ fn to_map(spans: &[BucketSpan], counts: &[f64]) -> Buckets {
 fn from_map(map: &Buckets) -> (Vec<BucketSpan>, Vec<f64>) {
     let mut spans: Vec<BucketSpan> = Vec::new();
     let mut counts = Vec::with_capacity(map.len());
-    let mut next: Option<i32> = None; // index right after the current span
+    let mut next: Option<i64> = None; // index right after the current span
     for (&idx, &v) in map {
+        let idx = i64::from(idx);
         match (next, spans.last_mut()) {
             (Some(n), Some(span)) if n == idx => span.length += 1,
             _ => spans.push(BucketSpan {
-                offset: idx - next.unwrap_or(0),
+                offset: saturate(idx - next.unwrap_or(0)),
                 length: 1,
             }),
         }
@@ -46,9 +47,14 @@ fn from_map(map: &Buckets) -> (Vec<BucketSpan>, Vec<f64>) {
     (spans, counts)
 }
 
+fn saturate(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
+}
+
 /// Index of the bucket at schema `to` that contains bucket `idx` of schema `from` (`to < from`).
 fn reduce_index(idx: i32, from: i32, to: i32) -> i32 {
-    ((idx - 1) >> (from - to)) + 1
+    let shift = (i64::from(from) - i64::from(to)).clamp(0, 62);
+    saturate(((i64::from(idx) - 1) >> shift) + 1)
 }
 
 fn reduce(map: &Buckets, from: i32, to: i32) -> Buckets {
@@ -82,7 +88,7 @@ fn widen_zero_bucket(
         let mut changed = false;
         for map in [&mut *pos, &mut *neg] {
             while let Some((&idx, &v)) = map.iter().next() {
-                if upper_bound(idx - 1, schema) >= threshold {
+                if upper_bound(idx.saturating_sub(1), schema) >= threshold {
                     break;
                 }
                 map.remove(&idx);
