@@ -412,3 +412,36 @@ fn duration(d: &DurationExpr) -> String {
         other => format!("({other})@{:?}", other.span()),
     }
 }
+
+/// `promql parse --json` serializes the tree; every node kind must serialize.
+#[cfg(feature = "serde")]
+#[test]
+fn every_valid_input_serializes_to_json() {
+    let mut count = 0;
+    for (name, text) in case_files("ok", "promql") {
+        let file = parse_case_file(name, &text);
+        for case in &file.cases {
+            let Ok(expr) = parse_with(&case.input, &file.options) else {
+                continue;
+            };
+            let json =
+                serde_json::to_value(&expr).unwrap_or_else(|e| panic!("{}: {e}", case.input));
+            assert!(json.get("type").is_some(), "{}: {json}", case.input);
+            count += 1;
+        }
+    }
+    assert!(count > 300);
+    let expr = parse_with(
+        r#"sum by (job) (rate(x{a=~"b"}[5m] offset 1m @ start())) + on (c) group_left () max_over_time(topk(1, y)[1h:step() + 1m])"#,
+        &ParseOptions::all(),
+    );
+    let json = serde_json::to_string(&expr.expect("parses")).expect("serializes");
+    for needle in [
+        r#""type":"Binary""#,
+        r#""type":"Aggregate""#,
+        r#""func":"rate""#,
+        r#""op":"Regex""#,
+    ] {
+        assert!(json.contains(needle), "{needle} not in {json}");
+    }
+}

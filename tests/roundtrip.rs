@@ -244,6 +244,7 @@ fn text_value() -> impl Strategy<Value = String> + Clone {
 fn label_name() -> impl Strategy<Value = String> + Clone {
     select(vec![
         "job", "instance", "le", "_0", "a.b", "ü", "on", "by", "offset", "sum", "bool", "0x",
+        "without", "Inf",
     ])
     .prop_map(String::from)
 }

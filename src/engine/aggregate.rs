@@ -162,7 +162,8 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let mut k_out: Matrix = Vec::new();
     let mut k_index: HashMap<Labels, usize> = HashMap::new();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
-    let base = ev.sh.current.get();
+    let input_total: usize = input.iter().map(ESeries::len).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
     for (step, ts) in ev.steps().enumerate() {
         ev.tick()?;
         let param = ps.values.get(step).copied().unwrap_or(f64::NAN);

@@ -65,14 +65,17 @@ impl<'a, 'b> Ev<'a, 'b> {
         if self.end < self.start {
             return 0;
         }
-        ((self.end - self.start) / self.interval.max(1)) as usize + 1
+        let span = (self.end as i128 - self.start as i128) / self.interval.max(1) as i128;
+        usize::try_from(span)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
     }
 
     /// The step timestamps.
     pub fn steps(&self) -> impl Iterator<Item = i64> + use<> {
         let (start, end, interval) = (self.start, self.end, self.interval.max(1));
-        (0..self.num_steps() as i64)
-            .map(move |i| start + i * interval)
+        (0..i64::try_from(self.num_steps()).unwrap_or(i64::MAX))
+            .map(move |i| start.saturating_add(i.saturating_mul(interval)))
             .take_while(move |t| *t <= end)
     }
 
@@ -107,6 +110,13 @@ impl<'a, 'b> Ev<'a, 'b> {
             return Err(EvalError::TooManySamples);
         }
         Ok(())
+    }
+
+    /// Counts `n` samples read from storage.
+    pub fn count_read(&self, n: usize) {
+        self.sh
+            .total
+            .set(self.sh.total.get().saturating_add(n as u64));
     }
 
     /// Releases `n` samples.
@@ -210,7 +220,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
         let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
         let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
-        let base = self.sh.current.get();
+        // The inputs were counted when they were evaluated; they are released
+        // when this node's result is complete.
+        let inputs_total: usize = inputs.iter().flatten().map(ESeries::len).sum();
+        let before = self.sh.current.get().saturating_sub(inputs_total);
+        let base = before + inputs_total;
         let mut out_points = 0usize;
         for ts in self.steps() {
             self.tick()?;
@@ -255,6 +269,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 if !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
                     return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
                 }
+                self.sh.current.set(before + out_points);
                 return Ok(result
                     .into_iter()
                     .map(|s| {
@@ -282,7 +297,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 }
             }
         }
-        self.sh.current.set(base + out_points);
+        self.sh.current.set(before + out_points);
         Ok(out)
     }
 
@@ -334,11 +349,11 @@ impl<'a, 'b> Ev<'a, 'b> {
                 (self.start, aligned_end)
             }
         };
-        let end = pend - s.offset;
-        let lower = pstart - s.offset - s.range;
-        let mut start = interval * lower.div_euclid(interval);
+        let end = pend.saturating_sub(s.offset);
+        let lower = pstart.saturating_sub(s.offset).saturating_sub(s.range);
+        let mut start = interval.saturating_mul(lower.div_euclid(interval));
         if start <= lower {
-            start += interval;
+            start = start.saturating_add(interval);
         }
         (start, end, interval)
     }
@@ -347,6 +362,11 @@ impl<'a, 'b> Ev<'a, 'b> {
     pub fn run_subquery(&self, s: &Subq) -> Result<Matrix, EvalError> {
         let (start, end, interval) = self.subquery_frame(s);
         let child = self.child(start, end, interval);
+        // Every step may hold a sample; refuse before looping over more
+        // steps than samples are allowed.
+        if child.num_steps() > self.sh.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
         child.eval_matrix(&s.expr)
     }
 

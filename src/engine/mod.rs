@@ -207,8 +207,8 @@ impl Engine {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        let points = (end - start) / step + 1;
-        if points > self.options.max_points_per_series as i64 {
+        let points = (end as i128 - start as i128) / step as i128 + 1;
+        if points > self.options.max_points_per_series as i128 {
             return Err(EvalError::TooManyPoints);
         }
         match expr.value_type() {

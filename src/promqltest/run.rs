@@ -192,7 +192,7 @@ fn load_with_hints(
     for s in &load.series {
         let labels = &s.desc.labels;
         let mut t: i64 = 0;
-        for v in &s.desc.values {
+        for (i, v) in s.desc.values.iter().enumerate() {
             match v {
                 SeqValue::Omitted => {}
                 SeqValue::Float(f) => {
@@ -206,6 +206,12 @@ fn load_with_hints(
                 SeqValue::Histogram { histogram, .. } => {
                     add_histogram(storage, hints, labels, t, histogram)
                 }
+            }
+            // A `metric@st` line gives the sample's start timestamp as an offset.
+            if !matches!(v, SeqValue::Omitted)
+                && let Some(Some(offset)) = s.start_offsets.as_ref().and_then(|o| o.get(i))
+            {
+                storage.set_start_timestamp(labels, t, t.saturating_add(*offset));
             }
             t = t.saturating_add(load.interval);
         }

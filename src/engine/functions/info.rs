@@ -124,7 +124,12 @@ fn fetch_info_series(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
         Some(t) => (t, t),
         None => (ev.start, ev.end),
     };
-    let mut hints = SelectHints::window(start - (ev.lookback() - 1) - sel.offset, end - sel.offset);
+    let mut hints = SelectHints::window(
+        start
+            .saturating_sub(ev.lookback() - 1)
+            .saturating_sub(sel.offset),
+        end.saturating_sub(sel.offset),
+    );
     hints.step = ev.interval;
     hints.func = Some("info");
     let series = ev.sh.storage.select(&sel.matchers, &hints)?;
@@ -132,7 +137,8 @@ fn fetch_info_series(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
     for s in &series {
         let mut ss = ESeries::new(s.labels.clone(), false);
         for ts in ev.steps() {
-            let r = sel.at.unwrap_or(ts) - sel.offset;
+            ev.tick()?;
+            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
             if let Some((t, _, h)) = lookup(&s.floats, &s.histograms, r, ev.lookback()) {
                 if h.is_some() {
                     return Err(EvalError::Execution(format!(

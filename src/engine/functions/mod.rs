@@ -17,6 +17,12 @@ use crate::model::Labels;
 /// Evaluates a function call over all steps.
 pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError> {
     let name = c.func.name;
+    let n = c.args.len();
+    if n < c.func.min_args() || c.func.max_args().is_some_and(|max| n > max) {
+        return Err(EvalError::BadQuery(format!(
+            "wrong number of arguments for function {name}(): {n}"
+        )));
+    }
     match name {
         "label_replace" => return label::label_replace(ev, c),
         "label_join" => return label::label_join(ev, c),
@@ -27,8 +33,11 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             }
         }
         "start_timestamp" => {
-            // Start timestamps are not available from the storage interface.
-            return Ok(Vec::new());
+            return match c.args.first() {
+                Some(Node::Selector(sel)) => instant::start_timestamp_of_selector(ev, sel),
+                // Start timestamps do not survive expressions.
+                _ => Ok(Vec::new()),
+            };
         }
         _ => {}
     }

@@ -24,16 +24,12 @@ const INDENT: &str = "  ";
 ///
 /// ```
 /// let expr = promql_engine::parse(
-///     r#"sum by (job) (rate(http_requests_total{job="api-server",handler="/api/v1/query"}[5m])) / 100"#,
+///     r#"sum by (job, instance) (rate(http_requests_total{job="api-server",handler="/api/v1/query"}[5m])) / 100"#,
 /// ).unwrap();
 /// let expected = concat!(
-///     "    sum by (job) (\n",
-///     "      rate(\n",
-///     "        http_requests_total{handler=\"/api/v1/query\",job=\"api-server\"}[5m]\n",
-///     "      )\n",
-///     "    )\n",
-///     "  /\n",
-///     "    100",
+///     "  sum by (job, instance) (rate(http_requests_total{handler=\"/api/v1/query\",job=\"api-server\"}[5m]))\n",
+///     "/\n",
+///     "  100",
 /// );
 /// assert_eq!(promql_engine::format(&expr), expected);
 /// assert_eq!(format!("{expr:#}"), expected);

@@ -132,10 +132,11 @@ pub(crate) fn write_label_name(w: &mut dyn Write, name: &str) -> fmt::Result {
 }
 
 /// Writes a label name in a `by`/`without`/`on`/`ignoring`/`group_x` list:
-/// as in a matcher, but `inf` and `nan` are quoted too, since the lexer
-/// reads them as numbers there.
+/// as in a matcher, but `inf` and `nan` (numbers to the lexer) and
+/// `without` (the one keyword the grammar does not take as a label there)
+/// are quoted too.
 pub(crate) fn write_list_label_name(w: &mut dyn Write, name: &str) -> fmt::Result {
-    if is_number_word(name) {
+    if is_number_word(name) || name.eq_ignore_ascii_case("without") {
         write_go_quoted(w, name)
     } else {
         write_label_name(w, name)
