@@ -275,8 +275,8 @@ impl Runner<'_> {
         }
     }
 
-    /// Checks a query error against `expect fail`; `Ok(true)` means the
-    /// failure was expected and the case is done.
+    /// Checks a query error against `expect fail`: `Ok` when the failure was
+    /// expected (the case is done), the failure message otherwise.
     fn check_error(cmd: &EvalCmd, error: &str, ctx: &str) -> Result<(), String> {
         match &cmd.expect.fail {
             Some(m) if m.matches(error) => Ok(()),
