@@ -237,3 +237,19 @@ fn deeply_nested_queries_do_not_overflow_the_stack() {
         }
     }
 }
+
+#[test]
+fn experimental_functions_need_the_option() {
+    let q = "mad_over_time(req_total[5m])";
+    let err = run(q, 600_000, EngineOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "function \"mad_over_time\" is not enabled");
+    assert_eq!(
+        samples(q, 600_000, EngineOptions::upstream_tests()).len(),
+        2
+    );
+    let err = run("limitk(1, req_total)", 600_000, EngineOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("limitk() is experimental"),
+        "{err}"
+    );
+}

@@ -278,6 +278,7 @@ impl Engine {
             end,
             step,
             default_subquery_step: self.options.no_step_subquery_interval.max(1),
+            experimental_functions: self.options.experimental_functions,
         };
         let node = plan::lower(expr, &frame)?;
         let shared = eval::Shared::new(storage, &self.options);
