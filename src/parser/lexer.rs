@@ -767,7 +767,7 @@ impl<'a> TokenSource<'a> {
             }
             Ok(Tok::LBrace) => self.fail("unexpected left brace '{'".into(), start),
             Ok(_) => unexpected(self, start),
-            Err(e) if !e.msg.is_empty() => self.fail(e.msg, start),
+            Err(e) if matches!(self.char_at(start), '"' | '\'' | '`') => self.fail(e.msg, start),
             Err(_) => {
                 if self.char_at(start) == '!' {
                     let next = self.char_at(start + 1);
@@ -943,7 +943,7 @@ impl<'a> TokenSource<'a> {
             Ok(Tok::RBrace) => self.fail("unexpected character: '}'".into(), start),
             Ok(Tok::LBracket) => {
                 if bracket_open {
-                    return self.fail("unexpected left bracket '['".into(), end);
+                    return self.fail("unexpected left bracket '['".into(), start);
                 }
                 self.got_colon = false;
                 self.bracket = BracketState::DurationExpr;
@@ -951,7 +951,7 @@ impl<'a> TokenSource<'a> {
             }
             Ok(Tok::RBracket) => {
                 if !bracket_open {
-                    return self.fail("unexpected right bracket ']'".into(), end);
+                    return self.fail("unexpected right bracket ']'".into(), start);
                 }
                 self.bracket = BracketState::Closed;
                 Ok(self.token(Tok::RBracket, Kw::None, start, end))
