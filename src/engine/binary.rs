@@ -6,7 +6,7 @@ use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
 use super::types::{ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, prom_labels_string};
-use crate::model::{Labels, METRIC_NAME};
+use crate::model::{FloatHistogram, Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
 /// Applies `op` to two scalars (comparisons yield 1 or 0).
@@ -287,22 +287,27 @@ fn vector_binop(
      -> Result<(), EvalError> {
         let (matched_one, matched_many) = (&mut matched.0, &mut matched.1);
         let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
+        let mut out_h = None;
         let (mut v, mut keep) = match (&l.h, &r.h) {
             (None, None) => elem_binop(b.op, l.f, r.f),
+            (Some(lh), Some(rh)) if matches!(b.op, BinaryOp::Eql | BinaryOp::Neq) => {
+                let eq = histograms_equal(lh, rh);
+                out_h = Some(lh.clone());
+                (0.0, if b.op == BinaryOp::Eql { eq } else { !eq })
+            }
             (lh, rh) => {
                 let name = |h: &Option<_>| if h.is_some() { "histogram" } else { "float" };
-                let hist_ok = match b.op {
+                let supported = match b.op {
                     BinaryOp::Mul => true,
                     BinaryOp::Div => rh.is_none(),
-                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Eql | BinaryOp::Neq => {
-                        lh.is_some() && rh.is_some()
-                    }
+                    BinaryOp::Add | BinaryOp::Sub => lh.is_some() && rh.is_some(),
                     _ => false,
                 };
-                if !hist_ok {
+                if !supported {
                     incompatible_types(ev, b, name(lh), name(rh));
                 }
-                (0.0, false)
+                // Histogram arithmetic belongs to the native-histogram issue.
+                return Ok(());
             }
         };
         if b.return_bool {
@@ -340,7 +345,7 @@ fn vector_binop(
             labels: metric,
             t: ls.t,
             f: v,
-            h: None,
+            h: if b.return_bool { None } else { out_h },
             drop_name: b.return_bool,
         });
         Ok(())
@@ -404,4 +409,18 @@ fn result_metric(
         labels = b.build();
     }
     labels
+}
+
+/// Whether two native histograms are equal, ignoring the counter-reset hint.
+fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.schema == b.schema
+        && a.count == b.count
+        && a.sum.to_bits() == b.sum.to_bits()
+        && a.custom_values == b.custom_values
+        && a.zero_threshold == b.zero_threshold
+        && a.zero_count == b.zero_count
+        && a.positive_spans == b.positive_spans
+        && a.positive_buckets == b.positive_buckets
+        && a.negative_spans == b.negative_spans
+        && a.negative_buckets == b.negative_buckets
 }
