@@ -10,9 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use promql_engine::model::api_json;
 use promql_engine::model::{SampleValue, Value, format_float};
-use promql_engine::promqltest::{self, RunOptions, Script};
+use promql_engine::promqltest::{RunOptions, Script};
 use promql_engine::storage::MemoryStorage;
-use promql_engine::storage::exposition::{ExpositionFormat, load_exposition};
+use promql_engine::storage::load::load_data;
 use promql_engine::{
     Engine, EngineOptions, EvalError, ParseError, ParseOptions, QueryResult, parse_with,
 };
@@ -368,35 +368,11 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
 fn load_data_file(path: &std::path::Path, storage: &mut MemoryStorage) -> Result<(), Failure> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let bad = |msg: String| Failure::Input(format!("{}: {msg}", path.display()));
-    if looks_like_test_script(&bytes) {
-        let text = std::str::from_utf8(&bytes).map_err(|e| bad(format!("not UTF-8: {e}")))?;
-        let script = Script::parse(text).map_err(|e| bad(e.to_string()))?;
-        for command in &script.commands {
-            if let promqltest::Command::Load(load) = command {
-                promqltest::load_into(storage, load).map_err(bad)?;
-            }
-        }
-        return Ok(());
-    }
-    let format = ExpositionFormat::detect(&bytes);
     // Samples without their own timestamp are taken as scraped now.
     let now = chrono::Utc::now().timestamp_millis();
-    load_exposition(&bytes, format, now, storage).map_err(|e| bad(e.to_string()))?;
+    load_data(&bytes, storage, now)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
     Ok(())
-}
-
-/// Whether the first command-like line of `bytes` is a promqltest command.
-fn looks_like_test_script(bytes: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .is_some_and(|l| {
-            let word = l.split_whitespace().next().unwrap_or("");
-            matches!(word, "load" | "load_with_nhcb" | "eval" | "clear")
-                || word.starts_with("eval_")
-        })
 }
 
 /// Runs promqltest scripts and prints failures and `N passed, N failed` per file and in total.
