@@ -1,0 +1,340 @@
+//! Differential test against a real Prometheus (2.42, as Debian packages it).
+//!
+//! Builds a TSDB from `testdata/demo/demo.om` with `promtool`, starts
+//! `prometheus` on a loopback port, and evaluates every query of
+//! `testdata/differential/queries.promql` both there (HTTP API) and in our
+//! engine (library API, rendered with `model::api_json` and read back), as
+//! instant queries at [`INSTANT_TIMES`] and as range queries over [`RANGES`].
+//! Results must agree: result type, series, timestamps, and values within a
+//! relative 1e-9 (NaN equals NaN). Warnings and infos are not compared:
+//! Prometheus 2.42 has no PromQL annotations.
+//!
+//! Cases listed in `testdata/differential/KNOWN_DIFFERENCES`
+//! (`instant|range <query> ## <reason>`) may differ; the test fails on any
+//! other difference, and on a listed case that agrees (so the list only shrinks).
+//!
+//! Skipped, with a notice, when `prometheus` or `promtool` is not on `PATH`
+//! or `PROMQL_SKIP_DIFFERENTIAL=1`. CI installs them with
+//! `apt-get update -qq && apt-get install -y -qq prometheus`.
+//!
+//! Environment: `PROMQL_DIFFERENTIAL_FILTER=text` runs only queries containing
+//! `text`; `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences.
+
+#[path = "differential/compare.rs"]
+mod compare;
+#[path = "differential/prometheus.rs"]
+mod prometheus;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use compare::{Outcome, compare};
+use prometheus::{Prometheus, find_on_path};
+use promql_engine::model::api_json;
+use promql_engine::storage::MemoryStorage;
+use promql_engine::storage::load::load_data;
+use promql_engine::{Engine, EngineOptions, ParseOptions, parse_with};
+
+const DATA: &str = "testdata/demo/demo.om";
+const QUERIES: &str = "testdata/differential/queries.promql";
+const KNOWN_DIFFERENCES: &str = "testdata/differential/KNOWN_DIFFERENCES";
+
+/// Instant evaluation times (Unix seconds). All are multiples of 60 s, so
+/// they never meet a sample (those sit 20.25 s and 50.25 s past the minute)
+/// nor, with the subquery ranges of the query file, a subquery step.
+/// No window reaches before 1699999980 (20 s before the first sample), as
+/// 2.x and 3.x extrapolate `rate()` of a counter starting mid-window
+/// differently. The times: inside the error burst and latency spike
+/// (1h in, where the longest windows fit); a quiet time; inside `api-2`'s
+/// outage; 40 s after `web-1`'s counter reset; 50 s before the last sample;
+/// and before the first sample.
+const INSTANT_TIMES: [i64; 6] = [
+    1_700_003_940,
+    1_700_005_020,
+    1_700_006_580,
+    1_700_007_540,
+    1_700_010_720,
+    1_699_999_920,
+];
+
+/// Range queries (start, end, step in seconds): the rest of the data and 5
+/// minutes beyond its end at 5m steps; the outage and the counter reset at
+/// 1m steps.
+const RANGES: [(i64, i64, i64); 2] = [
+    (1_700_003_940, 1_700_011_140, 300),
+    (1_700_005_680, 1_700_007_780, 60),
+];
+
+/// Evaluation times must be multiples of this (seconds); see [`INSTANT_TIMES`].
+const GRID: i64 = 60;
+
+/// Our 3.x name for the 2.x `holt_winters` (experimental in 3.x).
+const HOLT_WINTERS_2X: &str = "holt_winters(";
+const HOLT_WINTERS_3X: &str = "double_exponential_smoothing(";
+
+/// How a query is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    Instant,
+    Range,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Instant => "instant",
+            Mode::Range => "range",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "instant" => Some(Mode::Instant),
+            "range" => Some(Mode::Range),
+            _ => None,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    if std::env::var("PROMQL_SKIP_DIFFERENTIAL").is_ok_and(|v| v == "1") {
+        println!("differential: skipped (PROMQL_SKIP_DIFFERENTIAL=1)");
+        return ExitCode::SUCCESS;
+    }
+    let (Some(prometheus), Some(promtool)) = (find_on_path("prometheus"), find_on_path("promtool"))
+    else {
+        println!(
+            "differential: skipped: `prometheus` and `promtool` are not on PATH \
+             (install: apt-get update -qq && apt-get install -y -qq prometheus)"
+        );
+        return ExitCode::SUCCESS;
+    };
+    match run(&prometheus, &promtool) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            println!("differential: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the comparison; `Ok(false)` when unexpected differences were found.
+fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
+    let started = Instant::now();
+    compare::self_check()?;
+    check_grid()?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let filter = std::env::var("PROMQL_DIFFERENTIAL_FILTER").unwrap_or_default();
+    let verbose = std::env::var("PROMQL_DIFFERENTIAL_VERBOSE").is_ok_and(|v| v == "1");
+    let queries: Vec<String> = read_queries(&root.join(QUERIES))?
+        .into_iter()
+        .filter(|q| q.contains(&filter))
+        .collect();
+    let known = read_known_differences(&root.join(KNOWN_DIFFERENCES))?;
+
+    let storage = load_storage(&root.join(DATA))?;
+    let server = Prometheus::start(prometheus, promtool, &root.join(DATA))?;
+    println!(
+        "differential: prometheus (pid {}) ready after {:.1}s",
+        server.pid(),
+        started.elapsed().as_secs_f64()
+    );
+    sanity_check(&server)?;
+
+    let mut passed = 0;
+    let mut unexpected = Vec::new();
+    let mut known_seen = Vec::new();
+    let mut stale = Vec::new();
+    for query in &queries {
+        for mode in [Mode::Instant, Mode::Range] {
+            let result = compare_query(&server, &storage, query, mode);
+            let key = (mode, query.clone());
+            match (result, known.get(&key)) {
+                (Ok(()), None) => passed += 1,
+                (Ok(()), Some(_)) => stale.push(format!("{} {query}", mode.name())),
+                (Err(msg), Some(reason)) => {
+                    if verbose {
+                        println!(
+                            "  known: {} {query}\n    {msg}\n    ({reason})",
+                            mode.name()
+                        );
+                    }
+                    known_seen.push(key);
+                }
+                (Err(msg), None) => unexpected.push(format!("{} {query}\n    {msg}", mode.name())),
+            }
+        }
+    }
+    drop(server);
+    if filter.is_empty() {
+        for (mode, query) in known.keys() {
+            if !queries.contains(query) {
+                stale.push(format!("{} {query} (not in {QUERIES})", mode.name()));
+            }
+        }
+    }
+
+    let failed = unexpected.len() + known_seen.len();
+    println!(
+        "differential: {passed} passed, {failed} failed ({} listed in {KNOWN_DIFFERENCES}) in {:.1}s",
+        known_seen.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !unexpected.is_empty() {
+        println!(
+            "\n{} unexpected differences (ours vs Prometheus):",
+            unexpected.len()
+        );
+        for u in &unexpected {
+            println!("  {u}");
+        }
+    }
+    if !stale.is_empty() {
+        println!(
+            "\n{} entries of {KNOWN_DIFFERENCES} no longer differ; remove them:",
+            stale.len()
+        );
+        for s in &stale {
+            println!("  {s}");
+        }
+    }
+    Ok(unexpected.is_empty() && stale.is_empty())
+}
+
+/// Guards the choice of times (see [`INSTANT_TIMES`]).
+fn check_grid() -> Result<(), String> {
+    let times = INSTANT_TIMES.iter().copied().chain(
+        RANGES
+            .iter()
+            .flat_map(|&(start, end, step)| [start, end, step]),
+    );
+    match times.into_iter().find(|t| t % GRID != 0) {
+        Some(t) => Err(format!(
+            "evaluation time or step {t} is not a multiple of {GRID} s"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Non-comment, non-blank lines.
+fn read_queries(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+/// `(mode, query)` -> reason, from lines `instant|range <query> ## <reason>`.
+fn read_known_differences(path: &Path) -> Result<BTreeMap<(Mode, String), String>, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut known = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = || {
+            format!(
+                "{}:{}: expected `instant|range <query> ## <reason>`",
+                path.display(),
+                i + 1
+            )
+        };
+        let (mode, rest) = line.split_once(' ').ok_or_else(bad)?;
+        let mode = Mode::parse(mode).ok_or_else(bad)?;
+        let (query, reason) = rest.rsplit_once(" ## ").ok_or_else(bad)?;
+        known.insert((mode, query.trim().to_string()), reason.trim().to_string());
+    }
+    Ok(known)
+}
+
+fn load_storage(path: &Path) -> Result<MemoryStorage, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut storage = MemoryStorage::new();
+    load_data(&bytes, &mut storage, 0).map_err(|e| format!("{}: {e}", path.display()))?;
+    storage.commit();
+    Ok(storage)
+}
+
+/// Fails early, with a clear message, if Prometheus did not load the data.
+fn sanity_check(server: &Prometheus) -> Result<(), String> {
+    let (_, body) = server.query("count(up)", INSTANT_TIMES[0])?;
+    match Outcome::from_api_json(&body)? {
+        Outcome::Data(compare::Data::Vector(v)) if v.len() == 1 && v[0].2 == 3.0 => Ok(()),
+        other => Err(format!(
+            "Prometheus does not see the demo data (count(up) = {other:?}); was the TSDB built?"
+        )),
+    }
+}
+
+/// Evaluates `query` in `mode` on both sides; `Err` describes the first difference.
+fn compare_query(
+    server: &Prometheus,
+    storage: &MemoryStorage,
+    query: &str,
+    mode: Mode,
+) -> Result<(), String> {
+    // Vector order is part of the answer only for `sort` and `sort_desc`.
+    let ordered = query.starts_with("sort(") || query.starts_with("sort_desc(");
+    match mode {
+        Mode::Instant => {
+            for t in INSTANT_TIMES {
+                let theirs = prometheus_outcome(server.query(query, t))?;
+                let ours = our_outcome(query, |engine, expr| {
+                    engine.instant(storage, expr, t * 1000)
+                })?;
+                compare(&ours, &theirs, ordered).map_err(|e| format!("at {t}: {e}"))?;
+            }
+        }
+        Mode::Range => {
+            for (start, end, step) in RANGES {
+                let theirs = prometheus_outcome(server.query_range(query, start, end, step))?;
+                let ours = our_outcome(query, |engine, expr| {
+                    engine.range(storage, expr, start * 1000, end * 1000, step * 1000)
+                })?;
+                compare(&ours, &theirs, false)
+                    .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn prometheus_outcome(response: Result<(u16, String), String>) -> Result<Outcome, String> {
+    let (status, body) = response.map_err(|e| format!("prometheus request failed: {e}"))?;
+    Outcome::from_api_json(&body).map_err(|e| format!("prometheus answered {status}: {e}"))
+}
+
+/// Parses and evaluates `query` with our engine and reads back the API JSON
+/// we render for it.
+fn our_outcome(
+    query: &str,
+    eval: impl Fn(
+        &Engine,
+        &promql_engine::Expr,
+    ) -> Result<promql_engine::QueryResult, promql_engine::EvalError>,
+) -> Result<Outcome, String> {
+    let renamed = query.contains(HOLT_WINTERS_2X);
+    let query = query.replace(HOLT_WINTERS_2X, HOLT_WINTERS_3X);
+    let mut options = EngineOptions::default();
+    options.experimental_functions = renamed;
+    let parse_options = ParseOptions::new().with_experimental_functions(renamed);
+    let expr = match parse_with(&query, &parse_options) {
+        Ok(e) => e,
+        Err(e) => return Ok(Outcome::Error(format!("parse: {e}"))),
+    };
+    match eval(&Engine::new(options), &expr) {
+        Ok(result) => {
+            Outcome::from_api_json(&api_json::success_json(&result.value, &[], &[], None))
+                .map_err(|e| format!("our API JSON does not read back: {e}"))
+        }
+        Err(e) => Ok(Outcome::Error(e.to_string())),
+    }
+}
