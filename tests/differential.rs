@@ -145,6 +145,7 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     sanity_check(&server)?;
 
     let mut passed = 0;
+    let mut vacuous = Vec::new();
     let mut unexpected = Vec::new();
     let mut known_seen = Vec::new();
     let mut stale = Vec::new();
@@ -153,8 +154,13 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
             let result = compare_query(&server, &storage, query, mode);
             let key = (mode, query.clone());
             match (result, known.get(&key)) {
-                (Ok(()), None) => passed += 1,
-                (Ok(()), Some(_)) => stale.push(format!("{} {query}", mode.name())),
+                (Ok(seen_data), None) => {
+                    passed += 1;
+                    if !seen_data {
+                        vacuous.push(format!("{} {query}", mode.name()));
+                    }
+                }
+                (Ok(_), Some(_)) => stale.push(format!("{} {query}", mode.name())),
                 (Err(msg), Some(reason)) => {
                     if verbose {
                         println!(
@@ -183,6 +189,15 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         known_seen.len(),
         started.elapsed().as_secs_f64()
     );
+    if !vacuous.is_empty() {
+        println!(
+            "differential: {} of the passes saw no data on either side (errors or empty results):",
+            vacuous.len()
+        );
+        for v in &vacuous {
+            println!("  {v}");
+        }
+    }
     if !unexpected.is_empty() {
         println!(
             "\n{} unexpected differences (ours vs Prometheus):",
@@ -267,20 +282,22 @@ fn load_storage(path: &Path) -> Result<MemoryStorage, String> {
 fn sanity_check(server: &Prometheus) -> Result<(), String> {
     let (_, body) = server.query("count(up)", INSTANT_TIMES[0])?;
     match Outcome::from_api_json(&body)? {
-        Outcome::Data(compare::Data::Vector(v)) if v.len() == 1 && v[0].2 == 3.0 => Ok(()),
+        Outcome::Data(compare::Data::Vector(v)) if v.len() == 1 && v[0].2.value == 3.0 => Ok(()),
         other => Err(format!(
             "Prometheus does not see the demo data (count(up) = {other:?}); was the TSDB built?"
         )),
     }
 }
 
-/// Evaluates `query` in `mode` on both sides; `Err` describes the first difference.
+/// Evaluates `query` in `mode` on both sides; `Err` describes the first
+/// difference, `Ok(false)` says that no evaluation returned any data.
 fn compare_query(
     server: &Prometheus,
     storage: &MemoryStorage,
     query: &str,
     mode: Mode,
-) -> Result<(), String> {
+) -> Result<bool, String> {
+    let mut seen_data = false;
     // Vector order is part of the answer only for `sort` and `sort_desc`.
     let ordered = query.starts_with("sort(") || query.starts_with("sort_desc(");
     match mode {
@@ -291,6 +308,7 @@ fn compare_query(
                     engine.instant(storage, expr, t * 1000)
                 })?;
                 compare(&ours, &theirs, ordered).map_err(|e| format!("at {t}: {e}"))?;
+                seen_data |= theirs.has_data();
             }
         }
         Mode::Range => {
@@ -301,10 +319,11 @@ fn compare_query(
                 })?;
                 compare(&ours, &theirs, false)
                     .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
+                seen_data |= theirs.has_data();
             }
         }
     }
-    Ok(())
+    Ok(seen_data)
 }
 
 fn prometheus_outcome(response: Result<(u16, String), String>) -> Result<Outcome, String> {

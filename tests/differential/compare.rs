@@ -26,13 +26,35 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     /// `scalar`.
-    Scalar(Millis, f64),
+    Scalar(Millis, Num),
     /// `string`.
     String(Millis, String),
     /// `vector`: label set, timestamp, value; in response order.
-    Vector(Vec<(String, Millis, f64)>),
+    Vector(Vec<(String, Millis, Num)>),
     /// `matrix`: label set and points; in response order.
-    Matrix(Vec<(String, Vec<(Millis, f64)>)>),
+    Matrix(Vec<(String, Vec<(Millis, Num)>)>),
+}
+
+/// A sample value and the text the API wrote it as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Num {
+    /// The parsed value.
+    pub value: f64,
+    /// The text (`"1.5"`, `"NaN"`, `"1e-07"`, ...).
+    pub text: String,
+}
+
+impl Num {
+    /// Why `self` (ours) and `other` (Prometheus') disagree, if they do: the
+    /// values differ beyond the tolerance, or equal values are written differently.
+    fn difference(&self, other: &Num) -> Option<&'static str> {
+        if !values_match(self.value, other.value) {
+            return Some("value");
+        }
+        let identical = self.value.to_bits() == other.value.to_bits()
+            || (self.value.is_nan() && other.value.is_nan());
+        (identical && self.text != other.text).then_some("formatting")
+    }
 }
 
 impl Data {
@@ -48,7 +70,7 @@ impl Data {
     /// A short description for messages.
     fn summary(&self) -> String {
         match self {
-            Data::Scalar(t, v) => format!("scalar {} @{}", fmt_value(*v), fmt_time(*t)),
+            Data::Scalar(t, v) => format!("scalar {} @{}", v.text, fmt_time(*t)),
             Data::String(_, s) => format!("string {s:?}"),
             Data::Vector(v) => format!("vector of {} series", v.len()),
             Data::Matrix(m) => format!("matrix of {} series", m.len()),
@@ -57,6 +79,16 @@ impl Data {
 }
 
 impl Outcome {
+    /// A successful result with at least one value.
+    pub fn has_data(&self) -> bool {
+        match self {
+            Outcome::Error(_) => false,
+            Outcome::Data(Data::Vector(v)) => !v.is_empty(),
+            Outcome::Data(Data::Matrix(m)) => !m.is_empty(),
+            Outcome::Data(_) => true,
+        }
+    }
+
     /// Parses a `/api/v1/query` or `/api/v1/query_range` response body.
     pub fn from_api_json(body: &str) -> Result<Outcome, String> {
         let json: Json =
@@ -145,7 +177,7 @@ fn timestamp(json: &Json) -> Result<Millis, String> {
 }
 
 /// `[<seconds>, "<value>"]`.
-fn point(json: &Json) -> Result<(Millis, f64), String> {
+fn point(json: &Json) -> Result<(Millis, Num), String> {
     let pair = json.as_array().filter(|a| a.len() == 2);
     let pair = pair.ok_or_else(|| format!("expected [time, value], got {json}"))?;
     let text = pair[1]
@@ -159,7 +191,13 @@ fn point(json: &Json) -> Result<(Millis, f64), String> {
             .parse::<f64>()
             .map_err(|e| format!("bad value {s:?}: {e}"))?,
     };
-    Ok((timestamp(&pair[0])?, value))
+    Ok((
+        timestamp(&pair[0])?,
+        Num {
+            value,
+            text: text.to_string(),
+        },
+    ))
 }
 
 /// Equal within [`REL_TOLERANCE`]; NaN equals NaN; infinities only themselves.
@@ -174,20 +212,6 @@ pub fn values_match(a: f64, b: f64) -> bool {
         return false;
     }
     (a - b).abs() <= REL_TOLERANCE * a.abs().max(b.abs())
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
 }
 
 fn fmt_time(t: Millis) -> String {
@@ -215,17 +239,15 @@ pub fn compare(ours: &Outcome, theirs: &Outcome, ordered: bool) -> Result<(), St
 
 fn compare_data(ours: &Data, theirs: &Data, ordered: bool) -> Result<(), String> {
     match (ours, theirs) {
-        (Data::Scalar(ta, va), Data::Scalar(tb, vb)) => {
-            if ta == tb && values_match(*va, *vb) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "ours {}; prometheus {}",
-                    ours.summary(),
-                    theirs.summary()
-                ))
-            }
-        }
+        (Data::Scalar(ta, va), Data::Scalar(tb, vb)) => match (ta == tb, va.difference(vb)) {
+            (true, None) => Ok(()),
+            (_, why) => Err(format!(
+                "{}: ours {}; prometheus {}",
+                why.unwrap_or("timestamp"),
+                ours.summary(),
+                theirs.summary()
+            )),
+        },
         (Data::String(ta, a), Data::String(tb, b)) => {
             if ta == tb && a == b {
                 Ok(())
@@ -281,8 +303,8 @@ fn duplicates<'a>(labels: impl Iterator<Item = &'a String>) -> Option<&'a String
 }
 
 fn compare_vectors(
-    ours: &[(String, Millis, f64)],
-    theirs: &[(String, Millis, f64)],
+    ours: &[(String, Millis, Num)],
+    theirs: &[(String, Millis, Num)],
     ordered: bool,
 ) -> Result<(), String> {
     if let Some(d) = duplicates(ours.iter().map(|s| &s.0)) {
@@ -300,20 +322,26 @@ fn compare_vectors(
             join_first(&b)
         ));
     }
-    let theirs: BTreeMap<&String, (Millis, f64)> =
-        theirs.iter().map(|(l, t, v)| (l, (*t, *v))).collect();
+    let theirs: BTreeMap<&String, (Millis, &Num)> =
+        theirs.iter().map(|(l, t, v)| (l, (*t, v))).collect();
     let mut bad = Vec::new();
     for (l, t, v) in ours {
-        if let Some(&(tb, vb)) = theirs.get(l) {
-            if *t != tb || !values_match(*v, vb) {
-                bad.push(format!(
-                    "{l}: ours {}@{} vs prometheus {}@{}",
-                    fmt_value(*v),
-                    fmt_time(*t),
-                    fmt_value(vb),
-                    fmt_time(tb)
-                ));
-            }
+        let Some(&(tb, vb)) = theirs.get(l) else {
+            continue;
+        };
+        let why = if *t != tb {
+            Some("timestamp")
+        } else {
+            v.difference(vb)
+        };
+        if let Some(why) = why {
+            bad.push(format!(
+                "{l}: {why}: ours {}@{} vs prometheus {}@{}",
+                v.text,
+                fmt_time(*t),
+                vb.text,
+                fmt_time(tb)
+            ));
         }
     }
     report_bad(bad)
@@ -337,8 +365,8 @@ fn report_bad(bad: Vec<String>) -> Result<(), String> {
 }
 
 fn compare_matrices(
-    ours: &[(String, Vec<(Millis, f64)>)],
-    theirs: &[(String, Vec<(Millis, f64)>)],
+    ours: &[(String, Vec<(Millis, Num)>)],
+    theirs: &[(String, Vec<(Millis, Num)>)],
 ) -> Result<(), String> {
     if let Some(d) = duplicates(ours.iter().map(|s| &s.0)) {
         return Err(format!("ours has series {d} twice"));
@@ -348,7 +376,7 @@ fn compare_matrices(
     if let Some(msg) = label_set_difference(&a, &b) {
         return Err(msg);
     }
-    let theirs: BTreeMap<&String, &Vec<(Millis, f64)>> =
+    let theirs: BTreeMap<&String, &Vec<(Millis, Num)>> =
         theirs.iter().map(|(l, p)| (l, p)).collect();
     let mut bad = Vec::new();
     for (l, points) in ours {
@@ -361,7 +389,7 @@ fn compare_matrices(
 }
 
 /// The first step where two series differ, as a message.
-fn first_point_difference(ours: &[(Millis, f64)], theirs: &[(Millis, f64)]) -> Option<String> {
+fn first_point_difference(ours: &[(Millis, Num)], theirs: &[(Millis, Num)]) -> Option<String> {
     let ours_t: Vec<Millis> = ours.iter().map(|p| p.0).collect();
     let theirs_t: Vec<Millis> = theirs.iter().map(|p| p.0).collect();
     if ours_t != theirs_t {
@@ -388,17 +416,17 @@ fn first_point_difference(ours: &[(Millis, f64)], theirs: &[(Millis, f64)]) -> O
     let differing = ours
         .iter()
         .zip(theirs)
-        .filter(|(a, b)| !values_match(a.1, b.1))
+        .filter(|(a, b)| a.1.difference(&b.1).is_some())
         .count();
-    let (a, b) = ours
+    let (a, b, why) = ours
         .iter()
         .zip(theirs)
-        .find(|(a, b)| !values_match(a.1, b.1))?;
+        .find_map(|(a, b)| a.1.difference(&b.1).map(|why| (a, b, why)))?;
     Some(format!(
-        "@{}: ours {} vs prometheus {} ({differing} of {} steps differ)",
+        "@{}: {why}: ours {} vs prometheus {} ({differing} of {} steps differ)",
         fmt_time(a.0),
-        fmt_value(a.1),
-        fmt_value(b.1),
+        a.1.text,
+        b.1.text,
         ours.len()
     ))
 }
@@ -426,6 +454,9 @@ pub fn self_check() -> Result<(), String> {
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[10,"1"],[20,"-Inf"]]}]}}"#,
     )?;
     let e = parse(r#"{"status":"error","errorType":"bad_data","error":"x"}"#)?;
+    let f = parse(r#"{"status":"success","data":{"resultType":"scalar","result":[10,"1e-07"]}}"#)?;
+    let g =
+        parse(r#"{"status":"success","data":{"resultType":"scalar","result":[10,"0.0000001"]}}"#)?;
     let checks = [
         ("same vector, other order", compare(&a, &b, false).is_ok()),
         ("order matters when asked", compare(&a, &b, true).is_err()),
@@ -436,6 +467,11 @@ pub fn self_check() -> Result<(), String> {
         ("matrix equals itself", compare(&m, &m, false).is_ok()),
         ("data vs error", compare(&a, &e, false).is_err()),
         ("error vs error", compare(&e, &e, false).is_ok()),
+        (
+            "same value written differently",
+            compare(&f, &g, false).is_err(),
+        ),
+        ("scalar equals itself", compare(&f, &f, false).is_ok()),
     ];
     match checks.iter().find(|(_, ok)| !ok) {
         Some((name, _)) => Err(format!("comparison self-check failed: {name}")),
