@@ -2,7 +2,8 @@
 //!
 //! Builds a TSDB from `testdata/demo/demo.om` with `promtool`, starts
 //! `prometheus` on a loopback port, and evaluates every query of
-//! `testdata/differential/queries.promql` both there (HTTP API) and in our
+//! `testdata/differential/queries.promql` (and of the cross products in
+//! `differential/generated.rs`) both there (HTTP API) and in our
 //! engine (library API, rendered with `model::api_json` and read back), as
 //! instant queries at [`INSTANT_TIMES`] and as range queries over [`RANGES`].
 //! Results must agree: result type, series, timestamps, and values within a
@@ -22,6 +23,8 @@
 
 #[path = "differential/compare.rs"]
 mod compare;
+#[path = "differential/generated.rs"]
+mod generated;
 #[path = "differential/prometheus.rs"]
 mod prometheus;
 
@@ -61,10 +64,11 @@ const INSTANT_TIMES: [i64; 6] = [
 
 /// Range queries (start, end, step in seconds): the rest of the data and 5
 /// minutes beyond its end at 5m steps; the outage and the counter reset at
-/// 1m steps.
-const RANGES: [(i64, i64, i64); 2] = [
+/// 1m steps; and 7m steps, which do not line up with the 5m subquery steps.
+const RANGES: [(i64, i64, i64); 3] = [
     (1_700_003_940, 1_700_011_140, 300),
     (1_700_005_680, 1_700_007_780, 60),
+    (1_700_004_000, 1_700_010_900, 420),
 ];
 
 /// Evaluation times must be multiples of this (seconds); see [`INSTANT_TIMES`].
@@ -131,6 +135,7 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     let verbose = std::env::var("PROMQL_DIFFERENTIAL_VERBOSE").is_ok_and(|v| v == "1");
     let queries: Vec<String> = read_queries(&root.join(QUERIES))?
         .into_iter()
+        .chain(generated::queries())
         .filter(|q| q.contains(&filter))
         .collect();
     let known = read_known_differences(&root.join(KNOWN_DIFFERENCES))?;
@@ -146,12 +151,13 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
 
     let mut passed = 0;
     let mut vacuous = Vec::new();
+    let mut both_failed = Vec::new();
     let mut unexpected = Vec::new();
     let mut known_seen = Vec::new();
     let mut stale = Vec::new();
     for query in &queries {
         for mode in [Mode::Instant, Mode::Range] {
-            let result = compare_query(&server, &storage, query, mode);
+            let result = compare_query(&server, &storage, query, mode, &mut both_failed);
             let key = (mode, query.clone());
             match (result, known.get(&key)) {
                 (Ok(seen_data), None) => {
@@ -178,7 +184,7 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     if filter.is_empty() {
         for (mode, query) in known.keys() {
             if !queries.contains(query) {
-                stale.push(format!("{} {query} (not in {QUERIES})", mode.name()));
+                stale.push(format!("{} {query} (no longer a query)", mode.name()));
             }
         }
     }
@@ -191,11 +197,20 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     );
     if !vacuous.is_empty() {
         println!(
-            "differential: {} of the passes saw no data on either side (errors or empty results):",
-            vacuous.len()
+            "differential: {} of the passes saw no data on either side (errors or empty results){}",
+            vacuous.len(),
+            if verbose { ":" } else { "" }
         );
-        for v in &vacuous {
-            println!("  {v}");
+        if verbose {
+            for v in &vacuous {
+                println!("  {v}");
+            }
+        }
+    }
+    if verbose && !both_failed.is_empty() {
+        println!("differential: queries that fail on both sides (ours / Prometheus):");
+        for f in &both_failed {
+            println!("  {f}");
         }
     }
     if !unexpected.is_empty() {
@@ -291,12 +306,22 @@ fn sanity_check(server: &Prometheus) -> Result<(), String> {
 
 /// Evaluates `query` in `mode` on both sides; `Err` describes the first
 /// difference, `Ok(false)` says that no evaluation returned any data.
+/// Error messages of evaluations that fail on both sides go to `both_failed`.
 fn compare_query(
     server: &Prometheus,
     storage: &MemoryStorage,
     query: &str,
     mode: Mode,
+    both_failed: &mut Vec<String>,
 ) -> Result<bool, String> {
+    // Notes the first evaluation of this query that fails on both sides.
+    let mut noted = false;
+    let mut note = |ours: &Outcome, theirs: &Outcome| {
+        if let (Outcome::Error(a), Outcome::Error(b), false) = (ours, theirs, noted) {
+            both_failed.push(format!("{} {query}\n    {a}\n    {b}", mode.name()));
+            noted = true;
+        }
+    };
     let mut seen_data = false;
     // Vector order is part of the answer only for `sort` and `sort_desc`.
     let ordered = query.starts_with("sort(") || query.starts_with("sort_desc(");
@@ -309,6 +334,7 @@ fn compare_query(
                 })?;
                 compare(&ours, &theirs, ordered).map_err(|e| format!("at {t}: {e}"))?;
                 seen_data |= theirs.has_data();
+                note(&ours, &theirs);
             }
         }
         Mode::Range => {
@@ -320,6 +346,7 @@ fn compare_query(
                 compare(&ours, &theirs, false)
                     .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
                 seen_data |= theirs.has_data();
+                note(&ours, &theirs);
             }
         }
     }
