@@ -6,9 +6,15 @@
 //! `differential/generated.rs`) both there (HTTP API) and in our
 //! engine (library API, rendered with `model::api_json` and read back), as
 //! instant queries at [`INSTANT_TIMES`] and as range queries over [`RANGES`].
-//! Results must agree: result type, series, timestamps, and values within a
-//! relative 1e-9 (NaN equals NaN). Warnings and infos are not compared:
+//! Results must agree: result type, series, timestamps, values within a
+//! relative 1e-9 (NaN equals NaN), and the text of values that are equal
+//! (so float formatting is compared too). Queries that fail must fail on
+//! both sides with the same `errorType`; messages are not compared (2.x and
+//! 3.x word some differently). Warnings and infos are not compared:
 //! Prometheus 2.42 has no PromQL annotations.
+//!
+//! Times and windows avoid what 2.x and 3.x do differently (see
+//! [`INSTANT_TIMES`] and the header of `queries.promql`).
 //!
 //! Cases listed in `testdata/differential/KNOWN_DIFFERENCES`
 //! (`instant|range <query> ## <reason>`) may differ; the test fails on any
@@ -19,7 +25,8 @@
 //! `apt-get update -qq && apt-get install -y -qq prometheus`.
 //!
 //! Environment: `PROMQL_DIFFERENTIAL_FILTER=text` runs only queries containing
-//! `text`; `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences.
+//! `text`; `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences,
+//! passes without data, and the messages of queries that fail on both sides.
 
 #[path = "differential/compare.rs"]
 mod compare;
@@ -38,7 +45,7 @@ use prometheus::{Prometheus, find_on_path};
 use promql_engine::model::api_json;
 use promql_engine::storage::MemoryStorage;
 use promql_engine::storage::load::load_data;
-use promql_engine::{Engine, EngineOptions, ParseOptions, parse_with};
+use promql_engine::{Engine, EngineOptions, EvalError, ParseOptions, parse_with};
 
 const DATA: &str = "testdata/demo/demo.om";
 const QUERIES: &str = "testdata/differential/queries.promql";
@@ -317,7 +324,9 @@ fn compare_query(
     // Notes the first evaluation of this query that fails on both sides.
     let mut noted = false;
     let mut note = |ours: &Outcome, theirs: &Outcome| {
-        if let (Outcome::Error(a), Outcome::Error(b), false) = (ours, theirs, noted) {
+        if let (Outcome::Error { message: a, .. }, Outcome::Error { message: b, .. }, false) =
+            (ours, theirs, noted)
+        {
             both_failed.push(format!("{} {query}\n    {a}\n    {b}", mode.name()));
             noted = true;
         }
@@ -374,13 +383,30 @@ fn our_outcome(
     let parse_options = ParseOptions::new().with_experimental_functions(renamed);
     let expr = match parse_with(&query, &parse_options) {
         Ok(e) => e,
-        Err(e) => return Ok(Outcome::Error(format!("parse: {e}"))),
+        Err(e) => {
+            return Ok(Outcome::Error {
+                kind: "bad_data".into(),
+                message: e.to_string(),
+            });
+        }
     };
     match eval(&Engine::new(options), &expr) {
         Ok(result) => {
             Outcome::from_api_json(&api_json::success_json(&result.value, &[], &[], None))
                 .map_err(|e| format!("our API JSON does not read back: {e}"))
         }
-        Err(e) => Ok(Outcome::Error(e.to_string())),
+        Err(e) => Ok(Outcome::Error {
+            kind: error_type(&e).into(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The API `errorType` for one of our errors, as the HTTP API assigns them.
+fn error_type(e: &EvalError) -> &'static str {
+    match e {
+        EvalError::Timeout => "timeout",
+        EvalError::BadQuery(_) | EvalError::TooManyPoints => "bad_data",
+        _ => "execution",
     }
 }

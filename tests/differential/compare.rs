@@ -19,7 +19,12 @@ pub enum Outcome {
     /// A successful result.
     Data(Data),
     /// `status: error` (or a query that did not parse on our side).
-    Error(String),
+    Error {
+        /// The API's `errorType`: `bad_data`, `execution`, `timeout`, ...
+        kind: String,
+        /// The message.
+        message: String,
+    },
 }
 
 /// The `data` of a successful query.
@@ -82,7 +87,7 @@ impl Outcome {
     /// A successful result with at least one value.
     pub fn has_data(&self) -> bool {
         match self {
-            Outcome::Error(_) => false,
+            Outcome::Error { .. } => false,
             Outcome::Data(Data::Vector(v)) => !v.is_empty(),
             Outcome::Data(Data::Matrix(m)) => !m.is_empty(),
             Outcome::Data(_) => true,
@@ -96,9 +101,11 @@ impl Outcome {
         match json.get("status").and_then(Json::as_str) {
             Some("success") => {}
             Some("error") => {
-                let kind = json.get("errorType").and_then(Json::as_str).unwrap_or("?");
-                let msg = json.get("error").and_then(Json::as_str).unwrap_or("?");
-                return Ok(Outcome::Error(format!("{kind}: {msg}")));
+                let text = |key: &str| json.get(key).and_then(Json::as_str).unwrap_or("?");
+                return Ok(Outcome::Error {
+                    kind: text("errorType").to_string(),
+                    message: text("error").to_string(),
+                });
             }
             _ => return Err(format!("no status in response: {body:.200}")),
         }
@@ -223,16 +230,25 @@ fn fmt_time(t: Millis) -> String {
 }
 
 /// Compares our outcome with Prometheus'. `ordered`: vector order matters
-/// (`sort`, `sort_desc`). Both failing counts as agreement.
+/// (`sort`, `sort_desc`). Both failing with the same error type counts as
+/// agreement (the messages may be worded differently in 2.x and 3.x).
 pub fn compare(ours: &Outcome, theirs: &Outcome, ordered: bool) -> Result<(), String> {
     match (ours, theirs) {
-        (Outcome::Error(_), Outcome::Error(_)) => Ok(()),
-        (Outcome::Error(e), Outcome::Data(d)) => {
-            Err(format!("ours: error {e}; prometheus: {}", d.summary()))
+        (Outcome::Error { kind: a, message }, Outcome::Error { kind: b, .. }) => {
+            if a == b {
+                Ok(())
+            } else {
+                Err(format!("error type: ours {a} ({message}), prometheus {b}"))
+            }
         }
-        (Outcome::Data(d), Outcome::Error(e)) => {
-            Err(format!("ours: {}; prometheus: error {e}", d.summary()))
-        }
+        (Outcome::Error { kind, message }, Outcome::Data(d)) => Err(format!(
+            "ours: {kind} error {message}; prometheus: {}",
+            d.summary()
+        )),
+        (Outcome::Data(d), Outcome::Error { kind, message }) => Err(format!(
+            "ours: {}; prometheus: {kind} error {message}",
+            d.summary()
+        )),
         (Outcome::Data(a), Outcome::Data(b)) => compare_data(a, b, ordered),
     }
 }
@@ -454,6 +470,7 @@ pub fn self_check() -> Result<(), String> {
         r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[10,"1"],[20,"-Inf"]]}]}}"#,
     )?;
     let e = parse(r#"{"status":"error","errorType":"bad_data","error":"x"}"#)?;
+    let x = parse(r#"{"status":"error","errorType":"execution","error":"x"}"#)?;
     let f = parse(r#"{"status":"success","data":{"resultType":"scalar","result":[10,"1e-07"]}}"#)?;
     let g =
         parse(r#"{"status":"success","data":{"resultType":"scalar","result":[10,"0.0000001"]}}"#)?;
@@ -467,6 +484,7 @@ pub fn self_check() -> Result<(), String> {
         ("matrix equals itself", compare(&m, &m, false).is_ok()),
         ("data vs error", compare(&a, &e, false).is_err()),
         ("error vs error", compare(&e, &e, false).is_ok()),
+        ("error types differ", compare(&e, &x, false).is_err()),
         (
             "same value written differently",
             compare(&f, &g, false).is_err(),
