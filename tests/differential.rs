@@ -36,6 +36,7 @@ mod generated;
 mod prometheus;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -340,7 +341,8 @@ fn compare_query(
                 let theirs = prometheus_outcome(server.query(query, t))?;
                 let ours = our_outcome(query, |engine, expr| {
                     engine.instant(storage, expr, t * 1000)
-                })?;
+                })
+                .map_err(|e| format!("at {t}: {e}"))?;
                 compare(&ours, &theirs, ordered).map_err(|e| format!("at {t}: {e}"))?;
                 seen_data |= theirs.has_data();
                 note(&ours, &theirs);
@@ -351,7 +353,8 @@ fn compare_query(
                 let theirs = prometheus_outcome(server.query_range(query, start, end, step))?;
                 let ours = our_outcome(query, |engine, expr| {
                     engine.range(storage, expr, start * 1000, end * 1000, step * 1000)
-                })?;
+                })
+                .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
                 compare(&ours, &theirs, false)
                     .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
                 seen_data |= theirs.has_data();
@@ -390,7 +393,18 @@ fn our_outcome(
             });
         }
     };
-    match eval(&Engine::new(options), &expr) {
+    let engine = Engine::new(options);
+    // A panic in our engine is a finding for this query, not the end of the run.
+    let evaluated =
+        std::panic::catch_unwind(AssertUnwindSafe(|| eval(&engine, &expr))).map_err(|panic| {
+            let text = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("?");
+            format!("our engine panicked: {text}")
+        })?;
+    match evaluated {
         Ok(result) => {
             Outcome::from_api_json(&api_json::success_json(&result.value, &[], &[], None))
                 .map_err(|e| format!("our API JSON does not read back: {e}"))
