@@ -5,7 +5,7 @@
 //! `testdata/differential/queries.promql` (and of the cross products in
 //! `differential/generated.rs`) both there (HTTP API) and in our
 //! engine (library API, rendered with `model::api_json` and read back), as
-//! instant queries at [`INSTANT_TIMES`] and as range queries over [`RANGES`].
+//! instant queries at [`INSTANT_TIMES_MS`] and as range queries over [`RANGES`].
 //! Results must agree: result type, series, timestamps, values within a
 //! relative 1e-9 (NaN equals NaN), and the text of values that are equal
 //! (so float formatting is compared too). Queries that fail must fail on
@@ -14,7 +14,7 @@
 //! Prometheus 2.42 has no PromQL annotations.
 //!
 //! Times and windows avoid what 2.x and 3.x do differently (see
-//! [`INSTANT_TIMES`] and the header of `queries.promql`).
+//! [`INSTANT_TIMES_MS`] and the header of `queries.promql`).
 //!
 //! Cases listed in `testdata/differential/KNOWN_DIFFERENCES`
 //! (`instant|range <query> ## <reason>`) may differ; the test fails on any
@@ -25,7 +25,8 @@
 //! `apt-get update -qq && apt-get install -y -qq prometheus`.
 //!
 //! Environment: `PROMQL_DIFFERENTIAL_FILTER=text` runs only queries containing
-//! `text`; `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences,
+//! `text`; `PROMQL_DIFFERENTIAL_BLESS=1` rewrites `KNOWN_DIFFERENCES` from
+//! the run (keeping hand-written reasons); `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences,
 //! passes without data, and the messages of queries that fail on both sides.
 
 #[path = "differential/compare.rs"]
@@ -52,7 +53,7 @@ const DATA: &str = "testdata/demo/demo.om";
 const QUERIES: &str = "testdata/differential/queries.promql";
 const KNOWN_DIFFERENCES: &str = "testdata/differential/KNOWN_DIFFERENCES";
 
-/// Instant evaluation times (Unix seconds). All are multiples of 60 s, so
+/// Instant evaluation times (Unix milliseconds). All but one are multiples of 60 s, so
 /// they never meet a sample (those sit 20.25 s and 50.25 s past the minute)
 /// nor, with the subquery ranges of the query file, a subquery step.
 /// No window reaches before 1699999980 (20 s before the first sample), as
@@ -61,14 +62,20 @@ const KNOWN_DIFFERENCES: &str = "testdata/differential/KNOWN_DIFFERENCES";
 /// (1h in, where the longest windows fit); a quiet time; inside `api-2`'s
 /// outage; 40 s after `web-1`'s counter reset; 50 s before the last sample;
 /// and before the first sample.
-const INSTANT_TIMES: [i64; 6] = [
-    1_700_003_940,
-    1_700_005_020,
-    1_700_006_580,
-    1_700_007_540,
-    1_700_010_720,
-    1_699_999_920,
+/// One more time is half a second off the grid ([`OFF_GRID_MS`]): it meets
+/// no sample either, and no subquery step, and checks fractional timestamps.
+const INSTANT_TIMES_MS: [i64; 7] = [
+    1_700_003_940_000,
+    1_700_005_020_000,
+    1_700_006_580_000,
+    1_700_007_540_000,
+    1_700_010_720_000,
+    1_699_999_920_000,
+    1_700_008_880_500,
 ];
+
+/// The sub-second part allowed for an instant time that is not on the grid.
+const OFF_GRID_MS: i64 = 500;
 
 /// Range queries (start, end, step in seconds): the rest of the data and 5
 /// minutes beyond its end at 5m steps; the outage and the counter reset at
@@ -79,7 +86,7 @@ const RANGES: [(i64, i64, i64); 3] = [
     (1_700_004_000, 1_700_010_900, 420),
 ];
 
-/// Evaluation times must be multiples of this (seconds); see [`INSTANT_TIMES`].
+/// Evaluation times must be multiples of this (seconds); see [`INSTANT_TIMES_MS`].
 const GRID: i64 = 60;
 
 /// Our 3.x name for the 2.x `holt_winters` (experimental in 3.x).
@@ -133,6 +140,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Outcomes of all cases.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    /// Passing cases where neither side returned any data.
+    vacuous: Vec<String>,
+    /// Messages of evaluations that failed on both sides.
+    both_failed: Vec<String>,
+    /// Differences not listed in `KNOWN_DIFFERENCES`: case, message.
+    unexpected: Vec<String>,
+    /// Listed differences seen again.
+    known_seen: usize,
+    /// Listed cases that agree now, or are no longer queries.
+    stale: Vec<String>,
+    /// Every differing case and its message, for a bless run.
+    differing: Vec<((Mode, String), String)>,
+}
+
 /// Runs the comparison; `Ok(false)` when unexpected differences were found.
 fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     let started = Instant::now();
@@ -141,6 +166,10 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let filter = std::env::var("PROMQL_DIFFERENTIAL_FILTER").unwrap_or_default();
     let verbose = std::env::var("PROMQL_DIFFERENTIAL_VERBOSE").is_ok_and(|v| v == "1");
+    let bless = std::env::var("PROMQL_DIFFERENTIAL_BLESS").is_ok_and(|v| v == "1");
+    if bless && !filter.is_empty() {
+        return Err("PROMQL_DIFFERENTIAL_BLESS needs the full run (no filter)".into());
+    }
     let queries: Vec<String> = read_queries(&root.join(QUERIES))?
         .into_iter()
         .chain(generated::queries())
@@ -157,34 +186,31 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     );
     sanity_check(&server)?;
 
-    let mut passed = 0;
-    let mut vacuous = Vec::new();
-    let mut both_failed = Vec::new();
-    let mut unexpected = Vec::new();
-    let mut known_seen = Vec::new();
-    let mut stale = Vec::new();
+    let mut tally = Tally::default();
     for query in &queries {
         for mode in [Mode::Instant, Mode::Range] {
-            let result = compare_query(&server, &storage, query, mode, &mut both_failed);
+            let result = compare_query(&server, &storage, query, mode, &mut tally.both_failed);
+            let case = format!("{} {query}", mode.name());
             let key = (mode, query.clone());
             match (result, known.get(&key)) {
                 (Ok(seen_data), None) => {
-                    passed += 1;
+                    tally.passed += 1;
                     if !seen_data {
-                        vacuous.push(format!("{} {query}", mode.name()));
+                        tally.vacuous.push(case);
                     }
                 }
-                (Ok(_), Some(_)) => stale.push(format!("{} {query}", mode.name())),
+                (Ok(_), Some(_)) => tally.stale.push(case),
                 (Err(msg), Some(reason)) => {
                     if verbose {
-                        println!(
-                            "  known: {} {query}\n    {msg}\n    ({reason})",
-                            mode.name()
-                        );
+                        println!("  known: {case}\n    {msg}\n    ({reason})");
                     }
-                    known_seen.push(key);
+                    tally.known_seen += 1;
+                    tally.differing.push((key, msg));
                 }
-                (Err(msg), None) => unexpected.push(format!("{} {query}\n    {msg}", mode.name())),
+                (Err(msg), None) => {
+                    tally.unexpected.push(format!("{case}\n    {msg}"));
+                    tally.differing.push((key, msg));
+                }
             }
         }
     }
@@ -192,66 +218,120 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     if filter.is_empty() {
         for (mode, query) in known.keys() {
             if !queries.contains(query) {
-                stale.push(format!("{} {query} (no longer a query)", mode.name()));
+                tally
+                    .stale
+                    .push(format!("{} {query} (no longer a query)", mode.name()));
             }
         }
     }
+    print_report(&tally, verbose, started);
+    if bless {
+        write_known_differences(&root.join(KNOWN_DIFFERENCES), &known, &tally.differing)?;
+        println!("blessed: {KNOWN_DIFFERENCES} rewritten");
+        return Ok(true);
+    }
+    if !tally.unexpected.is_empty() || !tally.stale.is_empty() {
+        println!("\n(PROMQL_DIFFERENTIAL_BLESS=1 rewrites {KNOWN_DIFFERENCES} from this run)");
+        return Ok(false);
+    }
+    Ok(true)
+}
 
-    let failed = unexpected.len() + known_seen.len();
+fn print_report(tally: &Tally, verbose: bool, started: Instant) {
+    let failed = tally.unexpected.len() + tally.known_seen;
     println!(
-        "differential: {passed} passed, {failed} failed ({} listed in {KNOWN_DIFFERENCES}) in {:.1}s",
-        known_seen.len(),
+        "differential: {} passed, {failed} failed ({} listed in {KNOWN_DIFFERENCES}) in {:.1}s",
+        tally.passed,
+        tally.known_seen,
         started.elapsed().as_secs_f64()
     );
-    if !vacuous.is_empty() {
+    if !tally.vacuous.is_empty() {
         println!(
             "differential: {} of the passes saw no data on either side (errors or empty results){}",
-            vacuous.len(),
+            tally.vacuous.len(),
             if verbose { ":" } else { "" }
         );
         if verbose {
-            for v in &vacuous {
+            for v in &tally.vacuous {
                 println!("  {v}");
             }
         }
     }
-    if verbose && !both_failed.is_empty() {
+    if verbose && !tally.both_failed.is_empty() {
         println!("differential: queries that fail on both sides (ours / Prometheus):");
-        for f in &both_failed {
+        for f in &tally.both_failed {
             println!("  {f}");
         }
     }
-    if !unexpected.is_empty() {
+    if !tally.unexpected.is_empty() {
         println!(
             "\n{} unexpected differences (ours vs Prometheus):",
-            unexpected.len()
+            tally.unexpected.len()
         );
-        for u in &unexpected {
+        for u in &tally.unexpected {
             println!("  {u}");
         }
     }
-    if !stale.is_empty() {
+    if !tally.stale.is_empty() {
         println!(
             "\n{} entries of {KNOWN_DIFFERENCES} no longer differ; remove them:",
-            stale.len()
+            tally.stale.len()
         );
-        for s in &stale {
+        for s in &tally.stale {
             println!("  {s}");
         }
     }
-    Ok(unexpected.is_empty() && stale.is_empty())
 }
 
-/// Guards the choice of times (see [`INSTANT_TIMES`]).
+/// Prefix of reasons a bless run wrote; hand-written reasons are kept.
+const AUTO: &str = "[auto]";
+
+/// The header of `KNOWN_DIFFERENCES`, written by a bless run.
+const KNOWN_HEADER: &str = "\
+# Known differences between our engine and Prometheus 2.42 in
+# tests/differential.rs: `instant|range <query> ## <reason>`, the query exactly
+# as in queries.promql (or differential/generated.rs). A listed case that
+# agrees fails the test, so the list only shrinks. PROMQL_DIFFERENTIAL_BLESS=1
+# rewrites this file from a run, keeping hand-written reasons; reasons starting
+# with [auto] were written by such a run.
+";
+
+/// Rewrites `KNOWN_DIFFERENCES` with the differing cases.
+fn write_known_differences(
+    path: &Path,
+    known: &BTreeMap<(Mode, String), String>,
+    differing: &[((Mode, String), String)],
+) -> Result<(), String> {
+    let mut text = String::from(KNOWN_HEADER);
+    for (key, msg) in differing {
+        let reason = match known.get(key) {
+            Some(reason) if !reason.starts_with(AUTO) => reason.clone(),
+            _ => {
+                let first: String = msg.lines().next().unwrap_or("").chars().take(200).collect();
+                format!("{AUTO} {first}")
+            }
+        };
+        text.push_str(&format!("{} {} ## {reason}\n", key.0.name(), key.1));
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Guards the choice of times (see [`INSTANT_TIMES_MS`]).
 fn check_grid() -> Result<(), String> {
-    let times = INSTANT_TIMES.iter().copied().chain(
-        RANGES
-            .iter()
-            .flat_map(|&(start, end, step)| [start, end, step]),
-    );
-    match times.into_iter().find(|t| t % GRID != 0) {
+    let times = RANGES
+        .iter()
+        .flat_map(|&(start, end, step)| [start, end, step]);
+    if let Some(t) = times.into_iter().find(|t| t % GRID != 0) {
+        return Err(format!(
+            "range time or step {t} is not a multiple of {GRID} s"
+        ));
+    }
+    match INSTANT_TIMES_MS
+        .iter()
+        .find(|&&t| t % (GRID * 1000) != 0 && t % 1000 != OFF_GRID_MS)
+    {
         Some(t) => Err(format!(
-            "evaluation time or step {t} is not a multiple of {GRID} s"
+            "instant time {t} ms is neither a multiple of {GRID} s nor {OFF_GRID_MS} ms past a second"
         )),
         None => Ok(()),
     }
@@ -303,7 +383,7 @@ fn load_storage(path: &Path) -> Result<MemoryStorage, String> {
 
 /// Fails early, with a clear message, if Prometheus did not load the data.
 fn sanity_check(server: &Prometheus) -> Result<(), String> {
-    let (_, body) = server.query("count(up)", INSTANT_TIMES[0])?;
+    let (_, body) = server.query("count(up)", INSTANT_TIMES_MS[0])?;
     match Outcome::from_api_json(&body)? {
         Outcome::Data(compare::Data::Vector(v)) if v.len() == 1 && v[0].2.value == 3.0 => Ok(()),
         other => Err(format!(
@@ -337,26 +417,34 @@ fn compare_query(
     let ordered = query.starts_with("sort(") || query.starts_with("sort_desc(");
     match mode {
         Mode::Instant => {
-            for t in INSTANT_TIMES {
-                let theirs = prometheus_outcome(server.query(query, t))?;
-                let ours = our_outcome(query, |engine, expr| {
-                    engine.instant(storage, expr, t * 1000)
-                })
-                .map_err(|e| format!("at {t}: {e}"))?;
-                compare(&ours, &theirs, ordered).map_err(|e| format!("at {t}: {e}"))?;
+            for t in INSTANT_TIMES_MS {
+                let at = |e: String| format!("at {}: {e}", compare::fmt_time(t));
+                let (theirs, their_body) = prometheus_outcome(server.query(query, t))?;
+                let (ours, our_body) =
+                    our_outcome(query, |engine, expr| engine.instant(storage, expr, t))
+                        .map_err(at)?;
+                compare(&ours, &theirs, ordered).map_err(at)?;
+                if let Some(body) = &our_body {
+                    compare::compare_text(body, &their_body, ordered).map_err(at)?;
+                }
                 seen_data |= theirs.has_data();
                 note(&ours, &theirs);
             }
         }
         Mode::Range => {
             for (start, end, step) in RANGES {
-                let theirs = prometheus_outcome(server.query_range(query, start, end, step))?;
-                let ours = our_outcome(query, |engine, expr| {
+                let within = |e: String| format!("range {start}..{end} step {step}s: {e}");
+                let (theirs, their_body) =
+                    prometheus_outcome(server.query_range(query, start * 1000, end * 1000, step))?;
+                let (ours, our_body) = our_outcome(query, |engine, expr| {
                     engine.range(storage, expr, start * 1000, end * 1000, step * 1000)
                 })
-                .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
-                compare(&ours, &theirs, false)
-                    .map_err(|e| format!("range {start}..{end} step {step}s: {e}"))?;
+                .map_err(within)?;
+                // Range results are sorted by labels: order matters.
+                compare(&ours, &theirs, true).map_err(within)?;
+                if let Some(body) = &our_body {
+                    compare::compare_text(body, &their_body, true).map_err(within)?;
+                }
                 seen_data |= theirs.has_data();
                 note(&ours, &theirs);
             }
@@ -365,20 +453,25 @@ fn compare_query(
     Ok(seen_data)
 }
 
-fn prometheus_outcome(response: Result<(u16, String), String>) -> Result<Outcome, String> {
+/// Prometheus' outcome and response body.
+fn prometheus_outcome(
+    response: Result<(u16, String), String>,
+) -> Result<(Outcome, String), String> {
     let (status, body) = response.map_err(|e| format!("prometheus request failed: {e}"))?;
-    Outcome::from_api_json(&body).map_err(|e| format!("prometheus answered {status}: {e}"))
+    let outcome =
+        Outcome::from_api_json(&body).map_err(|e| format!("prometheus answered {status}: {e}"))?;
+    Ok((outcome, body))
 }
 
 /// Parses and evaluates `query` with our engine and reads back the API JSON
-/// we render for it.
+/// we render for it; the JSON too when the query succeeded.
 fn our_outcome(
     query: &str,
     eval: impl Fn(
         &Engine,
         &promql_engine::Expr,
     ) -> Result<promql_engine::QueryResult, promql_engine::EvalError>,
-) -> Result<Outcome, String> {
+) -> Result<(Outcome, Option<String>), String> {
     let renamed = query.contains(HOLT_WINTERS_2X);
     let query = query.replace(HOLT_WINTERS_2X, HOLT_WINTERS_3X);
     let mut options = EngineOptions::default();
@@ -387,10 +480,11 @@ fn our_outcome(
     let expr = match parse_with(&query, &parse_options) {
         Ok(e) => e,
         Err(e) => {
-            return Ok(Outcome::Error {
+            let error = Outcome::Error {
                 kind: "bad_data".into(),
                 message: e.to_string(),
-            });
+            };
+            return Ok((error, None));
         }
     };
     let engine = Engine::new(options);
@@ -406,13 +500,18 @@ fn our_outcome(
         })?;
     match evaluated {
         Ok(result) => {
-            Outcome::from_api_json(&api_json::success_json(&result.value, &[], &[], None))
-                .map_err(|e| format!("our API JSON does not read back: {e}"))
+            let body = api_json::success_json(&result.value, &[], &[], None);
+            let outcome = Outcome::from_api_json(&body)
+                .map_err(|e| format!("our API JSON does not read back: {e}"))?;
+            Ok((outcome, Some(body)))
         }
-        Err(e) => Ok(Outcome::Error {
-            kind: error_type(&e).into(),
-            message: e.to_string(),
-        }),
+        Err(e) => {
+            let error = Outcome::Error {
+                kind: error_type(&e).into(),
+                message: e.to_string(),
+            };
+            Ok((error, None))
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::OnceLock;
 
+use regex::Regex;
 use serde_json::Value as Json;
 
 /// Relative tolerance for sample values.
@@ -221,7 +223,8 @@ pub fn values_match(a: f64, b: f64) -> bool {
     (a - b).abs() <= REL_TOLERANCE * a.abs().max(b.abs())
 }
 
-fn fmt_time(t: Millis) -> String {
+/// Milliseconds as seconds, for messages.
+pub fn fmt_time(t: Millis) -> String {
     if t % 1000 == 0 {
         format!("{}", t / 1000)
     } else {
@@ -229,8 +232,8 @@ fn fmt_time(t: Millis) -> String {
     }
 }
 
-/// Compares our outcome with Prometheus'. `ordered`: vector order matters
-/// (`sort`, `sort_desc`). Both failing with the same error type counts as
+/// Compares our outcome with Prometheus'. `ordered`: series order matters
+/// (`sort`, `sort_desc`, range queries). Both failing with the same error type counts as
 /// agreement (the messages may be worded differently in 2.x and 3.x).
 pub fn compare(ours: &Outcome, theirs: &Outcome, ordered: bool) -> Result<(), String> {
     match (ours, theirs) {
@@ -272,7 +275,7 @@ fn compare_data(ours: &Data, theirs: &Data, ordered: bool) -> Result<(), String>
             }
         }
         (Data::Vector(a), Data::Vector(b)) => compare_vectors(a, b, ordered),
-        (Data::Matrix(a), Data::Matrix(b)) => compare_matrices(a, b),
+        (Data::Matrix(a), Data::Matrix(b)) => compare_matrices(a, b, ordered),
         _ => Err(format!(
             "result type: ours {}, prometheus {}",
             ours.type_name(),
@@ -383,6 +386,7 @@ fn report_bad(bad: Vec<String>) -> Result<(), String> {
 fn compare_matrices(
     ours: &[(String, Vec<(Millis, Num)>)],
     theirs: &[(String, Vec<(Millis, Num)>)],
+    ordered: bool,
 ) -> Result<(), String> {
     if let Some(d) = duplicates(ours.iter().map(|s| &s.0)) {
         return Err(format!("ours has series {d} twice"));
@@ -391,6 +395,13 @@ fn compare_matrices(
     let b: Vec<&String> = theirs.iter().map(|s| &s.0).collect();
     if let Some(msg) = label_set_difference(&a, &b) {
         return Err(msg);
+    }
+    if ordered && a != b {
+        return Err(format!(
+            "series order differs: ours {}; prometheus {}",
+            join_first(&a),
+            join_first(&b)
+        ));
     }
     let theirs: BTreeMap<&String, &Vec<(Millis, Num)>> =
         theirs.iter().map(|(l, p)| (l, p)).collect();
@@ -447,6 +458,45 @@ fn first_point_difference(ours: &[(Millis, Num)], theirs: &[(Millis, Num)]) -> O
     ))
 }
 
+/// Compares what the parsed comparison cannot see: the raw text of label
+/// sets (JSON string escaping) and of timestamps. Call it after [`compare`]
+/// agreed, with both response bodies. `ordered`: series order matters.
+pub fn compare_text(ours: &str, theirs: &str, ordered: bool) -> Result<(), String> {
+    static PATTERNS: OnceLock<Result<[Regex; 2], regex::Error>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        Ok([
+            // The raw `metric` object, strings with escapes included.
+            Regex::new(r#""metric":(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})"#)?,
+            // The raw timestamp of a `[<time>, "<value>"]` pair.
+            Regex::new(r#"\[(-?[0-9][0-9.eE+-]*),"#)?,
+        ])
+    });
+    let [metric, time] = patterns.as_ref().map_err(|e| e.to_string())?;
+    for (what, re) in [("label set", metric), ("timestamp", time)] {
+        let texts = |body: &str| -> Vec<String> {
+            let mut found: Vec<String> = re.captures_iter(body).map(|c| c[1].to_string()).collect();
+            if !ordered || what == "timestamp" {
+                found.sort();
+            }
+            found
+        };
+        let (a, b) = (texts(ours), texts(theirs));
+        if a.len() != b.len() {
+            return Err(format!(
+                "{} {what}s in our JSON, {} in Prometheus'",
+                a.len(),
+                b.len()
+            ));
+        }
+        if let Some((x, y)) = a.iter().zip(&b).find(|(x, y)| x != y) {
+            return Err(format!(
+                "{what} written differently: ours {x} vs prometheus {y}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Self-checks of the comparison, run before the real comparison so a broken
 /// comparator cannot pass everything.
 pub fn self_check() -> Result<(), String> {
@@ -491,7 +541,36 @@ pub fn self_check() -> Result<(), String> {
         ),
         ("scalar equals itself", compare(&f, &f, false).is_ok()),
     ];
-    match checks.iter().find(|(_, ok)| !ok) {
+    let text_checks = [
+        (
+            "label escaping",
+            compare_text(
+                r#"{"metric":{"a":"<"},"value":[1,"1"]}"#,
+                r#"{"metric":{"a":"\u003c"},"value":[1,"1"]}"#,
+                false,
+            )
+            .is_err(),
+        ),
+        (
+            "timestamp text",
+            compare_text(
+                r#"{"result":[1.5,"1"]}"#,
+                r#"{"result":[1.500,"1"]}"#,
+                false,
+            )
+            .is_err(),
+        ),
+        (
+            "same text",
+            compare_text(
+                r#"{"metric":{"a":"x\"}"},"value":[1.500,"1"]}"#,
+                r#"{"metric":{"a":"x\"}"},"value":[1.500,"2"]}"#,
+                false,
+            )
+            .is_ok(),
+        ),
+    ];
+    match checks.iter().chain(&text_checks).find(|(_, ok)| !ok) {
         Some((name, _)) => Err(format!("comparison self-check failed: {name}")),
         None => Ok(()),
     }

@@ -142,15 +142,20 @@ impl Prometheus {
         self.process.0.id()
     }
 
-    /// `GET /api/v1/query` at `time` (seconds): the status code and body.
+    /// `GET /api/v1/query` at `time` (milliseconds): the status code and body.
     pub fn query(&self, expr: &str, time: i64) -> Result<(u16, String), String> {
         http_get(
             self.port,
-            &format!("/api/v1/query?query={}&time={time}", url_encode(expr)),
+            &format!(
+                "/api/v1/query?query={}&time={}",
+                url_encode(expr),
+                seconds(time)
+            ),
         )
     }
 
-    /// `GET /api/v1/query_range` (seconds): the status code and body.
+    /// `GET /api/v1/query_range` (start and end in milliseconds, step in
+    /// seconds): the status code and body.
     pub fn query_range(
         &self,
         expr: &str,
@@ -161,8 +166,10 @@ impl Prometheus {
         http_get(
             self.port,
             &format!(
-                "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
-                url_encode(expr)
+                "/api/v1/query_range?query={}&start={}&end={}&step={step}",
+                url_encode(expr),
+                seconds(start),
+                seconds(end)
             ),
         )
     }
@@ -181,6 +188,11 @@ fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!("prometheus not ready after {READY_TIMEOUT:?}"))
+}
+
+/// Milliseconds as the API's seconds parameter (`1700000000.500`).
+fn seconds(ms: i64) -> String {
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
 
 /// A loopback port that was free a moment ago.
