@@ -180,7 +180,8 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     let storage = load_storage(&root.join(DATA))?;
     let server = Prometheus::start(prometheus, promtool, &root.join(DATA))?;
     println!(
-        "differential: prometheus (pid {}) ready after {:.1}s",
+        "differential: prometheus {} (pid {}) ready after {:.1}s",
+        server.version(),
         server.pid(),
         started.elapsed().as_secs_f64()
     );

@@ -137,6 +137,15 @@ impl Prometheus {
         ))
     }
 
+    /// The server's version, from `/api/v1/status/buildinfo` (`?` if unknown).
+    pub fn version(&self) -> String {
+        http_get(self.port, "/api/v1/status/buildinfo")
+            .ok()
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|json| json["data"]["version"].as_str().map(String::from))
+            .unwrap_or_else(|| "?".into())
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.process.0.id()
