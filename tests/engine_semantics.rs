@@ -219,3 +219,37 @@ fn timeout_stops_long_evaluations() {
     let err = run("sum_over_time(vector(1)[1d:1s])", 0, o).unwrap_err();
     assert!(matches!(err, EvalError::Timeout), "{err}");
 }
+
+#[test]
+fn deeply_nested_queries_do_not_overflow_the_stack() {
+    let n = 900;
+    for q in [
+        format!("{}req_total{}", "abs(".repeat(n), ")".repeat(n)),
+        vec!["req_total"; n].join(" + "),
+    ] {
+        let expr = parse_with(&q, &ParseOptions::all()).expect("query parses");
+        let res = Engine::new(EngineOptions::default())
+            .range(&store(), &expr, 0, 600_000, 60_000)
+            .expect("query evaluates");
+        match res.value {
+            Value::Matrix(m) => assert_eq!(m.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn experimental_functions_need_the_option() {
+    let q = "mad_over_time(req_total[5m])";
+    let err = run(q, 600_000, EngineOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "function \"mad_over_time\" is not enabled");
+    assert_eq!(
+        samples(q, 600_000, EngineOptions::upstream_tests()).len(),
+        2
+    );
+    let err = run("limitk(1, req_total)", 600_000, EngineOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("limitk() is experimental"),
+        "{err}"
+    );
+}

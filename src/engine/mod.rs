@@ -159,6 +159,20 @@ pub enum EvalError {
     BadQuery(String),
 }
 
+/// Nesting depth up to which evaluation runs on the caller's thread.
+const SHALLOW_DEPTH: usize = 64;
+
+/// The nesting depth of an expression, computed without recursion.
+fn expr_depth(expr: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(expr, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
 /// The query engine. Cheap to create; holds only options, so one engine can
 /// serve many threads.
 #[derive(Clone, Debug, Default)]
@@ -223,7 +237,34 @@ impl Engine {
         self.run(storage, expr, start, end, step)
     }
 
+    /// Evaluates on the current thread, or on a helper thread with a stack
+    /// sized for the expression when it is deeply nested (the evaluator
+    /// recurses once per level).
     fn run(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        start: Timestamp,
+        end: Timestamp,
+        step: i64,
+    ) -> Result<QueryResult, EvalError> {
+        let depth = expr_depth(expr);
+        if depth <= SHALLOW_DEPTH {
+            return self.run_here(storage, expr, start, end, step);
+        }
+        let stack = (16usize << 20).saturating_add(depth.saturating_mul(64 << 10));
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("promql-eval".into())
+                .stack_size(stack.min(1 << 30))
+                .spawn_scoped(scope, || self.run_here(storage, expr, start, end, step))
+                .map_err(|e| EvalError::Execution(format!("cannot start evaluation thread: {e}")))?
+                .join()
+                .unwrap_or_else(|_| Err(EvalError::Execution("evaluation thread panicked".into())))
+        })
+    }
+
+    fn run_here(
         &self,
         storage: &dyn Storage,
         expr: &Expr,
@@ -237,6 +278,7 @@ impl Engine {
             end,
             step,
             default_subquery_step: self.options.no_step_subquery_interval.max(1),
+            experimental_functions: self.options.experimental_functions,
         };
         let node = plan::lower(expr, &frame)?;
         let shared = eval::Shared::new(storage, &self.options);
