@@ -8,6 +8,7 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
+mod histogram_string;
 mod kahan;
 mod plan;
 mod selector;
