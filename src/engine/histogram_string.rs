@@ -62,7 +62,7 @@ pub(crate) fn histogram_string(h: &FloatHistogram) -> String {
         .rev()
     {
         if count != 0.0 {
-            let (lo, hi) = (-bound(h, idx), -bound(h, idx - 1));
+            let (lo, hi) = (-bound(h, idx), -bound(h, idx.saturating_sub(1)));
             s.push_str(&format!(", [{},{}):{}", go_g(lo), go_g(hi), go_g(count)));
         }
     }
@@ -76,7 +76,7 @@ pub(crate) fn histogram_string(h: &FloatHistogram) -> String {
     }
     for (idx, count) in indexed(&h.positive_spans, &h.positive_buckets) {
         if count != 0.0 {
-            let (lo, hi) = (bound(h, idx - 1), bound(h, idx));
+            let (lo, hi) = (bound(h, idx.saturating_sub(1)), bound(h, idx));
             s.push_str(&format!(", ({},{}]:{}", go_g(lo), go_g(hi), go_g(count)));
         }
     }
