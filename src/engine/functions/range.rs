@@ -84,21 +84,20 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     let use_sts =
         ev.sh.opts.start_timestamps && matches!(name, "rate" | "irate" | "increase" | "resets");
     let series: Vec<RangeSeries> = match arg {
-        Node::Matrix(m) if use_sts => {
-            let hints = ev.select_hints(&m.sel, Some(m.range));
+        Node::Matrix(m) => {
+            let mut hints = ev.select_hints(&m.sel, Some(m.range));
+            hints.func = Some(c.func.name);
             let selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
             let mut out = Vec::with_capacity(selected.len());
             for s in &selected {
-                let sts = ev.sh.storage.start_timestamps(&s.labels, &hints)?;
-                out.push(with_start_timestamps(s, sts));
+                out.push(if use_sts {
+                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, &hints)?)
+                } else {
+                    to_range_series(s)
+                });
             }
             out
         }
-        Node::Matrix(m) => ev
-            .select(&m.sel, Some(m.range))?
-            .iter()
-            .map(to_range_series)
-            .collect(),
         Node::Subquery(s) => ev
             .run_subquery(s)?
             .into_iter()
