@@ -607,7 +607,7 @@ pub(crate) struct TokenSource<'a> {
     src: &'a str,
     lex: logos::Lexer<'a, Tok>,
     base: usize,
-    peeked: Option<Result<Token, LexFailure>>,
+    peeked: Option<Token>,
     paren_depth: i64,
     brace_open: bool,
     bracket: BracketState,
@@ -640,30 +640,24 @@ impl<'a> TokenSource<'a> {
     }
 
     /// The next token without consuming it.
+    /// (A lexical error ends the token stream for the parser.)
     pub(crate) fn peek(&mut self) -> Result<Token, LexFailure> {
-        if self.peeked.is_none() {
-            let next = self.lex_next();
-            self.peeked = Some(next);
+        if let Some(t) = self.peeked {
+            return Ok(t);
         }
-        match &self.peeked {
-            Some(r) => r.clone(),
-            None => Err(LexFailure {
-                msg: "internal lexer state".into(),
-                at: 0,
-            }),
-        }
+        let t = self.lex_next()?;
+        self.peeked = Some(t);
+        Ok(t)
     }
 
     /// Consumes and returns the next token.
     pub(crate) fn next(&mut self) -> Result<Token, LexFailure> {
         let t = match self.peeked.take() {
             Some(t) => t,
-            None => self.lex_next(),
+            None => self.lex_next()?,
         };
-        if let Ok(tok) = &t {
-            self.last_end = tok.span.end;
-        }
-        t
+        self.last_end = t.span.end;
+        Ok(t)
     }
 
     /// Restarts logos at byte offset `pos`.
@@ -773,7 +767,7 @@ impl<'a> TokenSource<'a> {
             }
             Ok(Tok::LBrace) => self.fail("unexpected left brace '{'".into(), start),
             Ok(_) => unexpected(self, start),
-            Err(e) if !e.msg.is_empty() => self.fail(e.msg, start),
+            Err(e) if matches!(self.char_at(start), '"' | '\'' | '`') => self.fail(e.msg, start),
             Err(_) => {
                 if self.char_at(start) == '!' {
                     let next = self.char_at(start + 1);
@@ -949,7 +943,7 @@ impl<'a> TokenSource<'a> {
             Ok(Tok::RBrace) => self.fail("unexpected character: '}'".into(), start),
             Ok(Tok::LBracket) => {
                 if bracket_open {
-                    return self.fail("unexpected left bracket '['".into(), end);
+                    return self.fail("unexpected left bracket '['".into(), start);
                 }
                 self.got_colon = false;
                 self.bracket = BracketState::DurationExpr;
@@ -957,7 +951,7 @@ impl<'a> TokenSource<'a> {
             }
             Ok(Tok::RBracket) => {
                 if !bracket_open {
-                    return self.fail("unexpected right bracket ']'".into(), end);
+                    return self.fail("unexpected right bracket ']'".into(), start);
                 }
                 self.bracket = BracketState::Closed;
                 Ok(self.token(Tok::RBracket, Kw::None, start, end))

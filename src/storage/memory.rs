@@ -75,6 +75,23 @@ impl MemoryStorage {
             .sum()
     }
 
+    /// The earliest and latest sample timestamps, if there are samples.
+    pub fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
+        let mut range: Option<(Timestamp, Timestamp)> = None;
+        let times = self.series.iter().flat_map(|s| {
+            let floats = s.floats.iter().map(|p| p.t);
+            let hists = s.histograms.iter().map(|p| p.t);
+            floats.chain(hists)
+        });
+        for t in times {
+            range = Some(match range {
+                None => (t, t),
+                Some((lo, hi)) => (lo.min(t), hi.max(t)),
+            });
+        }
+        range
+    }
+
     /// Removes all series.
     pub fn clear(&mut self) {
         *self = Self::default();
