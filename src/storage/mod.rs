@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
 pub mod exposition;
+pub mod load;
 pub mod memory;
 pub mod series_notation;
 
