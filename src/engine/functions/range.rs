@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
+use crate::engine::eval::DUPLICATE_LABELSET;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{kahan_inc, quantile};
 use crate::engine::plan::{CallN, Node};
@@ -14,7 +15,7 @@ use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata};
+use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
@@ -202,8 +203,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     if name == "absent_over_time" {
         return Ok(absent_over_time(ev, c, mi, out));
     }
-    if !ev.delayed() {
-        out = crate::engine::eval::merge_same_labelsets(out)?;
+    // Prometheus rejects any two output series with the same labels here,
+    // even when their points would not collide.
+    if !ev.delayed() && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
+        return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
 }
