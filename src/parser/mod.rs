@@ -1,9 +1,9 @@
 //! PromQL text to a checked AST, and back to text.
 //!
-//! Pipeline: [`lexer`] (logos tokens) → [`parse`] (recursive descent with
+//! Pipeline: `lexer` (logos tokens) → `parse` (recursive descent with
 //! precedence climbing, syntax only) → [`check`] (types and Prometheus'
 //! semantic rules) → [`Expr`]. [`printer`] turns an `Expr` back into
-//! canonical PromQL (`Display`) or the multi-line pretty form ([`format`]).
+//! canonical PromQL (`Display`) or the multi-line pretty form ([`format()`]).
 
 pub mod ast;
 pub mod check;
