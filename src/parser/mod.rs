@@ -37,7 +37,11 @@ pub struct ParseOptions {
     pub extended_range_selectors: bool,
     /// `fill`, `fill_left`, `fill_right` binary operator modifiers.
     pub binop_fill_modifiers: bool,
-    /// Maximum nesting depth of the expression (parentheses, calls, operators).
+    /// Maximum nesting depth of the expression (parentheses, calls,
+    /// aggregations, unary operators, operands of binary operators); deeper
+    /// input is an error, never a stack overflow. Input nesting deeper than
+    /// 64 levels is parsed on a helper thread whose stack is sized for this
+    /// limit.
     pub max_depth: usize,
     /// Maximum input length in bytes.
     pub max_length: usize,

@@ -157,7 +157,7 @@ fn scan_duration_rest(b: &[u8], mut i: usize) -> (usize, Option<NumKind>) {
 pub(super) fn lex_string(lex: &mut logos::Lexer<'_, Tok>) -> Result<(), LexError> {
     let start = lex.span().start;
     let src = lex.source();
-    let quote = src.as_bytes()[start] as char;
+    let quote = src.as_bytes().get(start).map_or('"', |&b| b as char);
     let rest = src.get(start + 1..).unwrap_or("");
     let mut chars = rest.char_indices();
     let err = |msg: String| LexError { msg };
