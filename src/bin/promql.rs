@@ -1,6 +1,609 @@
-//! The `promql` command-line tool. (Being written.)
+//! The `promql` command-line tool: parse, format, test and query PromQL.
 
-fn main() {
-    eprintln!("promql: not implemented yet");
-    std::process::exit(2);
+use std::io::Read;
+use std::process::ExitCode;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use promql_engine::model::api_json;
+use promql_engine::model::{SampleValue, Value, format_float};
+use promql_engine::promqltest::{RunOptions, Script};
+use promql_engine::storage::MemoryStorage;
+use promql_engine::storage::load::load_data;
+use promql_engine::{
+    Engine, EngineOptions, EvalError, ParseError, ParseOptions, QueryResult, parse_with,
+};
+
+/// Parse, format, evaluate and test PromQL with Prometheus 3.x semantics.
+#[derive(Parser, Debug)]
+#[command(name = "promql", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse an expression and print its canonical form (or its AST).
+    #[command(
+        after_help = "Examples:\n  promql parse 'sum by(job)(rate(x[5m]))'\n  echo 'up == 0' | promql parse --json -"
+    )]
+    Parse {
+        /// The expression, or `-` to read it from standard input.
+        expr: String,
+        /// Print the syntax tree (Rust debug form) instead of the canonical expression.
+        #[arg(long, conflicts_with = "json")]
+        ast: bool,
+        /// Print the syntax tree as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        features: FeatureArgs,
+    },
+    /// Run PromQL test scripts (Prometheus' promqltest language).
+    #[command(after_help = "Examples:\n  promql promqltest testdata/promqltest/*.test")]
+    Promqltest {
+        /// Script files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list the cases that pass.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Evaluate a query over data files.
+    Query {
+        #[command(subcommand)]
+        kind: QueryKind,
+    },
+    /// Pretty-print an expression over several lines, as `promtool promql format` does.
+    #[command(
+        after_help = "Examples:\n  promql fmt query.promql\n  echo 'sum(rate(x[5m])) by (job)' | promql fmt"
+    )]
+    Fmt {
+        /// File holding the expression; `-` or nothing reads standard input.
+        file: Option<String>,
+        #[command(flatten)]
+        features: FeatureArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueryKind {
+    /// Evaluate an expression at one instant.
+    #[command(
+        after_help = "Examples:\n  promql query instant --data testdata/demo/demo.om 'sum by (job) (up)'\n  promql query instant --data metrics.txt --time 2023-11-14T23:00:00Z --output json 'rate(http_requests_total[5m])'"
+    )]
+    Instant {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Evaluation time: Unix seconds (fractions allowed) or RFC 3339. Defaults to the newest sample's time.
+        #[arg(long)]
+        time: Option<String>,
+        /// The PromQL expression.
+        expr: String,
+        #[command(flatten)]
+        eval: EvalArgs,
+    },
+    /// Evaluate an expression at every step of a time range.
+    #[command(
+        after_help = "Examples:\n  promql query range --data testdata/demo/demo.om --start 1700007200 --end 1700010000 --step 5m 'sum by (job) (rate(http_requests_total[5m]))'"
+    )]
+    Range {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Start: Unix seconds or RFC 3339.
+        #[arg(long)]
+        start: String,
+        /// End: Unix seconds or RFC 3339.
+        #[arg(long)]
+        end: String,
+        /// Step: a duration (`15s`, `1m`) or seconds.
+        #[arg(long)]
+        step: String,
+        /// The PromQL expression.
+        expr: String,
+        #[command(flatten)]
+        eval: EvalArgs,
+    },
+}
+
+/// Where the data comes from.
+#[derive(clap::Args, Debug, Clone)]
+struct DataArgs {
+    /// Data file: Prometheus text exposition or OpenMetrics (with timestamps), or a
+    /// promqltest script whose `load` blocks are used. May be given several times.
+    #[arg(long = "data", required = true)]
+    data: Vec<PathBuf>,
+}
+
+/// How results are printed.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputFormat {
+    /// The object Prometheus' HTTP API returns.
+    Json,
+    /// Aligned columns for people.
+    Table,
+}
+
+/// Evaluation settings shared by the query commands.
+#[derive(clap::Args, Debug, Clone)]
+struct EvalArgs {
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    output: Option<OutputFormat>,
+    /// Add query statistics (Prometheus' `stats` object in JSON, a summary line in tables).
+    #[arg(long)]
+    stats: bool,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "lookback-delta", default_value = "5m")]
+    lookback_delta: String,
+    /// Most samples a query may hold in memory.
+    #[arg(long = "max-samples", default_value_t = 50_000_000)]
+    max_samples: usize,
+    /// Query timeout (a duration such as `2m`).
+    #[arg(long, default_value = "2m")]
+    timeout: String,
+    #[command(flatten)]
+    features: FeatureArgs,
+}
+
+/// Parser feature switches shared by the subcommands that parse PromQL.
+#[derive(clap::Args, Debug, Clone)]
+struct FeatureArgs {
+    /// Enable experimental features, as Prometheus' `--enable-feature` names them:
+    /// promql-experimental-functions, promql-duration-expr, promql-extended-range-selectors,
+    /// promql-binop-fill-modifiers, or `all`.
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    enable_feature: Vec<String>,
+}
+
+impl FeatureArgs {
+    fn parse_options(&self) -> Result<ParseOptions, String> {
+        let mut options = ParseOptions::new();
+        for feature in &self.enable_feature {
+            options = match feature.as_str() {
+                "all" => ParseOptions::all(),
+                "promql-experimental-functions" => options.with_experimental_functions(true),
+                "promql-duration-expr" => options.with_duration_expressions(true),
+                "promql-extended-range-selectors" => options.with_extended_range_selectors(true),
+                "promql-binop-fill-modifiers" => options.with_binop_fill_modifiers(true),
+                other => return Err(format!("unknown feature {other:?}")),
+            };
+        }
+        Ok(options)
+    }
+}
+
+/// Why a command did not succeed, mapped to the exit code.
+enum Failure {
+    /// The input was wrong (exit 1).
+    Input(String),
+    /// The command line was wrong (exit 2).
+    Usage(String),
+    /// A JSON error object for standard output (exit 1).
+    Json(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            if !msg.is_empty() {
+                eprintln!("{msg}");
+            }
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("promql: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Json(json)) => {
+            println!("{json}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Parse {
+            expr,
+            ast,
+            json,
+            features,
+        } => {
+            let options = features.parse_options().map_err(Failure::Usage)?;
+            let source = read_arg_or_stdin(&expr)?;
+            let parsed =
+                parse_with(&source, &options).map_err(|e| parse_failure(&e, &source, None))?;
+            if json {
+                let text = serde_json::to_string_pretty(&parsed)
+                    .map_err(|e| Failure::Input(e.to_string()))?;
+                println!("{text}");
+            } else if ast {
+                println!("{parsed:#?}");
+            } else {
+                println!("{parsed}");
+            }
+            Ok(())
+        }
+        Command::Query { kind } => run_query(kind),
+        Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
+        Command::Fmt { file, features } => {
+            let options = features.parse_options().map_err(Failure::Usage)?;
+            let name = file.as_deref().unwrap_or("-");
+            let source = read_file_or_stdin(name)?;
+            let parsed = parse_with(source.trim_end(), &options)
+                .map_err(|e| parse_failure(&e, source.trim_end(), Some(name)))?;
+            println!("{}", promql_engine::format(&parsed));
+            Ok(())
+        }
+    }
+}
+
+/// One query to run: the expression, and instant or range timing.
+struct QueryPlan {
+    expr: String,
+    /// `None` for an instant query at the newest sample.
+    time: Option<i64>,
+    range: Option<(i64, i64, i64)>,
+}
+
+fn run_query(kind: QueryKind) -> Result<(), Failure> {
+    let (data, eval, plan) = match kind {
+        QueryKind::Instant {
+            data,
+            time,
+            expr,
+            eval,
+        } => {
+            let time = time
+                .as_deref()
+                .map(parse_time)
+                .transpose()
+                .map_err(Failure::Usage)?;
+            (
+                data,
+                eval,
+                QueryPlan {
+                    expr,
+                    time,
+                    range: None,
+                },
+            )
+        }
+        QueryKind::Range {
+            data,
+            start,
+            end,
+            step,
+            expr,
+            eval,
+        } => {
+            let start = parse_time(&start).map_err(Failure::Usage)?;
+            let end = parse_time(&end).map_err(Failure::Usage)?;
+            let step = parse_duration_arg(&step).map_err(Failure::Usage)?;
+            (
+                data,
+                eval,
+                QueryPlan {
+                    expr,
+                    time: None,
+                    range: Some((start, end, step)),
+                },
+            )
+        }
+    };
+    let format = eval.output.unwrap_or(if std::io::stdout().is_terminal() {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Json
+    });
+    let parse_options = eval.features.parse_options().map_err(Failure::Usage)?;
+    let mut options = EngineOptions::default();
+    options.lookback_delta = parse_duration_arg(&eval.lookback_delta).map_err(Failure::Usage)?;
+    options.max_samples = eval.max_samples;
+    options.timeout = Some(Duration::from_millis(
+        parse_duration_arg(&eval.timeout)
+            .map_err(Failure::Usage)?
+            .max(0) as u64,
+    ));
+    options.experimental_functions = parse_options.experimental_functions;
+
+    let mut storage = MemoryStorage::new();
+    for path in &data.data {
+        load_data_file(path, &mut storage)?;
+    }
+    storage.commit();
+
+    let expr = match parse_with(&plan.expr, &parse_options) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(match format {
+                OutputFormat::Json => {
+                    Failure::Json(api_json::error_json("bad_data", &e.to_string()))
+                }
+                OutputFormat::Table => parse_failure(&e, &plan.expr, None),
+            });
+        }
+    };
+    let engine = Engine::new(options);
+    let result = match plan.range {
+        Some((start, end, step)) => engine.range(&storage, &expr, start, end, step),
+        None => {
+            let t = plan
+                .time
+                .or_else(|| storage.time_range().map(|(_, hi)| hi))
+                .unwrap_or(0);
+            engine.instant(&storage, &expr, t)
+        }
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let kind = match e {
+                EvalError::Timeout => "timeout",
+                EvalError::BadQuery(_) => "bad_data",
+                _ => "execution",
+            };
+            return Err(match format {
+                OutputFormat::Json => Failure::Json(api_json::error_json(kind, &e.to_string())),
+                OutputFormat::Table => Failure::Input(format!("error: {e}")),
+            });
+        }
+    };
+    match format {
+        OutputFormat::Json => println!("{}", result_json(&result, &plan.expr, eval.stats)),
+        OutputFormat::Table => print!("{}", result_table(&result, &plan.expr, eval.stats)),
+    }
+    Ok(())
+}
+
+/// Loads one `--data` file: a promqltest script (its `load` blocks), or
+/// Prometheus text / OpenMetrics exposition.
+fn load_data_file(path: &std::path::Path, storage: &mut MemoryStorage) -> Result<(), Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    // Samples without their own timestamp are taken as scraped now.
+    let now = chrono::Utc::now().timestamp_millis();
+    load_data(&bytes, storage, now)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Runs promqltest scripts and prints failures and `N passed, N failed` per file and in total.
+fn run_promqltest(files: &[PathBuf], verbose: bool) -> Result<(), Failure> {
+    let options = RunOptions::default();
+    let (mut passed, mut failed) = (0, 0);
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let script =
+            Script::parse(&text).map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        let report = script.run(&options);
+        for case in &report.cases {
+            if verbose || !case.passed() {
+                println!("{}:{case}", path.display());
+            }
+        }
+        println!(
+            "{}: {} passed, {} failed",
+            path.display(),
+            report.passed(),
+            report.failed()
+        );
+        passed += report.passed();
+        failed += report.failed();
+    }
+    if files.len() > 1 {
+        println!("total: {passed} passed, {failed} failed");
+    }
+    if failed > 0 {
+        Err(Failure::Input(String::new()))
+    } else {
+        Ok(())
+    }
+}
+
+fn result_json(result: &QueryResult, query: &str, with_stats: bool) -> String {
+    let (warnings, infos) = rendered_annotations(result, query);
+    let stats = with_stats.then(|| {
+        let s = &result.stats;
+        let secs = |d: Duration| d.as_secs_f64();
+        format!(
+            "{{\"timings\":{{\"evalTotalTime\":{},\"resultSortTime\":0,\"queryPreparationTime\":{},\"innerEvalTime\":{},\"execQueueTime\":0,\"execTotalTime\":{}}},\"samples\":{{\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+            secs(s.prepare_time + s.eval_time),
+            secs(s.prepare_time),
+            secs(s.eval_time),
+            secs(s.prepare_time + s.eval_time),
+            s.total_samples,
+            s.peak_samples
+        )
+    });
+    api_json::success_json(&result.value, &warnings, &infos, stats.as_deref())
+}
+
+fn rendered_annotations(result: &QueryResult, query: &str) -> (Vec<String>, Vec<String>) {
+    use promql_engine::engine::AnnotationLevel;
+    let mut warnings = Vec::new();
+    let mut infos = Vec::new();
+    for a in &result.annotations {
+        match a.level {
+            AnnotationLevel::Warning => warnings.push(a.render(query)),
+            AnnotationLevel::Info => infos.push(a.render(query)),
+        }
+    }
+    (warnings, infos)
+}
+
+/// Renders a result as aligned text columns.
+fn result_table(result: &QueryResult, query: &str, with_stats: bool) -> String {
+    let mut out = String::new();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    match &result.value {
+        Value::Scalar { v, .. } => rows.push(("scalar".into(), format_float(*v))),
+        Value::String { v, .. } => rows.push(("string".into(), v.clone())),
+        Value::Vector(samples) => {
+            for s in samples {
+                let value = match &s.value {
+                    SampleValue::Float(v) => format_float(*v),
+                    SampleValue::Histogram(h) => format!(
+                        "{{count:{}, sum:{}}}",
+                        format_float(h.count),
+                        format_float(h.sum)
+                    ),
+                };
+                rows.push((s.labels.to_string(), value));
+            }
+        }
+        Value::Matrix(series) => {
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{}\n", s.labels));
+                for p in &s.floats {
+                    out.push_str(&format!("  {}  {}\n", format_time(p.t), format_float(p.v)));
+                }
+                for p in &s.histograms {
+                    out.push_str(&format!(
+                        "  {}  {{count:{}, sum:{}}}\n",
+                        format_time(p.t),
+                        format_float(p.h.count),
+                        format_float(p.h.sum)
+                    ));
+                }
+            }
+            if series.is_empty() {
+                out.push_str("(no series)\n");
+            }
+        }
+    }
+    if !rows.is_empty() || matches!(result.value, Value::Vector(_)) {
+        let width = rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (labels, value) in &rows {
+            let pad = width - labels.chars().count();
+            out.push_str(&format!("{labels}{}  {value}\n", " ".repeat(pad)));
+        }
+        if rows.is_empty() {
+            out.push_str("(no series)\n");
+        }
+    }
+    let (warnings, infos) = rendered_annotations(result, query);
+    for line in warnings.iter().chain(&infos) {
+        out.push_str(&format!("# {line}\n"));
+    }
+    if with_stats {
+        let s = &result.stats;
+        out.push_str(&format!(
+            "# {} samples, peak {}, prepare {:?}, eval {:?}\n",
+            s.total_samples, s.peak_samples, s.prepare_time, s.eval_time
+        ));
+    }
+    out
+}
+
+fn format_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Parses Unix seconds (fractions allowed) or an RFC 3339 time into milliseconds.
+fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs.abs() < 9.2e15 {
+            return Ok((secs * 1000.0).round() as i64);
+        }
+        return Err(format!("time out of range: {s}"));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|e| format!("invalid time {s:?} (want Unix seconds or RFC 3339): {e}"))
+}
+
+/// Parses a Prometheus duration (`1h30m`, `15s`, `500ms`) or plain seconds into milliseconds.
+fn parse_duration_arg(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs.abs() < 9.2e15 {
+            return Ok((secs * 1000.0).round() as i64);
+        }
+        return Err(format!("duration out of range: {s}"));
+    }
+    let bad = || format!("invalid duration {s:?} (want e.g. 15s, 1m, 1h30m, or seconds)");
+    let mut total: i64 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let ms = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(ms)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+fn parse_failure(err: &ParseError, source: &str, file: Option<&str>) -> Failure {
+    let rendered = err.render(source);
+    Failure::Input(match file {
+        Some(f) if f != "-" => format!("{f}:{rendered}"),
+        _ => rendered,
+    })
+}
+
+fn read_arg_or_stdin(arg: &str) -> Result<String, Failure> {
+    if arg == "-" {
+        read_stdin()
+    } else {
+        Ok(arg.to_string())
+    }
+}
+
+fn read_file_or_stdin(name: &str) -> Result<String, Failure> {
+    if name == "-" {
+        read_stdin()
+    } else {
+        std::fs::read_to_string(name)
+            .map_err(|e| Failure::Usage(format!("cannot read {name}: {e}")))
+    }
+}
+
+fn read_stdin() -> Result<String, Failure> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
+    Ok(s)
 }

@@ -1,5 +1,6 @@
 //! The data model: labels, matchers, samples, histograms and values.
 
+pub mod api_json;
 pub mod histogram;
 pub mod labels;
 pub mod matcher;

@@ -149,9 +149,9 @@ impl Value {
     }
 }
 
-/// Formats a float as Prometheus does in its API and test output
-/// (Go's `strconv.FormatFloat(v, 'f', -1, 64)` for ordinary values, with
-/// exponent form for very large or small magnitudes, `NaN`, `+Inf`, `-Inf`).
+/// Formats a float for people: shortest round-trip digits, exponent form
+/// below 1e-4 and from 1e21, `NaN`, `+Inf`, `-Inf`.
+/// (The HTTP API's exact format is [`super::api_json::format_api_float`].)
 pub fn format_float(v: f64) -> String {
     if v.is_nan() {
         return "NaN".into();

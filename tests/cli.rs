@@ -1,0 +1,197 @@
+//! Runs the built `promql` binary and checks its output and exit codes.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn promql(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promql"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the promql binary runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn parse_prints_the_canonical_form() {
+    let o = promql(&["parse", "sum(rate(x[5m])) by(job)"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "sum by (job) (rate(x[5m]))\n");
+}
+
+#[test]
+fn parse_reads_stdin_and_prints_json() {
+    let o = promql(&["parse", "--json", "-"], Some("up == 0"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(v["type"], "Binary");
+    assert_eq!(v["op"], "eql");
+}
+
+#[test]
+fn parse_error_has_position_and_caret_and_exit_1() {
+    let o = promql(&["parse", "sum(rate(x[5m])"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.starts_with("1:"), "{err}");
+    assert!(err.contains('^'), "{err}");
+}
+
+#[test]
+fn experimental_syntax_needs_the_feature_flag() {
+    let o = promql(&["parse", "limitk(2, x)"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = promql(
+        &[
+            "parse",
+            "--enable-feature",
+            "promql-experimental-functions",
+            "limitk(2, x)",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "limitk(2, x)\n");
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(promql(&["parse"], None).status.code(), Some(2));
+    assert_eq!(promql(&["no-such-command"], None).status.code(), Some(2));
+    assert_eq!(
+        promql(&["parse", "--enable-feature", "bogus", "x"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn fmt_pretty_prints_from_stdin() {
+    let o = promql(&["fmt"], Some("sum(rate(x[5m])) by (job)\n"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "sum by (job) (rate(x[5m]))\n");
+}
+
+#[test]
+fn query_instant_json_over_exposition_data() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.prom");
+    std::fs::write(
+        &data,
+        "# TYPE x counter\nx_total{job=\"a\"} 10 1000000\nx_total{job=\"a\"} 70 1060000\nx_total{job=\"b\"} 5 1060000\n",
+    )
+    .unwrap();
+    let o = promql(
+        &[
+            "query",
+            "instant",
+            "--data",
+            data.to_str().unwrap(),
+            "--time",
+            "1060",
+            "--output",
+            "json",
+            "sum(x_total)",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "vector");
+    assert_eq!(v["data"]["result"][0]["value"][0], 1060);
+    assert_eq!(v["data"]["result"][0]["value"][1], "75");
+}
+
+#[test]
+fn query_range_over_a_test_script_and_errors_as_json() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.test");
+    std::fs::write(&data, "load 1m\n  up{job=\"a\"} 1 1 0 1\n").unwrap();
+    let o = promql(
+        &[
+            "query",
+            "range",
+            "--data",
+            data.to_str().unwrap(),
+            "--start",
+            "0",
+            "--end",
+            "180",
+            "--step",
+            "1m",
+            "--output",
+            "json",
+            "up == 0",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["values"],
+        serde_json::json!([[120, "0"]])
+    );
+
+    let o = promql(
+        &[
+            "query",
+            "instant",
+            "--data",
+            data.to_str().unwrap(),
+            "--output",
+            "json",
+            "sum(",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "bad_data");
+}
+
+#[test]
+fn promqltest_reports_counts_and_exit_code() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-pt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.test");
+    std::fs::write(&good, "load 1m\n  x 1 2 3\n\neval instant at 2m x\n  x 3\n").unwrap();
+    let o = promql(&["promqltest", good.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).ends_with("1 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    let bad = dir.join("bad.test");
+    std::fs::write(&bad, "load 1m\n  x 1 2 3\n\neval instant at 2m x\n  x 4\n").unwrap();
+    let o = promql(&["promqltest", bad.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("0 passed, 1 failed"), "{}", stdout(&o));
+}
