@@ -1,1 +1,55 @@
-//! Prometheus rule files: loading, linting, evaluation and unit tests. (Planned.)
+//! Prometheus rule files: loading and `promtool check rules` parity.
+//! (Rule evaluation and rule unit tests come later.)
+//!
+//! # YAML library choice
+//!
+//! Rule errors must point at the line and column of any node (a rule, its
+//! `expr`, a label), unknown fields must be errors (as in Prometheus' strict
+//! decoding) and only the first document of a stream is read. We build our
+//! own small span-carrying tree ([`yaml::Node`]) from the event stream of
+//! **`saphyr-parser`**, and decode it by hand into the typed model
+//! ([`model`]). Alternatives weighed:
+//!
+//! - `serde_yaml`: archived upstream (unmaintained since 2024); serde's data
+//!   model drops positions for nested values, so per-node line:col would need
+//!   `Spanned` wrappers everywhere, and strict unknown-field messages with a
+//!   line each are awkward through `deny_unknown_fields` (stops at the first).
+//! - `serde-saphyr`: maintained, but again serde-shaped: positions only where
+//!   the target type asks for them, and one error per decode.
+//! - `saphyr` (`MarkedYaml`): maintained and span-aware, but its mapping type
+//!   is a hash map that silently merges duplicate keys, which Prometheus
+//!   reports (`mapping key "x" already defined at line N`).
+//! - `yaml-rust2`: maintained fork of yaml-rust with markers on events only,
+//!   the same scanner lineage as saphyr; saphyr-parser is its successor.
+//!
+//! `saphyr-parser` is maintained, YAML 1.2, pure Rust, gives a span for every
+//! event and reports syntax errors with libyaml's wording ("mapping values are
+//! not allowed in this context"), which is what Go's yaml package prints too.
+//! Decoding by hand lets us collect every type and unknown-field problem with
+//! its line, exactly like Go's `yaml: unmarshal errors:` list.
+//!
+//! # Modules
+//!
+//! - [`yaml`]: first YAML document → [`yaml::Node`] tree with positions.
+//! - [`decode`]: tree → [`model::RuleFile`], Go-compatible decode errors.
+//! - [`validate`]: Prometheus' rule validation (names, exprs, templates).
+//! - [`lint`]: duplicate-rule lint.
+//! - [`check`]: `promtool check rules` as a library ([`check_files`]).
+//! - [`template`]: Go text/template lexer and parser.
+//! - [`duration`]: Prometheus duration strings.
+
+pub mod check;
+pub mod decode;
+pub mod duration;
+pub mod lint;
+pub mod model;
+pub mod template;
+pub mod validate;
+pub mod yaml;
+
+pub use check::{
+    CheckOptions, CheckReport, FileReport, NameValidation, OutputLine, Stream, check_files,
+    check_source, check_stdin_text,
+};
+pub use model::{LabelEntry, Rule, RuleFile, RuleGroup, RuleKind, Spanned};
+pub use validate::{RuleError, load_rule_file};
