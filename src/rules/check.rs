@@ -170,6 +170,16 @@ pub fn check_files<P: AsRef<Path>>(paths: &[P], options: &CheckOptions) -> Check
     render(files, options, true)
 }
 
+/// Checks rule files given as `(name, text)` pairs, as if read from files
+/// with those names.
+pub fn check_named_sources(sources: &[(&str, &str)], options: &CheckOptions) -> CheckReport {
+    let files = sources
+        .iter()
+        .map(|(name, text)| check_source(name, text, options))
+        .collect();
+    render(files, options, true)
+}
+
 /// Checks rules read from standard input (`promtool check rules` without
 /// files): messages have no file-name prefix.
 pub fn check_stdin_text(text: &str, options: &CheckOptions) -> CheckReport {

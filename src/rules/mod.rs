@@ -49,7 +49,7 @@ pub mod yaml;
 
 pub use check::{
     CheckOptions, CheckReport, FileReport, NameValidation, OutputLine, Stream, check_files,
-    check_source, check_stdin_text,
+    check_named_sources, check_source, check_stdin_text,
 };
 pub use model::{LabelEntry, Rule, RuleFile, RuleGroup, RuleKind, Spanned};
 pub use validate::{RuleError, load_rule_file};

@@ -464,7 +464,9 @@ impl Parser<'_, '_> {
                                 continue;
                             }
                             _ => {
-                                return Err(self.error("range can only initialize variables".into()));
+                                return Err(
+                                    self.error("range can only initialize variables".into())
+                                );
                             }
                         }
                     }
@@ -578,7 +580,7 @@ impl Parser<'_, '_> {
             TokenKind::Dot => Arg::Dot,
             TokenKind::Nil => Arg::Nil,
             TokenKind::Variable => {
-                if !self.vars.iter().any(|v| *v == token.text) {
+                if !self.vars.contains(&token.text) {
                     return Err(self.error_at(
                         token.line,
                         format!("undefined variable {}", go_quote(&token.text)),
