@@ -1,6 +1,6 @@
 //! `promtool check rules` parity on the shared corpus of real rule files.
 //!
-//! For every file `F` under `../shared/rules/corpus` with a
+//! For every file `F` under `../shared/rules/{corpus,seed,unit-tests}` with a
 //! `F.promtool-check.txt` (output of promtool 2.42), we check `F` and compare
 //! the exit code, the rule count on success and the set of error lines on
 //! failure. Files whose verdict changed in Prometheus 3.x are expected to
@@ -18,28 +18,28 @@ use promql_engine::rules::{CheckOptions, NameValidation, check_named_sources};
 const VALID_IN_3X: &[(&str, &[&str])] = &[
     // UTF-8 label and annotation names (`ins-tance`) are valid in 3.x.
     (
-        "prometheus/model/rulefmt/testdata/utf-8_lname.good.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/utf-8_lname.good.yaml",
         &[],
     ),
     (
-        "prometheus/model/rulefmt/testdata/utf-8_annotation.good.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/utf-8_annotation.good.yaml",
         &[],
     ),
     (
-        "prometheus/model/rulefmt/testdata/legacy_validation_annotation.bad.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/legacy_validation_annotation.bad.yaml",
         &[],
     ),
     (
-        "prometheus-v2.42.0/model/rulefmt/testdata/bad_annotation.bad.yaml",
+        "corpus/prometheus-v2.42.0/model/rulefmt/testdata/bad_annotation.bad.yaml",
         &[],
     ),
     (
-        "prometheus-v2.42.0/model/rulefmt/testdata/bad_lname.bad.yaml",
+        "corpus/prometheus-v2.42.0/model/rulefmt/testdata/bad_lname.bad.yaml",
         &[],
     ),
     // Experimental syntax, enabled as upstream's TestCheckRulesWithFeatureFlag does.
     (
-        "prometheus/cmd/promtool/testdata/features.yml",
+        "corpus/prometheus/cmd/promtool/testdata/features.yml",
         &[
             "promql-experimental-functions",
             "promql-extended-range-selectors",
@@ -53,14 +53,14 @@ const VALID_IN_3X: &[(&str, &[&str])] = &[
 const MESSAGES_IN_3X: &[(&str, &[&str])] = &[
     // 3.x prints the (zero) positions of both `record` and `alert`.
     (
-        "prometheus/model/rulefmt/testdata/no_rec_alert.bad.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/no_rec_alert.bad.yaml",
         &[
             "no_rec_alert.bad.yaml: 0:0: 0:0: group \"yolo\", rule 1, \"\": one of 'record' or 'alert' must be set",
         ],
     ),
     // With UTF-8 names the name itself is valid; 3.x rejects the braces instead.
     (
-        "prometheus/model/rulefmt/testdata/invalid_record_name.bad.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/invalid_record_name.bad.yaml",
         &[
             "invalid_record_name.bad.yaml: 4:17: group \"yolo\", rule 1, \"strawberry{flavor=\\\"sweet\\\"}\": braces present in the recording rule name; should it be in expr?: strawberry{flavor=\"sweet\"}",
         ],
@@ -68,7 +68,7 @@ const MESSAGES_IN_3X: &[(&str, &[&str])] = &[
     // 2.42 read `alert: *alertname` as the anchor's name ("alertname"); 3.x
     // resolves the alias to `HighAlert`, which is then a duplicate.
     (
-        "prometheus/model/rulefmt/testdata/test_aliases.yaml",
+        "corpus/prometheus/model/rulefmt/testdata/test_aliases.yaml",
         &[
             "lint error 2 duplicate rule(s) found.",
             "Metric: HighAlert",
@@ -218,6 +218,9 @@ fn rules_check_parity() {
                 .find(|p| p.is_dir())
         })
         .unwrap_or_else(|| root.join("../shared/rules/corpus"));
+    // Paths are reported relative to shared/rules, whose seed/ and
+    // unit-tests/ rule files are checked too.
+    let base = corpus.parent().map(Path::to_path_buf).unwrap_or_else(|| corpus.clone());
     if !corpus.is_dir() {
         println!(
             "rules check parity: corpus not found at {}, skipped",
@@ -226,7 +229,9 @@ fn rules_check_parity() {
         return;
     }
     let mut files = Vec::new();
-    collect_files(&corpus, &mut files);
+    for dir in ["corpus", "seed", "unit-tests"] {
+        collect_files(&base.join(dir), &mut files);
+    }
     assert!(
         !files.is_empty(),
         "no expectation files in {}",
@@ -238,7 +243,7 @@ fn rules_check_parity() {
     let mut failures = Vec::new();
     for file in &files {
         let relative = file
-            .strip_prefix(&corpus)
+            .strip_prefix(&base)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let Some(mut expected) = read_expected(&PathBuf::from(format!(
