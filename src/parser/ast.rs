@@ -199,6 +199,10 @@ pub enum BinaryOp {
     Or,
     /// `unless`
     Unless,
+    /// `</` (native histogram trim: drop observations above the value)
+    TrimUpper,
+    /// `>/` (native histogram trim: drop observations below the value)
+    TrimLower,
 }
 
 impl BinaryOp {
@@ -221,11 +225,13 @@ impl BinaryOp {
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Unless => "unless",
+            BinaryOp::TrimUpper => "</",
+            BinaryOp::TrimLower => ">/",
         }
     }
 
     /// Binding strength: higher binds tighter.
-    /// `or` 1, `and`/`unless` 2, comparisons 3, `+ -` 4, `* / % atan2` 5, `^` 6.
+    /// `or` 1, `and`/`unless` 2, comparisons and trims 3, `+ -` 4, `* / % atan2` 5, `^` 6.
     pub fn precedence(self) -> u8 {
         match self {
             BinaryOp::Or => 1,
@@ -235,7 +241,9 @@ impl BinaryOp {
             | BinaryOp::Gtr
             | BinaryOp::Lss
             | BinaryOp::Gte
-            | BinaryOp::Lte => 3,
+            | BinaryOp::Lte
+            | BinaryOp::TrimUpper
+            | BinaryOp::TrimLower => 3,
             BinaryOp::Add | BinaryOp::Sub => 4,
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Atan2 => 5,
             BinaryOp::Pow => 6,
@@ -248,8 +256,17 @@ impl BinaryOp {
     }
 
     /// Whether the operator is a comparison (`==`, `!=`, `>`, `<`, `>=`, `<=`).
+    /// The trim operators share the comparisons' precedence but are not comparisons.
     pub fn is_comparison(self) -> bool {
-        self.precedence() == 3
+        matches!(
+            self,
+            BinaryOp::Eql
+                | BinaryOp::Neq
+                | BinaryOp::Gtr
+                | BinaryOp::Lss
+                | BinaryOp::Gte
+                | BinaryOp::Lte
+        )
     }
 
     /// Whether the operator is a set operator (`and`, `or`, `unless`).

@@ -12,6 +12,7 @@ pub mod functions;
 pub(crate) mod lexer;
 mod parse;
 pub mod printer;
+mod quote;
 pub mod span;
 
 pub use ast::*;
@@ -121,8 +122,8 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 
 /// Parses and type-checks `input` with the given options.
 pub fn parse_with(input: &str, options: &ParseOptions) -> Result<Expr, ParseError> {
-    let expr = parse::parse_expr(input, options)?;
-    check::check(&expr, input)?;
+    let mut expr = parse::parse_expr(input, options)?;
+    check::check_and_normalize(&mut expr, input)?;
     Ok(expr)
 }
 

@@ -1,0 +1,144 @@
+//! Go-style quoting (for error messages) and unquoting of PromQL strings.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Quotes `s` as Go's `%q` / `strconv.Quote` does.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        push_escaped(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+/// Quotes a character as Go's `%q` for runes does: `'a'`, `'\n'`.
+pub(crate) fn go_quote_rune(c: char) -> String {
+    let mut out = String::with_capacity(4);
+    out.push('\'');
+    push_escaped(&mut out, c, '\'');
+    out.push('\'');
+    out
+}
+
+fn push_escaped(out: &mut String, c: char, quote: char) {
+    match c {
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        '\\' => out.push_str("\\\\"),
+        c if c == quote => {
+            out.push('\\');
+            out.push(c);
+        }
+        c if (c as u32) < 0x20 || c == '\x7f' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if c.is_control() => {
+            if (c as u32) < 0x10000 {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            } else {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+        c => out.push(c),
+    }
+}
+
+/// Removes the quotes of a string token and resolves its escapes (Go rules;
+/// raw strings in backticks are taken verbatim). The token was validated by
+/// the lexer; errors here are escapes that produce invalid UTF-8.
+pub(crate) fn unquote(token: &str) -> Result<Cow<'_, str>, String> {
+    let Some(quote) = token.chars().next() else {
+        return Err("empty string token".into());
+    };
+    let inner = token
+        .get(1..token.len().saturating_sub(1))
+        .ok_or_else(|| "invalid string token".to_string())?;
+    if quote == '`' || !inner.contains('\\') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    let mut bytes: Vec<u8> = Vec::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let e = chars.next().ok_or("escape sequence not terminated")?;
+        let simple = match e {
+            'a' => Some(0x07),
+            'b' => Some(0x08),
+            'f' => Some(0x0c),
+            'n' => Some(b'\n'),
+            'r' => Some(b'\r'),
+            't' => Some(b'\t'),
+            'v' => Some(0x0b),
+            '\\' => Some(b'\\'),
+            '\'' => Some(b'\''),
+            '"' => Some(b'"'),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            bytes.push(b);
+            continue;
+        }
+        let (first, n, base) = match e {
+            '0'..='7' => (Some(e), 3, 8),
+            'x' => (None, 2, 16),
+            'u' => (None, 4, 16),
+            'U' => (None, 8, 16),
+            _ => return Err(format!("unknown escape sequence \\{e}")),
+        };
+        let mut value: u32 = 0;
+        let mut pending = first;
+        for _ in 0..n {
+            let d = pending
+                .take()
+                .or_else(|| chars.next())
+                .and_then(|c| c.to_digit(base))
+                .ok_or("invalid escape sequence")?;
+            value = value * base + d;
+        }
+        if matches!(e, 'u' | 'U') {
+            let c = char::from_u32(value).ok_or("invalid Unicode code point")?;
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        } else {
+            bytes.push(u8::try_from(value).map_err(|_| "octal escape value > 255")?);
+        }
+    }
+    String::from_utf8(bytes)
+        .map(Cow::Owned)
+        .map_err(|_| "invalid UTF-8 in string literal".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("a\"b\n"), r#""a\"b\n""#);
+        assert_eq!(go_quote_rune('\''), r"'\''");
+        assert_eq!(go_quote_rune('*'), "'*'");
+        assert_eq!(go_quote("é"), "\"é\"");
+    }
+
+    #[test]
+    fn unquotes_escapes() {
+        assert_eq!(unquote(r#""a\tb""#).unwrap(), "a\tb");
+        assert_eq!(unquote(r"'a\'b'").unwrap(), "a'b");
+        assert_eq!(unquote(r#""\u00e9\x41\101""#).unwrap(), "éAA");
+        assert_eq!(unquote(r#""\xc3\xa9""#).unwrap(), "é");
+        assert_eq!(unquote(r"`a\tb`").unwrap(), r"a\tb");
+        assert!(unquote(r#""\xff""#).is_err());
+    }
+}
