@@ -8,7 +8,6 @@
 //! annotations.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
 use crate::parser::{ParseError, ParseOptions, parse_with};
@@ -148,8 +147,12 @@ pub enum RuleError {
         index: usize,
         /// The rule's name (alert name, else record name).
         rule_name: String,
-        /// Positions of the relevant nodes (zero, one or two).
+        /// Positions promtool prints (zero, one or two; `0:0` for a missing field).
         positions: Vec<Pos>,
+        /// The most specific node the problem is about (the field, the label
+        /// name, the template value, else the rule), even where promtool
+        /// prints no position.
+        node: Pos,
         /// What is wrong.
         problem: RuleProblem,
     },
@@ -173,6 +176,7 @@ impl fmt::Display for RuleError {
                 rule_name,
                 positions,
                 problem,
+                ..
             } => {
                 for pos in positions {
                     write!(f, "{pos}: ")?;
@@ -272,11 +276,13 @@ pub fn validate(file: &mut RuleFile, options: &LoadOptions) -> Vec<RuleError> {
         seen.push(group.name.value.clone());
         for (i, rule) in group.rules.iter_mut().enumerate() {
             for (positions, problem) in validate_rule(rule, options) {
+                let node = problem_node(rule, &positions, &problem);
                 errors.push(RuleError::Rule {
                     group: group.name.value.clone(),
                     index: i + 1,
                     rule_name: rule.name().to_string(),
                     positions,
+                    node,
                     problem,
                 });
             }
@@ -285,11 +291,37 @@ pub fn validate(file: &mut RuleFile, options: &LoadOptions) -> Vec<RuleError> {
     errors
 }
 
-/// Whether the PromQL parser is available yet (it is being written
-/// concurrently; until then expressions are kept as strings).
-fn parser_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| crate::parser::parse("1").is_ok())
+/// The most specific position for `problem` in `rule`.
+fn problem_node(rule: &Rule, printed: &[Pos], problem: &RuleProblem) -> Pos {
+    let label = |entries: &[crate::rules::model::LabelEntry], name: &str, value: bool| {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| if value { e.value_pos } else { e.name_pos })
+    };
+    let found = match problem {
+        RuleProblem::InvalidLabelName(name) => label(&rule.labels, name, false),
+        RuleProblem::InvalidAnnotationName(name) => label(&rule.annotations, name, false),
+        RuleProblem::LabelTemplate { name, .. } => label(&rule.labels, name, true),
+        RuleProblem::AnnotationTemplate { name, .. } => label(&rule.annotations, name, true),
+        _ => printed.iter().copied().find(|p| *p != Pos::default()),
+    };
+    found.unwrap_or(rule.pos)
+}
+
+impl RuleError {
+    /// Where the problem is in the file, when known: the node for rule
+    /// problems, the group for group-name problems.
+    pub fn pos(&self) -> Option<Pos> {
+        match self {
+            RuleError::Rule { node, .. } => Some(*node),
+            RuleError::EmptyGroupName { pos } | RuleError::RepeatedGroupName { pos, .. } => {
+                Some(*pos)
+            }
+            RuleError::Decode(DecodeError::Syntax(e)) => Some(Pos::new(e.line, 0)),
+            _ => None,
+        }
+    }
 }
 
 fn validate_rule(rule: &mut Rule, options: &LoadOptions) -> Vec<(Vec<Pos>, RuleProblem)> {
@@ -310,7 +342,7 @@ fn validate_rule(rule: &mut Rule, options: &LoadOptions) -> Vec<(Vec<Pos>, RuleP
     let expr_pos = pos_of(&rule.expr);
     if rule.expr_text().is_empty() {
         problems.push((vec![expr_pos], RuleProblem::MissingExpr));
-    } else if parser_available() {
+    } else {
         match parse_with(rule.expr_text(), &options.parse_options) {
             Ok(expr) => rule.parsed_expr = Some(expr),
             Err(e) => problems.push((vec![expr_pos], RuleProblem::BadExpr(e))),
