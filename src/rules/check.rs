@@ -68,6 +68,22 @@ impl CheckOptions {
         true
     }
 
+    /// Applies a `--lint` value: comma-separated `all`, `duplicate-rules` or
+    /// `none`. Returns promtool's warning for each unknown option
+    /// (`WARNING: unknown lint option: "x"`), which promtool prints on stdout.
+    pub fn set_lint(&mut self, value: &str) -> Vec<String> {
+        let mut warnings = Vec::new();
+        self.lint_duplicate_rules = false;
+        for setting in value.split(',') {
+            match setting {
+                "all" | "duplicate-rules" => self.lint_duplicate_rules = true,
+                "none" => {}
+                other => warnings.push(format!("WARNING: unknown lint option: {other:?}")),
+            }
+        }
+        warnings
+    }
+
     fn load_options(&self) -> LoadOptions {
         LoadOptions {
             parse_options: self.parse_options.clone(),
@@ -157,8 +173,15 @@ pub fn check_files<P: AsRef<Path>>(paths: &[P], options: &CheckOptions) -> Check
         .map(|path| {
             let path = path.as_ref();
             let name = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => check_source(&name, &text, options),
+            match std::fs::read(path) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => check_source(&name, &text, options),
+                    Err(_) => FileReport {
+                        read_error: Some(format!("{name}: yaml: invalid UTF-8 in input")),
+                        name,
+                        ..FileReport::default()
+                    },
+                },
                 Err(e) => FileReport {
                     read_error: Some(format!("{name}: open {name}: {}", io_message(&e))),
                     name,
@@ -341,6 +364,39 @@ mod tests {
         let report = check(text, &none);
         assert_eq!(report.exit_code, 0);
         assert!(report.stdout().contains("SUCCESS: 2 rules found"));
+    }
+
+    #[test]
+    fn lint_settings() {
+        let mut options = CheckOptions::default();
+        assert!(options.set_lint("none").is_empty());
+        assert!(!options.lint_duplicate_rules);
+        assert_eq!(
+            options.set_lint("all,bogus"),
+            vec!["WARNING: unknown lint option: \"bogus\"".to_string()]
+        );
+        assert!(options.lint_duplicate_rules);
+    }
+
+    #[test]
+    fn second_document_warns() {
+        let report = check("groups: []\n---\ngroups: []\n", &CheckOptions::default());
+        assert_eq!(report.exit_code, 0);
+        assert!(
+            report
+                .stderr()
+                .starts_with("level=WARN msg=\"Multiple document yaml rules files")
+        );
+    }
+
+    #[test]
+    fn stdin_messages_have_no_file_prefix() {
+        let report = check_stdin_text("groups:\n- rules: []\n", &CheckOptions::default());
+        assert_eq!(report.stdout(), "Checking standard input\n");
+        assert_eq!(
+            report.stderr(),
+            "  FAILED:\n2:3: Groupname must not be empty\n"
+        );
     }
 
     #[test]

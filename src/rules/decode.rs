@@ -5,6 +5,8 @@
 //! message, as Go's yaml package does), except for an invalid duration,
 //! which stops it at once.
 
+use std::collections::HashMap;
+
 use crate::rules::duration::parse_duration;
 use crate::rules::model::{LabelEntry, Rule, RuleFile, RuleGroup, Spanned};
 use crate::rules::yaml::{Node, NodeKind, Pos, YamlError, YamlTag, parse_int};
@@ -102,21 +104,35 @@ impl Decoder {
         ));
     }
 
-    /// Reports keys written twice in one mapping (merged keys excepted).
+    /// Reports keys written twice in one mapping (merged keys excepted):
+    /// every later occurrence against every earlier one, in Go's order.
     fn duplicate_keys(&mut self, node: &Node) {
         let NodeKind::Mapping(pairs) = &node.kind else {
             return;
         };
-        for (i, (first, _)) in pairs.iter().enumerate() {
-            for (later, _) in pairs.iter().skip(i + 1) {
-                if let (Some(a), Some(b)) = (first.as_scalar(), later.as_scalar()) {
-                    if a.value == b.value && a.value != "<<" {
-                        self.errors.push(format!(
-                            "line {}: mapping key {:?} already defined at line {}",
-                            later.pos.line, b.value, first.pos.line
-                        ));
-                    }
+        let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, (key, _)) in pairs.iter().enumerate() {
+            if let Some(scalar) = key.as_scalar() {
+                if scalar.value != "<<" {
+                    by_key.entry(scalar.value.as_str()).or_default().push(i);
                 }
+            }
+        }
+        let mut duplicates: Vec<(usize, usize)> = Vec::new();
+        for indices in by_key.values().filter(|v| v.len() > 1) {
+            for (n, &first) in indices.iter().enumerate() {
+                duplicates.extend(indices.iter().skip(n + 1).map(|&later| (first, later)));
+            }
+        }
+        duplicates.sort_unstable();
+        for (first, later) in duplicates {
+            if let (Some((a, _)), Some((b, _))) = (pairs.get(first), pairs.get(later)) {
+                self.errors.push(format!(
+                    "line {}: mapping key {:?} already defined at line {}",
+                    b.pos.line,
+                    key_text(b),
+                    a.pos.line
+                ));
             }
         }
     }
@@ -332,17 +348,24 @@ impl Decoder {
                 return out;
             }
         };
+        let mut index: HashMap<String, usize> = HashMap::new();
         for (key, value) in entries {
             let name = self.string(key);
             let value = self.string(value);
-            // A later duplicate key overwrites the earlier one, as in a Go map.
-            out.retain(|e: &LabelEntry| e.name != name.value);
-            out.push(LabelEntry {
+            let entry = LabelEntry {
                 name: name.value,
                 name_pos: name.pos,
                 value: value.value,
                 value_pos: value.pos,
-            });
+            };
+            // A later duplicate key overwrites the earlier one, as in a Go map.
+            match index.get(&entry.name).and_then(|&i| out.get_mut(i)) {
+                Some(existing) => *existing = entry,
+                None => {
+                    index.insert(entry.name.clone(), out.len());
+                    out.push(entry);
+                }
+            }
         }
         out
     }
@@ -409,6 +432,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into rulefmt.RuleGroups"
+        );
+    }
+
+    #[test]
+    fn every_duplicate_pair_is_reported() {
+        let err = decode("a: 1\nb: 2\na: 3\na: 4\n", View::Nodes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "yaml: unmarshal errors:\n  line 3: mapping key \"a\" already defined at line 1\n  line 4: mapping key \"a\" already defined at line 1\n  line 4: mapping key \"a\" already defined at line 3"
         );
     }
 

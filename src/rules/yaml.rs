@@ -6,7 +6,7 @@
 //! the total expansion, against "billion laughs" inputs); merge keys (`<<`)
 //! are kept as ordinary entries and resolved by [`Node::entries`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span as YamlSpan};
@@ -158,13 +158,16 @@ impl Node {
                 out.push((k, v));
             }
         }
+        if merged.is_empty() {
+            return out;
+        }
+        let mut present: HashSet<Option<&str>> = out
+            .iter()
+            .map(|(k, _)| k.as_scalar().map(|s| s.value.as_str()))
+            .collect();
         for source in merged {
             for (k, v) in source.entries() {
-                let key = k.as_scalar().map(|s| s.value.as_str());
-                let present = out
-                    .iter()
-                    .any(|(ok, _)| ok.as_scalar().map(|s| s.value.as_str()) == key);
-                if !present {
+                if present.insert(k.as_scalar().map(|s| s.value.as_str())) {
                     out.push((k, v));
                 }
             }

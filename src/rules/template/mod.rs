@@ -142,6 +142,54 @@ mod tests {
     }
 
     #[test]
+    fn scopes_follow_go() {
+        // Range variables end with the range...
+        assert_eq!(
+            err("{{ range $i, $e := . }}{{ $i }}{{ end }}{{ $i }}"),
+            "template: __alert_A:1: undefined variable \"$i\""
+        );
+        // ...but are visible in its else branch.
+        ok("{{ with $x := 1 }}{{ $x }}{{ else }}{{ $x }}{{ end }}");
+        // Definitions start with only `$`.
+        assert_eq!(
+            err("{{ define \"t\" }}{{ $labels }}{{ end }}"),
+            "template: __alert_A:1: undefined variable \"$labels\""
+        );
+        // `break` is fine anywhere inside a range, also nested in `if`.
+        ok("{{ range . }}{{ if . }}{{ break }}{{ end }}{{ end }}");
+        assert_eq!(
+            err("{{ range . }}{{ define \"x\" }}{{ end }}{{ end }}"),
+            "template: __alert_A:1: unexpected <define> in command"
+        );
+    }
+
+    #[test]
+    fn else_if_chains_nest() {
+        let template = ok("{{ if 1 }}a{{ else if 2 }}b{{ else }}c{{ end }}");
+        let Some(Node::If(outer)) = template.root.nodes.first() else {
+            panic!("expected if")
+        };
+        let else_list = outer.else_list.as_ref().expect("else branch");
+        let Some(Node::If(inner)) = else_list.nodes.first() else {
+            panic!("expected nested if")
+        };
+        assert!(inner.else_list.is_some());
+        ok("{{ with .a }}x{{ else with .b }}y{{ end }}");
+    }
+
+    #[test]
+    fn multi_line_errors_name_the_action_start() {
+        assert_eq!(
+            err("{{ $labels\n.x"),
+            "template: __alert_A:2: unclosed action started at __alert_A:1"
+        );
+        assert_eq!(
+            err("a\nb\n{{ $value | nope }}"),
+            "template: __alert_A:3: function \"nope\" not defined"
+        );
+    }
+
+    #[test]
     fn reports_go_errors() {
         assert_eq!(
             err("{{ $label.foo }}"),
