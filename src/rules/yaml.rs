@@ -327,6 +327,11 @@ pub struct Document {
     pub has_more_documents: bool,
 }
 
+/// Deepest nesting of sequences and mappings accepted (rule and rule-test
+/// files nest fewer than ten levels; the limit keeps recursion over the tree,
+/// including its `Drop`, bounded).
+pub const MAX_DEPTH: usize = 128;
+
 /// Largest number of nodes a document may expand to through aliases.
 const MAX_EXPANDED_NODES: usize = 4_000_000;
 
@@ -336,6 +341,7 @@ pub fn parse_first_document(text: &str) -> Result<Document, YamlError> {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         expanded: 0,
+        depth: 0,
     };
     builder.document()
 }
@@ -344,6 +350,7 @@ struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
     expanded: usize,
+    depth: usize,
 }
 
 type Spanned<'a> = (Event<'a>, YamlSpan);
@@ -398,7 +405,21 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn node(&mut self, (event, span): Spanned<'a>) -> Result<Node, YamlError> {
+    fn node(&mut self, event: Spanned<'a>) -> Result<Node, YamlError> {
+        self.depth += 1;
+        let result = if self.depth > MAX_DEPTH {
+            Err(YamlError {
+                line: Pos::from_span(&event.1).line,
+                message: format!("exceeded max depth of {MAX_DEPTH}"),
+            })
+        } else {
+            self.node_at_depth(event)
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn node_at_depth(&mut self, (event, span): Spanned<'a>) -> Result<Node, YamlError> {
         let pos = Pos::from_span(&span);
         let (node, anchor) = match event {
             Event::Scalar(value, style, anchor, tag) => {
@@ -565,6 +586,30 @@ mod tests {
                 .root
                 .is_none()
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        // Flow nesting: the scanner's own limit.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_first_document(&deep).is_err());
+        // Block nesting: ours.
+        let deep = format!("{}x\n", "- ".repeat(5_000));
+        let err = parse_first_document(&deep).unwrap_err();
+        assert_eq!(err.message, format!("exceeded max depth of {MAX_DEPTH}"));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_first_document(&text).unwrap_err();
+        assert_eq!(err.message, "document contains excessive aliasing");
     }
 
     #[test]

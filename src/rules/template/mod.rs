@@ -190,6 +190,20 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
+        ok(&parens);
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(err(&parens).contains("exceeded max nesting depth"));
+        let ifs = format!(
+            "{}{}",
+            "{{ if 1 }}".repeat(100_000),
+            "{{ end }}".repeat(100_000)
+        );
+        assert!(err(&ifs).contains("exceeded max nesting depth"));
+    }
+
+    #[test]
     fn reports_go_errors() {
         assert_eq!(
             err("{{ $label.foo }}"),

@@ -8,6 +8,10 @@ use super::ast::{
 };
 use super::lexer::{Keyword, Token, TokenKind, go_quote, tokenize};
 
+/// Deepest nesting of control structures and parentheses accepted (Go has
+/// no limit; ours keeps the recursive parser's stack bounded).
+pub const MAX_NESTING: usize = 100;
+
 /// How a template is parsed: which functions exist and which variables are
 /// already declared at the top level (besides `$`).
 pub struct ParseConfig<'f> {
@@ -40,6 +44,7 @@ pub fn parse_template(
         vars,
         range_depth: 0,
         action_line: 0,
+        depth: 0,
         config,
         definitions: Vec::new(),
     };
@@ -64,6 +69,7 @@ struct Parser<'a, 'f> {
     vars: Vec<String>,
     range_depth: usize,
     action_line: u32,
+    depth: usize,
     config: &'a ParseConfig<'f>,
     definitions: Vec<Definition>,
 }
@@ -217,6 +223,7 @@ impl Parser<'_, '_> {
     fn with_fresh_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
         let saved_depth = std::mem::replace(&mut self.range_depth, 0);
+        // Nesting depth is not reset: definitions nest in the same stack.
         let result = f(self);
         self.vars = saved_vars;
         self.range_depth = saved_depth;
@@ -353,10 +360,21 @@ impl Parser<'_, '_> {
     }
 
     fn control(&mut self, kind: ControlKind, pos: TemplatePos) -> PResult<Node> {
+        self.enter()?;
         let saved_vars = self.vars.len();
         let result = self.control_inner(kind, pos);
         self.vars.truncate(saved_vars);
+        self.depth -= 1;
         result
+    }
+
+    /// Counts one level of nesting (control structures and parentheses).
+    fn enter(&mut self) -> PResult<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.error(format!("exceeded max nesting depth of {MAX_NESTING}")));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn control_inner(&mut self, kind: ControlKind, pos: TemplatePos) -> PResult<Node> {
@@ -596,9 +614,12 @@ impl Parser<'_, '_> {
             TokenKind::Char | TokenKind::Number => Arg::Number(
                 parse_number(&token).map_err(|message| self.error_at(token.line, message))?,
             ),
-            TokenKind::LeftParen => Arg::Pipe(Box::new(
-                self.pipeline("parenthesized pipeline", TokenKind::RightParen)?,
-            )),
+            TokenKind::LeftParen => {
+                self.enter()?;
+                let pipe = self.pipeline("parenthesized pipeline", TokenKind::RightParen);
+                self.depth -= 1;
+                Arg::Pipe(Box::new(pipe?))
+            }
             TokenKind::String | TokenKind::RawString => Arg::String(
                 unquote(&token.text)
                     .ok_or_else(|| self.error_at(token.line, "invalid syntax".into()))?,
