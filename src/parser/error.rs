@@ -35,8 +35,16 @@ pub enum ParseErrorKind {
 ///
 /// `Display` gives `line:col: message` (`1:14: unexpected ...`);
 /// [`ParseError::render`] adds the source line with a caret.
+///
+/// The error is one pointer wide (its details are boxed), so that results
+/// passed up a deep recursive descent stay small.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    inner: Box<ErrorInner>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorInner {
     kind: ParseErrorKind,
     span: Span,
     position: Position,
@@ -46,30 +54,32 @@ impl ParseError {
     /// Creates an error at `span` of `source`.
     pub fn new(kind: ParseErrorKind, span: Span, source: &str) -> Self {
         ParseError {
-            kind,
-            span,
-            position: Position::locate(source, span.start),
+            inner: Box::new(ErrorInner {
+                kind,
+                span,
+                position: Position::locate(source, span.start),
+            }),
         }
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ParseErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// Where, as byte offsets into the query.
     pub fn span(&self) -> Span {
-        self.span
+        self.inner.span
     }
 
     /// Line and column of the span's start.
     pub fn position(&self) -> Position {
-        self.position
+        self.inner.position
     }
 
     /// The message without the position.
     pub fn message(&self) -> String {
-        self.kind.to_string()
+        self.inner.kind.to_string()
     }
 
     /// The error with the offending source line and a caret line under the span:
@@ -81,12 +91,12 @@ impl ParseError {
     ///   |     ^
     /// ```
     pub fn render(&self, source: &str) -> String {
-        let line_no = self.position.line as usize;
+        let line_no = self.inner.position.line as usize;
         let line = source.lines().nth(line_no - 1).unwrap_or("");
-        let col = self.position.column as usize;
+        let col = self.inner.position.column as usize;
         let span_chars = {
-            let start = (self.span.start as usize).min(source.len());
-            let end = (self.span.end as usize).clamp(start, source.len());
+            let start = (self.inner.span.start as usize).min(source.len());
+            let end = (self.inner.span.end as usize).clamp(start, source.len());
             source
                 .get(start..end)
                 .map_or(1, |s| s.chars().take_while(|&c| c != '\n').count().max(1))
@@ -103,7 +113,7 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.position, self.kind)
+        write!(f, "{}: {}", self.inner.position, self.inner.kind)
     }
 }
 

@@ -122,9 +122,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
 
 /// Parses and type-checks `input` with the given options.
 pub fn parse_with(input: &str, options: &ParseOptions) -> Result<Expr, ParseError> {
-    let mut expr = parse::parse_expr(input, options)?;
-    check::check_and_normalize(&mut expr, input)?;
-    Ok(expr)
+    parse::parse_checked(input, options)
 }
 
 /// Parses a series selector such as `up{job="x"}` (as in the HTTP API's

@@ -29,12 +29,23 @@ struct Args {
     args: Vec<Expr>,
     depth: u32,
     close: Span,
+    closed: bool,
 }
 
 impl Parser<'_> {
     /// `name(args...)`; the name is consumed, the next token is `(`.
     pub(super) fn call(&mut self, name: Token) -> PResult<Node> {
-        let Args { args, depth, close } = self.call_args()?;
+        let args = self.call_args()?;
+        self.finish_call(name, args)
+    }
+
+    fn finish_call(
+        &self,
+        name: Token,
+        Args {
+            args, depth, close, ..
+        }: Args,
+    ) -> PResult<Node> {
         let text = self.text(&name);
         let Some(func) = functions::lookup(text) else {
             return Err(self.error(
@@ -60,50 +71,95 @@ impl Parser<'_> {
 
     /// `( [expr {, expr}] )`.
     fn call_args(&mut self) -> PResult<Args> {
-        let open = self.expect(Tok::LParen)?;
-        self.enter(open.span)?;
-        let mut args = Vec::new();
-        let mut depth = 0;
-        let close = loop {
+        let mut args = self.open_args()?;
+        while !self.args_closed(&mut args)? {
+            let arg = self.expr(0)?;
+            self.push_arg(&mut args, arg)?;
+        }
+        Ok(args)
+    }
+
+    /// Consumes `(`.
+    fn open_args(&mut self) -> PResult<Args> {
+        self.expect(Tok::LParen)?;
+        Ok(Args {
+            args: Vec::new(),
+            depth: 0,
+            close: Span::default(),
+            closed: false,
+        })
+    }
+
+    /// Whether the argument list is complete (consuming `)` of an empty list).
+    fn args_closed(&mut self, args: &mut Args) -> PResult<bool> {
+        if args.closed {
+            return Ok(true);
+        }
+        if args.args.is_empty() {
             let tok = self.peek()?;
-            if tok.kind == Tok::RParen && args.is_empty() {
+            if tok.kind == Tok::RParen {
                 self.bump()?;
-                break tok.span;
+                args.close = tok.span;
+                args.closed = true;
             }
-            let (arg, d) = self.expr(0)?;
-            depth = depth.max(d);
-            args.push(arg);
-            let tok = self.peek()?;
-            match tok.kind {
-                Tok::Comma => {
-                    self.bump()?;
-                    if self.peek()?.kind == Tok::RParen {
-                        return Err(self.error(
-                            tok.span,
-                            "trailing commas not allowed in function call args",
-                        ));
-                    }
+        }
+        Ok(args.closed)
+    }
+
+    /// Adds a parsed argument and consumes the `,` or `)` after it.
+    fn push_arg(&mut self, args: &mut Args, (arg, depth): Node) -> PResult<()> {
+        args.depth = args.depth.max(depth);
+        args.args.push(arg);
+        let tok = self.peek()?;
+        match tok.kind {
+            Tok::Comma => {
+                self.bump()?;
+                if self.peek()?.kind == Tok::RParen {
+                    return Err(self.error(
+                        tok.span,
+                        "trailing commas not allowed in function call args",
+                    ));
                 }
-                Tok::RParen => {
-                    self.bump()?;
-                    break tok.span;
-                }
-                _ => return Err(self.unexpected(tok)),
+                Ok(())
             }
-        };
-        self.leave();
-        Ok(Args { args, depth, close })
+            Tok::RParen => {
+                self.bump()?;
+                args.close = tok.span;
+                args.closed = true;
+                Ok(())
+            }
+            _ => Err(self.unexpected(tok)),
+        }
     }
 
     /// `op [by|without (labels)] (args) [by|without (labels)]`; `op` is consumed.
     pub(super) fn aggregation(&mut self, op_tok: Token, op: AggregateOp) -> PResult<Node> {
+        let head = self.aggregation_head()?;
+        let args = self.call_args()?;
+        self.aggregation_tail(op_tok, op, head, args)
+    }
+
+    /// Enters the aggregation context and parses a leading grouping clause.
+    fn aggregation_head(&mut self) -> PResult<(Ctx, Option<Grouping>)> {
         let saved = self.set_ctx(AGGREGATION);
-        let mut grouping = self.maybe_grouping()?;
+        let grouping = self.maybe_grouping()?;
         let tok = self.peek()?;
         if tok.kind != Tok::LParen {
             return Err(self.unexpected(tok));
         }
-        let Args { args, depth, close } = self.call_args()?;
+        Ok((saved, grouping))
+    }
+
+    /// Parses a trailing grouping clause and builds the aggregation.
+    fn aggregation_tail(
+        &mut self,
+        op_tok: Token,
+        op: AggregateOp,
+        (saved, mut grouping): (Ctx, Option<Grouping>),
+        Args {
+            args, depth, close, ..
+        }: Args,
+    ) -> PResult<Node> {
         let mut end = close.end;
         if grouping.is_none() {
             grouping = self.maybe_grouping()?;

@@ -113,52 +113,59 @@ impl Parser<'_> {
 
     /// A duration expression with binary operators of at least `min_prec`.
     fn duration_expr(&mut self, min_prec: u8) -> PResult<DurationExpr> {
-        let start = self.peek()?.span;
-        self.enter(start)?;
+        self.enter_at_next()?;
         let mut lhs = self.duration_unary()?;
-        loop {
-            let tok = self.peek()?;
-            let op = match tok.kind {
-                Tok::Add => BinaryOp::Add,
-                Tok::Sub => BinaryOp::Sub,
-                Tok::Mul => BinaryOp::Mul,
-                Tok::Div => BinaryOp::Div,
-                Tok::Mod => BinaryOp::Mod,
-                Tok::Pow => BinaryOp::Pow,
-                _ => break,
-            };
-            let prec = op.precedence();
-            if prec < min_prec {
-                break;
-            }
-            self.bump()?;
-            let next_min = if op.is_right_associative() {
-                prec
-            } else {
-                prec + 1
-            };
-            let rhs = self.duration_expr(next_min)?;
-            self.duration_gate(&lhs)?;
-            if let (BinaryOp::Div | BinaryOp::Mod, DurationExpr::Literal(n)) = (op, &rhs) {
-                if n.value == 0.0 {
-                    let what = if op == BinaryOp::Div {
-                        "division by zero"
-                    } else {
-                        "modulo by zero"
-                    };
-                    return Err(self.error(tok.span, what));
-                }
-            }
-            let span = lhs.span().to(rhs.span());
-            lhs = DurationExpr::Binary {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-                span,
-            };
+        while let Some(op) = self.duration_operator(min_prec)? {
+            let rhs = self.duration_expr(super::next_min_precedence(op.0))?;
+            lhs = self.duration_binary(op, lhs, rhs)?;
         }
         self.leave();
         Ok(lhs)
+    }
+
+    /// Consumes an arithmetic operator binding at least as tightly as `min_prec`.
+    fn duration_operator(&mut self, min_prec: u8) -> PResult<Option<(BinaryOp, Token)>> {
+        let tok = self.peek()?;
+        let op = match tok.kind {
+            Tok::Add => BinaryOp::Add,
+            Tok::Sub => BinaryOp::Sub,
+            Tok::Mul => BinaryOp::Mul,
+            Tok::Div => BinaryOp::Div,
+            Tok::Mod => BinaryOp::Mod,
+            Tok::Pow => BinaryOp::Pow,
+            _ => return Ok(None),
+        };
+        if op.precedence() < min_prec {
+            return Ok(None);
+        }
+        self.bump()?;
+        Ok(Some((op, tok)))
+    }
+
+    fn duration_binary(
+        &self,
+        (op, tok): (BinaryOp, Token),
+        lhs: DurationExpr,
+        rhs: DurationExpr,
+    ) -> PResult<DurationExpr> {
+        self.duration_gate(&lhs)?;
+        if let (BinaryOp::Div | BinaryOp::Mod, DurationExpr::Literal(n)) = (op, &rhs) {
+            if n.value == 0.0 {
+                let what = if op == BinaryOp::Div {
+                    "division by zero"
+                } else {
+                    "modulo by zero"
+                };
+                return Err(self.error(tok.span, what));
+            }
+        }
+        let span = lhs.span().to(rhs.span());
+        Ok(DurationExpr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        })
     }
 
     /// `-d`, `+d` or an atom.
@@ -202,26 +209,48 @@ impl Parser<'_> {
     fn duration_atom(&mut self) -> PResult<DurationExpr> {
         let tok = self.peek()?;
         match tok.kind {
+            Tok::LParen => {
+                let paren = self.duration_paren()?;
+                self.duration_gate_inner(&paren)?;
+                Ok(paren)
+            }
+            Tok::Ident if matches!(tok.kw, Kw::MinOf | Kw::MaxOf) => self.min_max_of(),
+            _ => self.duration_leaf(tok),
+        }
+    }
+
+    /// `( d )`, not gated here.
+    fn duration_paren(&mut self) -> PResult<DurationExpr> {
+        let open = self.bump()?;
+        let inner = self.duration_expr(0)?;
+        self.finish_duration_paren(open, inner)
+    }
+
+    fn finish_duration_paren(&mut self, open: Token, inner: DurationExpr) -> PResult<DurationExpr> {
+        let close = self.expect(Tok::RParen)?;
+        Ok(DurationExpr::Paren {
+            expr: Box::new(inner),
+            span: open.span.to(close.span),
+        })
+    }
+
+    /// Gates the expression inside a parenthesis (Prometheus reports it there).
+    fn duration_gate_inner(&self, paren: &DurationExpr) -> PResult<()> {
+        match paren {
+            DurationExpr::Paren { expr, .. } => self.duration_gate(expr),
+            other => self.duration_gate(other),
+        }
+    }
+
+    /// A number or duration literal, `step()` or `range()`.
+    fn duration_leaf(&mut self, tok: Token) -> PResult<DurationExpr> {
+        match tok.kind {
             Tok::Number(kind) => {
                 self.bump()?;
                 let n = self.number_literal(tok, kind)?;
                 self.checked_literal(n)
             }
-            Tok::LParen => {
-                self.bump()?;
-                let inner = self.duration_expr(0)?;
-                let close = self.expect(Tok::RParen)?;
-                self.duration_gate(&inner)?;
-                Ok(DurationExpr::Paren {
-                    expr: Box::new(inner),
-                    span: tok.span.to(close.span),
-                })
-            }
-            Tok::Ident => match tok.kw {
-                Kw::Step | Kw::Range => self.step_or_range(),
-                Kw::MinOf | Kw::MaxOf => self.min_max_of(),
-                _ => Err(self.unexpected(tok)),
-            },
+            Tok::Ident if matches!(tok.kw, Kw::Step | Kw::Range) => self.step_or_range(),
             _ => Err(self.unexpected(tok)),
         }
     }
@@ -250,11 +279,25 @@ impl Parser<'_> {
 
     /// `min_of(a, b)` or `max_of(a, b)`.
     fn min_max_of(&mut self) -> PResult<DurationExpr> {
-        let name = self.bump()?;
-        self.expect(Tok::LParen)?;
+        let name = self.min_max_open()?;
         let a = self.duration_expr(0)?;
         self.expect(Tok::Comma)?;
         let b = self.duration_expr(0)?;
+        self.finish_min_max(name, a, b)
+    }
+
+    fn min_max_open(&mut self) -> PResult<Token> {
+        let name = self.bump()?;
+        self.expect(Tok::LParen)?;
+        Ok(name)
+    }
+
+    fn finish_min_max(
+        &mut self,
+        name: Token,
+        a: DurationExpr,
+        b: DurationExpr,
+    ) -> PResult<DurationExpr> {
         let close = self.expect(Tok::RParen)?;
         let d = DurationExpr::MinMax {
             is_max: name.kw == Kw::MaxOf,
@@ -290,7 +333,7 @@ impl Parser<'_> {
                 self.apply_unary(tok, lit)
             }
             Tok::LParen => {
-                let paren = self.duration_atom_paren_ungated()?;
+                let paren = self.duration_paren()?;
                 self.apply_unary(tok, paren)
             }
             Tok::Ident if matches!(next.kw, Kw::Step | Kw::Range | Kw::MinOf | Kw::MaxOf) => {
@@ -313,17 +356,6 @@ impl Parser<'_> {
             }
             _ => Err(self.unexpected(next)),
         }
-    }
-
-    /// `( d )` after a sign in `offset`, which Prometheus does not gate itself.
-    fn duration_atom_paren_ungated(&mut self) -> PResult<DurationExpr> {
-        let open = self.bump()?;
-        let inner = self.duration_expr(0)?;
-        let close = self.expect(Tok::RParen)?;
-        Ok(DurationExpr::Paren {
-            expr: Box::new(inner),
-            span: open.span.to(close.span),
-        })
     }
 
     // ----- offset, @, anchored, smoothed ---------------------------------------

@@ -22,8 +22,8 @@ mod number;
 mod selector;
 
 use crate::parser::ast::{
-    BinaryExpr, BinaryOp, Expr, FillValues, NumberLiteral, ParenExpr, StringLiteral, UnaryExpr,
-    UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
+    AggregateOp, BinaryExpr, BinaryOp, Expr, FillValues, NumberLiteral, ParenExpr, StringLiteral,
+    UnaryExpr, UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
 };
 use crate::parser::lexer::{Kw, LexFailure, NumKind, Tok, Token, TokenSource};
 use crate::parser::quote::unquote;
@@ -50,6 +50,73 @@ const NO_CTX: Ctx = Ctx {
     what: "",
     expected: "",
 };
+
+/// Parses and type-checks a complete expression.
+///
+/// Recursion per nesting level is small but not tiny (a few KiB in debug
+/// builds). When the input could nest deeper than is safe on an arbitrary
+/// caller's stack, the work runs on a helper thread whose stack is sized for
+/// the worst case allowed by [`ParseOptions::max_depth`]; everyday queries
+/// are parsed on the calling thread.
+pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr> {
+    let run = || {
+        let mut expr = parse_expr(input, options)?;
+        crate::parser::check::check_and_normalize(&mut expr, input)?;
+        Ok(expr)
+    };
+    let levels = nesting_estimate(input).min(options.max_depth.saturating_add(2));
+    if levels <= INLINE_LEVELS {
+        return run();
+    }
+    let stack = (256usize << 10)
+        .saturating_add(levels.saturating_mul(STACK_PER_LEVEL))
+        .min(1 << 30);
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("promql-parse".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, run)
+            .ok()
+            .and_then(|handle| handle.join().ok())
+            .unwrap_or_else(|| {
+                Err(ParseError::new(
+                    ParseErrorKind::TooDeep {
+                        limit: options.max_depth,
+                    },
+                    Span::at(0),
+                    input,
+                ))
+            })
+    })
+}
+
+/// Recursion levels that are always parsed on the caller's stack.
+const INLINE_LEVELS: usize = 160;
+
+/// Stack reserved per recursion level on the helper thread (generous for
+/// debug builds, where frames are largest).
+const STACK_PER_LEVEL: usize = 16 << 10;
+
+/// An upper bound on the recursion levels parsing `input` can need: every
+/// bracket level allows a call, its argument and a ladder of operators of
+/// rising precedence; signs and `^` nest one level each.
+fn nesting_estimate(input: &str) -> usize {
+    let (mut depth, mut max, mut chained) = (0usize, 0usize, 0usize);
+    for &b in input.as_bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'+' | b'^' => chained += 1,
+            _ => {}
+        }
+    }
+    8usize
+        .saturating_mul(max + 1)
+        .saturating_add(chained.saturating_mul(2))
+}
 
 /// Parses a complete expression (syntax only; [`check`](crate::parser::check) types it).
 pub(crate) fn parse_expr(input: &str, options: &ParseOptions) -> PResult<Expr> {
@@ -231,74 +298,63 @@ impl<'a> Parser<'a> {
 
     // ----- expressions -------------------------------------------------------
 
+    // The functions on the recursive path (`expr`, `operand`, `primary`,
+    // `paren`, `identifier_expr`, `call`, `aggregation`, `call_args`) are
+    // kept thin: their work is done in non-recursive helpers, so that deep
+    // nesting uses little stack even in debug builds.
+
     /// Parses an expression whose binary operators bind at least as tightly as `min_prec`.
     fn expr(&mut self, min_prec: u8) -> PResult<Node> {
-        let start = self.peek()?.span;
-        self.enter(start)?;
-        let (mut lhs, mut depth) = self.unary()?;
-        loop {
-            let tok = self.peek()?;
-            let Some(op) = binary_op(&tok) else { break };
-            let prec = op.precedence();
-            if prec < min_prec {
-                break;
-            }
-            self.bump()?;
+        self.enter_at_next()?;
+        let mut node = self.operand()?;
+        while let Some(op) = self.binary_operator(min_prec)? {
             let modifiers = self.bin_modifiers()?;
-            let next_min = if op.is_right_associative() {
-                prec
-            } else {
-                prec + 1
-            };
-            let (rhs, rhs_depth) = self.expr(next_min)?;
-            depth = depth.max(rhs_depth) + 1;
-            self.check_tree_depth(depth, tok.span)?;
-            lhs = self.binary(op, lhs, rhs, modifiers)?;
+            let rhs = self.expr(next_min_precedence(op.0))?;
+            node = self.binary(op, node, rhs, modifiers)?;
         }
         self.leave();
-        Ok((lhs, depth))
+        Ok(node)
     }
 
-    /// `-expr`, `+expr` or a postfix expression.
-    fn unary(&mut self) -> PResult<Node> {
+    /// Enters one level of recursion at the next token.
+    fn enter_at_next(&mut self) -> PResult<()> {
+        let at = self.peek()?.span;
+        self.enter(at)
+    }
+
+    /// Consumes the next token if it is a binary operator binding at least
+    /// as tightly as `min_prec`.
+    fn binary_operator(&mut self, min_prec: u8) -> PResult<Option<(BinaryOp, Token)>> {
         let tok = self.peek()?;
-        let op = match tok.kind {
-            Tok::Add => UnaryOp::Pos,
-            Tok::Sub => UnaryOp::Neg,
-            _ => return self.postfix(),
-        };
-        self.bump()?;
-        let (operand, depth) = self.expr(POW_PRECEDENCE)?;
-        Ok(match operand {
-            Expr::NumberLiteral(mut n) => {
-                if op == UnaryOp::Neg {
-                    n.value = -n.value;
-                }
-                n.span.start = tok.span.start;
-                (Expr::NumberLiteral(n), depth)
+        match binary_op(&tok) {
+            Some(op) if op.precedence() >= min_prec => {
+                self.bump()?;
+                Ok(Some((op, tok)))
             }
-            operand => {
-                let span = tok.span.to(operand.span());
-                (
-                    Expr::Unary(Box::new(UnaryExpr {
-                        op,
-                        expr: operand,
-                        span,
-                    })),
-                    depth + 1,
-                )
-            }
-        })
+            _ => Ok(None),
+        }
     }
 
-    /// A primary expression followed by any modifiers.
-    fn postfix(&mut self) -> PResult<Node> {
-        let (mut expr, mut depth) = self.primary()?;
+    /// `-expr`, `+expr`, or a primary expression with its postfix modifiers.
+    fn operand(&mut self) -> PResult<Node> {
+        let tok = self.peek()?;
+        if matches!(tok.kind, Tok::Add | Tok::Sub) {
+            self.bump()?;
+            let inner = self.expr(POW_PRECEDENCE)?;
+            return Ok(finish_unary(tok, inner));
+        }
+        let node = self.primary()?;
+        self.postfix(node)
+    }
+
+    /// Applies `[range]`, `[range:step]`, `offset`, `@`, `anchored`, `smoothed`.
+    fn postfix(&mut self, (mut expr, mut depth): Node) -> PResult<Node> {
         loop {
             let tok = self.peek()?;
             expr = match tok.kind {
                 Tok::LBracket => {
                     depth += 1;
+                    self.check_tree_depth(depth, tok.span)?;
                     self.range_or_subquery(expr)?
                 }
                 Tok::At => self.at_modifier(expr)?,
@@ -316,64 +372,81 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> PResult<Node> {
         let tok = self.peek()?;
         match tok.kind {
+            Tok::LParen => self.paren(tok),
+            Tok::Ident => self.identifier_expr(tok),
+            _ => self.leaf(tok),
+        }
+    }
+
+    fn paren(&mut self, open: Token) -> PResult<Node> {
+        self.bump()?;
+        let inner = self.expr(0)?;
+        self.finish_paren(open, inner)
+    }
+
+    fn finish_paren(&mut self, open: Token, (inner, depth): Node) -> PResult<Node> {
+        let close = self.expect(Tok::RParen)?;
+        Ok((
+            Expr::Paren(Box::new(ParenExpr {
+                expr: inner,
+                span: open.span.to(close.span),
+            })),
+            depth + 1,
+        ))
+    }
+
+    /// A number, a string or a selector without a name.
+    fn leaf(&mut self, tok: Token) -> PResult<Node> {
+        let expr = match tok.kind {
             Tok::Number(kind) => {
                 self.bump()?;
-                Ok((Expr::NumberLiteral(self.number_literal(tok, kind)?), 1))
+                Expr::NumberLiteral(self.number_literal(tok, kind)?)
             }
             Tok::Str => {
                 self.bump()?;
                 let value = self.string_value(tok)?;
-                Ok((
-                    Expr::StringLiteral(StringLiteral {
-                        value,
-                        span: tok.span,
-                    }),
-                    1,
-                ))
+                Expr::StringLiteral(StringLiteral {
+                    value,
+                    span: tok.span,
+                })
             }
-            Tok::LParen => {
-                self.bump()?;
-                let (inner, depth) = self.expr(0)?;
-                let close = self.expect(Tok::RParen)?;
-                Ok((
-                    Expr::Paren(Box::new(ParenExpr {
-                        expr: inner,
-                        span: tok.span.to(close.span),
-                    })),
-                    depth + 1,
-                ))
-            }
-            Tok::LBrace => Ok((
-                Expr::VectorSelector(Box::new(self.vector_selector(None)?)),
-                1,
-            )),
-            Tok::Ident => self.identifier_expr(tok),
-            _ => Err(self.unexpected(tok)),
-        }
+            Tok::LBrace => Expr::VectorSelector(Box::new(self.vector_selector(None)?)),
+            _ => return Err(self.unexpected(tok)),
+        };
+        Ok((expr, 1))
     }
 
     /// An expression starting with an identifier: aggregation, call or selector.
     fn identifier_expr(&mut self, tok: Token) -> PResult<Node> {
+        match self.identifier_role(tok)? {
+            Role::Aggregation(op) => self.aggregation(tok, op),
+            Role::Call => self.call(tok),
+            Role::Selector => Ok((
+                Expr::VectorSelector(Box::new(self.vector_selector(Some(tok))?)),
+                1,
+            )),
+        }
+    }
+
+    /// Consumes the identifier and decides what it starts from the next token.
+    fn identifier_role(&mut self, tok: Token) -> PResult<Role> {
         if !self.is_metric_identifier(&tok) {
             return Err(self.unexpected(tok));
         }
         self.bump()?;
         let next = self.peek()?;
         let opens = next.kind == Tok::LParen;
-        match tok.kw {
+        Ok(match tok.kw {
             Kw::Agg(op) if opens || next.is_kw(Kw::By) || next.is_kw(Kw::Without) => {
-                self.aggregation(tok, op)
+                Role::Aggregation(op)
             }
             Kw::None | Kw::Start | Kw::End | Kw::Step | Kw::Range | Kw::MinOf | Kw::MaxOf
                 if opens =>
             {
-                self.call(tok)
+                Role::Call
             }
-            _ => Ok((
-                Expr::VectorSelector(Box::new(self.vector_selector(Some(tok))?)),
-                1,
-            )),
-        }
+            _ => Role::Selector,
+        })
     }
 
     /// Whether an identifier token may start an expression (a metric name,
@@ -502,7 +575,15 @@ impl<'a> Parser<'a> {
         Ok(if negate { -n.value } else { n.value })
     }
 
-    fn binary(&self, op: BinaryOp, lhs: Expr, rhs: Expr, m: Modifiers) -> PResult<Expr> {
+    fn binary(
+        &self,
+        (op, tok): (BinaryOp, Token),
+        (lhs, lhs_depth): Node,
+        (rhs, rhs_depth): Node,
+        m: Modifiers,
+    ) -> PResult<Node> {
+        let depth = lhs_depth.max(rhs_depth) + 1;
+        self.check_tree_depth(depth, tok.span)?;
         let span = lhs.span().to(rhs.span());
         let fill = m.matching.fill;
         if (fill.lhs.is_some() || fill.rhs.is_some()) && !self.opts.binop_fill_modifiers {
@@ -511,14 +592,60 @@ impl<'a> Parser<'a> {
                 "binop fill modifiers are experimental and not enabled",
             ));
         }
-        Ok(Expr::Binary(Box::new(BinaryExpr {
+        let expr = Expr::Binary(Box::new(BinaryExpr {
             op,
             lhs,
             rhs,
             matching: Some(m.matching),
             return_bool: m.return_bool,
             span,
-        })))
+        }));
+        Ok((expr, depth))
+    }
+}
+
+/// What an identifier at the start of an expression turns out to be.
+enum Role {
+    Aggregation(AggregateOp),
+    Call,
+    Selector,
+}
+
+/// The minimum precedence for the right operand of `op`.
+fn next_min_precedence(op: BinaryOp) -> u8 {
+    if op.is_right_associative() {
+        op.precedence()
+    } else {
+        op.precedence() + 1
+    }
+}
+
+/// Applies a unary sign: folds it into a number literal, else wraps.
+fn finish_unary(sign: Token, (operand, depth): Node) -> Node {
+    let op = if sign.kind == Tok::Sub {
+        UnaryOp::Neg
+    } else {
+        UnaryOp::Pos
+    };
+    match operand {
+        Expr::NumberLiteral(mut n) => {
+            if op == UnaryOp::Neg {
+                n.value = -n.value;
+            }
+            n.span.start = sign.span.start;
+            (Expr::NumberLiteral(n), depth)
+        }
+        operand => {
+            let span = sign.span.to(operand.span());
+            (
+                Expr::Unary(Box::new(UnaryExpr {
+                    op,
+                    expr: operand,
+                    span,
+                })),
+                depth + 1,
+            )
+        }
     }
 }
 

@@ -1,0 +1,105 @@
+//! Nesting and length limits: deep inputs return errors instead of
+//! overflowing the stack, even in debug builds on a 2 MiB thread stack.
+
+use promql_engine::parser::{ParseErrorKind, ParseOptions, parse, parse_with};
+
+/// Runs `f` on a thread with the default 2 MiB test-thread stack.
+fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow or panic");
+}
+
+fn nested(open: &str, inner: &str, close: &str, n: usize) -> String {
+    let mut s = String::with_capacity((open.len() + close.len()) * n + inner.len());
+    for _ in 0..n {
+        s.push_str(open);
+    }
+    s.push_str(inner);
+    for _ in 0..n {
+        s.push_str(close);
+    }
+    s
+}
+
+fn assert_too_deep(input: &str) {
+    match parse(input) {
+        Err(e) => assert!(
+            matches!(e.kind(), ParseErrorKind::TooDeep { limit: 1000 }),
+            "{e}"
+        ),
+        Ok(_) => panic!("{} bytes of nesting parsed", input.len()),
+    }
+}
+
+#[test]
+fn hundred_thousand_parentheses_are_an_error() {
+    on_small_stack(|| assert_too_deep(&nested("(", "1", ")", 100_000)));
+}
+
+#[test]
+fn deep_nesting_of_every_kind_is_an_error() {
+    on_small_stack(|| {
+        let n = 100_000;
+        assert_too_deep(&nested("abs(", "x", ")", n));
+        assert_too_deep(&nested("sum(", "x", ")", n));
+        assert_too_deep(&nested("-", "1", "", n));
+        assert_too_deep(&nested("-(", "x", ")", n));
+        assert_too_deep(&vec!["x"; n].join(" + "));
+        assert_too_deep(&vec!["2"; n].join(" ^ "));
+        assert_too_deep(&format!("x{}", "[1m:]".repeat(n)));
+        assert_too_deep(&format!("x[{}]", nested("(", "1m", ")", n)));
+        assert_too_deep(&format!("x offset {}", nested("(", "1m", ")", n)));
+    });
+}
+
+#[test]
+fn nesting_just_below_the_limit_parses_on_a_small_stack() {
+    on_small_stack(|| {
+        let n = 990;
+        let opts = ParseOptions::all();
+        for input in [
+            nested("(", "1", ")", n),
+            nested("abs(", "x", ")", n),
+            nested("sum(", "x", ")", n),
+            nested("-(", "x", ")", n / 2),
+            nested("rate(", "x[5m]", ")[5m:])", 1).replace("rate(", "max_over_time(rate("),
+            vec!["x"; n].join(" + "),
+            vec!["x"; n].join(" ^ "),
+            format!("x[{}]", nested("(", "1m", ")", n)),
+        ] {
+            if let Err(e) = parse_with(&input, &opts) {
+                panic!("{e} for input of {} bytes", input.len());
+            }
+        }
+    });
+}
+
+#[test]
+fn max_depth_and_max_length_are_configurable() {
+    let opts = ParseOptions::new().with_max_depth(3);
+    assert!(parse_with("((1))", &opts).is_ok());
+    assert!(matches!(
+        parse_with("(((1)))", &opts).unwrap_err().kind(),
+        ParseErrorKind::TooDeep { limit: 3 }
+    ));
+    let opts = ParseOptions::new().with_max_length(5);
+    assert!(parse_with("1 + 2", &opts).is_ok());
+    assert!(matches!(
+        parse_with("1 + 23", &opts).unwrap_err().kind(),
+        ParseErrorKind::TooLong { len: 6, limit: 5 }
+    ));
+}
+
+#[test]
+fn long_flat_inputs_are_fine() {
+    // Many matchers and many function arguments are not nesting.
+    let matchers: Vec<String> = (0..20_000).map(|i| format!("l{i}=\"v\"")).collect();
+    let input = format!("x{{{}}}", matchers.join(","));
+    assert!(parse(&input).is_ok());
+    let args = vec!["\"a\""; 20_000].join(", ");
+    assert!(parse(&format!("label_join(x, \"dst\", \",\", {args})")).is_ok());
+}
