@@ -1,8 +1,8 @@
 //! Loading never panics, whatever the input: random text, and valid rule
 //! files with random edits.
 
+use promql_engine::rules::load::{LoadOptions, load_rule_file};
 use promql_engine::rules::template::parse_alert_template;
-use promql_engine::rules::validate::{LoadOptions, load_rule_file};
 use proptest::prelude::*;
 
 const SEED: &str = "groups:

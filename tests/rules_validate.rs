@@ -1,7 +1,7 @@
 //! Rule-file validation: promtool's messages and positions for each kind of
 //! problem, on small inline files.
 
-use promql_engine::rules::validate::{LoadOptions, MULTI_DOCUMENT_WARNING};
+use promql_engine::rules::load::{LoadOptions, MULTI_DOCUMENT_WARNING};
 use promql_engine::rules::yaml::Pos;
 use promql_engine::rules::{
     CheckOptions, NameValidation, RuleError, check_named_sources, load_rule_file,
@@ -268,4 +268,13 @@ fn experimental_syntax_needs_feature_flags() {
         report.stdout(),
         "Checking features.yml\n  SUCCESS: 4 rules found\n\n"
     );
+}
+
+#[test]
+fn byte_order_mark_and_crlf_are_accepted() {
+    let text =
+        "\u{feff}groups:\r\n  - name: g\r\n    rules:\r\n      - record: r\r\n        expr: up\r\n";
+    let loaded = load_rule_file(text, &LoadOptions::default());
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.file.map(|f| f.rule_count()), Some(1));
 }

@@ -14,8 +14,9 @@ use std::path::Path;
 
 use crate::parser::ParseOptions;
 use crate::rules::lint::{DuplicateRule, find_duplicate_rules, format_duplicates};
+use crate::rules::load::{LoadOptions, load_rule_file};
 pub use crate::rules::validate::NameValidation;
-use crate::rules::validate::{LoadOptions, RuleError, load_rule_file};
+use crate::rules::validate::RuleError;
 
 /// Exit code: all files are valid (lint warnings allowed unless fatal).
 pub const EXIT_SUCCESS: i32 = 0;

@@ -72,7 +72,7 @@ pub fn format_duplicates(duplicates: &[DuplicateRule]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::validate::{LoadOptions, load_rule_file};
+    use crate::rules::load::{LoadOptions, load_rule_file};
 
     #[test]
     fn finds_duplicates_by_name_and_labels() {

@@ -32,6 +32,7 @@
 //!
 //! - [`yaml`]: first YAML document → [`yaml::Node`] tree with positions.
 //! - [`decode`]: tree → [`model::RuleFile`], Go-compatible decode errors.
+//! - [`load`]: text → validated rule file ([`load_rule_file`]).
 //! - [`validate`]: Prometheus' rule validation (names, exprs, templates).
 //! - [`lint`]: duplicate-rule lint.
 //! - [`check`]: `promtool check rules` as a library ([`check_files`]).
@@ -42,6 +43,7 @@ pub mod check;
 pub mod decode;
 pub mod duration;
 pub mod lint;
+pub mod load;
 pub mod model;
 pub mod template;
 pub mod validate;
@@ -51,5 +53,6 @@ pub use check::{
     CheckOptions, CheckReport, FileReport, NameValidation, OutputLine, Stream, check_files,
     check_named_sources, check_source, check_stdin_text,
 };
+pub use load::{LoadOptions, Loaded, load_rule_file};
 pub use model::{LabelEntry, Rule, RuleFile, RuleGroup, RuleKind, Spanned};
-pub use validate::{RuleError, load_rule_file};
+pub use validate::{RuleError, RuleProblem};

@@ -1,4 +1,4 @@
-//! Loading a rule file (YAML → model) and Prometheus' validation rules.
+//! Prometheus' validation rules for a decoded rule file.
 //!
 //! The checks and their order follow Prometheus 3.x: group names (empty,
 //! repeated), group labels, then for each rule: `record` vs `alert`, `expr`
@@ -7,15 +7,17 @@
 //! annotation names, and for alerting rules the templates in labels and
 //! annotations.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
-use crate::parser::{ParseError, ParseOptions, parse_with};
-use crate::rules::decode::{DecodeError, View, decode_rule_file, pos_of};
+use crate::parser::{ParseError, parse_with};
+use crate::rules::decode::{DecodeError, pos_of};
+use crate::rules::load::LoadOptions;
 use crate::rules::model::{Rule, RuleFile};
 use crate::rules::template::lexer::go_quote;
 use crate::rules::template::{TemplateError, parse_alert_template};
-use crate::rules::yaml::{Pos, parse_first_document};
+use crate::rules::yaml::Pos;
 
 /// Which label and metric names are valid.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,28 +41,6 @@ impl NameValidation {
         match self {
             NameValidation::Utf8 => !name.is_empty(),
             NameValidation::Legacy => is_valid_legacy_metric_name(name),
-        }
-    }
-}
-
-/// How to load a rule file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// Parser options for `expr` (promtool 3.x: duration expressions on,
-    /// other experimental features off unless `--enable-feature`).
-    pub parse_options: ParseOptions,
-    /// Name validation scheme.
-    pub name_validation: NameValidation,
-    /// Accept unknown fields (`--ignore-unknown-fields`).
-    pub ignore_unknown_fields: bool,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            parse_options: ParseOptions::default().with_duration_expressions(true),
-            name_validation: NameValidation::Utf8,
-            ignore_unknown_fields: false,
         }
     }
 }
@@ -194,70 +174,10 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
-/// The result of loading one rule file.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Loaded {
-    /// The rule file, when it decoded and validated without errors.
-    pub file: Option<RuleFile>,
-    /// Decode or validation errors, in promtool's order.
-    pub errors: Vec<RuleError>,
-    /// Non-fatal warnings (a second YAML document).
-    pub warnings: Vec<String>,
-}
-
-/// Warning for a YAML stream with more than one document.
-pub const MULTI_DOCUMENT_WARNING: &str =
-    "Multiple document yaml rules files are not supported, only the first document is processed";
-
-/// Loads and validates a rule file's text.
-pub fn load_rule_file(text: &str, options: &LoadOptions) -> Loaded {
-    let mut loaded = Loaded::default();
-    let document = match parse_first_document(text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            // Prometheus decodes twice (typed and node view); a syntax error
-            // fails both, so it is reported twice.
-            let error = RuleError::Decode(DecodeError::Syntax(e));
-            loaded.errors = vec![error.clone(), error];
-            return loaded;
-        }
-    };
-    if document.has_more_documents {
-        loaded.warnings.push(MULTI_DOCUMENT_WARNING.to_string());
-    }
-    let view = if options.ignore_unknown_fields {
-        View::IgnoreUnknownFields
-    } else {
-        View::Strict
-    };
-    let typed = decode_rule_file(document.root.as_ref(), view);
-    let nodes = decode_rule_file(document.root.as_ref(), View::Nodes);
-    let mut file = match typed {
-        Ok(file) => Some(file),
-        Err(e) => {
-            loaded.errors.push(RuleError::Decode(e));
-            None
-        }
-    };
-    if let Err(e) = nodes {
-        loaded.errors.push(RuleError::Decode(e));
-    }
-    if !loaded.errors.is_empty() {
-        return loaded;
-    }
-    if let Some(file) = file.as_mut() {
-        loaded.errors = validate(file, options);
-    }
-    if loaded.errors.is_empty() {
-        loaded.file = file;
-    }
-    loaded
-}
-
 /// Validates a decoded rule file, storing each parsed expression in its rule.
 pub fn validate(file: &mut RuleFile, options: &LoadOptions) -> Vec<RuleError> {
     let mut errors = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for group in &mut file.groups {
         if group.name.value.is_empty() {
             errors.push(RuleError::EmptyGroupName { pos: group.pos });
@@ -273,7 +193,7 @@ pub fn validate(file: &mut RuleFile, options: &LoadOptions) -> Vec<RuleError> {
                 errors.push(RuleError::InvalidGroupLabelName(label.name.clone()));
             }
         }
-        seen.push(group.name.value.clone());
+        seen.insert(group.name.value.clone());
         for (i, rule) in group.rules.iter_mut().enumerate() {
             for (positions, problem) in validate_rule(rule, options) {
                 let node = problem_node(rule, &positions, &problem);
