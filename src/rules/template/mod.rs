@@ -193,12 +193,12 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let parens = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
         ok(&parens);
-        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(err(&parens).contains("exceeded max nesting depth"));
         let ifs = format!(
             "{}{}",
-            "{{ if 1 }}".repeat(100_000),
-            "{{ end }}".repeat(100_000)
+            "{{ if 1 }}".repeat(10_000),
+            "{{ end }}".repeat(10_000)
         );
         assert!(err(&ifs).contains("exceeded max nesting depth"));
     }
