@@ -28,6 +28,29 @@
 //! Decoding by hand lets us collect every type and unknown-field problem with
 //! its line, exactly like Go's `yaml: unmarshal errors:` list.
 //!
+//! # Behaviour (Prometheus 3.x promtool)
+//!
+//! - Only the first YAML document is read; a second one produces a warning
+//!   (`level=WARN msg="Multiple document yaml rules files are not supported, ..."`).
+//! - Each file is decoded twice, as Prometheus does: strictly into the rule
+//!   types (unknown fields are errors: `line N: field X not found in type
+//!   rulefmt.RuleGroup`) and leniently into "node" types. Problems found by
+//!   both (syntax errors, type errors, bad durations) are therefore printed
+//!   twice, exactly like promtool.
+//! - Names use the UTF-8 scheme by default (`ins-tance` is a valid label
+//!   name, `__name__` is not allowed as a rule label; record names may be any
+//!   non-empty string without `{`/`}`); [`NameValidation::Legacy`] gives 2.x rules.
+//! - `expr` is parsed with duration expressions enabled; other experimental
+//!   syntax needs [`CheckOptions::enable_feature`] (promtool's `--enable-feature`).
+//! - Label and annotation templates of alerting rules are parsed (not
+//!   executed) with `$labels`, `$externalLabels`, `$externalURL`, `$value`
+//!   in scope and Prometheus' template functions.
+//!
+//! Known differences: Go iterates label maps in random order, we report
+//! label problems in file order; YAML syntax errors are worded by
+//! saphyr-parser, which usually matches libyaml's text but may point at a
+//! different line (see `testdata/rules/KNOWN_DIFFERENCES`).
+//!
 //! # Modules
 //!
 //! - [`yaml`]: first YAML document → [`yaml::Node`] tree with positions.
