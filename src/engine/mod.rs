@@ -1,9 +1,19 @@
 //! The evaluator: runs a checked [`Expr`] over a [`Storage`] at one instant
 //! or over a range of steps, with Prometheus 3.x semantics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::model::{Timestamp, Value};
+mod aggregate;
+mod annotations;
+mod binary;
+mod eval;
+mod functions;
+mod kahan;
+mod plan;
+mod selector;
+mod types;
+
+use crate::model::{Sample, SampleValue, Series, Timestamp, Value, ValueType};
 use crate::parser::{Expr, Span};
 use crate::storage::{Storage, StorageError};
 
@@ -174,8 +184,7 @@ impl Engine {
         expr: &Expr,
         t: Timestamp,
     ) -> Result<QueryResult, EvalError> {
-        let _ = (storage, expr, t);
-        Err(EvalError::Execution("evaluator not implemented".into()))
+        self.run(storage, expr, t, t, 0)
     }
 
     /// Evaluates `expr` at every step from `start` to `end` inclusive
@@ -188,7 +197,122 @@ impl Engine {
         end: Timestamp,
         step: i64,
     ) -> Result<QueryResult, EvalError> {
-        let _ = (storage, expr, start, end, step);
-        Err(EvalError::Execution("evaluator not implemented".into()))
+        if step <= 0 {
+            return Err(EvalError::BadQuery(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end < start {
+            return Err(EvalError::BadQuery(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        let points = (end as i128 - start as i128) / step as i128 + 1;
+        if points > self.options.max_points_per_series as i128 {
+            return Err(EvalError::TooManyPoints);
+        }
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                return Err(EvalError::BadQuery(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    other.document_name()
+                )));
+            }
+        }
+        self.run(storage, expr, start, end, step)
+    }
+
+    fn run(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        start: Timestamp,
+        end: Timestamp,
+        step: i64,
+    ) -> Result<QueryResult, EvalError> {
+        let began = Instant::now();
+        let frame = plan::QueryFrame {
+            start,
+            end,
+            step,
+            default_subquery_step: self.options.no_step_subquery_interval.max(1),
+        };
+        let node = plan::lower(expr, &frame)?;
+        let shared = eval::Shared::new(storage, &self.options);
+        let ev = eval::Ev {
+            sh: &shared,
+            start,
+            end,
+            interval: if step == 0 { 1 } else { step },
+        };
+        let val = ev.eval(&node)?;
+        let mut mat = match val {
+            types::Val::Str(v) => {
+                return Ok(QueryResult {
+                    value: Value::String { t: start, v },
+                    annotations: shared.annos.into_inner().into_vec(),
+                    stats: QueryStats {
+                        eval_time: began.elapsed(),
+                        ..Default::default()
+                    },
+                });
+            }
+            types::Val::Matrix(m) => m,
+        };
+        if self.options.delayed_name_removal {
+            for s in &mut mat {
+                if s.drop_name {
+                    s.labels = types::drop_metadata(&s.labels);
+                }
+            }
+            mat = eval::merge_same_labelsets(mat)?;
+        }
+        let ty = node.ty();
+        let value = if step == 0 && ty == ValueType::Vector {
+            Value::Vector(
+                mat.into_iter()
+                    .filter_map(|s| {
+                        let value = match (s.floats.first(), s.hists.first()) {
+                            (_, Some(h)) => SampleValue::Histogram(h.h.clone()),
+                            (Some(f), None) => SampleValue::Float(f.v),
+                            (None, None) => return None,
+                        };
+                        Some(Sample {
+                            labels: s.labels,
+                            t: start,
+                            value,
+                        })
+                    })
+                    .collect(),
+            )
+        } else if step == 0 && ty == ValueType::Scalar {
+            let v = mat
+                .first()
+                .and_then(|s| s.floats.first())
+                .map_or(f64::NAN, |p| p.v);
+            Value::Scalar { t: start, v }
+        } else {
+            let mut out: Vec<Series> = mat
+                .into_iter()
+                .map(|s| Series {
+                    labels: s.labels,
+                    floats: s.floats,
+                    histograms: s.hists,
+                })
+                .collect();
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Value::Matrix(out)
+        };
+        Ok(QueryResult {
+            value,
+            annotations: shared.annos.into_inner().into_vec(),
+            stats: QueryStats {
+                total_samples: shared.total.get(),
+                peak_samples: shared.peak.get() as u64,
+                prepare_time: Duration::ZERO,
+                eval_time: began.elapsed(),
+            },
+        })
     }
 }

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
+pub mod exposition;
 pub mod memory;
+pub mod series_notation;
 
 pub use memory::MemoryStorage;
 

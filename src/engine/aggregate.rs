@@ -1,0 +1,561 @@
+//! Aggregation operators: sum, avg, count, min, max, group, stddev, stdvar,
+//! quantile, topk, bottomk, limitk, limit_ratio and count_values, with
+//! `by`/`without` grouping.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use super::EvalError;
+use super::annotations::go_g;
+use super::eval::Ev;
+use super::kahan::{go_max, go_min, kahan_inc, quantile};
+use super::plan::{AggN, Node};
+use super::types::{ESample, ESeries, Matrix};
+use crate::model::{Labels, METRIC_NAME, format_float};
+use crate::parser::AggregateOp as Op;
+
+/// The output labels (and grouping key) of a series.
+pub(crate) fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
+    if without {
+        let mut names: Vec<&str> = grouping.iter().map(String::as_str).collect();
+        names.push(METRIC_NAME);
+        labels.without(&names)
+    } else if grouping.is_empty() {
+        Labels::empty()
+    } else {
+        labels.keep_only(grouping)
+    }
+}
+
+struct Params {
+    values: Vec<f64>,
+    min: f64,
+    max: f64,
+    any_nan: bool,
+}
+
+fn params(ev: &Ev<'_, '_>, p: Option<&Node>) -> Result<Params, EvalError> {
+    let Some(p) = p else {
+        return Ok(Params {
+            values: vec![0.0; ev.num_steps()],
+            min: 0.0,
+            max: 0.0,
+            any_nan: false,
+        });
+    };
+    let values = ev.eval_scalar_steps(p)?;
+    let (mut min, mut max, mut any_nan) = (f64::MAX, -f64::MAX, false);
+    for &v in &values {
+        max = go_max(max, v);
+        min = go_min(min, v);
+        any_nan |= v.is_nan();
+    }
+    Ok(Params {
+        values,
+        min,
+        max,
+        any_nan,
+    })
+}
+
+#[derive(Default, Clone)]
+struct Group {
+    seen: bool,
+    value: f64,
+    mean: f64,
+    comp: f64,
+    count: f64,
+    incremental_mean: bool,
+    has_float: bool,
+    has_hist: bool,
+    values: Vec<f64>,
+    drop_name: bool,
+}
+
+/// Evaluates an aggregation over all steps.
+pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
+    if a.op == Op::CountValues {
+        return count_values(ev, a);
+    }
+    let ps = params(ev, a.param.as_ref())?;
+    let input = ev.eval_matrix(&a.expr)?;
+    let param_span = a.param.as_ref().map(Node::span).unwrap_or(a.span);
+    let is_k = matches!(a.op, Op::Topk | Op::Bottomk | Op::Limitk | Op::LimitRatio);
+    match a.op {
+        Op::Topk | Op::Bottomk | Op::Limitk => {
+            if ps.max < 1.0 {
+                return Ok(Vec::new());
+            }
+            if ps.any_nan {
+                return Err(EvalError::Execution("Parameter value is NaN".into()));
+            }
+            if ps.min <= i64::MIN as f64 {
+                return Err(EvalError::Execution(format!(
+                    "Scalar value {} underflows int64",
+                    go_g(ps.min)
+                )));
+            }
+            if ps.max >= i64::MAX as f64 {
+                return Err(EvalError::Execution(format!(
+                    "Scalar value {} overflows int64",
+                    go_g(ps.max)
+                )));
+            }
+        }
+        Op::LimitRatio => {
+            if ps.max == 0.0 && ps.min == 0.0 {
+                return Ok(Vec::new());
+            }
+            if ps.any_nan {
+                return Err(EvalError::Execution("Ratio value is NaN".into()));
+            }
+            if ps.max > 1.0 {
+                ev.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to 1",
+                        go_g(ps.max)
+                    ),
+                    param_span,
+                );
+            }
+            if ps.min < -1.0 {
+                ev.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to -1",
+                        go_g(ps.min)
+                    ),
+                    param_span,
+                );
+            }
+        }
+        Op::Quantile => {
+            let msg = |q: f64| format!("quantile value should be between 0 and 1, got {}", go_g(q));
+            if ps.any_nan {
+                ev.warn(msg(f64::NAN), param_span);
+            }
+            if ps.max > 1.0 {
+                ev.warn(msg(ps.max), param_span);
+            }
+            if ps.min < 0.0 {
+                ev.warn(msg(ps.min), param_span);
+            }
+        }
+        _ => {}
+    }
+
+    // Map input series to groups.
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut series_group = Vec::with_capacity(input.len());
+    let mut out: Matrix = Vec::new();
+    for s in &input {
+        let key = group_labels(&s.labels, &a.grouping, a.without);
+        let n = group_index.len();
+        let idx = *group_index.entry(key.clone()).or_insert_with(|| {
+            out.push(ESeries::new(key, false));
+            n
+        });
+        series_group.push(idx);
+    }
+    let mut groups = vec![Group::default(); group_index.len()];
+    let mut cursors = vec![(0usize, 0usize); input.len()];
+    let expr_span = a.expr.span();
+    let mut k_out: Matrix = Vec::new();
+    let mut k_index: HashMap<Labels, usize> = HashMap::new();
+    let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
+    let input_total: usize = input.iter().map(ESeries::len).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
+    for (step, ts) in ev.steps().enumerate() {
+        ev.tick()?;
+        let param = ps.values.get(step).copied().unwrap_or(f64::NAN);
+        for g in groups.iter_mut() {
+            g.seen = false;
+        }
+        for m in k_members.iter_mut() {
+            m.clear();
+        }
+        let mut k_stop = false;
+        for (si, s) in input.iter().enumerate() {
+            let c = &mut cursors[si];
+            let (f, h) = if let Some(p) = s.floats.get(c.0).filter(|p| p.t == ts) {
+                c.0 += 1;
+                (p.v, None)
+            } else if let Some(p) = s.hists.get(c.1).filter(|p| p.t == ts) {
+                c.1 += 1;
+                (0.0, Some(p.h.clone()))
+            } else {
+                continue;
+            };
+            if k_stop {
+                continue;
+            }
+            let gi = series_group[si];
+            if is_k {
+                let sample = ESample {
+                    labels: s.labels.clone(),
+                    t: ts,
+                    f,
+                    h,
+                    drop_name: s.drop_name,
+                };
+                match a.op {
+                    Op::LimitRatio => {
+                        let r = param.clamp(-1.0, 1.0);
+                        if param == 0.0 {
+                            k_stop = true;
+                            continue;
+                        }
+                        if ratio_selects(r, &sample.labels) {
+                            k_members[gi].push(sample);
+                        }
+                        groups[gi].seen = true;
+                    }
+                    _ => {
+                        let k = (param as i64).min(input.len() as i64);
+                        if k < 1 {
+                            k_stop = true;
+                            continue;
+                        }
+                        if sample.h.is_some() && a.op != Op::Limitk {
+                            ev.info(
+                                format!("ignored histogram in {} aggregation", a.op.as_str()),
+                                a.span,
+                            );
+                            continue;
+                        }
+                        groups[gi].seen = true;
+                        let members = &mut k_members[gi];
+                        if a.op == Op::Limitk {
+                            if (members.len() as i64) < k {
+                                members.push(sample);
+                            }
+                        } else {
+                            members.push(sample);
+                        }
+                        groups[gi].count = k as f64;
+                    }
+                }
+                continue;
+            }
+            aggregate_one(
+                ev,
+                a,
+                &mut groups[gi],
+                f,
+                h.is_some(),
+                s.drop_name,
+                expr_span,
+            );
+        }
+        if is_k {
+            let mut step_out: Vec<ESample> = Vec::new();
+            if !k_stop {
+                for (gi, members) in k_members.iter_mut().enumerate() {
+                    if !groups[gi].seen {
+                        continue;
+                    }
+                    let k = groups[gi].count as usize;
+                    match a.op {
+                        Op::Topk => {
+                            members.sort_by(|x, y| desc_nan_last(x.f, y.f));
+                            members.truncate(k);
+                        }
+                        Op::Bottomk => {
+                            members.sort_by(|x, y| asc_nan_last(x.f, y.f));
+                            members.truncate(k);
+                        }
+                        _ => {}
+                    }
+                    step_out.append(members);
+                }
+            }
+            ev.add_samples(step_out.len())?;
+            if ev.is_instant() {
+                return Ok(step_out
+                    .into_iter()
+                    .map(|s| {
+                        let mut ser = ESeries::new(s.labels, s.drop_name);
+                        ser.push(ts, s.f, s.h);
+                        ser
+                    })
+                    .collect());
+            }
+            for s in step_out {
+                let i = *k_index.entry(s.labels.clone()).or_insert_with(|| {
+                    k_out.push(ESeries::new(s.labels.clone(), s.drop_name));
+                    k_out.len() - 1
+                });
+                k_out[i].push(ts, s.f, s.h);
+            }
+            continue;
+        }
+        let mut produced = 0;
+        for (gi, g) in groups.iter_mut().enumerate() {
+            if !g.seen {
+                continue;
+            }
+            if let Some(v) = finish(ev, a, g, param, expr_span) {
+                out[gi].floats.push(crate::model::FPoint { t: ts, v });
+                out[gi].drop_name = g.drop_name;
+                produced += 1;
+            }
+        }
+        ev.add_samples(produced)?;
+    }
+    ev.sh.current.set(base);
+    if is_k {
+        ev.add_samples(k_out.iter().map(ESeries::len).sum())?;
+        return Ok(k_out);
+    }
+    out.retain(|s| s.len() > 0);
+    ev.add_samples(out.iter().map(ESeries::len).sum())?;
+    Ok(out)
+}
+
+/// Ascending by value, NaN last.
+fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// Descending by value, NaN last.
+fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// Whether `limit_ratio(r)` keeps the series, by a stable hash of its labels.
+fn ratio_selects(r: f64, labels: &Labels) -> bool {
+    let mut h = std::hash::DefaultHasher::new();
+    labels.hash(&mut h);
+    let offset = h.finish() as f64 / u64::MAX as f64;
+    (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+}
+
+fn aggregate_one(
+    ev: &Ev<'_, '_>,
+    a: &AggN,
+    g: &mut Group,
+    f: f64,
+    is_hist: bool,
+    drop_name: bool,
+    span: crate::parser::Span,
+) {
+    let ignored = |op: &str| ev.info(format!("ignored histogram in {op} aggregation"), span);
+    if !g.seen {
+        *g = Group {
+            seen: true,
+            value: f,
+            mean: f,
+            count: 1.0,
+            drop_name,
+            ..Group::default()
+        };
+        match a.op {
+            Op::Sum | Op::Avg => {
+                if is_hist {
+                    g.has_hist = true;
+                } else {
+                    g.has_float = true;
+                }
+            }
+            Op::Stddev | Op::Stdvar => {
+                if is_hist {
+                    g.seen = false;
+                    ignored(a.op.as_str());
+                } else if f.is_nan() || f.is_infinite() {
+                    g.value = f64::NAN;
+                } else {
+                    g.value = 0.0;
+                }
+            }
+            Op::Quantile => {
+                if is_hist {
+                    g.seen = false;
+                    ignored("quantile");
+                }
+                g.values = vec![f];
+            }
+            Op::Group => g.value = 1.0,
+            Op::Min | Op::Max if is_hist => {
+                g.seen = false;
+                ignored(a.op.as_str());
+            }
+            _ => {}
+        }
+        return;
+    }
+    if drop_name {
+        g.drop_name = true;
+    }
+    match a.op {
+        Op::Sum => {
+            if is_hist {
+                g.has_hist = true;
+            } else {
+                g.has_float = true;
+                (g.value, g.comp) = kahan_inc(f, g.value, g.comp);
+            }
+        }
+        Op::Avg => {
+            g.count += 1.0;
+            if is_hist {
+                g.has_hist = true;
+                return;
+            }
+            g.has_float = true;
+            if !g.incremental_mean {
+                let (nv, nc) = kahan_inc(f, g.value, g.comp);
+                if !nv.is_infinite() {
+                    g.value = nv;
+                    g.comp = nc;
+                    return;
+                }
+                g.incremental_mean = true;
+                g.mean = g.value / (g.count - 1.0);
+                g.comp /= g.count - 1.0;
+            }
+            let q = (g.count - 1.0) / g.count;
+            (g.mean, g.comp) = kahan_inc(f / g.count, q * g.mean, q * g.comp);
+        }
+        Op::Group => {}
+        Op::Max => {
+            if is_hist {
+                ignored("max");
+            } else if g.value < f || g.value.is_nan() {
+                g.value = f;
+            }
+        }
+        Op::Min => {
+            if is_hist {
+                ignored("min");
+            } else if g.value > f || g.value.is_nan() {
+                g.value = f;
+            }
+        }
+        Op::Count => g.count += 1.0,
+        Op::Stddev | Op::Stdvar => {
+            if is_hist {
+                ignored(a.op.as_str());
+            } else {
+                g.count += 1.0;
+                let delta = f - g.mean;
+                g.mean += delta / g.count;
+                g.value += delta * (f - g.mean);
+            }
+        }
+        Op::Quantile => {
+            if is_hist {
+                ignored("quantile");
+            } else {
+                g.values.push(f);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn finish(
+    ev: &Ev<'_, '_>,
+    a: &AggN,
+    g: &mut Group,
+    q: f64,
+    span: crate::parser::Span,
+) -> Option<f64> {
+    let mixed = "encountered a mix of histograms and floats for aggregation";
+    Some(match a.op {
+        Op::Avg => {
+            if g.has_float && g.has_hist {
+                ev.warn(mixed.into(), span);
+                return None;
+            }
+            if g.has_hist {
+                // Native-histogram averaging belongs to the histogram issue.
+                return None;
+            }
+            if g.incremental_mean {
+                g.mean + g.comp
+            } else {
+                g.value / g.count + g.comp / g.count
+            }
+        }
+        Op::Sum => {
+            if g.has_float && g.has_hist {
+                ev.warn(mixed.into(), span);
+                return None;
+            }
+            if g.has_hist {
+                return None;
+            }
+            g.value + g.comp
+        }
+        Op::Count => g.count,
+        Op::Stdvar => g.value / g.count,
+        Op::Stddev => (g.value / g.count).sqrt(),
+        Op::Quantile => quantile(q, &mut g.values),
+        _ => g.value,
+    })
+}
+
+fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
+    let label = match &a.param {
+        Some(Node::Str(s, _)) => s.clone(),
+        _ => {
+            return Err(EvalError::Execution(
+                "count_values needs a string parameter".into(),
+            ));
+        }
+    };
+    if label.is_empty() {
+        return Err(EvalError::Execution(format!(
+            "invalid label name {}",
+            super::annotations::go_quote(&label)
+        )));
+    }
+    let mut grouping = a.grouping.clone();
+    if !a.without {
+        grouping.push(label.clone());
+        grouping.sort();
+    }
+    let input = ev.eval_matrix(&a.expr)?;
+    ev.range_eval(vec![input], |v, _, _| {
+        let mut counts: HashMap<Labels, usize> = HashMap::new();
+        let mut order: Vec<Labels> = Vec::new();
+        for s in &v[0] {
+            let value = match &s.h {
+                None => format_value(s.f),
+                Some(h) => format!("{h:?}"),
+            };
+            let metric = s.labels.builder().set(label.as_str(), value).build();
+            let key = group_labels(&metric, &grouping, a.without);
+            let c = counts.entry(key.clone()).or_insert_with(|| {
+                order.push(key);
+                0
+            });
+            *c += 1;
+        }
+        Ok(order
+            .into_iter()
+            .map(|l| {
+                let n = counts.get(&l).copied().unwrap_or(0) as f64;
+                ESample::float(l, n)
+            })
+            .collect())
+    })
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+fn format_value(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        format_float(v)
+    }
+}

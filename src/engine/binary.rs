@@ -1,0 +1,377 @@
+//! Binary operators: scalar/vector arithmetic and comparisons, set
+//! operators, vector matching with `on`/`ignoring`, `group_left`/`group_right`
+//! and the experimental `fill` modifiers.
+
+use std::collections::{HashMap, HashSet};
+
+use super::EvalError;
+use super::eval::Ev;
+use super::plan::BinN;
+use super::types::{ESample, Matrix, Vector, drop_metadata, prom_labels_string};
+use crate::model::{Labels, METRIC_NAME};
+use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
+
+/// Applies `op` to two scalars (comparisons yield 1 or 0).
+pub(crate) fn scalar_binop(op: BinaryOp, l: f64, r: f64) -> f64 {
+    match op {
+        BinaryOp::Add => l + r,
+        BinaryOp::Sub => l - r,
+        BinaryOp::Mul => l * r,
+        BinaryOp::Div => l / r,
+        BinaryOp::Pow => l.powf(r),
+        BinaryOp::Mod => go_mod(l, r),
+        BinaryOp::Atan2 => l.atan2(r),
+        BinaryOp::Eql => btof(l == r),
+        BinaryOp::Neq => btof(l != r),
+        BinaryOp::Gtr => btof(l > r),
+        BinaryOp::Lss => btof(l < r),
+        BinaryOp::Gte => btof(l >= r),
+        BinaryOp::Lte => btof(l <= r),
+        BinaryOp::And
+        | BinaryOp::Or
+        | BinaryOp::Unless
+        | BinaryOp::TrimUpper
+        | BinaryOp::TrimLower => f64::NAN,
+    }
+}
+
+/// Go's `math.Mod` (sign of the dividend), which Rust's `%` matches.
+fn go_mod(l: f64, r: f64) -> f64 {
+    l % r
+}
+
+fn btof(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// Operators after which the value no longer has the metric's meaning.
+pub(crate) fn changes_metric_schema(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Pow
+            | BinaryOp::Mod
+            | BinaryOp::Atan2
+    )
+}
+
+/// The value and whether to keep the element, for two floats.
+fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        BinaryOp::Eql => (l, l == r),
+        BinaryOp::Neq => (l, l != r),
+        BinaryOp::Gtr => (l, l > r),
+        BinaryOp::Lss => (l, l < r),
+        BinaryOp::Gte => (l, l >= r),
+        BinaryOp::Lte => (l, l <= r),
+        _ => (scalar_binop(op, l, r), true),
+    }
+}
+
+fn incompatible_types(ev: &Ev<'_, '_>, b: &BinN, lt: &str, rt: &str) {
+    let op = b.op.as_str();
+    ev.info(
+        format!(
+            "incompatible sample types encountered for binary operator \"{op}\": {lt} {op} {rt}"
+        ),
+        b.span,
+    );
+}
+
+/// `vector op scalar` (or `scalar op vector` when `swap`).
+pub(crate) fn vector_scalar_binop(
+    ev: &Ev<'_, '_>,
+    b: &BinN,
+    vec: &Vector,
+    scalar: f64,
+    swap: bool,
+) -> Vector {
+    let mut out = Vec::with_capacity(vec.len());
+    for s in vec {
+        if s.h.is_some() {
+            // Histogram arithmetic belongs to the native-histogram issue.
+            let (lt, rt) = if swap {
+                ("float", "histogram")
+            } else {
+                ("histogram", "float")
+            };
+            if !(b.op == BinaryOp::Mul || (b.op == BinaryOp::Div && !swap)) {
+                incompatible_types(ev, b, lt, rt);
+            }
+            continue;
+        }
+        let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
+        let (mut v, mut keep) = elem_binop(b.op, l, r);
+        if b.op.is_comparison() && swap {
+            v = s.f;
+        }
+        if b.return_bool {
+            v = btof(keep);
+            keep = true;
+        }
+        if !keep {
+            continue;
+        }
+        let mut o = s.clone();
+        o.f = v;
+        if changes_metric_schema(b.op) || b.return_bool {
+            if !ev.delayed() {
+                o.labels = drop_metadata(&o.labels);
+            }
+            o.drop_name = true;
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// The labels used to match a series with the other side.
+pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
+    if m.on {
+        labels.keep_only(&m.matching_labels)
+    } else {
+        let mut names: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
+        names.push(METRIC_NAME);
+        labels.without(&names)
+    }
+}
+
+/// Evaluates a vector-vector binary operation over all steps.
+pub(crate) fn eval_vector_binop(
+    ev: &Ev<'_, '_>,
+    b: &BinN,
+    lhs: Matrix,
+    rhs: Matrix,
+) -> Result<Matrix, EvalError> {
+    // Signatures per input series, shared by all steps.
+    let mut sig_ids: HashMap<Labels, usize> = HashMap::new();
+    let mut sig_of = |m: &Matrix| -> Vec<usize> {
+        m.iter()
+            .map(|s| {
+                let sig = match_labels(&s.labels, &b.matching);
+                let n = sig_ids.len();
+                *sig_ids.entry(sig).or_insert(n)
+            })
+            .collect()
+    };
+    let lsig = sig_of(&lhs);
+    let rsig = sig_of(&rhs);
+    let mut cache: HashMap<(Labels, Labels), Labels> = HashMap::new();
+    ev.range_eval(vec![lhs, rhs], |v, idx, _| {
+        let ls: Vec<usize> = idx[0].iter().map(|&i| lsig[i]).collect();
+        let rs: Vec<usize> = idx[1].iter().map(|&i| rsig[i]).collect();
+        match b.op {
+            BinaryOp::And => {
+                if v[0].is_empty() || v[1].is_empty() {
+                    return Ok(Vec::new());
+                }
+                let present: HashSet<usize> = rs.iter().copied().collect();
+                Ok(v[0]
+                    .iter()
+                    .zip(&ls)
+                    .filter(|(_, s)| present.contains(s))
+                    .map(|(x, _)| x.clone())
+                    .collect())
+            }
+            BinaryOp::Or => {
+                let present: HashSet<usize> = ls.iter().copied().collect();
+                let mut out = v[0].clone();
+                out.extend(
+                    v[1].iter()
+                        .zip(&rs)
+                        .filter(|(_, s)| !present.contains(s))
+                        .map(|(x, _)| x.clone()),
+                );
+                Ok(out)
+            }
+            BinaryOp::Unless => {
+                let present: HashSet<usize> = rs.iter().copied().collect();
+                Ok(v[0]
+                    .iter()
+                    .zip(&ls)
+                    .filter(|(_, s)| !present.contains(s))
+                    .map(|(x, _)| x.clone())
+                    .collect())
+            }
+            _ => vector_binop(ev, b, &v[0], &ls, &v[1], &rs, &mut cache),
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vector_binop(
+    ev: &Ev<'_, '_>,
+    b: &BinN,
+    lhs: &Vector,
+    lsig: &[usize],
+    rhs: &Vector,
+    rsig: &[usize],
+    cache: &mut HashMap<(Labels, Labels), Labels>,
+) -> Result<Vector, EvalError> {
+    let m = &b.matching;
+    let fill = m.fill;
+    if (lhs.is_empty() && rhs.is_empty())
+        || ((lhs.is_empty() || rhs.is_empty()) && fill.lhs.is_none() && fill.rhs.is_none())
+    {
+        return Ok(Vec::new());
+    }
+    let swapped = m.card == VectorMatchCardinality::OneToMany;
+    let (lhs, lsig, rhs, rsig) = if swapped {
+        (rhs, rsig, lhs, lsig)
+    } else {
+        (lhs, lsig, rhs, rsig)
+    };
+    // The "one" side by signature.
+    let mut right: HashMap<usize, &ESample> = HashMap::new();
+    for (s, sig) in rhs.iter().zip(rsig) {
+        if let Some(dup) = right.get(sig) {
+            let one_side = if swapped { "left" } else { "right" };
+            let matched = prom_labels_string(&match_labels(&s.labels, m));
+            let (mut a, mut c) = (
+                prom_labels_string(&s.labels),
+                prom_labels_string(&dup.labels),
+            );
+            if a > c {
+                std::mem::swap(&mut a, &mut c);
+            }
+            return Err(EvalError::Execution(format!(
+                "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side"
+            )));
+        }
+        right.insert(*sig, s);
+    }
+    let one_to_one = m.card == VectorMatchCardinality::OneToOne;
+    let matched_one: HashSet<usize> = HashSet::new();
+    let matched_many: HashMap<usize, HashSet<Labels>> = HashMap::new();
+    let mut out = Vec::new();
+    type Matched = (HashSet<usize>, HashMap<usize, HashSet<Labels>>);
+    let mut matched: Matched = (matched_one, matched_many);
+    let mut do_op = |ls: &ESample,
+                     rs: &ESample,
+                     sig: usize,
+                     out: &mut Vector,
+                     matched: &mut Matched|
+     -> Result<(), EvalError> {
+        let (matched_one, matched_many) = (&mut matched.0, &mut matched.1);
+        let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
+        let (mut v, mut keep) = match (&l.h, &r.h) {
+            (None, None) => elem_binop(b.op, l.f, r.f),
+            (lh, rh) => {
+                let name = |h: &Option<_>| if h.is_some() { "histogram" } else { "float" };
+                let hist_ok = match b.op {
+                    BinaryOp::Mul => true,
+                    BinaryOp::Div => rh.is_none(),
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Eql | BinaryOp::Neq => {
+                        lh.is_some() && rh.is_some()
+                    }
+                    _ => false,
+                };
+                if !hist_ok {
+                    incompatible_types(ev, b, name(lh), name(rh));
+                }
+                (0.0, false)
+            }
+        };
+        if b.return_bool {
+            v = btof(keep);
+        }
+        let drop_name = !ev.delayed() && b.return_bool;
+        let key = (ls.labels.clone(), rs.labels.clone());
+        let metric = match cache.get(&key) {
+            Some(l) => l.clone(),
+            None => {
+                let l = result_metric(&ls.labels, &rs.labels, b.op, m, drop_name);
+                cache.insert(key, l.clone());
+                l
+            }
+        };
+        if one_to_one {
+            if !matched_one.insert(sig) {
+                return Err(EvalError::Execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                ));
+            }
+        } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+            return Err(EvalError::Execution(
+                "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            ));
+        }
+        if b.return_bool {
+            keep = true;
+        }
+        if !keep {
+            return Ok(());
+        }
+        out.push(ESample {
+            labels: metric,
+            t: ls.t,
+            f: v,
+            h: None,
+            drop_name: b.return_bool,
+        });
+        Ok(())
+    };
+    for (ls, sig) in lhs.iter().zip(lsig) {
+        match right.get(sig) {
+            Some(rs) => do_op(ls, rs, *sig, &mut out, &mut matched)?,
+            None => {
+                let fill_v = fill.rhs;
+                if let Some(f) = fill_v {
+                    let rs = ESample::float(match_labels(&ls.labels, m), f);
+                    do_op(ls, &rs, *sig, &mut out, &mut matched)?;
+                }
+            }
+        }
+    }
+    let fill_other = fill.lhs;
+    if let Some(f) = fill_other {
+        for (rs, sig) in rhs.iter().zip(rsig) {
+            let done = if one_to_one {
+                matched.0.contains(sig)
+            } else {
+                matched.1.get(sig).is_some_and(|s| !s.is_empty())
+            };
+            if done {
+                continue;
+            }
+            let ls = ESample::float(match_labels(&rs.labels, m), f);
+            do_op(&ls, rs, *sig, &mut out, &mut matched)?;
+        }
+    }
+    Ok(out)
+}
+
+fn result_metric(
+    lhs: &Labels,
+    rhs: &Labels,
+    op: BinaryOp,
+    m: &VectorMatching,
+    drop_name: bool,
+) -> Labels {
+    let mut labels = if drop_name || changes_metric_schema(op) {
+        drop_metadata(lhs)
+    } else {
+        lhs.clone()
+    };
+    if m.card == VectorMatchCardinality::OneToOne {
+        labels = if m.on {
+            labels.keep_only(&m.matching_labels)
+        } else {
+            labels.without(&m.matching_labels)
+        };
+    }
+    if !m.include.is_empty() {
+        let mut b = labels.builder();
+        for name in &m.include {
+            match rhs.get(name) {
+                Some(v) => b.set_mut(name.as_str(), v),
+                None => b.remove_mut(name),
+            }
+        }
+        labels = b.build();
+    }
+    labels
+}

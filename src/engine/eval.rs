@@ -1,0 +1,409 @@
+//! The evaluator core: every node is evaluated for all steps of the
+//! evaluator's range at once, yielding a matrix (Prometheus' model).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::EngineOptions;
+use super::EvalError;
+use super::annotations::Annotations;
+use super::plan::{BinN, CallN, Node, Subq};
+use super::types::{ESample, ESeries, Matrix, Val, Vector, drop_metadata, has_duplicate_labels};
+use crate::model::{Labels, ValueType};
+use crate::parser::Span;
+use crate::storage::Storage;
+
+/// The message Prometheus reports for duplicate output series.
+pub(crate) const DUPLICATE_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+/// State shared by an evaluator and its subquery children.
+pub(crate) struct Shared<'a> {
+    pub storage: &'a dyn Storage,
+    pub opts: &'a EngineOptions,
+    pub current: Cell<usize>,
+    pub peak: Cell<usize>,
+    pub total: Cell<u64>,
+    pub deadline: Option<Instant>,
+    ticks: Cell<u32>,
+    pub annos: RefCell<Annotations>,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(storage: &'a dyn Storage, opts: &'a EngineOptions) -> Self {
+        Shared {
+            storage,
+            opts,
+            current: Cell::new(0),
+            peak: Cell::new(0),
+            total: Cell::new(0),
+            deadline: opts.timeout.and_then(|t| Instant::now().checked_add(t)),
+            ticks: Cell::new(0),
+            annos: RefCell::new(Annotations::default()),
+        }
+    }
+}
+
+/// An evaluator over `start..=end` in steps of `interval` (milliseconds).
+pub(crate) struct Ev<'a, 'b> {
+    pub sh: &'b Shared<'a>,
+    pub start: i64,
+    pub end: i64,
+    pub interval: i64,
+}
+
+impl<'a, 'b> Ev<'a, 'b> {
+    pub fn delayed(&self) -> bool {
+        self.sh.opts.delayed_name_removal
+    }
+
+    pub fn lookback(&self) -> i64 {
+        self.sh.opts.lookback_delta
+    }
+
+    pub fn num_steps(&self) -> usize {
+        if self.end < self.start {
+            return 0;
+        }
+        let span = (self.end as i128 - self.start as i128) / self.interval.max(1) as i128;
+        usize::try_from(span)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+    }
+
+    /// The step timestamps.
+    pub fn steps(&self) -> impl Iterator<Item = i64> + use<> {
+        let (start, end, interval) = (self.start, self.end, self.interval.max(1));
+        (0..i64::try_from(self.num_steps()).unwrap_or(i64::MAX))
+            .map(move |i| start.saturating_add(i.saturating_mul(interval)))
+            .take_while(move |t| *t <= end)
+    }
+
+    pub fn is_instant(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Checks the timeout every so often.
+    pub fn tick(&self) -> Result<(), EvalError> {
+        let n = self.sh.ticks.get().wrapping_add(1);
+        self.sh.ticks.set(n);
+        if n % 256 == 0
+            && let Some(d) = self.sh.deadline
+            && Instant::now() > d
+        {
+            return Err(EvalError::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Accounts `n` more samples held in memory.
+    pub fn add_samples(&self, n: usize) -> Result<(), EvalError> {
+        let cur = self.sh.current.get().saturating_add(n);
+        self.sh.current.set(cur);
+        self.sh
+            .total
+            .set(self.sh.total.get().saturating_add(n as u64));
+        if cur > self.sh.peak.get() {
+            self.sh.peak.set(cur);
+        }
+        if cur > self.sh.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Counts `n` samples read from storage.
+    pub fn count_read(&self, n: usize) {
+        self.sh
+            .total
+            .set(self.sh.total.get().saturating_add(n as u64));
+    }
+
+    /// Releases `n` samples.
+    pub fn sub_samples(&self, n: usize) {
+        self.sh.current.set(self.sh.current.get().saturating_sub(n));
+    }
+
+    pub fn warn(&self, msg: String, span: Span) {
+        self.sh.annos.borrow_mut().warn(msg, span);
+    }
+
+    pub fn info(&self, msg: String, span: Span) {
+        self.sh.annos.borrow_mut().info(msg, span);
+    }
+
+    pub fn child(&self, start: i64, end: i64, interval: i64) -> Ev<'a, 'b> {
+        Ev {
+            sh: self.sh,
+            start,
+            end,
+            interval,
+        }
+    }
+
+    pub fn eval(&self, node: &Node) -> Result<Val, EvalError> {
+        self.tick()?;
+        if self.end < self.start {
+            return Ok(Val::Matrix(Vec::new()));
+        }
+        match node {
+            Node::Number(v, _) => {
+                let v = *v;
+                self.range_eval(Vec::new(), |_, _, _| {
+                    Ok(vec![ESample::float(Labels::empty(), v)])
+                })
+                .map(Val::Matrix)
+            }
+            Node::Str(s, _) => Ok(Val::Str(s.clone())),
+            Node::Selector(sel) => self.eval_selector(sel).map(Val::Matrix),
+            Node::Matrix(m) => self.eval_matrix_selector(m).map(Val::Matrix),
+            Node::Subquery(s) => self.eval_subquery(s).map(Val::Matrix),
+            Node::Neg(inner, _) => {
+                let mut mat = self.eval_matrix(inner)?;
+                for s in &mut mat {
+                    if !self.delayed() {
+                        s.labels = drop_metadata(&s.labels);
+                    }
+                    s.drop_name = true;
+                    for p in &mut s.floats {
+                        p.v = -p.v;
+                    }
+                    // Negating native histograms belongs to the histogram issue.
+                }
+                if !self.delayed() {
+                    mat = merge_same_labelsets(mat)?;
+                }
+                Ok(Val::Matrix(mat))
+            }
+            Node::Binary(b) => self.eval_binary(b).map(Val::Matrix),
+            Node::Agg(a) => super::aggregate::eval_aggregate(self, a).map(Val::Matrix),
+            Node::Call(c) => self.eval_call(c).map(Val::Matrix),
+        }
+    }
+
+    /// Evaluates a node that must yield a matrix.
+    pub fn eval_matrix(&self, node: &Node) -> Result<Matrix, EvalError> {
+        match self.eval(node)? {
+            Val::Matrix(m) => Ok(m),
+            Val::Str(_) => Err(EvalError::Execution(
+                "unexpected string where a vector was expected".into(),
+            )),
+        }
+    }
+
+    /// Evaluates a scalar node to one value per step (NaN where absent).
+    pub fn eval_scalar_steps(&self, node: &Node) -> Result<Vec<f64>, EvalError> {
+        let mat = self.eval_matrix(node)?;
+        let mut out = vec![f64::NAN; self.num_steps()];
+        if let Some(s) = mat.first() {
+            for p in &s.floats {
+                let i = ((p.t - self.start) / self.interval.max(1)) as usize;
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = p.v;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates `inputs` (already evaluated matrices) step by step, calling
+    /// `f` with the vectors at each step and the series index of every sample,
+    /// and assembles the per-step results into series.
+    pub fn range_eval(
+        &self,
+        inputs: Vec<Matrix>,
+        mut f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
+    ) -> Result<Matrix, EvalError> {
+        let mut cursors: Vec<Vec<(usize, usize)>> =
+            inputs.iter().map(|m| vec![(0, 0); m.len()]).collect();
+        let mut out: Matrix = Vec::new();
+        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
+        let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
+        // The inputs were counted when they were evaluated; they are released
+        // when this node's result is complete.
+        let inputs_total: usize = inputs.iter().flatten().map(ESeries::len).sum();
+        let before = self.sh.current.get().saturating_sub(inputs_total);
+        let base = before + inputs_total;
+        let mut out_points = 0usize;
+        for ts in self.steps() {
+            self.tick()?;
+            let mut gathered = 0usize;
+            for (i, m) in inputs.iter().enumerate() {
+                vectors[i].clear();
+                idxs[i].clear();
+                for (si, s) in m.iter().enumerate() {
+                    let c = &mut cursors[i][si];
+                    if let Some(p) = s.floats.get(c.0).filter(|p| p.t == ts) {
+                        vectors[i].push(ESample {
+                            labels: s.labels.clone(),
+                            t: ts,
+                            f: p.v,
+                            h: None,
+                            drop_name: s.drop_name,
+                        });
+                        c.0 += 1;
+                    } else if let Some(p) = s.hists.get(c.1).filter(|p| p.t == ts) {
+                        vectors[i].push(ESample {
+                            labels: s.labels.clone(),
+                            t: ts,
+                            f: 0.0,
+                            h: Some(p.h.clone()),
+                            drop_name: s.drop_name,
+                        });
+                        c.1 += 1;
+                    } else {
+                        continue;
+                    }
+                    idxs[i].push(si);
+                    gathered += 1;
+                }
+            }
+            self.sh.current.set(base + out_points);
+            self.add_samples(gathered)?;
+            let result = f(&vectors, &idxs, ts)?;
+            self.sh.current.set(base + out_points);
+            out_points += result.len();
+            self.add_samples(result.len())?;
+            if self.is_instant() {
+                if !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
+                    return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
+                }
+                self.sh.current.set(before + out_points);
+                return Ok(result
+                    .into_iter()
+                    .map(|s| {
+                        let mut ser = ESeries::new(s.labels, s.drop_name);
+                        ser.push(ts, s.f, s.h);
+                        ser
+                    })
+                    .collect());
+            }
+            for s in result {
+                match index.get_mut(&s.labels) {
+                    Some((i, last)) => {
+                        if *last == ts {
+                            return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
+                        }
+                        *last = ts;
+                        out[*i].push(ts, s.f, s.h);
+                    }
+                    None => {
+                        index.insert(s.labels.clone(), (out.len(), ts));
+                        let mut ser = ESeries::new(s.labels, s.drop_name);
+                        ser.push(ts, s.f, s.h);
+                        out.push(ser);
+                    }
+                }
+            }
+        }
+        self.sh.current.set(before + out_points);
+        Ok(out)
+    }
+
+    fn eval_binary(&self, b: &BinN) -> Result<Matrix, EvalError> {
+        let (lt, rt) = (b.lhs.ty(), b.rhs.ty());
+        let lhs = self.eval_matrix(&b.lhs)?;
+        let rhs = self.eval_matrix(&b.rhs)?;
+        match (lt, rt) {
+            (ValueType::Scalar, ValueType::Scalar) => self.range_eval(vec![lhs, rhs], |v, _, _| {
+                let (l, r) = (
+                    v[0].first().map_or(f64::NAN, |s| s.f),
+                    v[1].first().map_or(f64::NAN, |s| s.f),
+                );
+                Ok(vec![ESample::float(
+                    Labels::empty(),
+                    super::binary::scalar_binop(b.op, l, r),
+                )])
+            }),
+            (ValueType::Vector, ValueType::Vector) => {
+                super::binary::eval_vector_binop(self, b, lhs, rhs)
+            }
+            (ValueType::Vector, _) => self.range_eval(vec![lhs, rhs], |v, _, _| {
+                let s = v[1].first().map_or(f64::NAN, |s| s.f);
+                Ok(super::binary::vector_scalar_binop(self, b, &v[0], s, false))
+            }),
+            _ => self.range_eval(vec![lhs, rhs], |v, _, _| {
+                let s = v[0].first().map_or(f64::NAN, |s| s.f);
+                Ok(super::binary::vector_scalar_binop(self, b, &v[1], s, true))
+            }),
+        }
+    }
+
+    fn eval_call(&self, c: &CallN) -> Result<Matrix, EvalError> {
+        super::functions::eval_call(self, c)
+    }
+
+    /// The child evaluator's range for a subquery (steps aligned to absolute
+    /// multiples of the subquery step).
+    pub fn subquery_frame(&self, s: &Subq) -> (i64, i64, i64) {
+        let interval = s.step.max(1);
+        let (pstart, pend) = match s.at {
+            Some(t) => (t, t),
+            None => {
+                let aligned_end = if self.interval > 0 {
+                    self.start + ((self.end - self.start) / self.interval) * self.interval
+                } else {
+                    self.end
+                };
+                (self.start, aligned_end)
+            }
+        };
+        let end = pend.saturating_sub(s.offset);
+        let lower = pstart.saturating_sub(s.offset).saturating_sub(s.range);
+        let mut start = interval.saturating_mul(lower.div_euclid(interval));
+        if start <= lower {
+            start = start.saturating_add(interval);
+        }
+        (start, end, interval)
+    }
+
+    /// Evaluates the subquery's inner expression in a child evaluator.
+    pub fn run_subquery(&self, s: &Subq) -> Result<Matrix, EvalError> {
+        let (start, end, interval) = self.subquery_frame(s);
+        let child = self.child(start, end, interval);
+        // Every step may hold a sample; refuse before looping over more
+        // steps than samples are allowed.
+        if child.num_steps() > self.sh.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
+        child.eval_matrix(&s.expr)
+    }
+
+    fn eval_subquery(&self, s: &Subq) -> Result<Matrix, EvalError> {
+        self.run_subquery(s)
+    }
+}
+
+/// Merges series that ended up with the same labels (after dropping names);
+/// two samples at the same time are an error.
+pub(crate) fn merge_same_labelsets(mat: Matrix) -> Result<Matrix, EvalError> {
+    if mat.len() <= 1 || !has_duplicate_labels(mat.iter().map(|s| &s.labels)) {
+        return Ok(mat);
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Matrix = Vec::new();
+    for s in mat {
+        match index.get(&s.labels) {
+            Some(&i) => {
+                let base = &mut out[i];
+                base.floats.extend(s.floats);
+                base.hists.extend(s.hists);
+            }
+            None => {
+                index.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    for s in &mut out {
+        s.floats.sort_by_key(|p| p.t);
+        s.hists.sort_by_key(|p| p.t);
+        if s.floats.windows(2).any(|w| w[0].t == w[1].t)
+            || s.hists.windows(2).any(|w| w[0].t == w[1].t)
+        {
+            return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,412 @@
+//! `histogram_quantile`, `histogram_quantiles` and `histogram_fraction` over
+//! classic (`le`-labelled) bucket series. Native histograms are passed over
+//! here; their math belongs to the native-histogram issue.
+
+use std::collections::HashMap;
+
+use super::metric_name;
+use crate::engine::annotations::{go_g, go_quote, with_metric_name};
+use crate::engine::eval::Ev;
+use crate::engine::plan::CallN;
+use crate::engine::types::{ESample, Vector, drop_metadata};
+use crate::model::Labels;
+use crate::parser::Span;
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    upper: f64,
+    count: f64,
+}
+
+struct Group {
+    labels: Labels,
+    buckets: Vec<Bucket>,
+}
+
+/// Groups classic bucket samples by their labels without `le`.
+fn group_buckets(ev: &Ev<'_, '_>, v: &Vector, span: Span) -> Vec<Group> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut natives: Vec<&ESample> = Vec::new();
+    for s in v {
+        if s.h.is_some() {
+            natives.push(s);
+            continue;
+        }
+        let le = s.labels.get("le").unwrap_or("");
+        let Some(upper) = parse_go_float(le) else {
+            let name = if ev.delayed() {
+                metric_name(&s.labels)
+            } else {
+                ""
+            };
+            ev.warn(
+                with_metric_name(
+                    format!(
+                        "bucket label \"le\" is missing or has a malformed value of {}",
+                        go_quote(le)
+                    ),
+                    name,
+                ),
+                span,
+            );
+            continue;
+        };
+        let key = s.labels.without(&["le"]);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(Group {
+                labels: key,
+                buckets: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[i].buckets.push(Bucket { upper, count: s.f });
+    }
+    for n in natives {
+        if let Some(&i) = index.get(&n.labels)
+            && !groups[i].buckets.is_empty()
+        {
+            let name = if ev.delayed() {
+                metric_name(&n.labels)
+            } else {
+                ""
+            };
+            ev.warn(
+                with_metric_name(
+                    "vector contains a mix of classic and native histograms".into(),
+                    name,
+                ),
+                span,
+            );
+            groups[i].buckets.clear();
+        }
+    }
+    groups.retain(|g| !g.buckets.is_empty());
+    groups
+}
+
+/// Parses a float as Go's `strconv.ParseFloat` would for bucket bounds.
+fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() || t != s {
+        return None;
+    }
+    match t.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    t.parse::<f64>().ok()
+}
+
+fn out_labels(ev: &Ev<'_, '_>, l: &Labels) -> Labels {
+    if ev.delayed() {
+        l.clone()
+    } else {
+        drop_metadata(l)
+    }
+}
+
+fn validate_quantile(ev: &Ev<'_, '_>, q: f64, span: Span) {
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.warn(
+            format!("quantile value should be between 0 and 1, got {}", go_g(q)),
+            span,
+        );
+    }
+}
+
+fn scalar_arg(v: &[Vector], i: usize) -> Option<f64> {
+    v.get(i).and_then(|x| x.first()).map(|s| s.f)
+}
+
+/// `histogram_quantile(q, buckets)` for classic histograms.
+pub(crate) fn histogram_quantile(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector], ts: i64) -> Vector {
+    let Some(q) = scalar_arg(v, 0) else {
+        return Vec::new();
+    };
+    let (qspan, vspan) = (c.args[0].span(), c.args[1].span());
+    validate_quantile(ev, q, qspan);
+    let Some(input) = v.get(1) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for mut g in group_buckets(ev, input, vspan) {
+        let r = bucket_quantile(q, &mut g.buckets);
+        if let Some((lo, hi, diff)) = r.forced {
+            let name = if ev.delayed() {
+                metric_name(&g.labels).to_string()
+            } else {
+                String::new()
+            };
+            ev.sh
+                .annos
+                .borrow_mut()
+                .monotonicity(&name, vspan, ts, lo, hi, diff);
+        }
+        out.push(ESample {
+            labels: out_labels(ev, &g.labels),
+            t: ts,
+            f: r.value,
+            h: None,
+            drop_name: true,
+        });
+    }
+    out
+}
+
+/// `histogram_quantiles(buckets, "label", q...)` for classic histograms.
+pub(crate) fn histogram_quantiles(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    v: &[Vector],
+    strings: &[String],
+    ts: i64,
+) -> Vector {
+    let Some(label) = strings.first() else {
+        return Vec::new();
+    };
+    let Some(input) = v.first() else {
+        return Vec::new();
+    };
+    let vspan = c.args[0].span();
+    let mut qs = Vec::new();
+    for (i, q) in v.iter().enumerate().skip(1) {
+        let q = q.first().map_or(f64::NAN, |s| s.f);
+        validate_quantile(ev, q, c.args.get(i + 1).map_or(c.span, |a| a.span()));
+        qs.push(q);
+    }
+    let groups = group_buckets(ev, input, vspan);
+    let mut out = Vec::new();
+    for q in qs {
+        for g in &groups {
+            let mut buckets = g.buckets.clone();
+            let r = bucket_quantile(q, &mut buckets);
+            if let Some((lo, hi, diff)) = r.forced {
+                let name = if ev.delayed() {
+                    metric_name(&g.labels).to_string()
+                } else {
+                    String::new()
+                };
+                ev.sh
+                    .annos
+                    .borrow_mut()
+                    .monotonicity(&name, vspan, ts, lo, hi, diff);
+            }
+            let labels = out_labels(ev, &g.labels)
+                .builder()
+                .set(label.as_str(), openmetrics_float(q))
+                .build();
+            out.push(ESample {
+                labels,
+                t: ts,
+                f: r.value,
+                h: None,
+                drop_name: true,
+            });
+        }
+    }
+    out
+}
+
+/// `histogram_fraction(lower, upper, buckets)` for classic histograms.
+pub(crate) fn histogram_fraction(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector]) -> Vector {
+    let (Some(lower), Some(upper), Some(input)) = (scalar_arg(v, 0), scalar_arg(v, 1), v.get(2))
+    else {
+        return Vec::new();
+    };
+    let vspan = c.args[2].span();
+    group_buckets(ev, input, vspan)
+        .into_iter()
+        .map(|mut g| ESample {
+            labels: out_labels(ev, &g.labels),
+            t: 0,
+            f: bucket_fraction(lower, upper, &mut g.buckets),
+            h: None,
+            drop_name: true,
+        })
+        .collect()
+}
+
+fn openmetrics_float(f: f64) -> String {
+    let s = go_g(f);
+    if s.contains(['.', 'e', 'N', 'I']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+struct QuantileResult {
+    value: f64,
+    /// (min bucket, max bucket, max diff) when monotonicity had to be forced.
+    forced: Option<(f64, f64, f64)>,
+}
+
+fn sort_coalesce(buckets: &mut Vec<Bucket>) {
+    buckets.sort_by(|a, b| {
+        a.upper
+            .partial_cmp(&b.upper)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut out: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets.drain(..) {
+        match out.last_mut() {
+            Some(last) if last.upper == b.upper => last.count += b.count,
+            _ => out.push(b),
+        }
+    }
+    *buckets = out;
+}
+
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+    if a.is_nan() && b.is_nan() || a == b {
+        return true;
+    }
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
+        return diff < eps * MIN_NORMAL;
+    }
+    diff / abs_sum.min(f64::MAX) < eps
+}
+
+fn ensure_monotonic(buckets: &mut [Bucket]) -> Option<(f64, f64, f64)> {
+    let (mut lo, mut hi, mut diff) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    let mut forced = false;
+    let first = buckets.first()?;
+    let mut prev = first.count;
+    for b in buckets.iter_mut().skip(1) {
+        let curr = b.count;
+        if curr == prev {
+            continue;
+        }
+        if almost_equal(prev, curr, 1e-12) {
+            b.count = prev;
+            continue;
+        }
+        if curr < prev {
+            b.count = prev;
+            forced = true;
+            lo = lo.min(b.upper);
+            hi = hi.max(b.upper);
+            diff = diff.max(prev - curr);
+            continue;
+        }
+        prev = curr;
+    }
+    forced.then_some((lo, hi, diff))
+}
+
+fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResult {
+    let r = |value| QuantileResult {
+        value,
+        forced: None,
+    };
+    if q.is_nan() {
+        return r(f64::NAN);
+    }
+    if q < 0.0 {
+        return r(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return r(f64::INFINITY);
+    }
+    sort_coalesce(buckets);
+    if !buckets.last().is_some_and(|b| b.upper == f64::INFINITY) {
+        return r(f64::NAN);
+    }
+    let forced = ensure_monotonic(buckets);
+    let res = |value| QuantileResult { value, forced };
+    if buckets.len() < 2 {
+        return res(f64::NAN);
+    }
+    let n = buckets.len();
+    let observations = buckets[n - 1].count;
+    if observations == 0.0 {
+        return res(f64::NAN);
+    }
+    let mut rank = q * observations;
+    let b = buckets[..n - 1].partition_point(|x| x.count < rank);
+    if b == n - 1 {
+        return res(buckets[n - 2].upper);
+    }
+    if b == 0 && buckets[0].upper <= 0.0 {
+        return res(buckets[0].upper);
+    }
+    let mut start = 0.0;
+    let end = buckets[b].upper;
+    let mut count = buckets[b].count;
+    if b > 0 {
+        start = buckets[b - 1].upper;
+        count -= buckets[b - 1].count;
+        rank -= buckets[b - 1].count;
+    }
+    res(start + (end - start) * (rank / count))
+}
+
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+    sort_coalesce(buckets);
+    if !buckets.last().is_some_and(|b| b.upper == f64::INFINITY) {
+        return f64::NAN;
+    }
+    let count = buckets[buckets.len() - 1].count;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if buckets[0].upper <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    for (i, b) in buckets.iter().enumerate() {
+        if i > 0 {
+            lower_bound = buckets[i - 1].upper;
+        }
+        let upper_bound = b.upper;
+        let interp = |v: f64| {
+            if lower_bound == f64::NEG_INFINITY {
+                b.count
+            } else {
+                rank + (b.count - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+            }
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interp(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interp(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = b.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}

@@ -1,0 +1,254 @@
+//! Functions over instant vectors and scalars: math, trigonometry, clamp,
+//! round, time and date functions, scalar/vector conversion, absent, sort,
+//! timestamp and the classic-histogram functions.
+
+use chrono::{Datelike, TimeZone, Timelike};
+
+use super::histogram;
+use super::{absent_labels, bare, sort};
+use crate::engine::EvalError;
+use crate::engine::eval::Ev;
+use crate::engine::kahan::{go_max, go_min};
+use crate::engine::plan::{CallN, Sel};
+use crate::engine::selector::lookup;
+use crate::engine::types::{ESample, ESeries, Matrix, Vector, drop_metadata};
+
+/// Applies `f` to every float sample, dropping the metric name.
+fn map_floats(ev: &Ev<'_, '_>, v: &Vector, f: impl Fn(f64) -> f64) -> Vector {
+    v.iter()
+        .filter(|s| s.h.is_none())
+        .map(|s| ESample {
+            labels: if ev.delayed() {
+                s.labels.clone()
+            } else {
+                drop_metadata(&s.labels)
+            },
+            t: s.t,
+            f: f(s.f),
+            h: None,
+            drop_name: true,
+        })
+        .collect()
+}
+
+fn first_f(v: &[Vector], i: usize) -> f64 {
+    v.get(i).and_then(|v| v.first()).map_or(f64::NAN, |s| s.f)
+}
+
+fn date_fn(
+    ev: &Ev<'_, '_>,
+    v: &[Vector],
+    ts: i64,
+    f: fn(chrono::DateTime<chrono::Utc>) -> f64,
+) -> Vector {
+    let to_time = |secs: f64| chrono::Utc.timestamp_opt(secs as i64, 0).single();
+    match v.first() {
+        None => to_time((ts / 1000) as f64)
+            .map(|t| vec![bare(f(t))])
+            .unwrap_or_default(),
+        Some(vec) => vec
+            .iter()
+            .filter(|s| s.h.is_none())
+            .map(|s| ESample {
+                labels: if ev.delayed() {
+                    s.labels.clone()
+                } else {
+                    drop_metadata(&s.labels)
+                },
+                t: s.t,
+                f: to_time(s.f).map_or(f64::NAN, f),
+                h: None,
+                drop_name: true,
+            })
+            .collect(),
+    }
+}
+
+fn days_in_month(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    let (y, m) = (t.year(), t.month());
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    match (
+        chrono::NaiveDate::from_ymd_opt(y, m, 1),
+        chrono::NaiveDate::from_ymd_opt(ny, nm, 1),
+    ) {
+        (Some(a), Some(b)) => (b - a).num_days() as f64,
+        _ => f64::NAN,
+    }
+}
+
+/// Calls the instant function `c` on the argument vectors of one step.
+pub(crate) fn call(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    v: &[Vector],
+    strings: &[String],
+    ts: i64,
+) -> Result<Vector, EvalError> {
+    let arg = || v.first().cloned().unwrap_or_default();
+    let m = |f: fn(f64) -> f64| -> Result<Vector, EvalError> { Ok(map_floats(ev, &arg(), f)) };
+    match c.func.name {
+        "abs" => m(f64::abs),
+        "ceil" => m(f64::ceil),
+        "floor" => m(f64::floor),
+        "exp" => m(f64::exp),
+        "sqrt" => m(f64::sqrt),
+        "ln" => m(f64::ln),
+        "log2" => m(f64::log2),
+        "log10" => m(f64::log10),
+        "sin" => m(f64::sin),
+        "cos" => m(f64::cos),
+        "tan" => m(f64::tan),
+        "asin" => m(f64::asin),
+        "acos" => m(f64::acos),
+        "atan" => m(f64::atan),
+        "sinh" => m(f64::sinh),
+        "cosh" => m(f64::cosh),
+        "tanh" => m(f64::tanh),
+        "asinh" => m(f64::asinh),
+        "acosh" => m(f64::acosh),
+        "atanh" => m(f64::atanh),
+        "rad" => m(|x| x * std::f64::consts::PI / 180.0),
+        "deg" => m(|x| x * 180.0 / std::f64::consts::PI),
+        "sgn" => m(|x| {
+            if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            }
+        }),
+        "round" => {
+            let to = if v.len() >= 2 { first_f(v, 1) } else { 1.0 };
+            let inv = 1.0 / to;
+            Ok(map_floats(ev, &arg(), |x| (x * inv + 0.5).floor() / inv))
+        }
+        "clamp" | "clamp_min" | "clamp_max" => {
+            let (lo, hi) = match c.func.name {
+                "clamp" => (first_f(v, 1), first_f(v, 2)),
+                "clamp_min" => (first_f(v, 1), f64::INFINITY),
+                _ => (f64::NEG_INFINITY, first_f(v, 1)),
+            };
+            if hi < lo {
+                return Ok(Vec::new());
+            }
+            Ok(map_floats(ev, &arg(), |x| go_max(lo, go_min(hi, x))))
+        }
+        "vector" => Ok(vec![bare(first_f(v, 0))]),
+        "scalar" => {
+            let mut found = None;
+            for s in v.first().into_iter().flatten() {
+                if s.h.is_none() {
+                    if found.is_some() {
+                        return Ok(vec![bare(f64::NAN)]);
+                    }
+                    found = Some(s.f);
+                }
+            }
+            Ok(vec![bare(found.unwrap_or(f64::NAN))])
+        }
+        "time" => Ok(vec![bare(ts as f64 / 1000.0)]),
+        "pi" => Ok(vec![bare(std::f64::consts::PI)]),
+        "max_of" => Ok(vec![bare(go_max(first_f(v, 0), first_f(v, 1)))]),
+        "min_of" => Ok(vec![bare(go_min(first_f(v, 0), first_f(v, 1)))]),
+        "day_of_month" => Ok(date_fn(ev, v, ts, |t| t.day() as f64)),
+        "day_of_week" => Ok(date_fn(ev, v, ts, |t| {
+            t.weekday().num_days_from_sunday() as f64
+        })),
+        "day_of_year" => Ok(date_fn(ev, v, ts, |t| t.ordinal() as f64)),
+        "days_in_month" => Ok(date_fn(ev, v, ts, days_in_month)),
+        "hour" => Ok(date_fn(ev, v, ts, |t| t.hour() as f64)),
+        "minute" => Ok(date_fn(ev, v, ts, |t| t.minute() as f64)),
+        "month" => Ok(date_fn(ev, v, ts, |t| t.month() as f64)),
+        "year" => Ok(date_fn(ev, v, ts, |t| t.year() as f64)),
+        "timestamp" => Ok(arg()
+            .iter()
+            .map(|s| ESample {
+                labels: if ev.delayed() {
+                    s.labels.clone()
+                } else {
+                    drop_metadata(&s.labels)
+                },
+                t: s.t,
+                f: s.t as f64 / 1000.0,
+                h: None,
+                drop_name: true,
+            })
+            .collect()),
+        "absent" => {
+            if v.first().is_some_and(|x| !x.is_empty()) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![ESample::float(
+                c.args.first().map(absent_labels).unwrap_or_default(),
+                1.0,
+            )])
+        }
+        "sort" => Ok(sort::sort(&arg(), false)),
+        "sort_desc" => Ok(sort::sort(&arg(), true)),
+        "sort_by_label" => Ok(sort::sort_by_label(&arg(), strings, false)),
+        "sort_by_label_desc" => Ok(sort::sort_by_label(&arg(), strings, true)),
+        "histogram_quantile" => Ok(histogram::histogram_quantile(ev, c, v, ts)),
+        "histogram_quantiles" => Ok(histogram::histogram_quantiles(ev, c, v, strings, ts)),
+        "histogram_fraction" => Ok(histogram::histogram_fraction(ev, c, v)),
+        "histogram_count" | "histogram_sum" | "histogram_avg" => Ok(arg()
+            .iter()
+            .filter_map(|s| {
+                let h = s.h.as_ref()?;
+                let f = match c.func.name {
+                    "histogram_count" => h.count,
+                    "histogram_sum" => h.sum,
+                    _ => h.sum / h.count,
+                };
+                Some(ESample {
+                    labels: if ev.delayed() {
+                        s.labels.clone()
+                    } else {
+                        s.labels.without_metric_name()
+                    },
+                    t: s.t,
+                    f,
+                    h: None,
+                    drop_name: true,
+                })
+            })
+            .collect()),
+        // Native-histogram statistics belong to the histogram issue.
+        "histogram_stddev" | "histogram_stdvar" => Ok(Vec::new()),
+        other => Err(EvalError::Execution(format!(
+            "function {other:?} is not supported"
+        ))),
+    }
+}
+
+/// `timestamp(selector)`: the timestamps of the selected samples themselves.
+pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
+    let series = ev.select(sel, None)?;
+    let lb = ev.lookback();
+    let mut out = Vec::new();
+    for s in &series {
+        ev.tick()?;
+        let labels = if ev.delayed() {
+            s.labels.clone()
+        } else {
+            drop_metadata(&s.labels)
+        };
+        let mut ss = ESeries::new(labels, true);
+        for ts in ev.steps() {
+            ev.tick()?;
+            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+            if let Some((t, _, _)) = lookup(&s.floats, &s.histograms, r, lb) {
+                ev.add_samples(1)?;
+                ev.count_read(1);
+                ss.push(ts, t as f64 / 1000.0, None);
+            }
+        }
+        if ss.len() > 0 {
+            out.push(ss);
+        }
+    }
+    if !ev.delayed() {
+        out = crate::engine::eval::merge_same_labelsets(out)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,695 @@
+//! Functions over range vectors: the rate family (with Prometheus'
+//! extrapolation), `*_over_time`, `deriv`, `predict_linear`, `changes`,
+//! `resets`, `double_exponential_smoothing` and `absent_over_time`.
+
+use std::sync::Arc;
+
+use super::{absent_labels, metric_name};
+use crate::engine::EvalError;
+use crate::engine::annotations::{go_g, go_quote};
+use crate::engine::eval::Ev;
+use crate::engine::kahan::{kahan_inc, quantile};
+use crate::engine::plan::{CallN, Node};
+use crate::engine::selector::{
+    RangeSeries, first_index, left_value, right_value, to_range_series, window, window_h,
+};
+use crate::engine::types::{ESeries, Matrix, drop_metadata};
+use crate::model::{FPoint, FloatHistogram, HPoint};
+use crate::parser::Span;
+
+const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
+const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
+
+/// The window of one step handed to a kernel.
+pub(crate) struct Window<'a> {
+    pub floats: &'a [FPoint],
+    pub hists: &'a [HPoint],
+    pub ts: i64,
+    pub range: i64,
+    pub range_start: i64,
+    pub range_end: i64,
+    pub anchored: bool,
+    pub smoothed: bool,
+    pub name: &'a str,
+    pub args: &'a [f64],
+    pub span: Span,
+}
+
+/// What a kernel produced for one step.
+pub(crate) enum Out {
+    None,
+    Float(f64),
+    Hist(Arc<FloatHistogram>),
+}
+
+/// Evaluates a function whose argument `mi` is a range vector.
+pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<Matrix, EvalError> {
+    let name = c.func.name;
+    let arg = &c.args[mi];
+    let (range, offset, at, anchored, smoothed) = match arg {
+        Node::Matrix(m) => (
+            m.range,
+            m.sel.offset,
+            m.sel.at,
+            m.sel.anchored,
+            m.sel.smoothed,
+        ),
+        Node::Subquery(s) => (s.range, s.offset, s.at, false, false),
+        _ => return Err(EvalError::Execution("expected a range vector".into())),
+    };
+    if anchored && !ANCHORED_SAFE.contains(&name) {
+        return Err(EvalError::Execution(format!(
+            "anchored modifier can only be used with: {} - not with {name}",
+            ANCHORED_SAFE.join(", ")
+        )));
+    }
+    if smoothed && !SMOOTHED_SAFE.contains(&name) {
+        return Err(EvalError::Execution(format!(
+            "smoothed modifier can only be used with: {} - not with {name}",
+            SMOOTHED_SAFE.join(", ")
+        )));
+    }
+    // Scalar arguments, one value per step.
+    let mut scalar_args: Vec<Vec<f64>> = Vec::new();
+    for (i, a) in c.args.iter().enumerate() {
+        if i != mi {
+            scalar_args.push(ev.eval_scalar_steps(a)?);
+        }
+    }
+    let series: Vec<RangeSeries> = match arg {
+        Node::Matrix(m) => ev
+            .select(&m.sel, Some(m.range))?
+            .iter()
+            .map(to_range_series)
+            .collect(),
+        Node::Subquery(s) => ev
+            .run_subquery(s)?
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.labels,
+                floats: s.floats,
+                hists: s.hists,
+                drop_name: s.drop_name,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let held: usize = series.iter().map(|s| s.floats.len() + s.hists.len()).sum();
+    if matches!(arg, Node::Matrix(_)) {
+        // A subquery's result was counted when it was evaluated.
+        ev.add_samples(held)?;
+        ev.count_read(held);
+    }
+    let lb = ev.lookback();
+    let drop_name = name != "last_over_time" && name != "first_over_time";
+    // Prometheus reports kernel annotations at the first argument.
+    let arg_span = c.args.first().map_or(c.span, Node::span);
+    let mut out: Matrix = Vec::new();
+    let mut step_args = vec![0.0; scalar_args.len()];
+    for s in &series {
+        ev.tick()?;
+        let sdrop = drop_name || s.drop_name;
+        let labels = if !ev.delayed() && sdrop {
+            drop_metadata(&s.labels)
+        } else {
+            s.labels.clone()
+        };
+        let mut ss = ESeries::new(labels, sdrop);
+        let mname = metric_name(&s.labels);
+        for (step, ts) in ev.steps().enumerate() {
+            ev.tick()?;
+            let range_end = at.unwrap_or(ts).saturating_sub(offset);
+            let range_start = range_end.saturating_sub(range);
+            let (lo, hi) = if anchored {
+                (range_start.saturating_sub(lb), range_end)
+            } else if smoothed {
+                (range_start.saturating_sub(lb), range_end.saturating_add(lb))
+            } else {
+                (range_start, range_end)
+            };
+            let floats = window(&s.floats, lo, hi);
+            let hists = window_h(&s.hists, lo, hi);
+            if floats.is_empty() && hists.is_empty() {
+                continue;
+            }
+            for (i, a) in scalar_args.iter().enumerate() {
+                step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
+            }
+            let w = Window {
+                floats,
+                hists,
+                ts,
+                range,
+                range_start,
+                range_end,
+                anchored,
+                smoothed,
+                name: mname,
+                args: &step_args,
+                span: arg_span,
+            };
+            match kernel(ev, name, &w)? {
+                Out::None => {}
+                Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
+                Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
+            }
+        }
+        if ss.len() > 0 {
+            ev.add_samples(ss.len())?;
+            if (name == "rate" || name == "increase")
+                && !mname.is_empty()
+                && !ss.floats.is_empty()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suf| mname.ends_with(suf))
+            {
+                ev.info(
+                    format!(
+                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                        go_quote(mname)
+                    ),
+                    arg_span,
+                );
+            }
+            out.push(ss);
+        }
+    }
+    ev.sub_samples(held);
+    if name == "absent_over_time" {
+        return Ok(absent_over_time(ev, c, mi, out));
+    }
+    if !ev.delayed() {
+        out = crate::engine::eval::merge_same_labelsets(out)?;
+    }
+    Ok(out)
+}
+
+fn absent_over_time(ev: &Ev<'_, '_>, c: &CallN, mi: usize, mat: Matrix) -> Matrix {
+    let steps: Vec<i64> = ev.steps().collect();
+    let mut found = std::collections::HashSet::new();
+    for s in &mat {
+        for p in &s.floats {
+            found.insert(p.t);
+        }
+        for p in &s.hists {
+            found.insert(p.t);
+        }
+    }
+    let missing: Vec<FPoint> = steps
+        .iter()
+        .filter(|t| !found.contains(t))
+        .map(|&t| FPoint { t, v: 1.0 })
+        .collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    vec![ESeries {
+        labels: absent_labels(&c.args[mi]),
+        floats: missing,
+        hists: Vec::new(),
+        drop_name: true,
+    }]
+}
+
+fn mixed_warning(ev: &Ev<'_, '_>, w: &Window<'_>) {
+    ev.warn(
+        format!(
+            "encountered a mix of histograms and floats for metric name {}",
+            go_quote(w.name)
+        ),
+        w.span,
+    );
+}
+
+fn ignored_hist_info(ev: &Ev<'_, '_>, w: &Window<'_>) {
+    ev.info(
+        format!(
+            "ignored histograms in a range containing both floats and histograms for metric name {}",
+            go_quote(w.name)
+        ),
+        w.span,
+    );
+}
+
+fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError> {
+    let f = w.floats;
+    Ok(match name {
+        "rate" => rate(ev, w, true, true),
+        "increase" => rate(ev, w, true, false),
+        "delta" => rate(ev, w, false, false),
+        "irate" => instant_value(ev, w, true),
+        "idelta" => instant_value(ev, w, false),
+        "count_over_time" => Out::Float((f.len() + w.hists.len()) as f64),
+        "present_over_time" => Out::Float(1.0),
+        "absent_over_time" => Out::Float(1.0),
+        "last_over_time" => {
+            let lf = f.last();
+            let lh = w.hists.last();
+            match (lf, lh) {
+                (Some(p), Some(h)) if h.t > p.t => Out::Hist(h.h.clone()),
+                (Some(p), _) => Out::Float(p.v),
+                (None, Some(h)) => Out::Hist(h.h.clone()),
+                (None, None) => Out::None,
+            }
+        }
+        "first_over_time" => {
+            let ff = f.first();
+            let fh = w.hists.first();
+            match (ff, fh) {
+                (Some(p), Some(h)) if h.t < p.t => Out::Hist(h.h.clone()),
+                (Some(p), _) => Out::Float(p.v),
+                (None, Some(h)) => Out::Hist(h.h.clone()),
+                (None, None) => Out::None,
+            }
+        }
+        "ts_of_last_over_time" => {
+            let t = f
+                .last()
+                .map_or(0, |p| p.t)
+                .max(w.hists.last().map_or(0, |p| p.t));
+            Out::Float(t as f64 / 1000.0)
+        }
+        "ts_of_first_over_time" => {
+            let t = f
+                .first()
+                .map_or(i64::MAX, |p| p.t)
+                .min(w.hists.first().map_or(i64::MAX, |p| p.t));
+            Out::Float(t as f64 / 1000.0)
+        }
+        "sum_over_time" | "avg_over_time" => {
+            if !f.is_empty() && !w.hists.is_empty() {
+                mixed_warning(ev, w);
+                return Ok(Out::None);
+            }
+            if f.is_empty() {
+                // Native-histogram sums belong to the histogram issue.
+                return Ok(Out::None);
+            }
+            if name == "sum_over_time" {
+                let (mut sum, mut c) = (0.0, 0.0);
+                for p in f {
+                    (sum, c) = kahan_inc(p.v, sum, c);
+                }
+                Out::Float(if sum.is_infinite() { sum } else { sum + c })
+            } else {
+                Out::Float(avg(f))
+            }
+        }
+        "max_over_time" | "min_over_time" | "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            if f.is_empty() {
+                return Ok(Out::None);
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            let is_max = name.contains("max");
+            let ts_of = name.starts_with("ts_of");
+            let mut best = f[0].v;
+            let mut best_t = f[0].t;
+            for p in f {
+                let better = if ts_of {
+                    if is_max { p.v >= best } else { p.v <= best }
+                } else if is_max {
+                    p.v > best
+                } else {
+                    p.v < best
+                };
+                if better || best.is_nan() {
+                    best = p.v;
+                    best_t = p.t;
+                }
+            }
+            Out::Float(if ts_of { best_t as f64 / 1000.0 } else { best })
+        }
+        "quantile_over_time" => {
+            let q = w.args.first().copied().unwrap_or(f64::NAN);
+            if f.is_empty() {
+                return Ok(Out::None);
+            }
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                ev.warn(
+                    format!("quantile value should be between 0 and 1, got {}", go_g(q)),
+                    w.span,
+                );
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            let mut vals: Vec<f64> = f.iter().map(|p| p.v).collect();
+            Out::Float(quantile(q, &mut vals))
+        }
+        "mad_over_time" => {
+            if f.is_empty() {
+                return Ok(Out::None);
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            if f.iter().any(|p| p.v.is_nan()) {
+                return Ok(Out::Float(f64::NAN));
+            }
+            let mut vals: Vec<f64> = f.iter().map(|p| p.v).collect();
+            let median = quantile(0.5, &mut vals);
+            let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
+            Out::Float(quantile(0.5, &mut dev))
+        }
+        "stddev_over_time" | "stdvar_over_time" => {
+            if f.is_empty() {
+                return Ok(Out::None);
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for p in f {
+                count += 1.0;
+                let delta = p.v - (mean + cmean);
+                (mean, cmean) = kahan_inc(delta / count, mean, cmean);
+                (aux, caux) = kahan_inc(delta * (p.v - (mean + cmean)), aux, caux);
+            }
+            let var = (aux + caux) / count;
+            Out::Float(if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            })
+        }
+        "deriv" | "predict_linear" => {
+            if f.len() < 2 {
+                if f.len() == 1 && !w.hists.is_empty() {
+                    ignored_hist_info(ev, w);
+                }
+                return Ok(Out::None);
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            if name == "deriv" {
+                let (slope, _) = linear_regression(f, f[0].t);
+                Out::Float(slope)
+            } else {
+                let d = w.args.first().copied().unwrap_or(f64::NAN);
+                let (slope, intercept) = linear_regression(f, w.ts);
+                Out::Float(slope * d + intercept)
+            }
+        }
+        "changes" | "resets" => changes_resets(w, name == "resets"),
+        "double_exponential_smoothing" => {
+            let sf = w.args.first().copied().unwrap_or(f64::NAN);
+            let tf = w.args.get(1).copied().unwrap_or(f64::NAN);
+            if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
+                return Err(EvalError::Execution(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                )));
+            }
+            if tf <= 0.0 || tf >= 1.0 || tf.is_nan() {
+                return Err(EvalError::Execution(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                )));
+            }
+            if f.len() < 2 {
+                if f.len() == 1 && !w.hists.is_empty() {
+                    ignored_hist_info(ev, w);
+                }
+                return Ok(Out::None);
+            }
+            let (mut s0, mut s1) = (0.0, f[0].v);
+            let mut b = f[1].v - f[0].v;
+            for (i, p) in f.iter().enumerate().skip(1) {
+                let x = sf * p.v;
+                if i > 1 {
+                    b = tf * (s1 - s0) + (1.0 - tf) * b;
+                }
+                let y = (1.0 - sf) * (s1 + b);
+                s0 = s1;
+                s1 = x + y;
+            }
+            if !w.hists.is_empty() {
+                ignored_hist_info(ev, w);
+            }
+            Out::Float(s1)
+        }
+        other => {
+            return Err(EvalError::Execution(format!(
+                "function {other:?} is not supported over range vectors"
+            )));
+        }
+    })
+}
+
+fn avg(f: &[FPoint]) -> f64 {
+    let (mut sum, mut count) = (f[0].v, 1.0);
+    let (mut mean, mut c) = (0.0, 0.0);
+    let mut incremental = false;
+    for (i, p) in f.iter().enumerate().skip(1) {
+        count = (i + 1) as f64;
+        if !incremental {
+            let (ns, nc) = kahan_inc(p.v, sum, c);
+            if !ns.is_infinite() {
+                sum = ns;
+                c = nc;
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(p.v / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    }
+}
+
+fn linear_regression(samples: &[FPoint], intercept_time: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let init_y = samples[0].v;
+    let mut const_y = true;
+    for (i, p) in samples.iter().enumerate() {
+        if const_y && i > 0 && p.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.t as f64 - intercept_time as f64) / 1e3;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(p.v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
+    let (floats, hists) = (w.floats, w.hists);
+    if floats.is_empty() && hists.is_empty() {
+        return Out::None;
+    }
+    // Anchored: start from the last sample at or before the range start.
+    let (mut fi, mut hi) = (0usize, 0usize);
+    if w.anchored {
+        let lf = floats.partition_point(|p| p.t <= w.range_start) as i64 - 1;
+        let lh = hists.partition_point(|p| p.t <= w.range_start) as i64 - 1;
+        if (lf + 1) as usize >= floats.len() && (lh + 1) as usize >= hists.len() {
+            return Out::None;
+        }
+        if lf < 0 && lh < 0 {
+        } else if lh < 0 || (lf >= 0 && floats[lf as usize].t >= hists[lh as usize].t) {
+            fi = lf as usize;
+            hi = (lh + 1) as usize;
+        } else {
+            fi = (lf + 1) as usize;
+            hi = lh as usize;
+        }
+    }
+    let mut count = 0;
+    let mut prev: Option<(f64, Option<&FloatHistogram>)> = None;
+    while fi < floats.len() || hi < hists.len() {
+        let cur = if hi >= hists.len() || (fi < floats.len() && floats[fi].t < hists[hi].t) {
+            fi += 1;
+            (floats[fi - 1].v, None)
+        } else {
+            hi += 1;
+            (0.0, Some(&*hists[hi - 1].h))
+        };
+        if let Some(p) = prev {
+            let changed = match (p.1, cur.1) {
+                (None, None) => {
+                    if resets {
+                        cur.0 < p.0
+                    } else {
+                        cur.0 != p.0 && !(cur.0.is_nan() && p.0.is_nan())
+                    }
+                }
+                (Some(a), Some(b)) => {
+                    if resets {
+                        b.count < a.count
+                    } else {
+                        a != b
+                    }
+                }
+                _ => true,
+            };
+            if changed {
+                count += 1;
+            }
+        }
+        prev = Some(cur);
+    }
+    Out::Float(count as f64)
+}
+
+fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
+    let (f, h) = (w.floats, w.hists);
+    if f.len() + h.len() < 2 {
+        return Out::None;
+    }
+    if !h.is_empty() {
+        // Last two samples of either kind.
+        let mut all: Vec<(i64, bool)> = f.iter().rev().take(2).map(|p| (p.t, false)).collect();
+        all.extend(h.iter().rev().take(2).map(|p| (p.t, true)));
+        all.sort_by_key(|x| x.0);
+        let last_two = &all[all.len() - 2..];
+        if last_two[0].1 != last_two[1].1 {
+            mixed_warning(ev, w);
+        }
+        // Native-histogram irate/idelta belongs to the histogram issue.
+        return Out::None;
+    }
+    let (p0, p1) = (f[f.len() - 2], f[f.len() - 1]);
+    let interval = p1.t.saturating_sub(p0.t);
+    if interval == 0 {
+        return Out::None;
+    }
+    let mut v = p1.v;
+    if !is_rate || p1.v >= p0.v || p1.v.is_nan() || p0.v.is_nan() {
+        v = p1.v - p0.v;
+    }
+    if is_rate {
+        v /= interval as f64 / 1000.0;
+    }
+    Out::Float(v)
+}
+
+fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
+    let (f, h) = (w.floats, w.hists);
+    if !f.is_empty() && !h.is_empty() {
+        mixed_warning(ev, w);
+        return Out::None;
+    }
+    if !h.is_empty() {
+        // Native-histogram rates belong to the histogram issue.
+        return Out::None;
+    }
+    if w.anchored || w.smoothed {
+        return extended_rate(w, is_counter, is_rate);
+    }
+    if f.len() < 2 {
+        return Out::None;
+    }
+    let n1 = f.len() - 1;
+    let (first, last) = (f[0], f[n1]);
+    let mut result = last.v - first.v;
+    if is_counter {
+        for pair in f.windows(2) {
+            if pair[1].v < pair[0].v {
+                result += pair[0].v;
+            }
+        }
+    }
+    let mut to_start = (first.t as f64 - w.range_start as f64) / 1000.0;
+    let mut to_end = (w.range_end as f64 - last.t as f64) / 1000.0;
+    let sampled = (last.t as f64 - first.t as f64) / 1000.0;
+    let avg_interval = sampled / n1 as f64;
+    let threshold = avg_interval * 1.1;
+    if to_start >= threshold {
+        to_start = avg_interval / 2.0;
+    }
+    if is_counter {
+        let mut to_zero = to_start;
+        if result > 0.0 && first.v >= 0.0 {
+            to_zero = sampled * (first.v / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_interval / 2.0;
+    }
+    let mut factor = if sampled != 0.0 {
+        (sampled + to_start + to_end) / sampled
+    } else {
+        1.0
+    };
+    if is_rate {
+        factor /= w.range as f64 / 1000.0;
+    }
+    Out::Float(result * factor)
+}
+
+fn extended_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
+    let f = w.floats;
+    let Some(mut last) = f.len().checked_sub(1) else {
+        return Out::None;
+    };
+    let mut first = first_index(f, last, w.range_start);
+    if w.smoothed {
+        last = f[..last].partition_point(|p| p.t < w.range_end);
+    }
+    if f[last].t <= w.range_start {
+        return Out::None;
+    }
+    if w.smoothed && f[first].t > w.range_end {
+        return Out::None;
+    }
+    let left = left_value(f, first, w.range_start, w.smoothed, is_counter);
+    let right = right_value(f, last, w.range_end, w.smoothed, is_counter);
+    let mut result = right - left;
+    if is_counter {
+        if f[first].t <= w.range_start {
+            first += 1;
+        }
+        let mut last_i = last as i64;
+        if f[last].t >= w.range_end {
+            last_i -= 1;
+        }
+        let inner: &[FPoint] = if last_i >= first as i64 {
+            &f[first..=last_i as usize]
+        } else {
+            &[]
+        };
+        let mut correction = 0.0;
+        let mut prev = left;
+        for p in inner {
+            if p.v < prev {
+                correction += prev;
+            }
+            prev = p.v;
+        }
+        if right < prev {
+            correction += prev;
+        }
+        result += correction;
+    }
+    if is_rate {
+        result /= w.range as f64 / 1000.0;
+    }
+    Out::Float(result)
+}

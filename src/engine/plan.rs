@@ -1,0 +1,279 @@
+//! Lowering a checked [`Expr`] into the evaluator's plan: parentheses
+//! removed, durations resolved to milliseconds, `start()`/`end()`/`range()`/
+//! `step()` folded into numbers and `@ start()`/`@ end()` into timestamps.
+
+use crate::engine::EvalError;
+use crate::model::{Matcher, ValueType};
+use crate::parser::{
+    AggregateOp, AtModifier, BinaryOp, DurationExpr, Expr, Function, Span, VectorMatching,
+};
+
+/// The query's time frame, needed to resolve query-context values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueryFrame {
+    pub start: i64,
+    pub end: i64,
+    /// The step of a range query; 0 for instant queries.
+    pub step: i64,
+    /// Default subquery step.
+    pub default_subquery_step: i64,
+}
+
+/// An instant selector with resolved modifiers.
+#[derive(Debug)]
+pub(crate) struct Sel {
+    pub matchers: Vec<Matcher>,
+    pub offset: i64,
+    pub at: Option<i64>,
+    pub anchored: bool,
+    pub smoothed: bool,
+    pub span: Span,
+}
+
+/// A range selector.
+#[derive(Debug)]
+pub(crate) struct MatSel {
+    pub sel: Sel,
+    pub range: i64,
+    pub span: Span,
+}
+
+/// A subquery with resolved range, step and modifiers.
+#[derive(Debug)]
+pub(crate) struct Subq {
+    pub expr: Node,
+    pub range: i64,
+    pub step: i64,
+    pub offset: i64,
+    pub at: Option<i64>,
+    pub span: Span,
+}
+
+/// A function call.
+#[derive(Debug)]
+pub(crate) struct CallN {
+    pub func: &'static Function,
+    pub args: Vec<Node>,
+    pub span: Span,
+}
+
+/// An aggregation.
+#[derive(Debug)]
+pub(crate) struct AggN {
+    pub op: AggregateOp,
+    pub expr: Node,
+    pub param: Option<Node>,
+    /// Sorted grouping labels.
+    pub grouping: Vec<String>,
+    pub without: bool,
+    pub span: Span,
+}
+
+/// A binary operation.
+#[derive(Debug)]
+pub(crate) struct BinN {
+    pub op: BinaryOp,
+    pub lhs: Node,
+    pub rhs: Node,
+    pub matching: VectorMatching,
+    pub return_bool: bool,
+    pub span: Span,
+}
+
+/// A plan node.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Number(f64, Span),
+    Str(String, Span),
+    Selector(Box<Sel>),
+    Matrix(Box<MatSel>),
+    Subquery(Box<Subq>),
+    Call(Box<CallN>),
+    Agg(Box<AggN>),
+    Binary(Box<BinN>),
+    Neg(Box<Node>, Span),
+}
+
+impl Node {
+    pub fn span(&self) -> Span {
+        match self {
+            Node::Number(_, s) | Node::Str(_, s) | Node::Neg(_, s) => *s,
+            Node::Selector(s) => s.span,
+            Node::Matrix(m) => m.span,
+            Node::Subquery(s) => s.span,
+            Node::Call(c) => c.span,
+            Node::Agg(a) => a.span,
+            Node::Binary(b) => b.span,
+        }
+    }
+
+    pub fn ty(&self) -> ValueType {
+        match self {
+            Node::Number(..) => ValueType::Scalar,
+            Node::Str(..) => ValueType::String,
+            Node::Selector(_) | Node::Agg(_) => ValueType::Vector,
+            Node::Matrix(_) | Node::Subquery(_) => ValueType::Matrix,
+            Node::Call(c) => c.func.return_type,
+            Node::Binary(b) => {
+                if b.lhs.ty() == ValueType::Scalar && b.rhs.ty() == ValueType::Scalar {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Node::Neg(e, _) => e.ty(),
+        }
+    }
+}
+
+/// Lowers `expr` for a query over `frame`.
+pub(crate) fn lower(expr: &Expr, frame: &QueryFrame) -> Result<Node, EvalError> {
+    Lowerer { frame }.lower(expr)
+}
+
+struct Lowerer<'a> {
+    frame: &'a QueryFrame,
+}
+
+impl Lowerer<'_> {
+    fn duration(&self, d: &DurationExpr) -> Result<i64, EvalError> {
+        d.eval_millis(self.frame.step, self.frame.end - self.frame.start)
+            .ok_or_else(|| EvalError::BadQuery(format!("invalid duration expression: {d:?}")))
+    }
+
+    fn at(&self, at: Option<AtModifier>) -> Option<i64> {
+        at.map(|a| match a {
+            AtModifier::Timestamp(t) => t,
+            AtModifier::Start => self.frame.start,
+            AtModifier::End => self.frame.end,
+        })
+    }
+
+    fn selector(&self, v: &crate::parser::VectorSelector) -> Result<Sel, EvalError> {
+        Ok(Sel {
+            matchers: v.matchers.clone(),
+            offset: match &v.offset {
+                Some(d) => self.duration(d)?,
+                None => 0,
+            },
+            at: self.at(v.at),
+            anchored: v.anchored,
+            smoothed: v.smoothed,
+            span: v.span,
+        })
+    }
+
+    fn lower(&self, expr: &Expr) -> Result<Node, EvalError> {
+        // Iterative descent through parentheses; recursion elsewhere is bounded
+        // by the parser's depth limit.
+        let mut e = expr;
+        while let Expr::Paren(p) = e {
+            e = &p.expr;
+        }
+        Ok(match e {
+            Expr::Paren(_) => unreachable_paren(),
+            Expr::NumberLiteral(n) => Node::Number(n.value, n.span),
+            Expr::StringLiteral(s) => Node::Str(s.value.clone(), s.span),
+            Expr::VectorSelector(v) => Node::Selector(Box::new(self.selector(v)?)),
+            Expr::MatrixSelector(m) => Node::Matrix(Box::new(MatSel {
+                sel: self.selector(&m.selector)?,
+                range: self.duration(&m.range)?,
+                span: m.span,
+            })),
+            Expr::Subquery(s) => {
+                let step = match &s.step {
+                    Some(d) => self.duration(d)?,
+                    None => 0,
+                };
+                Node::Subquery(Box::new(Subq {
+                    expr: self.lower(&s.expr)?,
+                    range: self.duration(&s.range)?,
+                    step: if step > 0 {
+                        step
+                    } else {
+                        self.frame.default_subquery_step
+                    },
+                    offset: match &s.offset {
+                        Some(d) => self.duration(d)?,
+                        None => 0,
+                    },
+                    at: self.at(s.at),
+                    span: s.span,
+                }))
+            }
+            Expr::Unary(u) => {
+                let inner = self.lower(&u.expr)?;
+                match u.op {
+                    crate::parser::UnaryOp::Pos => inner,
+                    crate::parser::UnaryOp::Neg => match inner {
+                        Node::Number(v, _) => Node::Number(-v, u.span),
+                        other => Node::Neg(Box::new(other), u.span),
+                    },
+                }
+            }
+            Expr::Call(c) => {
+                let f = self.frame;
+                let folded = match c.func.name {
+                    "start" => Some(f.start as f64 / 1000.0),
+                    "end" => Some(f.end as f64 / 1000.0),
+                    "range" => Some((f.end - f.start) as f64 / 1000.0),
+                    "step" => Some(if f.start == f.end {
+                        0.0
+                    } else {
+                        f.step as f64 / 1000.0
+                    }),
+                    _ => None,
+                };
+                if let Some(v) = folded {
+                    return Ok(Node::Number(v, c.span));
+                }
+                let args = c
+                    .args
+                    .iter()
+                    .map(|a| self.lower(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Node::Call(Box::new(CallN {
+                    func: c.func,
+                    args,
+                    span: c.span,
+                }))
+            }
+            Expr::Aggregate(a) => {
+                let mut grouping = a
+                    .grouping
+                    .as_ref()
+                    .map(|g| g.labels.clone())
+                    .unwrap_or_default();
+                grouping.sort();
+                grouping.dedup();
+                Node::Agg(Box::new(AggN {
+                    op: a.op,
+                    expr: self.lower(&a.expr)?,
+                    param: a.param.as_ref().map(|p| self.lower(p)).transpose()?,
+                    grouping,
+                    without: a.grouping.as_ref().is_some_and(|g| g.without),
+                    span: a.span,
+                }))
+            }
+            Expr::Binary(b) => {
+                let mut matching = b.matching.clone().unwrap_or_default();
+                if b.op.is_set_operator() {
+                    matching.card = crate::parser::VectorMatchCardinality::ManyToMany;
+                }
+                Node::Binary(Box::new(BinN {
+                    op: b.op,
+                    lhs: self.lower(&b.lhs)?,
+                    rhs: self.lower(&b.rhs)?,
+                    matching,
+                    return_bool: b.return_bool,
+                    span: b.span,
+                }))
+            }
+        })
+    }
+}
+
+fn unreachable_paren() -> Node {
+    // The loop above strips every parenthesis.
+    Node::Number(f64::NAN, Span::default())
+}

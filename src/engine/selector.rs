@@ -1,0 +1,360 @@
+//! Instant and range selection: the lookback window `(t - lookback, t]`,
+//! left-open range windows `(t - range, t]`, stale markers, offset and `@`,
+//! and the experimental `anchored`/`smoothed` modifiers.
+
+use std::sync::Arc;
+
+use super::EvalError;
+use super::eval::Ev;
+use super::plan::{MatSel, Sel};
+use super::types::{ESeries, Matrix};
+use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
+use crate::storage::{SelectHints, SelectedSeries};
+
+/// A series with its samples, stale markers removed, ready for windowing.
+#[derive(Debug, Clone)]
+pub(crate) struct RangeSeries {
+    pub labels: Labels,
+    pub floats: Vec<FPoint>,
+    pub hists: Vec<HPoint>,
+    pub drop_name: bool,
+}
+
+fn is_stale_hist(h: &FloatHistogram) -> bool {
+    is_stale_nan(h.sum)
+}
+
+impl Ev<'_, '_> {
+    /// Asks the storage for the series of `sel` over the window the
+    /// evaluator's steps need; `range` is the range of a range selector.
+    pub fn select(
+        &self,
+        sel: &Sel,
+        range: Option<i64>,
+    ) -> Result<Vec<SelectedSeries<'_>>, EvalError> {
+        let (mut start, mut end) = match sel.at {
+            Some(t) => (t, t),
+            None => (self.start, self.end),
+        };
+        start = start.saturating_sub(sel.offset);
+        end = end.saturating_sub(sel.offset);
+        let lb = self.lookback();
+        match range {
+            None => {
+                start = start.saturating_sub(lb - 1);
+                if sel.smoothed {
+                    end = end.saturating_add(lb);
+                }
+            }
+            Some(r) => {
+                start = start.saturating_sub(r.saturating_sub(1));
+                if sel.anchored || sel.smoothed {
+                    start = start.saturating_sub(lb);
+                }
+                if sel.smoothed {
+                    end = end.saturating_add(lb);
+                }
+            }
+        }
+        let mut hints = SelectHints::window(start, end);
+        hints.step = self.interval;
+        hints.range = range.unwrap_or(0);
+        Ok(self.sh.storage.select(&sel.matchers, &hints)?)
+    }
+
+    /// Evaluates an instant vector selector at every step.
+    pub fn eval_selector(&self, sel: &Sel) -> Result<Matrix, EvalError> {
+        let series = self.select(sel, None)?;
+        if sel.smoothed {
+            return self.smooth_series(sel, &series);
+        }
+        let lb = self.lookback();
+        let mut out = Vec::with_capacity(series.len());
+        for s in &series {
+            self.tick()?;
+            let mut ss = ESeries::new(s.labels.clone(), false);
+            for ts in self.steps() {
+                self.tick()?;
+                let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
+                    self.add_samples(1)?;
+                    self.count_read(1);
+                    ss.push(ts, f, h);
+                }
+            }
+            if ss.len() > 0 {
+                out.push(ss);
+            }
+        }
+        Ok(out)
+    }
+
+    fn smooth_series(&self, sel: &Sel, series: &[SelectedSeries<'_>]) -> Result<Matrix, EvalError> {
+        let lb = self.lookback();
+        let mut out = Vec::new();
+        for s in series {
+            let rs = to_range_series(s);
+            let mut ss = ESeries::new(s.labels.clone(), false);
+            let name = s.labels.metric_name().unwrap_or("").to_string();
+            for ts in self.steps() {
+                self.tick()?;
+                let data_ts = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                let floats = window(
+                    &rs.floats,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
+                let hists = window_h(
+                    &rs.hists,
+                    data_ts.saturating_sub(lb),
+                    data_ts.saturating_add(lb),
+                );
+                if floats.is_empty() && hists.is_empty() {
+                    continue;
+                }
+                if !floats.is_empty() && !hists.is_empty() {
+                    self.warn(
+                        format!(
+                            "encountered a mix of histograms and floats for metric name {}",
+                            super::annotations::go_quote(&name)
+                        ),
+                        sel.span,
+                    );
+                    continue;
+                }
+                if !hists.is_empty() {
+                    let i = hists.partition_point(|p| p.t < data_ts);
+                    if i < hists.len() && hists[i].t == data_ts {
+                        ss.hists.push(HPoint {
+                            t: ts,
+                            h: hists[i].h.clone(),
+                        });
+                    } else if i > 0 {
+                        ss.hists.push(HPoint {
+                            t: ts,
+                            h: hists[i - 1].h.clone(),
+                        });
+                    }
+                    continue;
+                }
+                let i = floats.partition_point(|p| p.t < data_ts);
+                if i < floats.len() && floats[i].t == data_ts {
+                    ss.floats.push(FPoint {
+                        t: ts,
+                        v: floats[i].v,
+                    });
+                } else if i > 0 && i < floats.len() {
+                    let v = interpolate(floats[i - 1], floats[i], data_ts, false);
+                    ss.floats.push(FPoint { t: ts, v });
+                } else if i > 0 {
+                    ss.floats.push(FPoint {
+                        t: ts,
+                        v: floats[i - 1].v,
+                    });
+                }
+            }
+            self.add_samples(ss.len())?;
+            self.count_read(ss.len());
+            if ss.len() > 0 {
+                out.push(ss);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates a range selector at the top level (instant queries only).
+    pub fn eval_matrix_selector(&self, m: &MatSel) -> Result<Matrix, EvalError> {
+        if !self.is_instant() {
+            return Err(EvalError::BadQuery(
+                "cannot do range evaluation of matrix selector".into(),
+            ));
+        }
+        let sel = &m.sel;
+        let series = self.select(sel, Some(m.range))?;
+        let maxt = sel.at.unwrap_or(self.start).saturating_sub(sel.offset);
+        let mint = maxt.saturating_sub(m.range);
+        let lb = self.lookback();
+        let mut out = Vec::new();
+        for s in &series {
+            self.tick()?;
+            let rs = to_range_series(s);
+            let (lo, hi) = if sel.anchored {
+                (mint.saturating_sub(lb), maxt)
+            } else if sel.smoothed {
+                (mint.saturating_sub(lb), maxt.saturating_add(lb))
+            } else {
+                (mint, maxt)
+            };
+            let mut floats = window(&rs.floats, lo, hi).to_vec();
+            let hists = window_h(&rs.hists, lo, hi).to_vec();
+            if sel.anchored || sel.smoothed {
+                if !hists.is_empty() {
+                    return Err(EvalError::Execution(format!(
+                        "{} modifier is not supported with histograms",
+                        if sel.anchored { "anchored" } else { "smoothed" }
+                    )));
+                }
+                if floats.is_empty() {
+                    continue;
+                }
+                floats = extend_floats(&floats, mint, maxt, sel.smoothed);
+            }
+            let n = floats.len() + hists.len();
+            self.add_samples(n)?;
+            self.count_read(n);
+            if n > 0 {
+                out.push(ESeries {
+                    labels: s.labels.clone(),
+                    floats,
+                    hists,
+                    drop_name: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Copies a selected series without stale markers.
+pub(crate) fn to_range_series(s: &SelectedSeries<'_>) -> RangeSeries {
+    RangeSeries {
+        labels: s.labels.clone(),
+        floats: s
+            .floats
+            .iter()
+            .filter(|p| !is_stale_nan(p.v))
+            .copied()
+            .collect(),
+        hists: s
+            .histograms
+            .iter()
+            .filter(|p| !is_stale_hist(&p.h))
+            .cloned()
+            .collect(),
+        drop_name: false,
+    }
+}
+
+/// The latest sample at or before `r` and after `r - lookback`, unless it is a
+/// stale marker.
+pub(crate) fn lookup(
+    floats: &[FPoint],
+    hists: &[HPoint],
+    r: i64,
+    lookback: i64,
+) -> Option<(i64, f64, Option<Arc<FloatHistogram>>)> {
+    let fi = floats.partition_point(|p| p.t <= r);
+    let hi = hists.partition_point(|p| p.t <= r);
+    let f = fi.checked_sub(1).and_then(|i| floats.get(i));
+    let h = hi.checked_sub(1).and_then(|i| hists.get(i));
+    let (t, v, hist) = match (f, h) {
+        (Some(f), Some(h)) if h.t > f.t => (h.t, 0.0, Some(h.h.clone())),
+        (Some(f), _) => (f.t, f.v, None),
+        (None, Some(h)) => (h.t, 0.0, Some(h.h.clone())),
+        (None, None) => return None,
+    };
+    if t <= r.saturating_sub(lookback) {
+        return None;
+    }
+    match &hist {
+        Some(h) if is_stale_hist(h) => None,
+        None if is_stale_nan(v) => None,
+        _ => Some((t, v, hist)),
+    }
+}
+
+/// The points with `mint < t <= maxt`.
+pub(crate) fn window(points: &[FPoint], mint: i64, maxt: i64) -> &[FPoint] {
+    let lo = points.partition_point(|p| p.t <= mint);
+    let hi = points.partition_point(|p| p.t <= maxt);
+    &points[lo..hi.max(lo)]
+}
+
+/// The histogram points with `mint < t <= maxt`.
+pub(crate) fn window_h(points: &[HPoint], mint: i64, maxt: i64) -> &[HPoint] {
+    let lo = points.partition_point(|p| p.t <= mint);
+    let hi = points.partition_point(|p| p.t <= maxt);
+    &points[lo..hi.max(lo)]
+}
+
+/// Linear interpolation between two points; for counters a drop is treated
+/// as a reset from zero.
+pub(crate) fn interpolate(p1: FPoint, p2: FPoint, t: i64, is_counter: bool) -> f64 {
+    let mut y1 = p1.v;
+    let y2 = p2.v;
+    if is_counter && y2 < y1 {
+        y1 = 0.0;
+    }
+    y1 + (y2 - y1) * (t as f64 - p1.t as f64) / (p2.t as f64 - p1.t as f64)
+}
+
+/// Index of the last sample at or before `range_start` (or 0), among the
+/// first `last` samples.
+pub(crate) fn first_index(floats: &[FPoint], last: usize, range_start: i64) -> usize {
+    let n = floats[..last].partition_point(|p| p.t <= range_start);
+    n.saturating_sub(1)
+}
+
+/// The value at the left boundary, interpolated when smoothed.
+pub(crate) fn left_value(
+    floats: &[FPoint],
+    first: usize,
+    range_start: i64,
+    smoothed: bool,
+    is_counter: bool,
+) -> f64 {
+    if smoothed && floats[first].t < range_start && first + 1 < floats.len() {
+        return interpolate(floats[first], floats[first + 1], range_start, is_counter);
+    }
+    floats[first].v
+}
+
+/// The value at the right boundary, interpolated when smoothed.
+pub(crate) fn right_value(
+    floats: &[FPoint],
+    last: usize,
+    range_end: i64,
+    smoothed: bool,
+    is_counter: bool,
+) -> f64 {
+    if smoothed && last > 0 && floats[last].t > range_end {
+        return interpolate(floats[last - 1], floats[last], range_end, is_counter);
+    }
+    floats[last].v
+}
+
+/// The anchored/smoothed view of a range: boundary points at `mint` and
+/// `maxt` plus the samples strictly inside.
+pub(crate) fn extend_floats(
+    floats: &[FPoint],
+    mint: i64,
+    maxt: i64,
+    smoothed: bool,
+) -> Vec<FPoint> {
+    let Some(mut last) = floats.len().checked_sub(1) else {
+        return Vec::new();
+    };
+    let mut first = first_index(floats, last, mint);
+    if smoothed {
+        last = floats[..last].partition_point(|p| p.t < maxt);
+    }
+    if floats[last].t <= mint {
+        return Vec::new();
+    }
+    let left = left_value(floats, first, mint, smoothed, false);
+    let right = right_value(floats, last, maxt, smoothed, false);
+    if floats[first].t <= mint {
+        first += 1;
+    }
+    let mut last_incl = last as i64;
+    if floats[last].t >= maxt {
+        last_incl -= 1;
+    }
+    let mut out = Vec::with_capacity(floats.len() + 2);
+    out.push(FPoint { t: mint, v: left });
+    if last_incl >= first as i64 {
+        out.extend_from_slice(&floats[first..=last_incl as usize]);
+    }
+    out.push(FPoint { t: maxt, v: right });
+    out
+}

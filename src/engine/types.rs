@@ -1,0 +1,116 @@
+//! Internal value types of the evaluator: series and samples that carry the
+//! delayed-name-removal flag.
+
+use std::sync::Arc;
+
+use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
+
+/// Labels that describe a metric rather than a series: dropped together when
+/// a function or operator changes what the value means.
+pub(crate) const METADATA_LABELS: [&str; 3] = ["__name__", "__type__", "__unit__"];
+
+/// One series of an evaluated (range) result.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ESeries {
+    pub labels: Labels,
+    pub floats: Vec<FPoint>,
+    pub hists: Vec<HPoint>,
+    /// The metric name (and type/unit) must be dropped at the end of evaluation.
+    pub drop_name: bool,
+}
+
+impl ESeries {
+    pub fn new(labels: Labels, drop_name: bool) -> Self {
+        ESeries {
+            labels,
+            floats: Vec::new(),
+            hists: Vec::new(),
+            drop_name,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.floats.len() + self.hists.len()
+    }
+
+    pub fn push(&mut self, t: i64, f: f64, h: Option<Arc<FloatHistogram>>) {
+        match h {
+            Some(h) => self.hists.push(HPoint { t, h }),
+            None => self.floats.push(FPoint { t, v: f }),
+        }
+    }
+}
+
+/// One element of an instant vector during evaluation.
+#[derive(Clone, Debug)]
+pub(crate) struct ESample {
+    pub labels: Labels,
+    pub t: i64,
+    pub f: f64,
+    pub h: Option<Arc<FloatHistogram>>,
+    pub drop_name: bool,
+}
+
+impl ESample {
+    pub fn float(labels: Labels, f: f64) -> Self {
+        ESample {
+            labels,
+            t: 0,
+            f,
+            h: None,
+            drop_name: false,
+        }
+    }
+}
+
+pub(crate) type Vector = Vec<ESample>;
+pub(crate) type Matrix = Vec<ESeries>;
+
+/// What evaluating a node yields: everything but strings is a matrix over the
+/// evaluator's steps (scalars are one series with no labels).
+#[derive(Debug)]
+pub(crate) enum Val {
+    Matrix(Matrix),
+    Str(String),
+}
+
+/// `labels` without `__name__`, `__type__` and `__unit__`.
+pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
+    if labels.iter().any(|l| METADATA_LABELS.contains(&&*l.name)) {
+        labels.without(&METADATA_LABELS)
+    } else {
+        labels.clone()
+    }
+}
+
+/// Whether any two samples share a label set.
+pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    for l in labels {
+        if !seen.insert(l) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Labels as Prometheus' `labels.Labels.String()` prints them in error
+/// messages: every label inside braces, `__name__` included.
+pub(crate) fn prom_labels_string(labels: &Labels) -> String {
+    use crate::model::labels::{is_valid_legacy_label_name, write_quoted};
+    let mut out = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if is_valid_legacy_label_name(&l.name) {
+            out.push_str(&l.name);
+        } else {
+            let _ = write_quoted(&mut out, &l.name);
+        }
+        out.push('=');
+        let _ = write_quoted(&mut out, &l.value);
+    }
+    out.push('}');
+    out
+}

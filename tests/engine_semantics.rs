@@ -1,0 +1,221 @@
+//! Evaluator semantics beyond the basics: name removal modes, staleness,
+//! extended range selectors, functions' label handling, ordering, errors,
+//! annotations and the timeout.
+
+use std::time::Duration;
+
+use promql_engine::engine::{Engine, EngineOptions, EvalError};
+use promql_engine::model::{Labels, SampleValue, Value, stale_nan};
+use promql_engine::parser::{ParseOptions, parse_with};
+use promql_engine::storage::MemoryStorage;
+
+fn l(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs)
+}
+
+fn store() -> MemoryStorage {
+    let mut s = MemoryStorage::new();
+    // Counters sampled every minute for 10 minutes.
+    for (job, step) in [("a", 1.0), ("b", 3.0)] {
+        let lbl = l(&[("__name__", "req_total"), ("job", job)]);
+        for i in 0..=10 {
+            s.add(&lbl, i * 60_000, i as f64 * step);
+        }
+    }
+    // A gauge that goes stale at 3m.
+    let g = l(&[("__name__", "temp"), ("room", "x")]);
+    s.add(&g, 0, 20.0);
+    s.add(&g, 60_000, 21.0);
+    s.add(&g, 180_000, stale_nan());
+    // Classic histogram buckets with a non-monotonic bucket.
+    for (le, v) in [("0.1", 10.0), ("0.5", 8.0), ("1", 20.0), ("+Inf", 20.0)] {
+        s.add(&l(&[("__name__", "lat_bucket"), ("le", le)]), 0, v);
+    }
+    s
+}
+
+fn run(q: &str, t: i64, opts: EngineOptions) -> Result<promql_engine::QueryResult, EvalError> {
+    let expr = parse_with(q, &ParseOptions::all()).expect("query parses");
+    Engine::new(opts).instant(&store(), &expr, t)
+}
+
+fn samples(q: &str, t: i64, opts: EngineOptions) -> Vec<(String, f64)> {
+    match run(q, t, opts).expect("query evaluates").value {
+        Value::Vector(v) => v
+            .into_iter()
+            .map(|s| {
+                let f = match s.value {
+                    SampleValue::Float(f) => f,
+                    SampleValue::Histogram(_) => f64::NAN,
+                };
+                (s.labels.to_string(), f)
+            })
+            .collect(),
+        other => panic!("expected a vector, got {other:?}"),
+    }
+}
+
+fn sorted(mut v: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn delayed_name_removal_keeps_name_until_the_end() {
+    let delayed = EngineOptions::upstream_tests();
+    // The name survives `sum by (__name__)` and is dropped at the end.
+    assert_eq!(
+        samples(
+            "sum by (__name__) (rate(req_total{job=\"a\"}[5m]))",
+            600_000,
+            delayed.clone()
+        ),
+        vec![("{}".to_string(), 1.0 / 60.0)]
+    );
+    // label_replace onto __name__ keeps it.
+    assert_eq!(
+        samples(
+            r#"label_replace(rate(req_total{job="a"}[5m]), "__name__", "r_$1", "__name__", "(.+)")"#,
+            600_000,
+            delayed
+        )[0]
+            .0,
+        r#"r_req_total{job="a"}"#
+    );
+    // Immediate mode drops the name at the function already.
+    assert_eq!(
+        samples(
+            "sum by (__name__) (rate(req_total{job=\"a\"}[5m]))",
+            600_000,
+            EngineOptions::default()
+        ),
+        vec![("{}".to_string(), 1.0 / 60.0)]
+    );
+}
+
+#[test]
+fn stale_marker_ends_the_series() {
+    let o = EngineOptions::default();
+    assert_eq!(samples("temp", 120_000, o.clone()).len(), 1);
+    assert!(samples("temp", 180_000, o.clone()).is_empty());
+    // The range selector skips the stale marker itself.
+    assert_eq!(
+        samples("count_over_time(temp[10m])", 240_000, o),
+        vec![(r#"{room="x"}"#.to_string(), 2.0)]
+    );
+}
+
+#[test]
+fn anchored_and_smoothed_rates() {
+    let o = EngineOptions::upstream_tests();
+    assert_eq!(
+        samples(
+            "increase(req_total{job=\"b\"}[2m] anchored)",
+            300_000,
+            o.clone()
+        ),
+        vec![(r#"{job="b"}"#.to_string(), 6.0)]
+    );
+    assert_eq!(
+        samples(
+            "increase(req_total{job=\"b\"}[90s] smoothed)",
+            300_000,
+            o.clone()
+        ),
+        vec![(r#"{job="b"}"#.to_string(), 4.5)]
+    );
+    let err = run("max_over_time(req_total[2m] anchored)", 300_000, o).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"
+    );
+}
+
+#[test]
+fn sort_and_topk_order() {
+    let o = EngineOptions::default();
+    let got = samples("sort_desc(req_total)", 600_000, o.clone());
+    assert_eq!(got[0].1, 30.0);
+    assert_eq!(got[1].1, 10.0);
+    let got = samples("bottomk(1, req_total)", 600_000, o);
+    assert_eq!(got, vec![(r#"req_total{job="a"}"#.to_string(), 10.0)]);
+}
+
+#[test]
+fn absent_derives_labels_from_equality_matchers() {
+    let o = EngineOptions::default();
+    assert_eq!(
+        samples(r#"absent(nope{job="x", env=~"p.*"})"#, 0, o.clone()),
+        vec![(r#"{job="x"}"#.to_string(), 1.0)]
+    );
+    assert!(samples("absent(req_total)", 0, o).is_empty());
+}
+
+#[test]
+fn count_values_and_label_join() {
+    let o = EngineOptions::default();
+    assert_eq!(
+        sorted(samples(
+            r#"count_values("v", req_total)"#,
+            60_000,
+            o.clone()
+        )),
+        vec![
+            (r#"{v="1"}"#.to_string(), 1.0),
+            (r#"{v="3"}"#.to_string(), 1.0)
+        ]
+    );
+    assert_eq!(
+        sorted(samples(
+            r#"label_join(req_total, "x", "-", "job", "job")"#,
+            60_000,
+            o
+        ))[0]
+            .0,
+        r#"req_total{job="a", x="a-a"}"#
+    );
+}
+
+#[test]
+fn errors_carry_prometheus_messages() {
+    let o = EngineOptions::default();
+    let err = run(
+        r#"label_replace(req_total, "x", "y", "job", "(")"#,
+        0,
+        o.clone(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid regular expression in label_replace(): ("
+    );
+    let err = run("req_total + ignoring(job) req_total", 0, o).unwrap_err();
+    assert!(err.to_string().starts_with("found duplicate series for the match group {} on the right hand-side of the operation: [{__name__=\"req_total\", job=\"a\"}, {__name__=\"req_total\", job=\"b\"}]"), "{err}");
+}
+
+#[test]
+fn histogram_quantile_monotonicity_info() {
+    let q = "histogram_quantile(0.5, lat_bucket)";
+    let res = run(q, 0, EngineOptions::upstream_tests()).unwrap();
+    match &res.value {
+        Value::Vector(v) => assert_eq!(v.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    let rendered: Vec<String> = res.annotations.iter().map(|a| a.render(q)).collect();
+    assert_eq!(rendered.len(), 1);
+    assert!(
+        rendered[0].starts_with(
+            "PromQL info: input to histogram_quantile needed to be fixed for monotonicity"
+        ),
+        "{rendered:?}"
+    );
+    assert!(rendered[0].ends_with("(1:25)"), "{rendered:?}");
+}
+
+#[test]
+fn timeout_stops_long_evaluations() {
+    let mut o = EngineOptions::default();
+    o.timeout = Some(Duration::ZERO);
+    let err = run("sum_over_time(vector(1)[1d:1s])", 0, o).unwrap_err();
+    assert!(matches!(err, EvalError::Timeout), "{err}");
+}

@@ -1,0 +1,219 @@
+//! Helpers shared by the parser test suites: comparing trees up to what
+//! printing normalises, and reading the upstream test-script corpus.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use promql_engine::parser::{DurationExpr, Expr, NumberLiteral, UnaryOp, VectorSelector};
+
+/// The tree without spans and with everything the printer normalises made
+/// canonical, as a string (so that `NaN` literals compare equal):
+/// `by ()` dropped, an empty one-to-one/many-to-many `ignoring ()` dropped,
+/// matchers sorted, unary `+` and `-literal` folded in duration
+/// expressions, zero offsets dropped, and a plain number in a range, step
+/// or offset position marked as a duration in whole milliseconds.
+pub fn canonical_tree(expr: &Expr) -> String {
+    let mut e = expr.clone();
+    e.clear_spans();
+    normalize(&mut e);
+    format!("{e:?}")
+}
+
+fn normalize(e: &mut Expr) {
+    match e {
+        Expr::Aggregate(a) => {
+            if matches!(&a.grouping, Some(g) if !g.without && g.labels.is_empty()) {
+                a.grouping = None;
+            }
+            if let Some(p) = &mut a.param {
+                normalize(p);
+            }
+            normalize(&mut a.expr);
+        }
+        Expr::Binary(b) => {
+            if let Some(m) = &b.matching {
+                let trivial = !m.on
+                    && m.matching_labels.is_empty()
+                    && m.include.is_empty()
+                    && m.fill.lhs.is_none()
+                    && m.fill.rhs.is_none()
+                    && matches!(
+                        m.card,
+                        promql_engine::parser::VectorMatchCardinality::OneToOne
+                            | promql_engine::parser::VectorMatchCardinality::ManyToMany
+                    );
+                if trivial {
+                    b.matching = None;
+                }
+            }
+            normalize(&mut b.lhs);
+            normalize(&mut b.rhs);
+        }
+        Expr::Call(c) => c.args.iter_mut().for_each(normalize),
+        Expr::MatrixSelector(m) => {
+            normalize_selector(&mut m.selector);
+            normalize_duration_position(&mut m.range);
+        }
+        Expr::Subquery(s) => {
+            normalize(&mut s.expr);
+            normalize_duration_position(&mut s.range);
+            if let Some(step) = &mut s.step {
+                normalize_duration_position(step);
+            }
+            normalize_offset(&mut s.offset);
+        }
+        Expr::Paren(p) => normalize(&mut p.expr),
+        Expr::Unary(u) => normalize(&mut u.expr),
+        Expr::VectorSelector(v) => normalize_selector(v),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+    }
+}
+
+fn normalize_selector(v: &mut VectorSelector) {
+    v.matchers.sort_by(|a, b| {
+        (a.name.as_str(), a.op, a.value.as_str()).cmp(&(b.name.as_str(), b.op, b.value.as_str()))
+    });
+    normalize_offset(&mut v.offset);
+}
+
+fn normalize_offset(offset: &mut Option<DurationExpr>) {
+    if let Some(d) = offset {
+        normalize_duration_position(d);
+        if d.as_literal_millis() == Some(0) {
+            *offset = None;
+        }
+    }
+}
+
+fn normalize_duration_position(d: &mut DurationExpr) {
+    normalize_duration(d);
+    if let DurationExpr::Literal(n) = d {
+        let millis = (n.value * 1000.0).round();
+        *n = NumberLiteral {
+            value: millis / 1000.0,
+            is_duration: true,
+            span: n.span,
+        };
+    }
+}
+
+fn normalize_duration(d: &mut DurationExpr) {
+    match d {
+        DurationExpr::Unary { op, expr, .. } => {
+            let op = *op;
+            normalize_duration(expr);
+            let inner = std::mem::replace(&mut **expr, DurationExpr::Step(Default::default()));
+            *d = match (op, inner) {
+                (UnaryOp::Pos, inner) => inner,
+                (UnaryOp::Neg, DurationExpr::Literal(n)) => DurationExpr::Literal(NumberLiteral {
+                    value: -n.value,
+                    ..n
+                }),
+                (op, inner) => DurationExpr::Unary {
+                    op,
+                    expr: Box::new(inner),
+                    span: Default::default(),
+                },
+            };
+        }
+        DurationExpr::Binary { lhs, rhs, .. } => {
+            normalize_duration(lhs);
+            normalize_duration(rhs);
+        }
+        DurationExpr::MinMax { a, b, .. } => {
+            normalize_duration(a);
+            normalize_duration(b);
+        }
+        DurationExpr::Paren { expr, .. } => normalize_duration(expr),
+        DurationExpr::Literal(_) | DurationExpr::Step(_) | DurationExpr::Range(_) => {}
+    }
+}
+
+/// Where the upstream test scripts are: `$PROMQLTEST_DIR`, else
+/// `../shared/promqltest` next to the crate root (or one level further up,
+/// for git worktrees in a subdirectory).
+pub fn promqltest_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PROMQLTEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let near = root.join("../shared/promqltest");
+    [near.clone(), root.join("../../shared/promqltest")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or(near)
+}
+
+/// Every query of an `eval` line in the `*.test` files under `dir`, with
+/// its file name and line number. `None` when the directory is absent.
+pub fn eval_queries(dir: &Path) -> Option<Vec<(String, usize, String)>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some(query) = eval_query(line) {
+                out.push((name.clone(), i + 1, query.to_string()));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The query of `eval[_x] instant at T QUERY` or
+/// `eval[_x] range from A to B step S QUERY`.
+fn eval_query(line: &str) -> Option<&str> {
+    let mut words = Words(line.trim_start());
+    let cmd = words.next()?;
+    if cmd != "eval" && !cmd.starts_with("eval_") {
+        return None;
+    }
+    match words.next()? {
+        "instant" => {
+            words.expect("at")?;
+            words.next()?;
+        }
+        "range" => {
+            words.expect("from")?;
+            words.next()?;
+            words.expect("to")?;
+            words.next()?;
+            words.expect("step")?;
+            words.next()?;
+        }
+        _ => return None,
+    }
+    let rest = words.0.trim();
+    (!rest.is_empty()).then_some(rest)
+}
+
+struct Words<'a>(&'a str);
+
+impl<'a> Words<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.0.trim_start();
+        if s.is_empty() {
+            return None;
+        }
+        let end = s.find(char::is_whitespace).unwrap_or(s.len());
+        let (word, rest) = s.split_at(end);
+        self.0 = rest;
+        Some(word)
+    }
+
+    fn expect(&mut self, word: &str) -> Option<()> {
+        (self.next()? == word).then_some(())
+    }
+}
