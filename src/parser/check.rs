@@ -247,7 +247,7 @@ impl Checker<'_> {
 
     fn call(&self, c: &mut Call) -> CResult {
         let f = c.func;
-        let name = go_quote(f.name);
+        let name = || go_quote(f.name);
         let nargs = f.arg_types.len();
         let got = c.args.len();
         match f.arity {
@@ -255,7 +255,10 @@ impl Checker<'_> {
                 if nargs != got {
                     return Err(self.error(
                         c.span,
-                        format!("expected {nargs} argument(s) in call to {name}, got {got}"),
+                        format!(
+                            "expected {nargs} argument(s) in call to {}, got {got}",
+                            name()
+                        ),
                     ));
                 }
             }
@@ -264,7 +267,10 @@ impl Checker<'_> {
                 if min > got {
                     return Err(self.error(
                         c.span,
-                        format!("expected at least {min} argument(s) in call to {name}, got {got}"),
+                        format!(
+                            "expected at least {min} argument(s) in call to {}, got {got}",
+                            name()
+                        ),
                     ));
                 }
                 if let Some(max) = f.max_args() {
@@ -272,7 +278,8 @@ impl Checker<'_> {
                         return Err(self.error(
                             c.span,
                             format!(
-                                "expected at most {max} argument(s) in call to {name}, got {got}"
+                                "expected at most {max} argument(s) in call to {}, got {got}",
+                                name()
                             ),
                         ));
                     }
@@ -287,7 +294,8 @@ impl Checker<'_> {
                     return Err(self.error(
                         c.span,
                         format!(
-                            "expected type instant vector in call to function {name}, got {}",
+                            "expected type instant vector in call to function {}, got {}",
+                            name(),
                             t.document_name()
                         ),
                     ));
@@ -323,8 +331,9 @@ impl Checker<'_> {
                 return Err(self.error(
                     arg.span(),
                     format!(
-                        "expected type {} in call to function {name}, got {}",
+                        "expected type {} in call to function {}, got {}",
                         want.document_name(),
+                        name(),
                         t.document_name()
                     ),
                 ));

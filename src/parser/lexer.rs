@@ -607,7 +607,7 @@ pub(crate) struct TokenSource<'a> {
     src: &'a str,
     lex: logos::Lexer<'a, Tok>,
     base: usize,
-    peeked: Option<Result<Token, LexFailure>>,
+    peeked: Option<Token>,
     paren_depth: i64,
     brace_open: bool,
     bracket: BracketState,
@@ -640,30 +640,24 @@ impl<'a> TokenSource<'a> {
     }
 
     /// The next token without consuming it.
+    /// (A lexical error ends the token stream for the parser.)
     pub(crate) fn peek(&mut self) -> Result<Token, LexFailure> {
-        if self.peeked.is_none() {
-            let next = self.lex_next();
-            self.peeked = Some(next);
+        if let Some(t) = self.peeked {
+            return Ok(t);
         }
-        match &self.peeked {
-            Some(r) => r.clone(),
-            None => Err(LexFailure {
-                msg: "internal lexer state".into(),
-                at: 0,
-            }),
-        }
+        let t = self.lex_next()?;
+        self.peeked = Some(t);
+        Ok(t)
     }
 
     /// Consumes and returns the next token.
     pub(crate) fn next(&mut self) -> Result<Token, LexFailure> {
         let t = match self.peeked.take() {
             Some(t) => t,
-            None => self.lex_next(),
+            None => self.lex_next()?,
         };
-        if let Ok(tok) = &t {
-            self.last_end = tok.span.end;
-        }
-        t
+        self.last_end = t.span.end;
+        Ok(t)
     }
 
     /// Restarts logos at byte offset `pos`.

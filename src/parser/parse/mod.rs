@@ -54,22 +54,34 @@ const NO_CTX: Ctx = Ctx {
 /// Parses and type-checks a complete expression.
 ///
 /// Recursion per nesting level is small but not tiny (a few KiB in debug
-/// builds). When the input could nest deeper than is safe on an arbitrary
-/// caller's stack, the work runs on a helper thread whose stack is sized for
-/// the worst case allowed by [`ParseOptions::max_depth`]; everyday queries
-/// are parsed on the calling thread.
+/// builds). Everyday queries are parsed on the calling thread; when an input
+/// nests deeper than [`INLINE_DEPTH`], parsing starts over on a helper thread
+/// whose stack is sized for the worst case allowed by
+/// [`ParseOptions::max_depth`], so deep input never overflows the caller's
+/// stack.
 pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr> {
+    check_length(input, options.max_length)?;
+    let inline_limit = if options.max_depth <= INLINE_DEPTH {
+        usize::MAX
+    } else {
+        INLINE_DEPTH
+    };
+    let mut p = Parser::new(input, options, inline_limit);
+    let parsed = p.parse_all();
+    if !p.wants_big_stack {
+        let mut expr = parsed?;
+        crate::parser::check::check_and_normalize(&mut expr, input)?;
+        return Ok(expr);
+    }
+    drop(parsed);
     let run = || {
-        let mut expr = parse_expr(input, options)?;
+        let mut p = Parser::new(input, options, usize::MAX);
+        let mut expr = p.parse_all()?;
         crate::parser::check::check_and_normalize(&mut expr, input)?;
         Ok(expr)
     };
-    let levels = nesting_estimate(input).min(options.max_depth.saturating_add(2));
-    if levels <= INLINE_LEVELS {
-        return run();
-    }
     let stack = (256usize << 10)
-        .saturating_add(levels.saturating_mul(STACK_PER_LEVEL))
+        .saturating_add(options.max_depth.saturating_mul(STACK_PER_LEVEL))
         .min(1 << 30);
     std::thread::scope(|scope| {
         std::thread::Builder::new()
@@ -90,52 +102,18 @@ pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr
     })
 }
 
-/// Recursion levels that are always parsed on the caller's stack.
-const INLINE_LEVELS: usize = 160;
+/// Nesting depth up to which parsing always runs on the caller's stack.
+pub(crate) const INLINE_DEPTH: usize = 64;
 
-/// Stack reserved per recursion level on the helper thread (generous for
-/// debug builds, where frames are largest).
+/// Stack reserved per nesting level on the helper thread (generous for
+/// debug builds, where frames are largest, and for the type checker).
 const STACK_PER_LEVEL: usize = 16 << 10;
-
-/// An upper bound on the recursion levels parsing `input` can need: every
-/// bracket level allows a call, its argument and a ladder of operators of
-/// rising precedence; signs and `^` nest one level each.
-fn nesting_estimate(input: &str) -> usize {
-    let (mut depth, mut max, mut chained) = (0usize, 0usize, 0usize);
-    for &b in input.as_bytes() {
-        match b {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b'-' | b'+' | b'^' => chained += 1,
-            _ => {}
-        }
-    }
-    8usize
-        .saturating_mul(max + 1)
-        .saturating_add(chained.saturating_mul(2))
-}
-
-/// Parses a complete expression (syntax only; [`check`](crate::parser::check) types it).
-pub(crate) fn parse_expr(input: &str, options: &ParseOptions) -> PResult<Expr> {
-    check_length(input, options.max_length)?;
-    let mut p = Parser::new(input, options);
-    let first = p.peek()?;
-    if first.kind == Tok::Eof {
-        return Err(p.error(Span::at(0), "no expression found in input"));
-    }
-    let (expr, _) = p.expr(0)?;
-    p.expect_eof()?;
-    Ok(expr)
-}
 
 /// Parses a series selector such as `up{job="x"}` (no type checks).
 pub(crate) fn parse_selector(input: &str) -> PResult<VectorSelector> {
     let options = ParseOptions::default();
     check_length(input, options.max_length)?;
-    let mut p = Parser::new(input, &options);
+    let mut p = Parser::new(input, &options, usize::MAX);
     let tok = p.peek()?;
     let sel = match tok.kind {
         Tok::LBrace => p.vector_selector(None)?,
@@ -179,17 +157,34 @@ pub(super) struct Parser<'a> {
     depth: usize,
     /// Innermost error-recovery context.
     ctx: Ctx,
+    /// Nesting beyond which parsing should move to a bigger stack.
+    inline_limit: usize,
+    /// Set when the input nested beyond `inline_limit`.
+    wants_big_stack: bool,
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str, opts: &'a ParseOptions) -> Self {
+    fn new(src: &'a str, opts: &'a ParseOptions, inline_limit: usize) -> Self {
         Parser {
             src,
             tokens: TokenSource::new(src),
             opts,
             depth: 0,
             ctx: NO_CTX,
+            inline_limit,
+            wants_big_stack: false,
         }
+    }
+
+    /// Parses the whole input as one expression.
+    fn parse_all(&mut self) -> PResult<Expr> {
+        let first = self.peek()?;
+        if first.kind == Tok::Eof {
+            return Err(self.error(Span::at(0), "no expression found in input"));
+        }
+        let (expr, _) = self.expr(0)?;
+        self.expect_eof()?;
+        Ok(expr)
     }
 
     // ----- tokens and errors -------------------------------------------------
@@ -266,7 +261,14 @@ impl<'a> Parser<'a> {
     /// Enters one level of recursion.
     fn enter(&mut self, at: Span) -> PResult<()> {
         self.depth += 1;
-        if self.depth > self.opts.max_depth {
+        self.check_depth(self.depth, at)
+    }
+
+    /// Fails when `depth` exceeds the limit (or the inline limit, asking
+    /// for a bigger stack).
+    fn check_depth(&mut self, depth: usize, at: Span) -> PResult<()> {
+        if depth > self.opts.max_depth || depth > self.inline_limit {
+            self.wants_big_stack = depth <= self.opts.max_depth;
             return Err(ParseError::new(
                 ParseErrorKind::TooDeep {
                     limit: self.opts.max_depth,
@@ -283,17 +285,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Fails when a tree built iteratively gets deeper than allowed.
-    fn check_tree_depth(&self, depth: u32, at: Span) -> PResult<()> {
-        if depth as usize > self.opts.max_depth {
-            return Err(ParseError::new(
-                ParseErrorKind::TooDeep {
-                    limit: self.opts.max_depth,
-                },
-                at,
-                self.src,
-            ));
-        }
-        Ok(())
+    fn check_tree_depth(&mut self, depth: u32, at: Span) -> PResult<()> {
+        self.check_depth(depth as usize, at)
     }
 
     // ----- expressions -------------------------------------------------------
@@ -576,7 +569,7 @@ impl<'a> Parser<'a> {
     }
 
     fn binary(
-        &self,
+        &mut self,
         (op, tok): (BinaryOp, Token),
         (lhs, lhs_depth): Node,
         (rhs, rhs_depth): Node,

@@ -1,7 +1,10 @@
 //! Vector selectors: `name`, `name{matchers}`, `{matchers}`, `{"quoted.name", ...}`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use super::{Ctx, PResult, Parser};
-use crate::model::{MatchOp, Matcher};
+use crate::model::{InvalidRegex, MatchOp, Matcher};
 use crate::parser::Span;
 use crate::parser::ast::VectorSelector;
 use crate::parser::lexer::{Tok, Token};
@@ -97,7 +100,7 @@ impl Parser<'_> {
                     }
                     self.bump()?;
                     let value = self.string_value(value_tok)?;
-                    let matcher = Matcher::new(op, label, value)
+                    let matcher = new_matcher(op, label, value)
                         .map_err(|e| self.error(label_span.to(value_tok.span), e.message))?;
                     out.push(matcher);
                 }
@@ -127,4 +130,40 @@ impl Parser<'_> {
         };
         Ok((open.span.to(close), quoted))
     }
+}
+
+/// Regex matchers compiled recently on this thread, by operator and pattern.
+/// Compiling a regex costs far more than parsing the rest of a typical
+/// query, and rule files and dashboards repeat the same patterns.
+type RegexCache = HashMap<(MatchOp, String), Matcher>;
+
+thread_local! {
+    static REGEX_CACHE: RefCell<RegexCache> = RefCell::new(HashMap::new());
+}
+
+/// Entries kept per thread before the cache is emptied.
+const REGEX_CACHE_ENTRIES: usize = 512;
+/// Longer patterns are not cached.
+const REGEX_CACHE_MAX_PATTERN: usize = 512;
+
+/// A matcher, reusing a regex compiled earlier for the same pattern.
+fn new_matcher(op: MatchOp, label: String, value: String) -> Result<Matcher, InvalidRegex> {
+    if matches!(op, MatchOp::Equal | MatchOp::NotEqual) || value.len() > REGEX_CACHE_MAX_PATTERN {
+        return Matcher::new(op, label, value);
+    }
+    let key = (op, value);
+    let cached = REGEX_CACHE.with(|c| c.borrow().get(&key).cloned());
+    if let Some(mut m) = cached {
+        m.name = label;
+        return Ok(m);
+    }
+    let m = Matcher::new(op, label, key.1.clone())?;
+    REGEX_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= REGEX_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, m.clone());
+    });
+    Ok(m)
 }
