@@ -52,6 +52,31 @@ fn yamlish() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.concat())
 }
 
+/// Mostly well-formed templates: text and actions, with control structures.
+fn template_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("x ".to_string()),
+        Just("{{ $value }}".to_string()),
+        Just("{{ $labels.instance }}".to_string()),
+        Just("{{ $value | humanize }}".to_string()),
+        Just("{{ printf \"%.2f\" $value }}".to_string()),
+        Just("{{- /* note */ -}}".to_string()),
+        Just("{{ (index $labels \"job\").x }}".to_string()),
+        Just("{{ $v := 1.5e3 }}{{ $v }}".to_string()),
+        Just("{{ 'c' }}{{ -0x1F }}{{ `raw` }}{{ nil }}{{ true }}".to_string()),
+    ];
+    atom.prop_recursive(4, 32, 4, |inner| {
+        let body = proptest::collection::vec(inner, 0..4).prop_map(|v| v.concat());
+        (0usize..5, body.clone(), body).prop_map(|(kind, a, b)| match kind {
+            0 => format!("{{{{ if gt $value 1.0 }}}}{a}{{{{ else }}}}{b}{{{{ end }}}}"),
+            1 => format!("{{{{ range $k, $v := $labels }}}}{a}{{{{ if $v }}}}{{{{ break }}}}{{{{ end }}}}{{{{ end }}}}"),
+            2 => format!("{{{{ with query \"up\" }}}}{a}{{{{ else with $labels }}}}{b}{{{{ end }}}}"),
+            3 => format!("{{{{ if 1 }}}}{a}{{{{ else if 2 }}}}{b}{{{{ end }}}}"),
+            _ => format!("{a}{b}"),
+        })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -80,6 +105,16 @@ proptest! {
     #[test]
     fn templates_never_panic(text in "(\\{\\{|\\}\\}|[ -~]|\\$[a-z]+|\\.[A-Za-z]+|\\(|\\)|\\|| if | end | range | else ){0,40}") {
         let _ = parse_alert_template("A", &text);
+    }
+
+    #[test]
+    fn parsed_templates_print_and_reparse_identically(text in template_text()) {
+        let template = parse_alert_template("A", &text);
+        prop_assert!(template.is_ok(), "{text:?}: {template:?}");
+        let shown = template.map(|t| t.to_string()).unwrap_or_default();
+        let again = parse_alert_template("A", &shown);
+        prop_assert!(again.is_ok(), "{text:?} printed as {shown:?}: {again:?}");
+        prop_assert_eq!(again.map(|t| t.to_string()).unwrap_or_default(), shown);
     }
 }
 

@@ -160,3 +160,113 @@ pub struct Number {
     /// Imaginary or complex constant (`1i`).
     pub is_complex: bool,
 }
+
+// Display: the template as text, like Go's parse-tree `String()` (trim
+// markers are gone, strings are re-quoted). Parsing the output again gives
+// the same tree.
+
+use std::fmt;
+
+use super::lexer::go_quote;
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for definition in &self.definitions {
+            write!(
+                f,
+                "{{{{define {}}}}}{}{{{{end}}}}",
+                go_quote(&definition.name),
+                definition.body
+            )?;
+        }
+        write!(f, "{}", self.root)
+    }
+}
+
+impl fmt::Display for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.nodes.iter().try_for_each(|node| write!(f, "{node}"))
+    }
+}
+
+fn write_branch(f: &mut fmt::Formatter<'_>, keyword: &str, branch: &Branch) -> fmt::Result {
+    write!(f, "{{{{{keyword} {}}}}}{}", branch.pipe, branch.list)?;
+    if let Some(else_list) = &branch.else_list {
+        write!(f, "{{{{else}}}}{else_list}")?;
+    }
+    f.write_str("{{end}}")
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Text { text, .. } => f.write_str(text),
+            Node::Comment { text, .. } => write!(f, "{{{{{text}}}}}"),
+            Node::Action(pipe) => write!(f, "{{{{{pipe}}}}}"),
+            Node::If(branch) => write_branch(f, "if", branch),
+            Node::Range(branch) => write_branch(f, "range", branch),
+            Node::With(branch) => write_branch(f, "with", branch),
+            Node::TemplateCall { name, pipe, .. } => match pipe {
+                Some(pipe) => write!(f, "{{{{template {} {pipe}}}}}", go_quote(name)),
+                None => write!(f, "{{{{template {}}}}}", go_quote(name)),
+            },
+            Node::Break(_) => f.write_str("{{break}}"),
+            Node::Continue(_) => f.write_str("{{continue}}"),
+        }
+    }
+}
+
+impl fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.declarations.is_empty() {
+            let op = if self.is_assign { "=" } else { ":=" };
+            write!(f, "{} {op} ", self.declarations.join(", "))?;
+        }
+        for (i, command) in self.commands.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{command}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{arg}")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_fields(f: &mut fmt::Formatter<'_>, fields: &[String]) -> fmt::Result {
+    fields.iter().try_for_each(|field| write!(f, ".{field}"))
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Dot => f.write_str("."),
+            Arg::Nil => f.write_str("nil"),
+            Arg::Bool(b) => write!(f, "{b}"),
+            Arg::Number(n) => f.write_str(&n.text),
+            Arg::String(s) => f.write_str(&go_quote(s)),
+            Arg::Field(fields) => write_fields(f, fields),
+            Arg::Variable { name, fields } => {
+                f.write_str(name)?;
+                write_fields(f, fields)
+            }
+            Arg::Function(name) => f.write_str(name),
+            Arg::Pipe(pipe) => write!(f, "({pipe})"),
+            Arg::Chain { base, fields } => {
+                write!(f, "{base}")?;
+                write_fields(f, fields)
+            }
+        }
+    }
+}

@@ -121,6 +121,35 @@ mod tests {
     }
 
     #[test]
+    fn displays_like_go_and_reparses() {
+        let cases = [
+            ("a {{- $value | humanize -}} b", "a{{$value | humanize}}b"),
+            (
+                "{{ if gt $value 1.0 }}x{{ else if lt $value 0.5 }}y{{ end }}",
+                "{{if gt $value 1.0}}x{{else}}{{if lt $value 0.5}}y{{end}}{{end}}",
+            ),
+            (
+                "{{ range $k, $v := $labels }}{{ $k }}={{ $v }}{{ end }}",
+                "{{range $k, $v := $labels}}{{$k}}={{$v}}{{end}}",
+            ),
+            ("{{ (index $labels `a`).b }}", "{{(index $labels \"a\").b}}"),
+            (
+                "{{ define \"t\" }}T{{ end }}{{ template \"t\" . }}",
+                "{{define \"t\"}}T{{end}}{{template \"t\" .}}",
+            ),
+            (
+                "{{/* c */}}{{ $x := 1 }}{{ $x = 2 }}",
+                "{{/* c */}}{{$x := 1}}{{$x = 2}}",
+            ),
+        ];
+        for (input, shown) in cases {
+            let text = ok(input).to_string();
+            assert_eq!(text, shown, "{input}");
+            assert_eq!(ok(&text).to_string(), text, "reparse of {input}");
+        }
+    }
+
+    #[test]
     fn builds_a_tree() {
         let template = ok("a{{ $value | humanize }}");
         assert_eq!(template.root.nodes.len(), 2);

@@ -263,10 +263,19 @@ impl Parser<'_, '_> {
                 self.action_line = 0;
                 item
             }
-            TokenKind::Comment => Ok(Item::Node(Node::Comment {
-                pos: Self::pos_of(&token),
-                text: token.text,
-            })),
+            TokenKind::Comment => {
+                // The token spans the delimiters; keep `/* ... */`.
+                let text = match (token.text.find("/*"), token.text.rfind("*/")) {
+                    (Some(start), Some(end)) if end >= start => {
+                        token.text[start..end + 2].to_string()
+                    }
+                    _ => token.text.clone(),
+                };
+                Ok(Item::Node(Node::Comment {
+                    pos: Self::pos_of(&token),
+                    text,
+                }))
+            }
             _ => Err(self.unexpected(&token, "input")),
         }
     }
