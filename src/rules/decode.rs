@@ -303,8 +303,9 @@ impl Decoder {
         let value = match node.tag() {
             YamlTag::Null => 0,
             YamlTag::Int => parse_int(&scalar.value).unwrap_or_default(),
+            // Go's yaml package truncates floats that fit an int.
             YamlTag::Float => match scalar.value.replace('_', "").parse::<f64>() {
-                Ok(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => f as i64,
+                Ok(f) if f.is_finite() && f.abs() < 9.2e18 => f.trunc() as i64,
                 _ => {
                     self.type_error(node, "int");
                     0
@@ -428,6 +429,8 @@ mod tests {
             err.to_string(),
             "yaml: unmarshal errors:\n  line 3: mapping key \"name\" already defined at line 2\n  line 2: cannot unmarshal !!seq into string\n  line 4: cannot unmarshal !!str `x` into int"
         );
+        let file = decode("groups:\n  - name: g\n    limit: 2.7\n", View::Strict).unwrap();
+        assert_eq!(file.groups[0].limit.as_ref().map(|l| l.value), Some(2));
         let err = decode("- a\n", View::Strict).unwrap_err();
         assert_eq!(
             err.to_string(),
