@@ -310,9 +310,17 @@ pub struct YamlError {
 
 impl YamlError {
     fn from_scan(err: &ScanError) -> Self {
+        // Go's yaml package prints libyaml's problem without its context
+        // ("while parsing a block mapping, did not find expected key" →
+        // "did not find expected key").
+        let info = err.info();
+        let message = match info.split_once(", ") {
+            Some((context, problem)) if context.starts_with("while ") => problem,
+            _ => info,
+        };
         YamlError {
             line: u32::try_from(err.marker().line()).unwrap_or(u32::MAX),
-            message: err.info().to_string(),
+            message: message.to_string(),
         }
     }
 }
@@ -610,6 +618,14 @@ mod tests {
         }
         let err = parse_first_document(&text).unwrap_err();
         assert_eq!(err.message, "document contains excessive aliasing");
+    }
+
+    #[test]
+    fn syntax_errors_drop_the_parser_context() {
+        let err = parse_first_document("a:\n  - b\n   c: d\n").unwrap_err();
+        assert!(!err.message.starts_with("while "), "{}", err.message);
+        let err = parse_first_document("a: \"b\n").unwrap_err();
+        assert_eq!(err.message, "found unexpected end of stream");
     }
 
     #[test]
