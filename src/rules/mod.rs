@@ -11,16 +11,16 @@
 //! ([`model`]). Alternatives weighed:
 //!
 //! - `serde_yaml`: archived upstream (unmaintained since 2024); serde's data
-//!   model drops positions for nested values, so per-node line:col would need
-//!   `Spanned` wrappers everywhere, and strict unknown-field messages with a
-//!   line each are awkward through `deny_unknown_fields` (stops at the first).
-//! - `serde-saphyr`: maintained, but again serde-shaped: positions only where
-//!   the target type asks for them, and one error per decode.
-//! - `saphyr` (`MarkedYaml`): maintained and span-aware, but its mapping type
-//!   is a hash map that silently merges duplicate keys, which Prometheus
-//!   reports (`mapping key "x" already defined at line N`).
-//! - `yaml-rust2`: maintained fork of yaml-rust with markers on events only,
-//!   the same scanner lineage as saphyr; saphyr-parser is its successor.
+//!   model drops positions for nested values, and `deny_unknown_fields`
+//!   stops at the first unknown field, while promtool lists them all.
+//! - `serde-saphyr`: maintained, with locations and duplicate-key policies,
+//!   but serde-shaped: a decode stops at the first error, and positions must
+//!   be threaded through every target type.
+//! - `saphyr` (`MarkedYaml`): maintained and span-aware, but its loader
+//!   stops at the first duplicate key (or keeps the last one), whereas Go's
+//!   yaml package reports every duplicate with both lines and goes on.
+//! - `yaml-rust2`: maintained fork of yaml-rust; markers reach its event
+//!   receiver but its document type carries no positions.
 //!
 //! `saphyr-parser` is maintained, YAML 1.2, pure Rust, gives a span for every
 //! event and reports syntax errors with libyaml's wording ("mapping values are
