@@ -137,8 +137,10 @@ impl Decoder {
         }
     }
 
-    /// Starts decoding a struct: `Some(entries)` for a mapping, `None` (after
-    /// reporting a type error unless null) otherwise.
+    /// Starts decoding a struct: `Some(entries)` for a mapping without
+    /// duplicate keys, `None` otherwise (after reporting the duplicates or a
+    /// type error; nulls are silently empty). Like Go's yaml package, a
+    /// mapping with duplicate keys is not decoded at all.
     fn struct_entries<'n>(
         &mut self,
         node: &'n Node,
@@ -146,8 +148,9 @@ impl Decoder {
     ) -> Option<Vec<(&'n Node, &'n Node)>> {
         match &node.kind {
             NodeKind::Mapping(_) => {
+                let before = self.errors.len();
                 self.duplicate_keys(node);
-                Some(node.entries())
+                (self.errors.len() == before).then(|| node.entries())
             }
             _ if node.is_null() => None,
             _ => {
@@ -340,7 +343,12 @@ impl Decoder {
         let mut out = Vec::new();
         let entries = match &node.kind {
             NodeKind::Mapping(_) => {
+                let before = self.errors.len();
                 self.duplicate_keys(node);
+                if self.errors.len() > before {
+                    // Go's yaml package leaves such a map undecoded.
+                    return out;
+                }
                 node.entries()
             }
             _ if node.is_null() => return out,
@@ -359,7 +367,7 @@ impl Decoder {
                 value: value.value,
                 value_pos: value.pos,
             };
-            // A later duplicate key overwrites the earlier one, as in a Go map.
+            // Keys merged in through `<<` may repeat an earlier one: last wins.
             match index.get(&entry.name).and_then(|&i| out.get_mut(i)) {
                 Some(existing) => *existing = entry,
                 None => {
@@ -421,13 +429,23 @@ mod tests {
     #[test]
     fn type_errors_and_duplicates() {
         let err = decode(
-            "groups:\n  - name: [a]\n    name: b\n    limit: x\n",
+            "groups:\n  - name: [a]\n    name: b\n    limit: x\n    bogus: 1\n",
             View::Strict,
         )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "yaml: unmarshal errors:\n  line 3: mapping key \"name\" already defined at line 2\n  line 2: cannot unmarshal !!seq into string\n  line 4: cannot unmarshal !!str `x` into int"
+            "yaml: unmarshal errors:\n  line 3: mapping key \"name\" already defined at line 2"
+        );
+        // Without duplicates, the same mapping reports each problem.
+        let err = decode(
+            "groups:\n  - name: [a]\n    limit: x\n    labels: {a: 1, a: 2}\n",
+            View::Strict,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into string\n  line 3: cannot unmarshal !!str `x` into int\n  line 4: mapping key \"a\" already defined at line 4"
         );
         let file = decode("groups:\n  - name: g\n    limit: 2.7\n", View::Strict).unwrap();
         assert_eq!(file.groups[0].limit.as_ref().map(|l| l.value), Some(2));
@@ -440,10 +458,14 @@ mod tests {
 
     #[test]
     fn every_duplicate_pair_is_reported() {
-        let err = decode("a: 1\nb: 2\na: 3\na: 4\n", View::Nodes).unwrap_err();
+        let err = decode(
+            "groups:\n  - name: g\n    labels:\n      a: 1\n      b: 2\n      a: 3\n      a: 4\n",
+            View::Nodes,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "yaml: unmarshal errors:\n  line 3: mapping key \"a\" already defined at line 1\n  line 4: mapping key \"a\" already defined at line 1\n  line 4: mapping key \"a\" already defined at line 3"
+            "yaml: unmarshal errors:\n  line 6: mapping key \"a\" already defined at line 4\n  line 7: mapping key \"a\" already defined at line 4\n  line 7: mapping key \"a\" already defined at line 6"
         );
     }
 
