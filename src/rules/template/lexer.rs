@@ -86,6 +86,8 @@ pub enum TokenKind {
     Bool,
     /// A number (syntax checked loosely; the parser checks it).
     Number,
+    /// A complex constant such as `1+2i`.
+    Complex,
     /// A character constant `'a'`.
     Char,
     /// A quoted string `"..."`.
@@ -149,13 +151,19 @@ pub fn go_quote(text: &str) -> String {
     out
 }
 
+/// A rune as Go's `%#U` shows it: `U+0023 '#'` (no quoted form for
+/// unprintable runes).
+fn go_rune(c: char) -> String {
+    if c.is_control() {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("U+{:04X} '{c}'", c as u32)
+    }
+}
+
 /// Go's `bad character %#U` message.
 fn bad_character(c: char) -> String {
-    if c.is_control() {
-        format!("bad character U+{:04X}", c as u32)
-    } else {
-        format!("bad character U+{:04X} '{c}'", c as u32)
-    }
+    format!("bad character {}", go_rune(c))
 }
 
 const LEFT: &str = "{{";
@@ -449,7 +457,8 @@ impl Lexer<'_> {
                 }
                 c if c.is_ascii_graphic() => self.single(TokenKind::Punct, start, line),
                 c => {
-                    self.error(bad_character(c), start, line);
+                    let message = format!("unrecognized character in action: {}", go_rune(c));
+                    self.error(message, start, line);
                     return false;
                 }
             }
@@ -546,66 +555,98 @@ impl Lexer<'_> {
 
     fn number(&mut self, start: usize, line: u32) -> bool {
         let rest = self.rest();
-        let mut len = 0;
-        let bytes = rest.as_bytes();
-        if matches!(bytes.first(), Some(b'+' | b'-')) {
-            len += 1;
-        }
-        let mut digits: &[u8] = b"0123456789_";
-        let mut exponent: &[u8] = b"eE";
-        if bytes.get(len) == Some(&b'0') {
-            match bytes.get(len + 1) {
-                Some(b'x' | b'X') => {
-                    len += 2;
-                    digits = b"0123456789abcdefABCDEF_";
-                    exponent = b"pP";
-                }
-                Some(b'o' | b'O') => {
-                    len += 2;
-                    digits = b"01234567_";
-                    exponent = b"";
-                }
-                Some(b'b' | b'B') => {
-                    len += 2;
-                    digits = b"01_";
-                    exponent = b"";
-                }
-                _ => {}
-            }
-        }
-        let take = |from: usize, set: &[u8]| {
-            bytes
-                .get(from..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|b| set.contains(b))
-                .count()
+        let bad = |len: usize| {
+            let end = (0..=len.min(rest.len()))
+                .rev()
+                .find(|&i| rest.is_char_boundary(i))
+                .unwrap_or(0);
+            format!("bad number syntax: {}", go_quote(&rest[..end]))
         };
-        len += take(len, digits);
-        if bytes.get(len) == Some(&b'.') {
-            len += 1;
-            len += take(len, digits);
-        }
-        if !exponent.is_empty() && bytes.get(len).is_some_and(|b| exponent.contains(b)) {
-            len += 1;
-            if matches!(bytes.get(len), Some(b'+' | b'-')) {
-                len += 1;
+        let mut len = match scan_number(rest, 0) {
+            Ok(len) => len,
+            Err(len) => {
+                let message = bad(len);
+                self.error(message, start, line);
+                return false;
             }
-            len += take(len, b"0123456789_");
-        }
-        if bytes.get(len) == Some(&b'i') {
-            len += 1;
-        }
-        let next = rest.get(len..).and_then(|r| r.chars().next());
-        if next.is_some_and(is_alphanumeric) {
-            let bad_len = len + next.map_or(0, char::len_utf8);
-            let bad = rest.get(..bad_len).unwrap_or(rest);
-            self.error(format!("bad number syntax: {}", go_quote(bad)), start, line);
-            return false;
+        };
+        let mut kind = TokenKind::Number;
+        if matches!(rest.as_bytes().get(len), Some(b'+' | b'-')) {
+            // A complex constant such as `1+2i`: no spaces, must end in `i`.
+            match scan_number(rest, len) {
+                Ok(end) if rest.as_bytes().get(end.saturating_sub(1)) == Some(&b'i') => len = end,
+                Ok(end) | Err(end) => {
+                    let message = bad(end);
+                    self.error(message, start, line);
+                    return false;
+                }
+            }
+            kind = TokenKind::Complex;
         }
         self.advance(len);
-        self.emit(TokenKind::Number, start, line);
+        self.emit(kind, start, line);
         true
+    }
+}
+
+/// Scans a number in `text` from byte `from`: optional sign, digits (with
+/// `0x`/`0o`/`0b` prefixes and `_`), fraction, exponent, `i`. Returns the end
+/// offset, or `Err(end)` when a letter or digit follows the number.
+fn scan_number(text: &str, from: usize) -> Result<usize, usize> {
+    let bytes = text.as_bytes();
+    let mut len = from;
+    if matches!(bytes.get(len), Some(b'+' | b'-')) {
+        len += 1;
+    }
+    let mut digits: &[u8] = b"0123456789_";
+    let mut exponent: &[u8] = b"eE";
+    if bytes.get(len) == Some(&b'0') {
+        len += 1;
+        match bytes.get(len) {
+            Some(b'x' | b'X') => {
+                len += 1;
+                digits = b"0123456789abcdefABCDEF_";
+                exponent = b"pP";
+            }
+            Some(b'o' | b'O') => {
+                len += 1;
+                digits = b"01234567_";
+                exponent = b"";
+            }
+            Some(b'b' | b'B') => {
+                len += 1;
+                digits = b"01_";
+                exponent = b"";
+            }
+            _ => {}
+        }
+    }
+    let run = |from: usize, set: &[u8]| {
+        bytes
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|b| set.contains(b))
+            .count()
+    };
+    len += run(len, digits);
+    if bytes.get(len) == Some(&b'.') {
+        len += 1;
+        len += run(len, digits);
+    }
+    if !exponent.is_empty() && bytes.get(len).is_some_and(|b| exponent.contains(b)) {
+        len += 1;
+        if matches!(bytes.get(len), Some(b'+' | b'-')) {
+            len += 1;
+        }
+        len += run(len, b"0123456789_");
+    }
+    if bytes.get(len) == Some(&b'i') {
+        len += 1;
+    }
+    match text.get(len..).and_then(|r| r.chars().next()) {
+        Some(c) if is_alphanumeric(c) => Err(len + c.len_utf8()),
+        _ => Ok(len),
     }
 }
 
@@ -654,7 +695,15 @@ mod tests {
         assert_eq!(last("{{ .x "), "unclosed action");
         assert_eq!(last("{{ \"abc }}"), "unterminated quoted string");
         assert_eq!(last("{{ a# }}"), "bad character U+0023 '#'");
-        assert_eq!(last("{{ \u{7} }}"), "bad character U+0007");
+        assert_eq!(
+            last("{{ \u{7} }}"),
+            "unrecognized character in action: U+0007"
+        );
+        assert_eq!(
+            last("{{ € }}"),
+            "unrecognized character in action: U+20AC '€'"
+        );
+        assert_eq!(last("{{ 1+2 }}"), "bad number syntax: \"1+2\"");
         assert_eq!(last("{{ 3x }}"), "bad number syntax: \"3x\"");
         assert_eq!(last("{{ ( }}"), "unclosed left paren");
         assert_eq!(last("{{ ) }}"), "unexpected right paren");

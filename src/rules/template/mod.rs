@@ -223,13 +223,61 @@ mod tests {
         let parens = format!("{{{{ {}1{} }}}}", "(".repeat(50), ")".repeat(50));
         ok(&parens);
         let parens = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
-        assert!(err(&parens).contains("exceeded max nesting depth"));
+        assert_eq!(
+            err(&parens),
+            "template: __alert_A:1: max expression depth exceeded"
+        );
         let ifs = format!(
             "{}{}",
             "{{ if 1 }}".repeat(10_000),
             "{{ end }}".repeat(10_000)
         );
         assert!(err(&ifs).contains("exceeded max nesting depth"));
+    }
+
+    #[test]
+    fn errors_are_reported_at_the_furthest_line_read() {
+        // Go reports the line of the last token read, look-ahead included.
+        assert_eq!(
+            err("{{ if 1 }}\n\n"),
+            "template: __alert_A:3: unexpected EOF"
+        );
+        assert_eq!(
+            err("{{ $nope\n}}"),
+            "template: __alert_A:2: undefined variable \"$nope\""
+        );
+    }
+
+    #[test]
+    fn definitions_may_not_clash() {
+        ok("{{ define \"t\" }} {{ end }}{{ define \"t\" }}x{{ end }}");
+        ok("{{ define \"t\" }}x{{ end }}{{ define \"t\" }}{{/* c */}}{{ end }}");
+        assert_eq!(
+            err("{{ define \"t\" }}x{{ end }}{{ define \"t\" }}y{{ end }}"),
+            "template: __alert_A:1: template: multiple definition of template \"t\""
+        );
+        assert_eq!(
+            err("{{ define \"__alert_A\" }}x{{ end }}body"),
+            "template: __alert_A:1: template: multiple definition of template \"__alert_A\""
+        );
+    }
+
+    #[test]
+    fn complex_and_odd_numbers() {
+        ok("{{ 1+2i }} {{ 0b101 }} {{ 0o17 }} {{ 1_000 }} {{ 0x1p-2 }}");
+        assert_eq!(
+            err("{{ 08 }}"),
+            "template: __alert_A:1: integer overflow: \"08\""
+        );
+        ok("{{ 18446744073709551615 }}");
+        assert_eq!(
+            err("{{ 18446744073709551616 }}"),
+            "template: __alert_A:1: integer overflow: \"18446744073709551616\""
+        );
+        assert_eq!(
+            err("{{ 1e }}"),
+            "template: __alert_A:1: illegal number syntax: \"1e\""
+        );
     }
 
     #[test]

@@ -8,9 +8,13 @@ use super::ast::{
 };
 use super::lexer::{Keyword, Token, TokenKind, go_quote, tokenize};
 
-/// Deepest nesting of control structures and parentheses accepted (Go has
-/// no limit; ours keeps the recursive parser's stack bounded).
+/// Deepest nesting of control structures (`if`, `range`, `with`) accepted.
+/// Go has no limit; ours keeps the recursive parser's stack bounded.
 pub const MAX_NESTING: usize = 100;
+
+/// Deepest nesting of parenthesized pipelines accepted (Go allows 10000 and
+/// then fails with the same message, "max expression depth exceeded").
+pub const MAX_PAREN_DEPTH: usize = 100;
 
 /// How a template is parsed: which functions exist and which variables are
 /// already declared at the top level (besides `$`).
@@ -45,14 +49,39 @@ pub fn parse_template(
         range_depth: 0,
         action_line: 0,
         depth: 0,
+        paren_depth: 0,
+        furthest: 0,
         config,
         definitions: Vec::new(),
     };
     let root = parser.top_level()?;
+    // The main template is added last under its own name; a non-empty
+    // `define` of the same name conflicts with a non-empty main body.
+    if let Some(i) = parser.definitions.iter().position(|d| d.name == name) {
+        let defined_empty = parser
+            .definitions
+            .get(i)
+            .is_some_and(|d| is_empty_tree(&d.body));
+        if !defined_empty && !is_empty_tree(&root) {
+            return Err(parser.error(format!(
+                "template: multiple definition of template {}",
+                go_quote(name)
+            )));
+        }
+    }
     Ok(Template {
         name: name.to_string(),
         root,
         definitions: parser.definitions,
+    })
+}
+
+/// Whether a body holds only whitespace text and comments.
+fn is_empty_tree(list: &List) -> bool {
+    list.nodes.iter().all(|node| match node {
+        Node::Text { text, .. } => text.trim().is_empty(),
+        Node::Comment { .. } => true,
+        _ => false,
     })
 }
 
@@ -70,6 +99,8 @@ struct Parser<'a, 'f> {
     range_depth: usize,
     action_line: u32,
     depth: usize,
+    paren_depth: usize,
+    furthest: usize,
     config: &'a ParseConfig<'f>,
     definitions: Vec<Definition>,
 }
@@ -99,6 +130,7 @@ impl Parser<'_, '_> {
             .get(self.index)
             .cloned()
             .unwrap_or_else(eof_token);
+        self.furthest = self.furthest.max(self.index);
         if self.index < self.tokens.len() {
             self.index += 1;
         }
@@ -109,7 +141,8 @@ impl Parser<'_, '_> {
         self.index = self.index.saturating_sub(1);
     }
 
-    fn peek(&self) -> Token {
+    fn peek(&mut self) -> Token {
+        self.furthest = self.furthest.max(self.index);
         self.tokens
             .get(self.index)
             .cloned()
@@ -132,24 +165,19 @@ impl Parser<'_, '_> {
         token
     }
 
-    /// The line of the most recently consumed token.
-    fn current_line(&self) -> u32 {
-        self.index
-            .checked_sub(1)
-            .and_then(|i| self.tokens.get(i))
-            .map_or(1, |t| t.line)
-    }
-
-    fn error_at(&self, line: u32, message: String) -> TemplateError {
+    /// Go reports errors at the line of the last token read from the
+    /// lexer, including look-ahead: the furthest token seen so far.
+    fn error(&self, message: String) -> TemplateError {
+        let line = self
+            .tokens
+            .get(self.furthest)
+            .or(self.tokens.last())
+            .map_or(1, |t| t.line);
         TemplateError {
             name: self.name.to_string(),
             line,
             message,
         }
-    }
-
-    fn error(&self, message: String) -> TemplateError {
-        self.error_at(self.current_line(), message)
     }
 
     fn unexpected(&self, token: &Token, context: &str) -> TemplateError {
@@ -161,12 +189,9 @@ impl Parser<'_, '_> {
                     extra = extra[" in action".len()..].to_string();
                 }
             }
-            return self.error_at(token.line, format!("{}{extra}", token.text));
+            return self.error(format!("{}{extra}", token.text));
         }
-        self.error_at(
-            token.line,
-            format!("unexpected {} in {context}", token.describe()),
-        )
+        self.error(format!("unexpected {} in {context}", token.describe()))
     }
 
     fn expect(&mut self, kind: TokenKind, context: &str) -> PResult<Token> {
@@ -187,7 +212,6 @@ impl Parser<'_, '_> {
                     let saved = self.index;
                     self.next();
                     if self.next_non_space().kind == TokenKind::Keyword(Keyword::Define) {
-                        self.action_line = token.line;
                         self.definition()?;
                         continue;
                     }
@@ -215,7 +239,31 @@ impl Parser<'_, '_> {
                 ListEnd::Else => Err(p.error(format!("unexpected {{{{else}}}} in {context}"))),
             }
         })?;
-        self.definitions.push(Definition { name, body });
+        self.add_definition(name, body)
+    }
+
+    /// Records a `define`/`block` body as Go does: an empty (whitespace and
+    /// comments only) definition never conflicts; two non-empty ones do.
+    fn add_definition(&mut self, name: String, body: List) -> PResult<()> {
+        match self.definitions.iter().position(|d| d.name == name) {
+            None => self.definitions.push(Definition { name, body }),
+            Some(i) => {
+                let existing_empty = self
+                    .definitions
+                    .get(i)
+                    .is_some_and(|d| is_empty_tree(&d.body));
+                if existing_empty {
+                    if let Some(existing) = self.definitions.get_mut(i) {
+                        existing.body = body;
+                    }
+                } else if !is_empty_tree(&body) {
+                    return Err(self.error(format!(
+                        "template: multiple definition of template {}",
+                        go_quote(&name)
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -232,8 +280,9 @@ impl Parser<'_, '_> {
 
     fn template_name(&self, token: &Token, context: &str) -> PResult<String> {
         match token.kind {
-            TokenKind::String | TokenKind::RawString => unquote(&token.text)
-                .ok_or_else(|| self.error_at(token.line, "invalid syntax".into())),
+            TokenKind::String | TokenKind::RawString => {
+                unquote(&token.text).ok_or_else(|| self.error("invalid syntax".into()))
+            }
             _ => Err(self.unexpected(token, context)),
         }
     }
@@ -343,10 +392,7 @@ impl Parser<'_, '_> {
                 ListEnd::Else => Err(p.error(format!("unexpected {{{{else}}}} in {context}"))),
             }
         })?;
-        self.definitions.push(Definition {
-            name: name.clone(),
-            body,
-        });
+        self.add_definition(name.clone(), body)?;
         Ok(Node::TemplateCall {
             name,
             pipe: Some(pipe),
@@ -377,7 +423,7 @@ impl Parser<'_, '_> {
         result
     }
 
-    /// Counts one level of nesting (control structures and parentheses).
+    /// Counts one level of control-structure nesting.
     fn enter(&mut self) -> PResult<()> {
         if self.depth >= MAX_NESTING {
             return Err(self.error(format!("exceeded max nesting depth of {MAX_NESTING}")));
@@ -451,6 +497,7 @@ impl Parser<'_, '_> {
                 | TokenKind::Field
                 | TokenKind::Identifier
                 | TokenKind::Number
+                | TokenKind::Complex
                 | TokenKind::Nil
                 | TokenKind::RawString
                 | TokenKind::String
@@ -597,10 +644,9 @@ impl Parser<'_, '_> {
         Ok(Some(match token.kind {
             TokenKind::Identifier => {
                 if !(self.config.has_function)(&token.text) {
-                    return Err(self.error_at(
-                        token.line,
-                        format!("function {} not defined", go_quote(&token.text)),
-                    ));
+                    return Err(
+                        self.error(format!("function {} not defined", go_quote(&token.text)))
+                    );
                 }
                 Arg::Function(token.text)
             }
@@ -608,10 +654,7 @@ impl Parser<'_, '_> {
             TokenKind::Nil => Arg::Nil,
             TokenKind::Variable => {
                 if !self.vars.contains(&token.text) {
-                    return Err(self.error_at(
-                        token.line,
-                        format!("undefined variable {}", go_quote(&token.text)),
-                    ));
+                    return Err(self.error(format!("undefined variable {}", go_quote(&token.text))));
                 }
                 Arg::Variable {
                     name: token.text,
@@ -620,18 +663,20 @@ impl Parser<'_, '_> {
             }
             TokenKind::Field => Arg::Field(vec![token.text.trim_start_matches('.').to_string()]),
             TokenKind::Bool => Arg::Bool(token.text == "true"),
-            TokenKind::Char | TokenKind::Number => Arg::Number(
-                parse_number(&token).map_err(|message| self.error_at(token.line, message))?,
-            ),
+            TokenKind::Char | TokenKind::Number | TokenKind::Complex => {
+                Arg::Number(parse_number(&token).map_err(|message| self.error(message))?)
+            }
             TokenKind::LeftParen => {
-                self.enter()?;
+                if self.paren_depth >= MAX_PAREN_DEPTH {
+                    return Err(self.error("max expression depth exceeded".into()));
+                }
+                self.paren_depth += 1;
                 let pipe = self.pipeline("parenthesized pipeline", TokenKind::RightParen);
-                self.depth -= 1;
+                self.paren_depth -= 1;
                 Arg::Pipe(Box::new(pipe?))
             }
             TokenKind::String | TokenKind::RawString => Arg::String(
-                unquote(&token.text)
-                    .ok_or_else(|| self.error_at(token.line, "invalid syntax".into()))?,
+                unquote(&token.text).ok_or_else(|| self.error("invalid syntax".into()))?,
             ),
             _ => {
                 self.back();
@@ -679,6 +724,14 @@ fn parse_number(token: &Token) -> Result<Number, String> {
         });
     }
     let illegal = || format!("illegal number syntax: {}", go_quote(&token.text));
+    if token.kind == TokenKind::Complex {
+        return Ok(Number {
+            text,
+            int: None,
+            float: None,
+            is_complex: true,
+        });
+    }
     if let Some(imaginary) = text.strip_suffix('i') {
         parse_float(imaginary).ok_or_else(illegal)?;
         return Ok(Number {
@@ -688,15 +741,21 @@ fn parse_number(token: &Token) -> Result<Number, String> {
             is_complex: true,
         });
     }
-    if let Some(int) = parse_go_int(&text) {
+    if let Some(value) = parse_go_int(&text) {
         return Ok(Number {
             text,
-            int: Some(int),
-            float: Some(int as f64),
+            // Values above i64::MAX are Go uint64 constants.
+            int: i64::try_from(value).ok(),
+            float: Some(value as f64),
             is_complex: false,
         });
     }
     let float = parse_float(&text).ok_or_else(illegal)?;
+    // Like Go: an integer-looking text that only parses as a float is an
+    // integer too large (or, like `08`, not a valid octal integer).
+    if !text.contains(['.', 'e', 'E', 'p', 'P']) {
+        return Err(format!("integer overflow: {}", go_quote(&text)));
+    }
     let int = (float.fract() == 0.0 && float.abs() < 9.2e18).then_some(float as i64);
     Ok(Number {
         text,
@@ -706,7 +765,9 @@ fn parse_number(token: &Token) -> Result<Number, String> {
     })
 }
 
-fn parse_go_int(text: &str) -> Option<i64> {
+/// An integer constant in Go syntax (`0x`, `0o`, `0b`, leading-`0` octal,
+/// `_` separators), as a wide value so both int64 and uint64 fit.
+fn parse_go_int(text: &str) -> Option<i128> {
     let (negative, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -731,7 +792,8 @@ fn parse_go_int(text: &str) -> Option<i64> {
         return None;
     }
     let magnitude = i128::from_str_radix(&digits, radix).ok()?;
-    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    let value = if negative { -magnitude } else { magnitude };
+    (i64::try_from(value).is_ok() || u64::try_from(value).is_ok()).then_some(value)
 }
 
 fn parse_float(text: &str) -> Option<f64> {
@@ -740,10 +802,37 @@ fn parse_float(text: &str) -> Option<f64> {
     if body.is_empty() || !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
         return None;
     }
-    if body.to_ascii_lowercase().starts_with("0x") || body.contains(['i', 'n', 'I', 'N']) {
+    let negative = cleaned.starts_with('-');
+    let lower = body.to_ascii_lowercase();
+    if let Some(hex) = lower.strip_prefix("0x") {
+        let value = parse_hex_float(hex)?;
+        return Some(if negative { -value } else { value });
+    }
+    if body.contains(['i', 'n', 'I', 'N']) {
         return None;
     }
     cleaned.parse::<f64>().ok()
+}
+
+/// A hexadecimal float after `0x`: hex digits with an optional fraction and
+/// a mandatory binary exponent (`1.8p3` = 12).
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = text.split_once('p')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for digit in whole.chars() {
+        value = value * 16.0 + f64::from(digit.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for digit in fraction.chars() {
+        value += f64::from(digit.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(value * 2f64.powi(exponent))
 }
 
 /// Unquotes a Go string literal (`"..."` with escapes, or `` `raw` ``).
