@@ -271,6 +271,16 @@ mod tests {
         );
         ok("{{ 18446744073709551615 }}");
         assert_eq!(
+            err("{{ 'ab' }}"),
+            "template: __alert_A:1: malformed character constant: 'ab'"
+        );
+        assert_eq!(err("{{ '\\q' }}"), "template: __alert_A:1: invalid syntax");
+        assert_eq!(
+            err("{{ '\\nq' }}"),
+            "template: __alert_A:1: malformed character constant: '\\nq'"
+        );
+        ok("{{ '\\x41' }}{{ '\\u00e9' }}{{ '\\101' }}{{ '\\'' }}");
+        assert_eq!(
             err("{{ 18446744073709551616 }}"),
             "template: __alert_A:1: integer overflow: \"18446744073709551616\""
         );

@@ -713,8 +713,16 @@ impl ControlKind {
 fn parse_number(token: &Token) -> Result<Number, String> {
     let text = token.text.clone();
     if token.kind == TokenKind::Char {
-        let inner =
-            unquote_char(&text).ok_or_else(|| format!("malformed character constant: {text}"))?;
+        let inner = unquote_char(&text).ok_or_else(|| {
+            // Go: a bad first escape is strconv's "invalid syntax"; anything
+            // after the first character makes the constant malformed.
+            let body = text.get(1..).unwrap_or("");
+            if body.starts_with('\\') && first_escape(body).is_none() {
+                "invalid syntax".to_string()
+            } else {
+                format!("malformed character constant: {text}")
+            }
+        })?;
         let value = i64::from(u32::from(inner));
         return Ok(Number {
             text,
@@ -833,6 +841,23 @@ fn parse_hex_float(text: &str) -> Option<f64> {
         scale /= 16.0;
     }
     Some(value * 2f64.powi(exponent))
+}
+
+/// The character of the escape sequence at the start of `text` (`\\n`,
+/// `\\x41`, `\\u00e9`, `\\101`, ...), if valid in a character constant.
+fn first_escape(text: &str) -> Option<char> {
+    let len = match text.as_bytes().get(1)? {
+        b'x' => 4,
+        b'u' => 6,
+        b'U' => 10,
+        b'0'..=b'7' => 4,
+        _ => 2,
+    };
+    let sequence = text.get(..len)?;
+    let decoded = unescape(sequence, '\'')?;
+    let mut chars = decoded.chars();
+    let c = chars.next()?;
+    chars.next().is_none().then_some(c)
 }
 
 /// Unquotes a Go string literal (`"..."` with escapes, or `` `raw` ``).
