@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::rules::duration::parse_duration;
 use crate::rules::model::{LabelEntry, Rule, RuleFile, RuleGroup, Spanned};
+use crate::rules::template::lexer::go_quote;
 use crate::rules::yaml::{Node, NodeKind, Pos, YamlError, YamlTag, parse_int};
 
 /// Which Go types Prometheus decodes into. It decodes every file twice: once
@@ -87,8 +88,8 @@ fn key_text(node: &Node) -> &str {
 impl Decoder {
     fn type_error(&mut self, node: &Node, target: &str) {
         let tag = node.tag();
-        let shown = match (&node.kind, tag) {
-            (NodeKind::Scalar(s), _) => {
+        let shown = match &node.kind {
+            NodeKind::Scalar(s) => {
                 let chars: Vec<char> = s.value.chars().collect();
                 if chars.len() > 10 {
                     format!(" `{}...`", chars.iter().take(7).collect::<String>())
@@ -128,9 +129,9 @@ impl Decoder {
         for (first, later) in duplicates {
             if let (Some((a, _)), Some((b, _))) = (pairs.get(first), pairs.get(later)) {
                 self.errors.push(format!(
-                    "line {}: mapping key {:?} already defined at line {}",
+                    "line {}: mapping key {} already defined at line {}",
                     b.pos.line,
-                    key_text(b),
+                    go_quote(key_text(b)),
                     a.pos.line
                 ));
             }
@@ -206,7 +207,10 @@ impl Decoder {
             if self.fatal.is_some() {
                 break;
             }
-            groups.push(self.group(item));
+            // Go's yaml package silently drops null elements of a slice of structs.
+            if !item.is_null() {
+                groups.push(self.group(item));
+            }
         }
         groups
     }
@@ -244,7 +248,9 @@ impl Decoder {
             if self.fatal.is_some() {
                 break;
             }
-            rules.push(self.rule(item));
+            if !item.is_null() {
+                rules.push(self.rule(item));
+            }
         }
         rules
     }
@@ -302,7 +308,10 @@ impl Decoder {
     }
 
     fn int(&mut self, node: &Node) -> Option<Spanned<i64>> {
-        let scalar = node.as_scalar()?;
+        let Some(scalar) = node.as_scalar() else {
+            self.type_error(node, "int");
+            return None;
+        };
         let value = match node.tag() {
             YamlTag::Null => 0,
             YamlTag::Int => parse_int(&scalar.value).unwrap_or_default(),
@@ -367,7 +376,8 @@ impl Decoder {
                 value: value.value,
                 value_pos: value.pos,
             };
-            // Keys merged in through `<<` may repeat an earlier one: last wins.
+            // Keys that decode to the same string (a non-scalar key is "",
+            // after its type error): the last wins, as in a Go map.
             match index.get(&entry.name).and_then(|&i| out.get_mut(i)) {
                 Some(existing) => *existing = entry,
                 None => {
@@ -466,6 +476,18 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "yaml: unmarshal errors:\n  line 6: mapping key \"a\" already defined at line 4\n  line 7: mapping key \"a\" already defined at line 4\n  line 7: mapping key \"a\" already defined at line 6"
+        );
+    }
+
+    #[test]
+    fn null_list_items_are_dropped_and_collections_are_not_ints() {
+        let file = decode("groups:\n  -\n  - name: g\n    rules: [~]\n", View::Strict).unwrap();
+        assert_eq!(file.groups.len(), 1);
+        assert!(file.groups[0].rules.is_empty());
+        let err = decode("groups:\n  - name: g\n    limit: [1]\n", View::Strict).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "yaml: unmarshal errors:\n  line 3: cannot unmarshal !!seq into int"
         );
     }
 
