@@ -184,7 +184,7 @@ pub fn check_files<P: AsRef<Path>>(paths: &[P], options: &CheckOptions) -> Check
                     },
                 },
                 Err(e) => FileReport {
-                    read_error: Some(format!("{name}: open {name}: {}", io_message(&e))),
+                    read_error: Some(format!("{name}: {}", io_message(&name, &e))),
                     name,
                     ..FileReport::default()
                 },
@@ -211,11 +211,13 @@ pub fn check_stdin_text(text: &str, options: &CheckOptions) -> CheckReport {
     render(vec![file], options, false)
 }
 
-fn io_message(error: &std::io::Error) -> String {
+/// The error as Go's `os.ReadFile` words it (`open F: no such file or directory`).
+fn io_message(name: &str, error: &std::io::Error) -> String {
     match error.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => error.to_string(),
+        std::io::ErrorKind::NotFound => format!("open {name}: no such file or directory"),
+        std::io::ErrorKind::PermissionDenied => format!("open {name}: permission denied"),
+        std::io::ErrorKind::IsADirectory => format!("read {name}: is a directory"),
+        _ => format!("read {name}: {error}"),
     }
 }
 
@@ -397,6 +399,18 @@ mod tests {
         assert_eq!(
             report.stderr(),
             "  FAILED:\n2:3: Groupname must not be empty\n"
+        );
+    }
+
+    #[test]
+    fn directory_is_an_error() {
+        let dir = std::env::temp_dir();
+        let report = check_files(&[&dir], &CheckOptions::default());
+        assert_eq!(report.exit_code, 1);
+        assert!(
+            report.stderr().contains(": is a directory"),
+            "{}",
+            report.stderr()
         );
     }
 
