@@ -278,3 +278,103 @@ fn byte_order_mark_and_crlf_are_accepted() {
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     assert_eq!(loaded.file.map(|f| f.rule_count()), Some(1));
 }
+
+/// Cases from upstream's rulefmt tests (TestTemplateParsing, TestUniqueErrorNodes,
+/// TestMultiDocParse), checked against our loader.
+mod upstream_cases {
+    use super::*;
+
+    fn alert_with(labels: &str, annotations: &str) -> String {
+        format!(
+            "groups:\n- name: example\n  rules:\n  - alert: InstanceDown\n    expr: up == 0\n    for: 5m\n    labels:\n{labels}    annotations:\n{annotations}"
+        )
+    }
+
+    #[test]
+    fn template_parsing() {
+        let good = alert_with(
+            "      severity: \"page\"\n",
+            "      summary: \"Instance {{ $labels.instance }} down\"\n",
+        );
+        assert!(errors(&good).is_empty());
+        for (labels, annotations, message) in [
+            (
+                "      severity: \"page\"\n",
+                "      summary: \"Instance {{ $label.instance }} down\"\n",
+                "annotation \"summary\": template: __alert_InstanceDown:1: undefined variable \"$label\"",
+            ),
+            (
+                "      severity: \"{{$this_is_wrong}}\"\n",
+                "      summary: \"Instance {{ $labels.instance }} down\"\n",
+                "label \"severity\": template: __alert_InstanceDown:1: undefined variable \"$this_is_wrong\"",
+            ),
+            (
+                "      severity: \"page\"\n",
+                "      description: \"{{$labels.quantile * 100}}\"\n",
+                "annotation \"description\": template: __alert_InstanceDown:1: unexpected \"*\" in operand",
+            ),
+        ] {
+            let found = errors(&alert_with(labels, annotations));
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].ends_with(message),
+                "{} does not end with {message}",
+                found[0]
+            );
+        }
+    }
+
+    #[test]
+    fn each_error_has_its_own_node() {
+        let text = "groups:\n- name: example\n  rules:\n  - alert: InstanceDown\n    expr: up ===== 0\n  - alert: InstanceUp\n    expr: up ===== 1\n";
+        let loaded = load_rule_file(text, &LoadOptions::default());
+        let positions: Vec<Option<Pos>> = loaded.errors.iter().map(RuleError::pos).collect();
+        assert_eq!(
+            positions,
+            vec![Some(Pos::new(5, 11)), Some(Pos::new(7, 11))]
+        );
+    }
+
+    #[test]
+    fn multi_document_files() {
+        let valid =
+            "groups:\n- name: example\n  rules:\n  - alert: InstanceDown\n    expr: up == 0\n";
+        let multi = format!(
+            "{valid}---\ngroups:\n- name: example2\n  rules:\n  - alert: InstanceDown2\n    expr: up == 0\n"
+        );
+        let multi_empty = format!("{valid}---\n");
+        let single = load_rule_file(valid, &LoadOptions::default());
+        assert!(single.warnings.is_empty());
+        for text in [multi, multi_empty] {
+            let loaded = load_rule_file(&text, &LoadOptions::default());
+            assert!(loaded.errors.is_empty());
+            assert_eq!(loaded.file.map(|f| f.groups.len()), Some(1));
+            assert_eq!(loaded.warnings, vec![MULTI_DOCUMENT_WARNING.to_string()]);
+        }
+    }
+}
+
+#[test]
+fn ignore_unknown_fields_accepts_upstream_extra_fields_file() {
+    // Same shape as upstream's cmd/promtool/testdata/rules_extrafields.yml.
+    let text = "groups:\n  - name: alerts\n    namespace: \"foobar\"\n    rules:\n      - alert: InstanceDown\n        expr: up == 0\n      - alert: AlwaysFiring\n        expr: 1\n  - name: rules\n    ownership:\n      service: \"test\"\n    rules:\n      - record: fixed_data\n        expr: 1\n";
+    let strict = check_named_sources(&[("x.yml", text)], &CheckOptions::default());
+    assert_eq!(strict.exit_code, 1);
+    assert!(
+        strict
+            .stderr()
+            .contains("line 3: field namespace not found in type rulefmt.RuleGroup")
+    );
+    assert!(
+        strict
+            .stderr()
+            .contains("line 10: field ownership not found in type rulefmt.RuleGroup")
+    );
+    let lenient = CheckOptions {
+        ignore_unknown_fields: true,
+        ..CheckOptions::default()
+    };
+    let report = check_named_sources(&[("x.yml", text)], &lenient);
+    assert_eq!(report.exit_code, 0, "{}", report.stderr());
+    assert!(report.stdout().contains("SUCCESS: 3 rules found"));
+}
