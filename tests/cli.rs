@@ -92,3 +92,106 @@ fn fmt_pretty_prints_from_stdin() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "sum by (job) (rate(x[5m]))\n");
 }
+
+#[test]
+fn query_instant_json_over_exposition_data() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.prom");
+    std::fs::write(
+        &data,
+        "# TYPE x counter\nx_total{job=\"a\"} 10 1000000\nx_total{job=\"a\"} 70 1060000\nx_total{job=\"b\"} 5 1060000\n",
+    )
+    .unwrap();
+    let o = promql(
+        &[
+            "query",
+            "instant",
+            "--data",
+            data.to_str().unwrap(),
+            "--time",
+            "1060",
+            "--output",
+            "json",
+            "sum(x_total)",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "vector");
+    assert_eq!(v["data"]["result"][0]["value"][0], 1060);
+    assert_eq!(v["data"]["result"][0]["value"][1], "75");
+}
+
+#[test]
+fn query_range_over_a_test_script_and_errors_as_json() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.test");
+    std::fs::write(&data, "load 1m\n  up{job=\"a\"} 1 1 0 1\n").unwrap();
+    let o = promql(
+        &[
+            "query",
+            "range",
+            "--data",
+            data.to_str().unwrap(),
+            "--start",
+            "0",
+            "--end",
+            "180",
+            "--step",
+            "1m",
+            "--output",
+            "json",
+            "up == 0",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["values"],
+        serde_json::json!([[120, "0"]])
+    );
+
+    let o = promql(
+        &[
+            "query",
+            "instant",
+            "--data",
+            data.to_str().unwrap(),
+            "--output",
+            "json",
+            "sum(",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "bad_data");
+}
+
+#[test]
+fn promqltest_reports_counts_and_exit_code() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-pt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.test");
+    std::fs::write(&good, "load 1m\n  x 1 2 3\n\neval instant at 2m x\n  x 3\n").unwrap();
+    let o = promql(&["promqltest", good.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).ends_with("1 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    let bad = dir.join("bad.test");
+    std::fs::write(&bad, "load 1m\n  x 1 2 3\n\neval instant at 2m x\n  x 4\n").unwrap();
+    let o = promql(&["promqltest", bad.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("0 passed, 1 failed"), "{}", stdout(&o));
+}

@@ -103,3 +103,14 @@ fn long_flat_inputs_are_fine() {
     let args = vec!["\"a\""; 20_000].join(", ");
     assert!(parse(&format!("label_join(x, \"dst\", \",\", {args})")).is_ok());
 }
+
+/// Found by the `roundtrip` fuzz target: `NaN` did not equal itself after a round trip.
+#[test]
+fn nan_literal_round_trips() {
+    let options = promql_engine::ParseOptions::all();
+    for src in ["NaN", "-NaN", "x + NaN", "clamp(x, NaN, nan)"] {
+        let e = promql_engine::parse_with(src, &options).unwrap();
+        let again = promql_engine::parse_with(&e.to_string(), &options).unwrap();
+        assert!(e.eq_ignore_spans(&again), "{src}");
+    }
+}

@@ -12,6 +12,10 @@ struct Case {
     pos: Option<u32>,
 }
 
+/// Prometheus accepts string literals whose escapes (`"\xFF"`) make invalid
+/// UTF-8; a Rust `String` cannot hold them, so we report an error instead.
+const KNOWN_DEVIATIONS: usize = 2;
+
 #[test]
 fn prometheus_parse_test_cases() {
     let data = include_str!("data/prometheus_parse_cases.jsonl");
@@ -53,11 +57,12 @@ fn prometheus_parse_test_cases() {
             }
         }
     }
-    println!("prometheus parse cases: {passed} passed, {failed} failed");
-    assert!(passed > 0);
-    let threshold: usize = std::env::var("UPSTREAM_MAX_FAIL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(usize::MAX);
-    assert!(failed <= threshold, "{failed} cases failed");
+    println!(
+        "prometheus parse cases: {passed} passed, {failed} failed ({KNOWN_DEVIATIONS} known deviations: strings whose escapes are not UTF-8)"
+    );
+    assert!(passed > 300);
+    assert_eq!(
+        failed, KNOWN_DEVIATIONS,
+        "rerun with VERBOSE=1 to see the failures"
+    );
 }

@@ -21,6 +21,8 @@ use std::time::Duration;
 use promql_engine::promqltest::{CaseResult, Command, RunOptions, Script, ScriptReport};
 
 const KNOWN_FAILURES: &str = "testdata/promqltest/KNOWN_FAILURES";
+/// Name of the threads that run scripts.
+const WORKER: &str = "promqltest-worker";
 /// A script still running after this long is reported as failed.
 const FILE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -80,9 +82,14 @@ fn run_file(text: String) -> Result<ScriptReport, String> {
         })
         .collect();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(script.run(&RunOptions::default()));
-    });
+    let spawned = std::thread::Builder::new()
+        .name(WORKER.into())
+        .spawn(move || {
+            let _ = tx.send(script.run(&RunOptions::default()));
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start a worker thread: {e}"));
+    }
     match rx.recv_timeout(FILE_TIMEOUT) {
         Ok(report) => Ok(report),
         Err(_) => Ok(ScriptReport {
@@ -146,8 +153,14 @@ fn main() {
     let env_on = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
     let (bless, verbose) = (env_on("PROMQLTEST_BLESS"), env_on("PROMQLTEST_VERBOSE"));
     let filter = std::env::var("PROMQLTEST_FILTER").unwrap_or_default();
-    // Engine panics are caught per case and reported as failures; keep the output readable.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Engine panics are caught per case and reported as failures; keep the
+    // output readable by silencing them, but only on the worker threads.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some(WORKER) {
+            default_hook(info);
+        }
+    }));
 
     let mut files = script_files(&root.join("testdata/promqltest"));
     let shared = std::env::var_os("PROMQLTEST_SHARED_DIR")

@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use promql_engine::model::api_json;
 use promql_engine::model::{SampleValue, Value, format_float};
+use promql_engine::promqltest::{RunOptions, Script};
 use promql_engine::storage::MemoryStorage;
+use promql_engine::storage::load::load_data;
 use promql_engine::{
     Engine, EngineOptions, EvalError, ParseError, ParseOptions, QueryResult, parse_with,
 };
@@ -40,6 +42,16 @@ enum Command {
         json: bool,
         #[command(flatten)]
         features: FeatureArgs,
+    },
+    /// Run PromQL test scripts (Prometheus' promqltest language).
+    #[command(after_help = "Examples:\n  promql promqltest testdata/promqltest/*.test")]
+    Promqltest {
+        /// Script files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also list the cases that pass.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Evaluate a query over data files.
     Query {
@@ -180,7 +192,9 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(msg)) => {
-            eprintln!("{msg}");
+            if !msg.is_empty() {
+                eprintln!("{msg}");
+            }
             ExitCode::from(1)
         }
         Err(Failure::Usage(msg)) => {
@@ -218,6 +232,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Query { kind } => run_query(kind),
+        Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
         Command::Fmt { file, features } => {
             let options = features.parse_options().map_err(Failure::Usage)?;
             let name = file.as_deref().unwrap_or("-");
@@ -348,14 +363,50 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Loads one `--data` file: a promqltest script (its `load` blocks), or
+/// Prometheus text / OpenMetrics exposition.
 fn load_data_file(path: &std::path::Path, storage: &mut MemoryStorage) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let _ = (text, storage);
-    Err(Failure::Usage(format!(
-        "cannot load {}: data loaders are not available yet",
-        path.display()
-    )))
+    // Samples without their own timestamp are taken as scraped now.
+    let now = chrono::Utc::now().timestamp_millis();
+    load_data(&bytes, storage, now)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Runs promqltest scripts and prints failures and `N passed, N failed` per file and in total.
+fn run_promqltest(files: &[PathBuf], verbose: bool) -> Result<(), Failure> {
+    let options = RunOptions::default();
+    let (mut passed, mut failed) = (0, 0);
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let script =
+            Script::parse(&text).map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        let report = script.run(&options);
+        for case in &report.cases {
+            if verbose || !case.passed() {
+                println!("{}:{case}", path.display());
+            }
+        }
+        println!(
+            "{}: {} passed, {} failed",
+            path.display(),
+            report.passed(),
+            report.failed()
+        );
+        passed += report.passed();
+        failed += report.failed();
+    }
+    if files.len() > 1 {
+        println!("total: {passed} passed, {failed} failed");
+    }
+    if failed > 0 {
+        Err(Failure::Input(String::new()))
+    } else {
+        Ok(())
+    }
 }
 
 fn result_json(result: &QueryResult, query: &str, with_stats: bool) -> String {

@@ -10,7 +10,7 @@ use super::annotations::go_g;
 use super::eval::Ev;
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
-use super::types::{ESample, ESeries, Matrix};
+use super::types::{ESample, ESeries, FastMap, Matrix};
 use crate::model::{Labels, METRIC_NAME, format_float};
 use crate::parser::AggregateOp as Op;
 
@@ -144,7 +144,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     }
 
     // Map input series to groups.
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut group_index: FastMap<Labels, usize> = FastMap::default();
     let mut series_group = Vec::with_capacity(input.len());
     let mut out: Matrix = Vec::new();
     for s in &input {
@@ -160,7 +160,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let mut cursors = vec![(0usize, 0usize); input.len()];
     let expr_span = a.expr.span();
     let mut k_out: Matrix = Vec::new();
-    let mut k_index: HashMap<Labels, usize> = HashMap::new();
+    let mut k_index: FastMap<Labels, usize> = FastMap::default();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
     let input_total: usize = input.iter().map(ESeries::len).sum();
     let base = ev.sh.current.get().saturating_sub(input_total);
@@ -531,7 +531,7 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
         for s in &v[0] {
             let value = match &s.h {
                 None => format_value(s.f),
-                Some(h) => format!("{h:?}"),
+                Some(h) => super::histogram_string::histogram_string(h),
             };
             let metric = s.labels.builder().set(label.as_str(), value).build();
             let key = group_labels(&metric, &grouping, a.without);

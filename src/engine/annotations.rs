@@ -12,6 +12,8 @@ pub(crate) struct Annotations {
     list: Vec<Annotation>,
     index: HashMap<(AnnotationLevel, String), usize>,
     monotonicity: Vec<Monotonicity>,
+    /// Start-time overlap warnings: (metric name, span, occurrences).
+    overlaps: Vec<(String, Span, usize)>,
 }
 
 /// The histogram_quantile monotonicity info merges across steps and series.
@@ -83,7 +85,25 @@ impl Annotations {
         });
     }
 
+    /// Records a sample whose start time overlaps the previous sample.
+    pub fn start_time_overlap(&mut self, metric_name: &str, span: Span) {
+        match self.overlaps.iter_mut().find(|o| o.0 == metric_name) {
+            Some(o) => o.2 += 1,
+            None => self.overlaps.push((metric_name.to_string(), span, 1)),
+        }
+    }
+
     pub fn into_vec(mut self) -> Vec<Annotation> {
+        for (name, span, count) in std::mem::take(&mut self.overlaps) {
+            let mut message = format!(
+                "sample has start time that overlaps with previous sample timestamp for metric {}",
+                go_quote(&name)
+            );
+            if count > 1 {
+                message.push_str(&format!(" ({count} occurrences)"));
+            }
+            self.add(AnnotationLevel::Warning, message, span);
+        }
         for m in std::mem::take(&mut self.monotonicity) {
             let message = format!(
                 "{}, from buckets {} to {}, with a max diff of {}, over {} samples from {} to {}",

@@ -2,13 +2,11 @@
 //! operators, vector matching with `on`/`ignoring`, `group_left`/`group_right`
 //! and the experimental `fill` modifiers.
 
-use std::collections::{HashMap, HashSet};
-
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
-use super::types::{ESample, Matrix, Vector, drop_metadata, prom_labels_string};
-use crate::model::{Labels, METRIC_NAME};
+use super::types::{ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, prom_labels_string};
+use crate::model::{FloatHistogram, Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
 /// Applies `op` to two scalars (comparisons yield 1 or 0).
@@ -147,7 +145,7 @@ pub(crate) fn eval_vector_binop(
     rhs: Matrix,
 ) -> Result<Matrix, EvalError> {
     // Signatures per input series, shared by all steps.
-    let mut sig_ids: HashMap<Labels, usize> = HashMap::new();
+    let mut sig_ids: FastMap<Labels, usize> = FastMap::default();
     let mut sig_of = |m: &Matrix| -> Vec<usize> {
         m.iter()
             .map(|s| {
@@ -159,7 +157,10 @@ pub(crate) fn eval_vector_binop(
     };
     let lsig = sig_of(&lhs);
     let rsig = sig_of(&rhs);
-    let mut cache: HashMap<(Labels, Labels), Labels> = HashMap::new();
+    // Result labels by (left series, right series): the same pair always
+    // yields the same labels.
+    let mut cache: FastMap<(usize, usize), Labels> = FastMap::default();
+    let nsigs = sig_ids.len();
     ev.range_eval(vec![lhs, rhs], |v, idx, _| {
         let ls: Vec<usize> = idx[0].iter().map(|&i| lsig[i]).collect();
         let rs: Vec<usize> = idx[1].iter().map(|&i| rsig[i]).collect();
@@ -168,7 +169,7 @@ pub(crate) fn eval_vector_binop(
                 if v[0].is_empty() || v[1].is_empty() {
                     return Ok(Vec::new());
                 }
-                let present: HashSet<usize> = rs.iter().copied().collect();
+                let present: FastSet<usize> = rs.iter().copied().collect();
                 Ok(v[0]
                     .iter()
                     .zip(&ls)
@@ -177,7 +178,7 @@ pub(crate) fn eval_vector_binop(
                     .collect())
             }
             BinaryOp::Or => {
-                let present: HashSet<usize> = ls.iter().copied().collect();
+                let present: FastSet<usize> = ls.iter().copied().collect();
                 let mut out = v[0].clone();
                 out.extend(
                     v[1].iter()
@@ -188,7 +189,7 @@ pub(crate) fn eval_vector_binop(
                 Ok(out)
             }
             BinaryOp::Unless => {
-                let present: HashSet<usize> = rs.iter().copied().collect();
+                let present: FastSet<usize> = rs.iter().copied().collect();
                 Ok(v[0]
                     .iter()
                     .zip(&ls)
@@ -196,21 +197,45 @@ pub(crate) fn eval_vector_binop(
                     .map(|(x, _)| x.clone())
                     .collect())
             }
-            _ => vector_binop(ev, b, &v[0], &ls, &v[1], &rs, &mut cache),
+            _ => vector_binop(
+                ev,
+                b,
+                Side {
+                    v: &v[0],
+                    sig: &ls,
+                    series: &idx[0],
+                },
+                Side {
+                    v: &v[1],
+                    sig: &rs,
+                    series: &idx[1],
+                },
+                nsigs,
+                &mut cache,
+            ),
         }
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One operand at one step: samples, their match signatures and the index
+/// of the series each came from.
+struct Side<'a> {
+    v: &'a Vector,
+    sig: &'a [usize],
+    series: &'a [usize],
+}
+
+const FILLED: usize = usize::MAX;
+
 fn vector_binop(
     ev: &Ev<'_, '_>,
     b: &BinN,
-    lhs: &Vector,
-    lsig: &[usize],
-    rhs: &Vector,
-    rsig: &[usize],
-    cache: &mut HashMap<(Labels, Labels), Labels>,
+    left: Side<'_>,
+    right_side: Side<'_>,
+    nsigs: usize,
+    cache: &mut FastMap<(usize, usize), Labels>,
 ) -> Result<Vector, EvalError> {
+    let (lhs, rhs) = (left.v, right_side.v);
     let m = &b.matching;
     let fill = m.fill;
     if (lhs.is_empty() && rhs.is_empty())
@@ -219,15 +244,17 @@ fn vector_binop(
         return Ok(Vec::new());
     }
     let swapped = m.card == VectorMatchCardinality::OneToMany;
-    let (lhs, lsig, rhs, rsig) = if swapped {
-        (rhs, rsig, lhs, lsig)
+    let (left, right_side) = if swapped {
+        (right_side, left)
     } else {
-        (lhs, lsig, rhs, rsig)
+        (left, right_side)
     };
-    // The "one" side by signature.
-    let mut right: HashMap<usize, &ESample> = HashMap::new();
-    for (s, sig) in rhs.iter().zip(rsig) {
-        if let Some(dup) = right.get(sig) {
+    let (lhs, lsig, lser) = (left.v, left.sig, left.series);
+    let (rhs, rsig, rser) = (right_side.v, right_side.sig, right_side.series);
+    // The "one" side by signature: (sample, series index).
+    let mut right: Vec<Option<(&ESample, usize)>> = vec![None; nsigs];
+    for ((s, sig), &ser) in rhs.iter().zip(rsig).zip(rser) {
+        if let Some(Some((dup, _))) = right.get(*sig) {
             let one_side = if swapped { "left" } else { "right" };
             let matched = prom_labels_string(&match_labels(&s.labels, m));
             let (mut a, mut c) = (
@@ -241,50 +268,59 @@ fn vector_binop(
                 "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side"
             )));
         }
-        right.insert(*sig, s);
+        if let Some(slot) = right.get_mut(*sig) {
+            *slot = Some((s, ser));
+        }
     }
     let one_to_one = m.card == VectorMatchCardinality::OneToOne;
-    let matched_one: HashSet<usize> = HashSet::new();
-    let matched_many: HashMap<usize, HashSet<Labels>> = HashMap::new();
+    let matched_one: FastSet<usize> = FastSet::default();
+    let matched_many: FastMap<usize, FastSet<Labels>> = FastMap::default();
     let mut out = Vec::new();
-    type Matched = (HashSet<usize>, HashMap<usize, HashSet<Labels>>);
+    type Matched = (FastSet<usize>, FastMap<usize, FastSet<Labels>>);
     let mut matched: Matched = (matched_one, matched_many);
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,
+                     key: (usize, usize),
                      out: &mut Vector,
                      matched: &mut Matched|
      -> Result<(), EvalError> {
         let (matched_one, matched_many) = (&mut matched.0, &mut matched.1);
         let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
+        let mut out_h = None;
         let (mut v, mut keep) = match (&l.h, &r.h) {
             (None, None) => elem_binop(b.op, l.f, r.f),
+            (Some(lh), Some(rh)) if matches!(b.op, BinaryOp::Eql | BinaryOp::Neq) => {
+                let eq = histograms_equal(lh, rh);
+                out_h = Some(lh.clone());
+                (0.0, if b.op == BinaryOp::Eql { eq } else { !eq })
+            }
             (lh, rh) => {
                 let name = |h: &Option<_>| if h.is_some() { "histogram" } else { "float" };
-                let hist_ok = match b.op {
+                let supported = match b.op {
                     BinaryOp::Mul => true,
                     BinaryOp::Div => rh.is_none(),
-                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Eql | BinaryOp::Neq => {
-                        lh.is_some() && rh.is_some()
-                    }
+                    BinaryOp::Add | BinaryOp::Sub => lh.is_some() && rh.is_some(),
                     _ => false,
                 };
-                if !hist_ok {
+                if !supported {
                     incompatible_types(ev, b, name(lh), name(rh));
                 }
-                (0.0, false)
+                // Histogram arithmetic belongs to the native-histogram issue.
+                return Ok(());
             }
         };
         if b.return_bool {
             v = btof(keep);
         }
         let drop_name = !ev.delayed() && b.return_bool;
-        let key = (ls.labels.clone(), rs.labels.clone());
         let metric = match cache.get(&key) {
             Some(l) => l.clone(),
             None => {
                 let l = result_metric(&ls.labels, &rs.labels, b.op, m, drop_name);
-                cache.insert(key, l.clone());
+                if key.0 != FILLED && key.1 != FILLED {
+                    cache.insert(key, l.clone());
+                }
                 l
             }
         };
@@ -309,26 +345,25 @@ fn vector_binop(
             labels: metric,
             t: ls.t,
             f: v,
-            h: None,
+            h: if b.return_bool { None } else { out_h },
             drop_name: b.return_bool,
         });
         Ok(())
     };
-    for (ls, sig) in lhs.iter().zip(lsig) {
-        match right.get(sig) {
-            Some(rs) => do_op(ls, rs, *sig, &mut out, &mut matched)?,
+    for ((ls, sig), &lser) in lhs.iter().zip(lsig).zip(lser) {
+        match right.get(*sig).copied().flatten() {
+            Some((rs, rser)) => do_op(ls, rs, *sig, (lser, rser), &mut out, &mut matched)?,
             None => {
-                let fill_v = fill.rhs;
-                if let Some(f) = fill_v {
+                if let Some(f) = fill.rhs {
                     let rs = ESample::float(match_labels(&ls.labels, m), f);
-                    do_op(ls, &rs, *sig, &mut out, &mut matched)?;
+                    do_op(ls, &rs, *sig, (lser, FILLED), &mut out, &mut matched)?;
                 }
             }
         }
     }
     let fill_other = fill.lhs;
     if let Some(f) = fill_other {
-        for (rs, sig) in rhs.iter().zip(rsig) {
+        for ((rs, sig), &rser) in rhs.iter().zip(rsig).zip(rser) {
             let done = if one_to_one {
                 matched.0.contains(sig)
             } else {
@@ -338,7 +373,7 @@ fn vector_binop(
                 continue;
             }
             let ls = ESample::float(match_labels(&rs.labels, m), f);
-            do_op(&ls, rs, *sig, &mut out, &mut matched)?;
+            do_op(&ls, rs, *sig, (FILLED, rser), &mut out, &mut matched)?;
         }
     }
     Ok(out)
@@ -374,4 +409,18 @@ fn result_metric(
         labels = b.build();
     }
     labels
+}
+
+/// Whether two native histograms are equal, ignoring the counter-reset hint.
+pub(crate) fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+    a.schema == b.schema
+        && a.count == b.count
+        && a.sum.to_bits() == b.sum.to_bits()
+        && a.custom_values == b.custom_values
+        && a.zero_threshold == b.zero_threshold
+        && a.zero_count == b.zero_count
+        && a.positive_spans == b.positive_spans
+        && a.positive_buckets == b.positive_buckets
+        && a.negative_spans == b.negative_spans
+        && a.negative_buckets == b.negative_buckets
 }

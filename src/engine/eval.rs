@@ -2,14 +2,15 @@
 //! evaluator's range at once, yielding a matrix (Prometheus' model).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::Instant;
 
 use super::EngineOptions;
 use super::EvalError;
 use super::annotations::Annotations;
 use super::plan::{BinN, CallN, Node, Subq};
-use super::types::{ESample, ESeries, Matrix, Val, Vector, drop_metadata, has_duplicate_labels};
+use super::types::{
+    ESample, ESeries, FastMap, Matrix, Val, Vector, drop_metadata, has_duplicate_labels,
+};
 use crate::model::{Labels, ValueType};
 use crate::parser::Span;
 use crate::storage::Storage;
@@ -57,8 +58,12 @@ impl<'a, 'b> Ev<'a, 'b> {
         self.sh.opts.delayed_name_removal
     }
 
+    /// The lookback delta; zero or negative means Prometheus' default of 5m.
     pub fn lookback(&self) -> i64 {
-        self.sh.opts.lookback_delta
+        match self.sh.opts.lookback_delta {
+            d if d > 0 => d,
+            _ => 5 * 60 * 1000,
+        }
     }
 
     pub fn num_steps(&self) -> usize {
@@ -168,7 +173,15 @@ impl<'a, 'b> Ev<'a, 'b> {
                     for p in &mut s.floats {
                         p.v = -p.v;
                     }
-                    // Negating native histograms belongs to the histogram issue.
+                    for p in &mut s.hists {
+                        let mut h = (*p.h).clone();
+                        h.zero_count = -h.zero_count;
+                        h.count = -h.count;
+                        h.sum = -h.sum;
+                        h.positive_buckets.iter_mut().for_each(|b| *b = -*b);
+                        h.negative_buckets.iter_mut().for_each(|b| *b = -*b);
+                        p.h = std::sync::Arc::new(h);
+                    }
                 }
                 if !self.delayed() {
                     mat = merge_same_labelsets(mat)?;
@@ -217,7 +230,7 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut cursors: Vec<Vec<(usize, usize)>> =
             inputs.iter().map(|m| vec![(0, 0); m.len()]).collect();
         let mut out: Matrix = Vec::new();
-        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        let mut index: FastMap<Labels, (usize, i64)> = FastMap::default();
         let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
         let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
         // The inputs were counted when they were evaluated; they are released
@@ -381,7 +394,7 @@ pub(crate) fn merge_same_labelsets(mat: Matrix) -> Result<Matrix, EvalError> {
     if mat.len() <= 1 || !has_duplicate_labels(mat.iter().map(|s| &s.labels)) {
         return Ok(mat);
     }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FastMap<Labels, usize> = FastMap::default();
     let mut out: Matrix = Vec::new();
     for s in mat {
         match index.get(&s.labels) {

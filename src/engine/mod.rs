@@ -1,5 +1,21 @@
 //! The evaluator: runs a checked [`Expr`] over a [`Storage`] at one instant
 //! or over a range of steps, with Prometheus 3.x semantics.
+//!
+//! How it works, as in Prometheus: the expression is lowered into a plan
+//! (parentheses gone, durations and `@ start()`/`@ end()` resolved, `start()`,
+//! `end()`, `range()`, `step()` folded) and every node is evaluated for all
+//! steps at once into a matrix; an instant query is a range of one step.
+//! Subqueries run a child evaluator whose steps are aligned to absolute
+//! multiples of the subquery step. Series flagged for name removal keep
+//! `__name__` until the end when [`EngineOptions::delayed_name_removal`] is on.
+//!
+//! Modules: `plan` (lowering), `eval` (core loop, limits), `selector`
+//! (lookback, range windows, staleness, `anchored`/`smoothed`), `binary`,
+//! `aggregate`, `functions/*` (instant kernels, range kernels, labels, sort,
+//! classic histograms, `info`), `annotations` (messages as Prometheus).
+//! Native-histogram arithmetic is not implemented yet: such samples flow
+//! through selectors, `*_over_time` picks, comparisons and `count_values`,
+//! and are skipped (with Prometheus' annotations where it has them) elsewhere.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +24,7 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
+mod histogram_string;
 mod kahan;
 mod plan;
 mod selector;
@@ -159,6 +176,20 @@ pub enum EvalError {
     BadQuery(String),
 }
 
+/// Nesting depth up to which evaluation runs on the caller's thread.
+const SHALLOW_DEPTH: usize = 64;
+
+/// The nesting depth of an expression, computed without recursion.
+fn expr_depth(expr: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(expr, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
 /// The query engine. Cheap to create; holds only options, so one engine can
 /// serve many threads.
 #[derive(Clone, Debug, Default)]
@@ -223,7 +254,34 @@ impl Engine {
         self.run(storage, expr, start, end, step)
     }
 
+    /// Evaluates on the current thread, or on a helper thread with a stack
+    /// sized for the expression when it is deeply nested (the evaluator
+    /// recurses once per level).
     fn run(
+        &self,
+        storage: &dyn Storage,
+        expr: &Expr,
+        start: Timestamp,
+        end: Timestamp,
+        step: i64,
+    ) -> Result<QueryResult, EvalError> {
+        let depth = expr_depth(expr);
+        if depth <= SHALLOW_DEPTH {
+            return self.run_here(storage, expr, start, end, step);
+        }
+        let stack = (16usize << 20).saturating_add(depth.saturating_mul(64 << 10));
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("promql-eval".into())
+                .stack_size(stack.min(1 << 30))
+                .spawn_scoped(scope, || self.run_here(storage, expr, start, end, step))
+                .map_err(|e| EvalError::Execution(format!("cannot start evaluation thread: {e}")))?
+                .join()
+                .unwrap_or_else(|_| Err(EvalError::Execution("evaluation thread panicked".into())))
+        })
+    }
+
+    fn run_here(
         &self,
         storage: &dyn Storage,
         expr: &Expr,
@@ -237,6 +295,7 @@ impl Engine {
             end,
             step,
             default_subquery_step: self.options.no_step_subquery_interval.max(1),
+            experimental_functions: self.options.experimental_functions,
         };
         let node = plan::lower(expr, &frame)?;
         let shared = eval::Shared::new(storage, &self.options);

@@ -17,6 +17,8 @@ pub(crate) struct QueryFrame {
     pub step: i64,
     /// Default subquery step.
     pub default_subquery_step: i64,
+    /// Whether experimental functions and aggregations may run.
+    pub experimental_functions: bool,
 }
 
 /// An instant selector with resolved modifiers.
@@ -213,6 +215,12 @@ impl Lowerer<'_> {
             }
             Expr::Call(c) => {
                 let f = self.frame;
+                if c.func.experimental && !f.experimental_functions {
+                    return Err(EvalError::BadQuery(format!(
+                        "function {:?} is not enabled",
+                        c.func.name
+                    )));
+                }
                 let folded = match c.func.name {
                     "start" => Some(f.start as f64 / 1000.0),
                     "end" => Some(f.end as f64 / 1000.0),
@@ -239,6 +247,12 @@ impl Lowerer<'_> {
                 }))
             }
             Expr::Aggregate(a) => {
+                if a.op.is_experimental() && !self.frame.experimental_functions {
+                    return Err(EvalError::BadQuery(format!(
+                        "{}() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
+                        a.op.as_str()
+                    )));
+                }
                 let mut grouping = a
                     .grouping
                     .as_ref()

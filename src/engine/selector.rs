@@ -9,7 +9,7 @@ use super::eval::Ev;
 use super::plan::{MatSel, Sel};
 use super::types::{ESeries, Matrix};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
-use crate::storage::{SelectHints, SelectedSeries};
+use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
 /// A series with its samples, stale markers removed, ready for windowing.
 #[derive(Debug, Clone)]
@@ -18,6 +18,10 @@ pub(crate) struct RangeSeries {
     pub floats: Vec<FPoint>,
     pub hists: Vec<HPoint>,
     pub drop_name: bool,
+    /// Start timestamps aligned with `floats` (empty when unknown).
+    pub float_sts: Vec<i64>,
+    /// Start timestamps aligned with `hists` (empty when unknown).
+    pub hist_sts: Vec<i64>,
 }
 
 fn is_stale_hist(h: &FloatHistogram) -> bool {
@@ -32,6 +36,12 @@ impl Ev<'_, '_> {
         sel: &Sel,
         range: Option<i64>,
     ) -> Result<Vec<SelectedSeries<'_>>, EvalError> {
+        let hints = self.select_hints(sel, range);
+        Ok(self.sh.storage.select(&sel.matchers, &hints)?)
+    }
+
+    /// The storage hints for selecting `sel` (with `range` for range selectors).
+    pub fn select_hints(&self, sel: &Sel, range: Option<i64>) -> SelectHints {
         let (mut start, mut end) = match sel.at {
             Some(t) => (t, t),
             None => (self.start, self.end),
@@ -59,7 +69,7 @@ impl Ev<'_, '_> {
         let mut hints = SelectHints::window(start, end);
         hints.step = self.interval;
         hints.range = range.unwrap_or(0);
-        Ok(self.sh.storage.select(&sel.matchers, &hints)?)
+        hints
     }
 
     /// Evaluates an instant vector selector at every step.
@@ -217,49 +227,109 @@ impl Ev<'_, '_> {
 
 /// Copies a selected series without stale markers.
 pub(crate) fn to_range_series(s: &SelectedSeries<'_>) -> RangeSeries {
+    with_start_timestamps(s, StartTimestamps::default())
+}
+
+/// Copies a selected series without stale markers, keeping the start
+/// timestamps of the remaining samples when they are known.
+pub(crate) fn with_start_timestamps(s: &SelectedSeries<'_>, sts: StartTimestamps) -> RangeSeries {
+    let keep_f: Vec<bool> = s.floats.iter().map(|p| !is_stale_nan(p.v)).collect();
+    let keep_h: Vec<bool> = s.histograms.iter().map(|p| !is_stale_hist(&p.h)).collect();
+    let pick = |v: Vec<i64>, keep: &[bool]| -> Vec<i64> {
+        if v.len() != keep.len() {
+            return Vec::new();
+        }
+        v.into_iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(t, _)| t)
+            .collect()
+    };
     RangeSeries {
         labels: s.labels.clone(),
         floats: s
             .floats
             .iter()
-            .filter(|p| !is_stale_nan(p.v))
-            .copied()
+            .zip(&keep_f)
+            .filter(|(_, k)| **k)
+            .map(|(p, _)| *p)
             .collect(),
         hists: s
             .histograms
             .iter()
-            .filter(|p| !is_stale_hist(&p.h))
-            .cloned()
+            .zip(&keep_h)
+            .filter(|(_, k)| **k)
+            .map(|(p, _)| p.clone())
             .collect(),
         drop_name: false,
+        float_sts: pick(sts.floats, &keep_f),
+        hist_sts: pick(sts.histograms, &keep_h),
     }
 }
 
+/// Index range of the points with `mint < t <= maxt`.
+pub(crate) fn window_range(
+    ts: impl Fn(usize) -> i64,
+    len: usize,
+    mint: i64,
+    maxt: i64,
+) -> std::ops::Range<usize> {
+    let lo = partition(len, |i| ts(i) <= mint);
+    let hi = partition(len, |i| ts(i) <= maxt);
+    lo..hi.max(lo)
+}
+
+fn partition(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Which sample is the latest at or before `r` and after `r - lookback`
+/// (`(true, i)` for histogram `i`), unless it is a stale marker.
+pub(crate) fn lookup_index(
+    floats: &[FPoint],
+    hists: &[HPoint],
+    r: i64,
+    lookback: i64,
+) -> Option<(bool, usize)> {
+    let fi = floats.partition_point(|p| p.t <= r).checked_sub(1);
+    let hi = hists.partition_point(|p| p.t <= r).checked_sub(1);
+    let (is_hist, i, t) = match (fi, hi) {
+        (Some(f), Some(h)) if hists[h].t > floats[f].t => (true, h, hists[h].t),
+        (Some(f), _) => (false, f, floats[f].t),
+        (None, Some(h)) => (true, h, hists[h].t),
+        (None, None) => return None,
+    };
+    if t <= r.saturating_sub(lookback) {
+        return None;
+    }
+    let stale = if is_hist {
+        is_stale_hist(&hists[i].h)
+    } else {
+        is_stale_nan(floats[i].v)
+    };
+    (!stale).then_some((is_hist, i))
+}
+
 /// The latest sample at or before `r` and after `r - lookback`, unless it is a
-/// stale marker.
+/// stale marker: its timestamp, float value and histogram.
 pub(crate) fn lookup(
     floats: &[FPoint],
     hists: &[HPoint],
     r: i64,
     lookback: i64,
 ) -> Option<(i64, f64, Option<Arc<FloatHistogram>>)> {
-    let fi = floats.partition_point(|p| p.t <= r);
-    let hi = hists.partition_point(|p| p.t <= r);
-    let f = fi.checked_sub(1).and_then(|i| floats.get(i));
-    let h = hi.checked_sub(1).and_then(|i| hists.get(i));
-    let (t, v, hist) = match (f, h) {
-        (Some(f), Some(h)) if h.t > f.t => (h.t, 0.0, Some(h.h.clone())),
-        (Some(f), _) => (f.t, f.v, None),
-        (None, Some(h)) => (h.t, 0.0, Some(h.h.clone())),
-        (None, None) => return None,
-    };
-    if t <= r.saturating_sub(lookback) {
-        return None;
-    }
-    match &hist {
-        Some(h) if is_stale_hist(h) => None,
-        None if is_stale_nan(v) => None,
-        _ => Some((t, v, hist)),
+    match lookup_index(floats, hists, r, lookback)? {
+        (true, i) => Some((hists[i].t, 0.0, Some(hists[i].h.clone()))),
+        (false, i) => Some((floats[i].t, floats[i].v, None)),
     }
 }
 

@@ -1,18 +1,21 @@
 //! Running a parsed script against the engine over an in-memory store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::compare::{assert_sorted, compare_result};
 use super::script::{Command, EvalCmd, EvalTime, LoadCmd, MessageMatch, Script};
+use super::tsdb_hints::ChunkState;
 use super::{nhcb, step_invariance};
 use crate::engine::{Annotation, AnnotationLevel, Engine, EngineOptions, QueryResult};
-use crate::model::{Sample, SampleValue, Value};
+use crate::model::{FloatHistogram, Labels, Sample, SampleValue, Value};
 use crate::parser::{Expr, ParseOptions, parse_with};
 use crate::storage::MemoryStorage;
+use crate::storage::series_notation::SeqValue;
 
 /// Queries using these functions depend on the query's range and step, so
 /// their instant result is not re-checked in range mode.
@@ -34,6 +37,11 @@ pub struct RunOptions {
     /// Re-run instant queries with every selector pinned by `@` at other
     /// evaluation times (default on, as upstream).
     pub step_invariance_check: bool,
+    /// Store loaded histograms with the counter-reset hints Prometheus' TSDB
+    /// reads them back with (`unknown` at a chunk start, `not_reset` after,
+    /// `gauge` for gauges) instead of the hints as written (default on, as
+    /// upstream's expectations assume).
+    pub tsdb_hints: bool,
 }
 
 impl Default for RunOptions {
@@ -43,6 +51,7 @@ impl Default for RunOptions {
             parse: ParseOptions::all(),
             range_check: true,
             step_invariance_check: true,
+            tsdb_hints: true,
         }
     }
 }
@@ -108,12 +117,17 @@ impl Script {
             options,
         };
         let mut storage = MemoryStorage::new();
+        let fresh_hints = || options.tsdb_hints.then(HashMap::new);
+        let mut hints = fresh_hints();
         let mut report = ScriptReport::default();
         for cmd in &self.commands {
             match cmd {
-                Command::Clear { .. } => storage.clear(),
+                Command::Clear { .. } => {
+                    storage.clear();
+                    hints = fresh_hints();
+                }
                 Command::Load(load) => {
-                    if let Err(e) = load_into(&mut storage, load) {
+                    if let Err(e) = load_with_hints(&mut storage, &mut hints, load) {
                         report.cases.push(CaseResult {
                             line: load.line,
                             expr: String::new(),
@@ -146,17 +160,66 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Adds a `load` block's samples (and converted histograms) to the store.
+/// Adds a `load` block's samples (and converted histograms) to the store,
+/// with histogram counter-reset hints as Prometheus' TSDB reads them back.
 pub fn load_into(storage: &mut MemoryStorage, load: &LoadCmd) -> Result<(), String> {
+    load_with_hints(storage, &mut Some(HashMap::new()), load)
+}
+
+/// Per-series TSDB chunk state, kept across `load` commands until `clear`;
+/// `None` stores histograms with their hints as written.
+type HintState = Option<HashMap<Labels, ChunkState>>;
+
+fn add_histogram(
+    storage: &mut MemoryStorage,
+    hints: &mut HintState,
+    labels: &Labels,
+    t: i64,
+    h: &Arc<FloatHistogram>,
+) {
+    let h = match hints {
+        Some(states) => states.entry(labels.clone()).or_default().histogram(h),
+        None => Arc::clone(h),
+    };
+    storage.add_histogram(labels, t, h);
+}
+
+fn load_with_hints(
+    storage: &mut MemoryStorage,
+    hints: &mut HintState,
+    load: &LoadCmd,
+) -> Result<(), String> {
     for s in &load.series {
-        s.desc
-            .append_to(storage, 0, load.interval)
-            .map_err(|e| e.to_string())?;
+        let labels = &s.desc.labels;
+        let mut t: i64 = 0;
+        for (i, v) in s.desc.values.iter().enumerate() {
+            match v {
+                SeqValue::Omitted => {}
+                SeqValue::Float(f) => {
+                    if let Some(states) = hints.as_mut()
+                        && let Some(state) = states.get_mut(labels)
+                    {
+                        state.float(*f);
+                    }
+                    storage.add(labels, t, *f);
+                }
+                SeqValue::Histogram { histogram, .. } => {
+                    add_histogram(storage, hints, labels, t, histogram)
+                }
+            }
+            // A `metric@st` line gives the sample's start timestamp as an offset.
+            if !matches!(v, SeqValue::Omitted)
+                && let Some(Some(offset)) = s.start_offsets.as_ref().and_then(|o| o.get(i))
+            {
+                storage.set_start_timestamp(labels, t, t.saturating_add(*offset));
+            }
+            t = t.saturating_add(load.interval);
+        }
     }
     if load.with_nhcb {
         for (labels, points) in nhcb::convert(load)? {
             for (t, h) in points {
-                storage.add_histogram(&labels, t, h);
+                add_histogram(storage, hints, &labels, t, &h);
             }
         }
     }
@@ -195,11 +258,24 @@ impl Runner<'_> {
                     // As upstream: print the pinned expression and parse it
                     // again, so annotation positions refer to the new text.
                     let text = pinned.to_string();
-                    let reparsed = parse_with(&text, &self.options.parse).map_err(|e| {
-                        format!(
-                            "step-invariance re-run: the pinned query {text:?} does not parse: {e}"
-                        )
-                    })?;
+                    let reparsed = match parse_with(&text, &self.options.parse) {
+                        Ok(e) => e,
+                        // A query expected to fail may fail here too, as upstream.
+                        Err(e)
+                            if cmd
+                                .expect
+                                .fail
+                                .as_ref()
+                                .is_some_and(|m| m.matches(&e.to_string())) =>
+                        {
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            return Err(format!(
+                                "step-invariance re-run: the pinned query {text:?} does not parse: {e}"
+                            ));
+                        }
+                    };
                     for at in times {
                         let ctx =
                             format!(" (step-invariance re-run as {text:?} evaluated at {at}ms)");
@@ -212,8 +288,8 @@ impl Runner<'_> {
         }
     }
 
-    /// Checks a query error against `expect fail`; `Ok(true)` means the
-    /// failure was expected and the case is done.
+    /// Checks a query error against `expect fail`: `Ok` when the failure was
+    /// expected (the case is done), the failure message otherwise.
     fn check_error(cmd: &EvalCmd, error: &str, ctx: &str) -> Result<(), String> {
         match &cmd.expect.fail {
             Some(m) if m.matches(error) => Ok(()),

@@ -778,3 +778,15 @@ eval_ordered instant at 0 sort(x)
         assert_eq!(parse_scalar("{} 1"), None);
     }
 }
+
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn script_parser_never_panics(s in r#"((load|eval|clear|expect|eval_fail|load_with_nhcb|instant|range|at|from|to|step|fail|warn|msg:|regex:|string|vector|@st|[a-z{}"= 0-9_x+\-])*\n?){0,6}"#) {
+            let _ = super::Script::parse(&s);
+        }
+    }
+}

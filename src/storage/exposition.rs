@@ -165,6 +165,12 @@ fn parse_with_lines(
         let line = std::str::from_utf8(raw)
             .map_err(|e| syntax(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
         let line = line.strip_suffix('\r').unwrap_or(line);
+        // The text format allows blanks before a line's first token.
+        let line = if om {
+            line
+        } else {
+            line.trim_start_matches([' ', '\t'])
+        };
         if line.trim().is_empty() {
             if om {
                 return Err(syntax("unexpected empty line".into()));
@@ -502,6 +508,10 @@ mod tests {
         let e = parse_exposition(input.as_bytes(), ExpositionFormat::Text).unwrap();
         assert_eq!(e.samples.len(), 3);
         assert_eq!(e.samples[0].timestamp, Some(1_395_066_363_000));
+        let indented =
+            parse_exposition(b"  \t# TYPE a gauge\n  a 1\n", ExpositionFormat::Text).unwrap();
+        assert_eq!(indented.samples.len(), 1);
+        assert_eq!(indented.metadata.len(), 1);
         assert_eq!(e.samples[0].labels.get("code"), Some("200"));
         assert_eq!(e.samples[1].value, f64::INFINITY);
         assert_eq!(e.samples[2].labels.metric_name(), Some("my.metric"));
@@ -565,5 +575,25 @@ mod tests {
         assert_eq!(open_metrics_float(1e6), "1e+06");
         assert_eq!(open_metrics_float(0.00001), "1e-05");
         assert_eq!(open_metrics_float(0.0001), "0.0001");
+    }
+}
+
+#[cfg(test)]
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = parse_exposition(&bytes, ExpositionFormat::Text);
+            let _ = parse_exposition(&bytes, ExpositionFormat::OpenMetrics);
+        }
+
+        #[test]
+        fn parser_never_panics_on_near_valid_lines(s in r#"(# (HELP|TYPE|UNIT|EOF) )?[a-z_]{0,5}(\{[a-z"=, \\]{0,20}\})? ?[0-9.eE+\-]{0,8} ?[0-9.]{0,6}\n?"#) {
+            let _ = parse_exposition(s.as_bytes(), ExpositionFormat::Text);
+            let _ = parse_exposition(s.as_bytes(), ExpositionFormat::OpenMetrics);
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Appender, SelectHints, SelectedSeries, Storage, StorageError};
+use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
 /// Series in memory, indexed by label pairs.
@@ -27,6 +27,8 @@ struct MemSeries {
     floats: Vec<FPoint>,
     histograms: Vec<HPoint>,
     sorted: bool,
+    /// Start timestamps by sample timestamp (floats and histograms alike).
+    start_timestamps: HashMap<Timestamp, Timestamp>,
 }
 
 impl MemSeries {
@@ -135,6 +137,13 @@ impl MemoryStorage {
         s.histograms.push(HPoint { t, h });
     }
 
+    /// Records the start (created) timestamp `st` of the sample of series
+    /// `labels` at time `t`.
+    pub fn set_start_timestamp(&mut self, labels: &Labels, t: Timestamp, st: Timestamp) {
+        let id = self.series_id(labels);
+        self.series[id].start_timestamps.insert(t, st);
+    }
+
     /// Sorts every series that received out-of-order samples. Reads need a
     /// sorted store; [`Storage::select`] on an unsorted store sorts copies.
     pub fn commit(&mut self) {
@@ -168,6 +177,14 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
+    fn start_timestamps(
+        &self,
+        labels: &Labels,
+        hints: &SelectHints,
+    ) -> Result<StartTimestamps, StorageError> {
+        Ok(self.start_timestamps_of(labels, hints))
+    }
+
     fn select(
         &self,
         matchers: &[Matcher],
@@ -207,6 +224,41 @@ impl Storage for MemoryStorage {
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
+    }
+}
+
+impl MemoryStorage {
+    fn start_timestamps_of(&self, labels: &Labels, hints: &SelectHints) -> StartTimestamps {
+        let Some(&id) = self.by_labels.get(labels) else {
+            return StartTimestamps::default();
+        };
+        let s = &self.series[id];
+        if s.start_timestamps.is_empty() {
+            return StartTimestamps::default();
+        }
+        let st = |t: Timestamp| s.start_timestamps.get(&t).copied().unwrap_or(0);
+        let mut copy;
+        let (floats, histograms) = if s.sorted {
+            (&s.floats, &s.histograms)
+        } else {
+            copy = MemSeries {
+                floats: s.floats.clone(),
+                histograms: s.histograms.clone(),
+                ..Default::default()
+            };
+            copy.sort();
+            (&copy.floats, &copy.histograms)
+        };
+        StartTimestamps {
+            floats: window(floats, hints, |p| p.t)
+                .iter()
+                .map(|p| st(p.t))
+                .collect(),
+            histograms: window(histograms, hints, |p| p.t)
+                .iter()
+                .map(|p| st(p.t))
+                .collect(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
 pub mod exposition;
+pub mod load;
 pub mod memory;
 pub mod series_notation;
 
@@ -56,6 +57,17 @@ pub struct SelectedSeries<'a> {
     pub floats: Cow<'a, [FPoint]>,
     /// Native-histogram samples, sorted by time.
     pub histograms: Cow<'a, [HPoint]>,
+}
+
+/// Start timestamps (created timestamps) of the samples of one series,
+/// aligned one-to-one with the float and histogram samples that
+/// [`Storage::select`] returns for the same window. `0` means unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartTimestamps {
+    /// One start timestamp per float sample (empty when none are known).
+    pub floats: Vec<Timestamp>,
+    /// One start timestamp per histogram sample (empty when none are known).
+    pub histograms: Vec<Timestamp>,
 }
 
 /// Errors a storage can report. The engine passes them to the caller unchanged.
@@ -111,6 +123,18 @@ pub trait Storage: Send + Sync {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError>;
+
+    /// Start timestamps of the samples of the series with exactly `labels`
+    /// in `hints.start..=hints.end`, aligned with what [`select`](Storage::select)
+    /// returns for that series. The default knows none.
+    fn start_timestamps(
+        &self,
+        labels: &Labels,
+        hints: &SelectHints,
+    ) -> Result<StartTimestamps, StorageError> {
+        let _ = (labels, hints);
+        Ok(StartTimestamps::default())
+    }
 
     /// Label names of the series matching `matchers` in the window, sorted and unique.
     fn label_names(

@@ -376,3 +376,20 @@ mod tests {
         assert_eq!(store.sample_count(), 2);
     }
 }
+
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn series_parser_never_panics(s in r#"[a-z_{}"=,. 0-9x+\-:\[\]stalebucktsumchnfoI]{0,60}"#) {
+            let _ = super::parse_series(&s);
+        }
+
+        #[test]
+        fn histogram_items_never_panic(s in r#"\{\{[a-z_: 0-9\-\[\]]{0,40}\}\}([+\-]\{\{[a-z_: 0-9\-\[\]]{0,30}\}\})?(x[0-9]{1,2})?"#) {
+            let _ = super::parse_series_values(&s);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use crate::engine::EvalError;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{go_max, go_min};
 use crate::engine::plan::{CallN, Sel};
-use crate::engine::selector::lookup;
+use crate::engine::selector::{lookup, lookup_index};
 use crate::engine::types::{ESample, ESeries, Matrix, Vector, drop_metadata};
 
 /// Applies `f` to every float sample, dropping the metric name.
@@ -241,6 +241,50 @@ pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix
                 ev.add_samples(1)?;
                 ev.count_read(1);
                 ss.push(ts, t as f64 / 1000.0, None);
+            }
+        }
+        if ss.len() > 0 {
+            out.push(ss);
+        }
+    }
+    if !ev.delayed() {
+        out = crate::engine::eval::merge_same_labelsets(out)?;
+    }
+    Ok(out)
+}
+
+/// `start_timestamp(selector)`: the start (created) timestamps of the selected
+/// samples, when the engine uses start timestamps.
+pub(crate) fn start_timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
+    if !ev.sh.opts.start_timestamps {
+        return Ok(Vec::new());
+    }
+    let hints = ev.select_hints(sel, None);
+    let series = ev.sh.storage.select(&sel.matchers, &hints)?;
+    let lb = ev.lookback();
+    let mut out = Vec::new();
+    for s in &series {
+        ev.tick()?;
+        let sts = ev.sh.storage.start_timestamps(&s.labels, &hints)?;
+        let labels = if ev.delayed() {
+            s.labels.clone()
+        } else {
+            drop_metadata(&s.labels)
+        };
+        let mut ss = ESeries::new(labels, true);
+        for ts in ev.steps() {
+            ev.tick()?;
+            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+            if let Some((is_hist, i)) = lookup_index(&s.floats, &s.histograms, r, lb) {
+                let list = if is_hist {
+                    &sts.histograms
+                } else {
+                    &sts.floats
+                };
+                let st = list.get(i).copied().unwrap_or(0);
+                ev.add_samples(1)?;
+                ev.count_read(1);
+                ss.push(ts, st as f64 / 1000.0, None);
             }
         }
         if ss.len() > 0 {

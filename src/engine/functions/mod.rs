@@ -33,8 +33,11 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             }
         }
         "start_timestamp" => {
-            // Start timestamps are not available from the storage interface.
-            return Ok(Vec::new());
+            return match c.args.first() {
+                Some(Node::Selector(sel)) => instant::start_timestamp_of_selector(ev, sel),
+                // Start timestamps do not survive expressions.
+                _ => Ok(Vec::new()),
+            };
         }
         _ => {}
     }

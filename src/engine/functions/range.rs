@@ -7,13 +7,15 @@ use std::sync::Arc;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
+use crate::engine::eval::DUPLICATE_LABELSET;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{kahan_inc, quantile};
 use crate::engine::plan::{CallN, Node};
 use crate::engine::selector::{
-    RangeSeries, first_index, left_value, right_value, to_range_series, window, window_h,
+    RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
+    with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata};
+use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
@@ -23,6 +25,10 @@ const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
 /// The window of one step handed to a kernel.
 pub(crate) struct Window<'a> {
     pub floats: &'a [FPoint],
+    /// Start timestamps aligned with `floats` (empty when unknown).
+    pub float_sts: &'a [i64],
+    /// Start timestamps aligned with `hists` (empty when unknown).
+    pub hist_sts: &'a [i64],
     pub hists: &'a [HPoint],
     pub ts: i64,
     pub range: i64,
@@ -76,12 +82,23 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             scalar_args.push(ev.eval_scalar_steps(a)?);
         }
     }
+    let use_sts =
+        ev.sh.opts.start_timestamps && matches!(name, "rate" | "irate" | "increase" | "resets");
     let series: Vec<RangeSeries> = match arg {
-        Node::Matrix(m) => ev
-            .select(&m.sel, Some(m.range))?
-            .iter()
-            .map(to_range_series)
-            .collect(),
+        Node::Matrix(m) => {
+            let mut hints = ev.select_hints(&m.sel, Some(m.range));
+            hints.func = Some(c.func.name);
+            let selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
+            let mut out = Vec::with_capacity(selected.len());
+            for s in &selected {
+                out.push(if use_sts {
+                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, &hints)?)
+                } else {
+                    to_range_series(s)
+                });
+            }
+            out
+        }
         Node::Subquery(s) => ev
             .run_subquery(s)?
             .into_iter()
@@ -90,6 +107,8 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 floats: s.floats,
                 hists: s.hists,
                 drop_name: s.drop_name,
+                float_sts: Vec::new(),
+                hist_sts: Vec::new(),
             })
             .collect(),
         _ => Vec::new(),
@@ -127,8 +146,12 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             } else {
                 (range_start, range_end)
             };
-            let floats = window(&s.floats, lo, hi);
-            let hists = window_h(&s.hists, lo, hi);
+            let fr = window_range(|i| s.floats[i].t, s.floats.len(), lo, hi);
+            let floats = &s.floats[fr.clone()];
+            let float_sts = s.float_sts.get(fr).unwrap_or(&[]);
+            let hr = window_range(|i| s.hists[i].t, s.hists.len(), lo, hi);
+            let hists = &s.hists[hr.clone()];
+            let hist_sts = s.hist_sts.get(hr).unwrap_or(&[]);
             if floats.is_empty() && hists.is_empty() {
                 continue;
             }
@@ -137,7 +160,9 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             }
             let w = Window {
                 floats,
+                float_sts,
                 hists,
+                hist_sts,
                 ts,
                 range,
                 range_start,
@@ -178,8 +203,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     if name == "absent_over_time" {
         return Ok(absent_over_time(ev, c, mi, out));
     }
-    if !ev.delayed() {
-        out = crate::engine::eval::merge_same_labelsets(out)?;
+    // Prometheus rejects any two output series with the same labels here,
+    // even when their points would not collide.
+    if !ev.delayed() && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
+        return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
 }
@@ -518,30 +545,41 @@ fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
             hi = lh as usize;
         }
     }
+    let sts = if w.float_sts.len() == floats.len() {
+        w.float_sts
+    } else {
+        &[]
+    };
     let mut count = 0;
-    let mut prev: Option<(f64, Option<&FloatHistogram>)> = None;
+    let mut prev: Option<(f64, Option<&FloatHistogram>, i64, i64)> = None;
     while fi < floats.len() || hi < hists.len() {
         let cur = if hi >= hists.len() || (fi < floats.len() && floats[fi].t < hists[hi].t) {
             fi += 1;
-            (floats[fi - 1].v, None)
+            let st = sts.get(fi - 1).copied().unwrap_or(0);
+            (floats[fi - 1].v, None, floats[fi - 1].t, st)
         } else {
             hi += 1;
-            (0.0, Some(&*hists[hi - 1].h))
+            let st = if w.hist_sts.len() == hists.len() {
+                w.hist_sts.get(hi - 1).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            (0.0, Some(&*hists[hi - 1].h), hists[hi - 1].t, st)
         };
         if let Some(p) = prev {
             let changed = match (p.1, cur.1) {
                 (None, None) => {
                     if resets {
-                        cur.0 < p.0
+                        cur.0 < p.0 || start_timestamp_reset(p.3, p.2, cur.3, cur.2)
                     } else {
                         cur.0 != p.0 && !(cur.0.is_nan() && p.0.is_nan())
                     }
                 }
                 (Some(a), Some(b)) => {
                     if resets {
-                        b.count < a.count
+                        start_timestamp_reset(p.3, p.2, cur.3, cur.2) || detect_reset(b, a)
                     } else {
-                        a != b
+                        !crate::engine::binary::histograms_equal(a, b)
                     }
                 }
                 _ => true,
@@ -572,13 +610,16 @@ fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
         // Native-histogram irate/idelta belongs to the histogram issue.
         return Out::None;
     }
-    let (p0, p1) = (f[f.len() - 2], f[f.len() - 1]);
+    let n = f.len();
+    let (p0, p1) = (f[n - 2], f[n - 1]);
     let interval = p1.t.saturating_sub(p0.t);
     if interval == 0 {
         return Out::None;
     }
+    let st_reset = w.float_sts.len() == n
+        && start_timestamp_reset(w.float_sts[n - 2], p0.t, w.float_sts[n - 1], p1.t);
     let mut v = p1.v;
-    if !is_rate || p1.v >= p0.v || p1.v.is_nan() || p0.v.is_nan() {
+    if !is_rate || !(p1.v < p0.v || st_reset) {
         v = p1.v - p0.v;
     }
     if is_rate {
@@ -600,34 +641,58 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     if w.anchored || w.smoothed {
         return extended_rate(w, is_counter, is_rate);
     }
-    if f.len() < 2 {
+    let Some(n1) = f.len().checked_sub(1) else {
         return Out::None;
-    }
-    let n1 = f.len() - 1;
+    };
+    let sts = if is_counter && w.float_sts.len() == f.len() {
+        w.float_sts
+    } else {
+        &[]
+    };
     let (first, last) = (f[0], f[n1]);
     let mut result = last.v - first.v;
     if is_counter {
-        for pair in f.windows(2) {
-            if pair[1].v < pair[0].v {
-                result += pair[0].v;
+        let mut overlap = false;
+        for (i, pair) in f.windows(2).enumerate() {
+            let (prev, cur) = (pair[0], pair[1]);
+            if !overlap && i + 1 < sts.len() && start_time_overlap(sts[i], prev.t, sts[i + 1]) {
+                ev.sh.annos.borrow_mut().start_time_overlap(w.name, w.span);
+                overlap = true;
+            }
+            let st_reset =
+                i + 1 < sts.len() && start_timestamp_reset(sts[i], prev.t, sts[i + 1], cur.t);
+            if cur.v < prev.v || st_reset {
+                result += prev.v;
             }
         }
     }
     let mut to_start = (first.t as f64 - w.range_start as f64) / 1000.0;
     let mut to_end = (w.range_end as f64 - last.t as f64) / 1000.0;
-    let sampled = (last.t as f64 - first.t as f64) / 1000.0;
-    let avg_interval = sampled / n1 as f64;
+    let mut sampled = (last.t as f64 - first.t as f64) / 1000.0;
+    let avg_interval = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
     let threshold = avg_interval * 1.1;
-    if to_start >= threshold {
-        to_start = avg_interval / 2.0;
-    }
-    if is_counter {
-        let mut to_zero = to_start;
-        if result > 0.0 && first.v >= 0.0 {
-            to_zero = sampled * (first.v / result);
+    if let Some(&st0) = sts
+        .first()
+        .filter(|&&st| st != 0 && st > w.range_start && st < first.t)
+    {
+        // A zero-valued sample is assumed at the first sample's start time.
+        to_start = 0.0;
+        sampled = (last.t as f64 - st0 as f64) / 1000.0;
+        result += first.v;
+    } else if n1 == 0 {
+        return Out::None;
+    } else {
+        if to_start >= threshold {
+            to_start = avg_interval / 2.0;
         }
-        if to_zero < to_start {
-            to_start = to_zero;
+        if is_counter {
+            let mut to_zero = to_start;
+            if result > 0.0 && first.v >= 0.0 {
+                to_zero = sampled * (first.v / result);
+            }
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
         }
     }
     if to_end >= threshold {
@@ -692,4 +757,90 @@ fn extended_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
         result /= w.range as f64 / 1000.0;
     }
     Out::Float(result)
+}
+
+/// Whether the current sample's start timestamp marks a counter reset
+/// (OpenTelemetry delta and cumulative semantics, as Prometheus reads them).
+pub(crate) fn start_timestamp_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    if cur_st == 0 || cur_st >= cur_t || cur_st < prev_t {
+        return false;
+    }
+    if cur_st > prev_t {
+        return true;
+    }
+    // cur_st == prev_t: a delta sample, unless the previous start time is
+    // unknown (cumulative with unknown start) or invalid.
+    if prev_st > prev_t {
+        return false;
+    }
+    prev_st != 0 && prev_st != prev_t
+}
+
+/// Whether a start timestamp overlaps the previous sample.
+fn start_time_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
+    cur_st != 0 && cur_st < prev_t && cur_st != prev_st
+}
+
+/// Whether native histogram `cur` follows a counter reset after `prev`:
+/// the explicit hint, else any count, the zero bucket or a bucket going down.
+fn detect_reset(cur: &FloatHistogram, prev: &FloatHistogram) -> bool {
+    use crate::model::CounterResetHint as Hint;
+    match cur.counter_reset_hint {
+        Hint::CounterReset => return true,
+        Hint::NotCounterReset => return false,
+        _ => {}
+    }
+    if cur.count < prev.count
+        || cur.schema > prev.schema
+        || cur.zero_threshold != prev.zero_threshold
+        || cur.zero_count < prev.zero_count
+    {
+        return true;
+    }
+    if cur.schema != prev.schema {
+        return false;
+    }
+    let decreased = |cs: &[crate::model::BucketSpan],
+                     cb: &[f64],
+                     ps: &[crate::model::BucketSpan],
+                     pb: &[f64]| {
+        let curr: std::collections::HashMap<i32, f64> =
+            bucket_indices(cs, cb).into_iter().collect();
+        bucket_indices(ps, pb)
+            .into_iter()
+            .any(|(i, c)| curr.get(&i).copied().unwrap_or(0.0) < c)
+    };
+    decreased(
+        &cur.positive_spans,
+        &cur.positive_buckets,
+        &prev.positive_spans,
+        &prev.positive_buckets,
+    ) || decreased(
+        &cur.negative_spans,
+        &cur.negative_buckets,
+        &prev.negative_spans,
+        &prev.negative_buckets,
+    )
+}
+
+/// `(bucket index, count)` pairs of a span/bucket layout.
+fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut idx: i32 = 0;
+    let mut it = counts.iter();
+    for (n, s) in spans.iter().enumerate() {
+        idx = if n == 0 {
+            s.offset
+        } else {
+            idx.saturating_add(s.offset)
+        };
+        for _ in 0..s.length {
+            let Some(&c) = it.next() else {
+                return out;
+            };
+            out.push((idx, c));
+            idx = idx.saturating_add(1);
+        }
+    }
+    out
 }

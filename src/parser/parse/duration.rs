@@ -214,7 +214,7 @@ impl Parser<'_> {
                 self.duration_gate_inner(&paren)?;
                 Ok(paren)
             }
-            Tok::Ident if matches!(tok.kw, Kw::MinOf | Kw::MaxOf) => self.min_max_of(),
+            Tok::Ident if matches!(tok.kw, Kw::MinOf | Kw::MaxOf) => self.min_max_of(true),
             _ => self.duration_leaf(tok),
         }
     }
@@ -250,7 +250,7 @@ impl Parser<'_> {
                 let n = self.number_literal(tok, kind)?;
                 self.checked_literal(n)
             }
-            Tok::Ident if matches!(tok.kw, Kw::Step | Kw::Range) => self.step_or_range(),
+            Tok::Ident if matches!(tok.kw, Kw::Step | Kw::Range) => self.step_or_range(true),
             _ => Err(self.unexpected(tok)),
         }
     }
@@ -263,7 +263,8 @@ impl Parser<'_> {
     }
 
     /// `step()` or `range()`.
-    fn step_or_range(&mut self) -> PResult<DurationExpr> {
+    /// `gate`: check the feature flag here (else the caller does).
+    fn step_or_range(&mut self, gate: bool) -> PResult<DurationExpr> {
         let name = self.bump()?;
         self.expect(Tok::LParen)?;
         let close = self.expect(Tok::RParen)?;
@@ -273,17 +274,20 @@ impl Parser<'_> {
         } else {
             DurationExpr::Range(span)
         };
-        self.duration_gate(&d)?;
+        if gate {
+            self.duration_gate(&d)?;
+        }
         Ok(d)
     }
 
     /// `min_of(a, b)` or `max_of(a, b)`.
-    fn min_max_of(&mut self) -> PResult<DurationExpr> {
+    /// `gate`: check the feature flag here (else the caller does).
+    fn min_max_of(&mut self, gate: bool) -> PResult<DurationExpr> {
         let name = self.min_max_open()?;
         let a = self.duration_expr(0)?;
         self.expect(Tok::Comma)?;
         let b = self.duration_expr(0)?;
-        self.finish_min_max(name, a, b)
+        self.finish_min_max(name, a, b, gate)
     }
 
     fn min_max_open(&mut self) -> PResult<Token> {
@@ -297,6 +301,7 @@ impl Parser<'_> {
         name: Token,
         a: DurationExpr,
         b: DurationExpr,
+        gate: bool,
     ) -> PResult<DurationExpr> {
         let close = self.expect(Tok::RParen)?;
         let d = DurationExpr::MinMax {
@@ -305,16 +310,23 @@ impl Parser<'_> {
             b: Box::new(b),
             span: name.span.to(close.span),
         };
-        self.duration_gate(&d)?;
+        if gate {
+            self.duration_gate(&d)?;
+        }
         Ok(d)
     }
 
     /// Fails unless duration expressions are enabled (reported at `d`).
+    /// Prometheus places `min_of`/`max_of` at their arguments.
     fn duration_gate(&self, d: &DurationExpr) -> PResult<()> {
         if self.opts.duration_expressions {
             return Ok(());
         }
-        Err(self.error(d.span(), NOT_ENABLED))
+        let span = match d {
+            DurationExpr::MinMax { a, b, .. } => a.span().to(b.span()),
+            other => other.span(),
+        };
+        Err(self.error(span, NOT_ENABLED))
     }
 
     /// The argument of `offset`: a signed literal, `step()`, `range()`,
@@ -337,18 +349,24 @@ impl Parser<'_> {
                 self.apply_unary(tok, paren)
             }
             Tok::Ident if matches!(next.kw, Kw::Step | Kw::Range | Kw::MinOf | Kw::MaxOf) => {
-                let inner = self.duration_atom()?;
+                let inner = if matches!(next.kw, Kw::Step | Kw::Range) {
+                    self.step_or_range(false)?
+                } else {
+                    self.min_max_of(false)?
+                };
                 let span = tok.span.to(inner.span());
                 let op = if tok.kind == Tok::Sub {
                     UnaryOp::Neg
                 } else {
                     UnaryOp::Pos
                 };
-                Ok(DurationExpr::Unary {
+                let d = DurationExpr::Unary {
                     op,
                     expr: Box::new(inner),
                     span,
-                })
+                };
+                self.duration_gate(&d)?;
+                Ok(d)
             }
             Tok::Add | Tok::Sub => {
                 let operand = self.duration_unary()?;

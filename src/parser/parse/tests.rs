@@ -719,6 +719,21 @@ fn experimental_features_are_gated() {
             12,
         ),
         (
+            "foo[min_of(1m, 2m)]",
+            "experimental duration expression is not enabled",
+            11,
+        ),
+        (
+            "foo offset -step()",
+            "experimental duration expression is not enabled",
+            11,
+        ),
+        (
+            "foo offset -max_of(1, 2)",
+            "experimental duration expression is not enabled",
+            11,
+        ),
+        (
             "foo[5m] anchored",
             "anchored modifier is experimental and not enabled",
             0,
@@ -736,6 +751,8 @@ fn experimental_features_are_gated() {
         "foo offset -5m",
         "topk(1, x)",
         "foo offset 1m + 2",
+        // Prometheus' grammar does not gate a signed parenthesis after `offset`.
+        "foo offset -(1m)",
     ] {
         assert!(parse_with(q, &default).is_ok(), "{q}");
     }
