@@ -378,3 +378,16 @@ fn ignore_unknown_fields_accepts_upstream_extra_fields_file() {
     assert_eq!(report.exit_code, 0, "{}", report.stderr());
     assert!(report.stdout().contains("SUCCESS: 3 rules found"));
 }
+
+#[test]
+fn errors_render_with_the_source_line() {
+    let text = group("      - record: r\n        expr: rate(x)\n");
+    let loaded = load_rule_file(&text, &LoadOptions::default());
+    let rendered = loaded.errors[0].render(&text);
+    let lines: Vec<&str> = rendered.lines().collect();
+    assert!(lines[0].starts_with("5:15: group \"g\", rule 1, \"r\": could not parse expression"));
+    assert_eq!(
+        lines[1..],
+        ["  |", "5 |         expr: rate(x)", "  |               ^"]
+    );
+}

@@ -242,6 +242,38 @@ impl RuleError {
             _ => None,
         }
     }
+
+    /// The message followed by the offending line of `source` (the rule
+    /// file's text) with a caret under the node, when the position is known:
+    ///
+    /// ```text
+    /// 5:15: group "g", rule 1, "r": could not parse expression: ...
+    ///   |
+    /// 5 |         expr: rate(x)
+    ///   |               ^
+    /// ```
+    pub fn render(&self, source: &str) -> String {
+        let message = self.to_string();
+        let Some(pos) = self.pos().filter(|p| p.line > 0) else {
+            return message;
+        };
+        let Some(line) = source.lines().nth(pos.line as usize - 1) else {
+            return message;
+        };
+        let number = pos.line.to_string();
+        let pad = " ".repeat(number.len());
+        let mut out = format!("{message}\n{pad} |\n{number} | {line}");
+        if pos.column > 0 {
+            // Keep tabs so the caret lines up under tab-indented text.
+            let indent: String = line
+                .chars()
+                .take(pos.column as usize - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push_str(&format!("\n{pad} | {indent}^"));
+        }
+        out
+    }
 }
 
 fn validate_rule(rule: &mut Rule, options: &LoadOptions) -> Vec<(Vec<Pos>, RuleProblem)> {
