@@ -11,7 +11,8 @@ use super::eval::Ev;
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
 use super::types::{ESample, ESeries, FastMap, Matrix};
-use crate::model::{Labels, METRIC_NAME, format_float};
+use crate::model::float_format::format_go_f as format_value;
+use crate::model::{Labels, METRIC_NAME};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
@@ -551,11 +552,3 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
     })
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn format_value(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        format_float(v)
-    }
-}
