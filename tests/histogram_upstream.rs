@@ -29,6 +29,19 @@ enum Op {
         rhs: String,
         subtract: bool,
     },
+    /// `resets(sel[d])` or `changes(sel[d])`: counts over the window.
+    Window(fn(&[FloatHistogram]) -> f64),
+}
+
+fn resets(window: &[FloatHistogram]) -> f64 {
+    window
+        .windows(2)
+        .filter(|w| w[1].detect_reset(&w[0]))
+        .count() as f64
+}
+
+fn changes(window: &[FloatHistogram]) -> f64 {
+    window.windows(2).filter(|w| !w[1].equals(&w[0])).count() as f64
 }
 
 #[derive(Debug)]
@@ -90,6 +103,20 @@ fn classify(expr: &str) -> Option<(String, Op)> {
         return None;
     }
     let func = &expr[..open];
+    let inner = &expr[open + 1..expr.len() - 1];
+    if let (Some(window), Some((sel, _))) = (
+        match func {
+            "resets" => Some(resets as fn(&[FloatHistogram]) -> f64),
+            "changes" => Some(changes as fn(&[FloatHistogram]) -> f64),
+            _ => None,
+        },
+        inner.strip_suffix(']').and_then(|i| i.split_once('[')),
+    ) {
+        if !is_selector(sel) || inner.contains(' ') {
+            return None;
+        }
+        return Some((inner.to_string(), Op::Window(window)));
+    }
     let args: Vec<&str> = expr[open + 1..expr.len() - 1]
         .split(',')
         .map(str::trim)
@@ -137,6 +164,17 @@ fn select(
         EvalTime::Instant(_) => {
             let t = eval.instant_time()?;
             if let Ok(r) = engine.instant(storage, &expr, t) {
+                if let Value::Matrix(series) = &r.value {
+                    // A window: one step per histogram, in order.
+                    for s in series {
+                        if !s.floats.is_empty() {
+                            return None;
+                        }
+                        for (i, p) in s.histograms.iter().enumerate() {
+                            out.push((i, s.labels.without_metric_name(), (*p.h).clone()));
+                        }
+                    }
+                }
                 if let Value::Vector(samples) = r.value {
                     for s in samples {
                         match s.value {
@@ -195,6 +233,19 @@ fn compute(
             }
             out
         }
+        Op::Window(f) => {
+            let mut by_series: Vec<(Labels, Vec<FloatHistogram>)> = Vec::new();
+            for (_, l, h) in selected {
+                match by_series.iter_mut().find(|(k, _)| *k == l) {
+                    Some((_, v)) => v.push(h),
+                    None => by_series.push((l, vec![h])),
+                }
+            }
+            by_series
+                .into_iter()
+                .map(|(l, hs)| (0, l, Computed::Float(f(&hs))))
+                .collect()
+        }
         Op::PerSample(f) => selected
             .into_iter()
             .map(|(i, l, h)| (i, l, f(&h)))
@@ -248,6 +299,9 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
     let ExpectedResult::Series(expected) = &eval.result else {
         return None;
     };
+    if matches!(op, Op::Window(_)) && matches!(eval.time, EvalTime::Range { .. }) {
+        return None;
+    }
     let rhs = match &op {
         Op::Binary { rhs, .. } => select(storage, rhs, eval)?,
         _ => Vec::new(),
