@@ -27,6 +27,16 @@ fn store() -> MemoryStorage {
     s.add(&g, 0, 20.0);
     s.add(&g, 60_000, 21.0);
     s.add(&g, 180_000, stale_nan());
+    // Two counters with the same labels apart from the name, at disjoint times.
+    for (name, times) in [
+        ("early_total", [0, 60_000]),
+        ("late_total", [540_000, 600_000]),
+    ] {
+        let lbl = l(&[("__name__", name), ("job", "c")]);
+        for (i, t) in times.into_iter().enumerate() {
+            s.add(&lbl, t, i as f64);
+        }
+    }
     // Classic histogram buckets with a non-monotonic bucket.
     for (le, v) in [("0.1", 10.0), ("0.5", 8.0), ("1", 20.0), ("+Inf", 20.0)] {
         s.add(&l(&[("__name__", "lat_bucket"), ("le", le)]), 0, v);
@@ -252,4 +262,31 @@ fn experimental_functions_need_the_option() {
         err.to_string().starts_with("limitk() is experimental"),
         "{err}"
     );
+}
+
+#[test]
+fn name_removal_collisions_depend_on_the_mode() {
+    let q = parse_with(r#"rate({job="c"}[5m])"#, &ParseOptions::all()).unwrap();
+    // Immediate removal: two series with the same labels is an error, even
+    // when their points never meet.
+    let err = Engine::new(EngineOptions::default())
+        .range(&store(), &q, 0, 600_000, 60_000)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    // Delayed removal merges them at the end.
+    let res = Engine::new(EngineOptions::upstream_tests())
+        .range(&store(), &q, 0, 600_000, 60_000)
+        .unwrap();
+    match res.value {
+        Value::Matrix(m) => {
+            assert_eq!(m.len(), 1);
+            assert_eq!(m[0].labels.to_string(), r#"{job="c"}"#);
+            let ts: Vec<i64> = m[0].floats.iter().map(|p| p.t).collect();
+            assert_eq!(ts, vec![60_000, 120_000, 180_000, 240_000, 600_000]);
+        }
+        other => panic!("{other:?}"),
+    }
 }

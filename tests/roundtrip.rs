@@ -3,7 +3,8 @@
 //! (`format`) gives the same tree back (spans and printer normalisations
 //! aside), and printing the reparsed tree gives the same text.
 //!
-//! The same is checked for every `eval` query of the upstream test scripts.
+//! The same is checked for every `eval` query of the upstream test scripts
+//! and every `expr:` of the shared rule-file corpus, when present.
 
 mod support;
 
@@ -110,6 +111,34 @@ fn roundtrip_upstream_eval_queries() {
     );
     assert!(passed > 0, "no query of {} parsed", dir.display());
     assert_eq!(failed, 0, "some upstream queries do not round-trip");
+}
+
+#[test]
+fn roundtrip_rule_corpus_exprs() {
+    let Some(dir) = support::rule_corpus_dir() else {
+        println!("rule corpus roundtrip: skipped, ../shared/rules/corpus not found");
+        return;
+    };
+    let options = ParseOptions::all();
+    let (mut passed, mut failed, mut unparsable) = (0, 0, 0);
+    for (file, line, expr_text) in support::rule_exprs(&dir) {
+        let Ok(expr) = parse_with(&expr_text, &options) else {
+            unparsable += 1;
+            continue;
+        };
+        match check_roundtrip(&expr) {
+            Ok(()) => passed += 1,
+            Err(msg) => {
+                failed += 1;
+                println!("{file}:{line}: {expr_text}\n{msg}\n");
+            }
+        }
+    }
+    println!(
+        "rule corpus roundtrip: {passed} passed, {failed} failed ({unparsable} extracted values do not parse)"
+    );
+    assert!(passed > 0, "no rule expression parsed");
+    assert_eq!(failed, 0, "some rule expressions do not round-trip");
 }
 
 // ---------------------------------------------------------------------------
@@ -851,6 +880,8 @@ fn subquery(vector: Strat) -> Strat {
         .boxed()
 }
 
+/// Prints a few generated trees, to eyeball what the strategy produces:
+/// `cargo test --test roundtrip show_samples -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn show_samples() {

@@ -93,7 +93,8 @@ pub fn large_expressions() -> Vec<(&'static str, String)> {
     let mut nested_aggregations = String::from("node_cpu_seconds_total");
     for i in 0..50 {
         nested_aggregations = format!(
-            "sum by (job, instance) (rate({nested_aggregations}[5m:1m] offset {i}m) * on (job) group_left (team) team_info)"
+            "sum by (job, instance) (rate(({nested_aggregations})[5m:1m] offset {}m) * on (job) group_left (team) team_info)",
+            i + 1
         );
     }
     vec![

@@ -531,7 +531,7 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
         for s in &v[0] {
             let value = match &s.h {
                 None => format_value(s.f),
-                Some(h) => format!("{h:?}"),
+                Some(h) => super::histogram_string::histogram_string(h),
             };
             let metric = s.labels.builder().set(label.as_str(), value).build();
             let key = group_labels(&metric, &grouping, a.without);

@@ -412,7 +412,7 @@ fn result_metric(
 }
 
 /// Whether two native histograms are equal, ignoring the counter-reset hint.
-fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
+pub(crate) fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
     a.schema == b.schema
         && a.count == b.count
         && a.sum.to_bits() == b.sum.to_bits()

@@ -58,8 +58,12 @@ impl<'a, 'b> Ev<'a, 'b> {
         self.sh.opts.delayed_name_removal
     }
 
+    /// The lookback delta; zero or negative means Prometheus' default of 5m.
     pub fn lookback(&self) -> i64 {
-        self.sh.opts.lookback_delta
+        match self.sh.opts.lookback_delta {
+            d if d > 0 => d,
+            _ => 5 * 60 * 1000,
+        }
     }
 
     pub fn num_steps(&self) -> usize {

@@ -1,5 +1,21 @@
 //! The evaluator: runs a checked [`Expr`] over a [`Storage`] at one instant
 //! or over a range of steps, with Prometheus 3.x semantics.
+//!
+//! How it works, as in Prometheus: the expression is lowered into a plan
+//! (parentheses gone, durations and `@ start()`/`@ end()` resolved, `start()`,
+//! `end()`, `range()`, `step()` folded) and every node is evaluated for all
+//! steps at once into a matrix; an instant query is a range of one step.
+//! Subqueries run a child evaluator whose steps are aligned to absolute
+//! multiples of the subquery step. Series flagged for name removal keep
+//! `__name__` until the end when [`EngineOptions::delayed_name_removal`] is on.
+//!
+//! Modules: `plan` (lowering), `eval` (core loop, limits), `selector`
+//! (lookback, range windows, staleness, `anchored`/`smoothed`), `binary`,
+//! `aggregate`, `functions/*` (instant kernels, range kernels, labels, sort,
+//! classic histograms, `info`), `annotations` (messages as Prometheus).
+//! Native-histogram arithmetic is not implemented yet: such samples flow
+//! through selectors, `*_over_time` picks, comparisons and `count_values`,
+//! and are skipped (with Prometheus' annotations where it has them) elsewhere.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +24,7 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
+mod histogram_string;
 mod kahan;
 mod plan;
 mod selector;

@@ -1,9 +1,9 @@
 //! PromQL text to a checked AST, and back to text.
 //!
-//! Pipeline: [`lexer`] (logos tokens) → [`parse`] (recursive descent with
+//! Pipeline: `lexer` (logos tokens) → `parse` (recursive descent with
 //! precedence climbing, syntax only) → [`check`] (types and Prometheus'
 //! semantic rules) → [`Expr`]. [`printer`] turns an `Expr` back into
-//! canonical PromQL (`Display`) or the multi-line pretty form ([`format`]).
+//! canonical PromQL (`Display`) or the multi-line pretty form ([`format()`]).
 
 pub mod ast;
 pub mod check;
@@ -37,7 +37,11 @@ pub struct ParseOptions {
     pub extended_range_selectors: bool,
     /// `fill`, `fill_left`, `fill_right` binary operator modifiers.
     pub binop_fill_modifiers: bool,
-    /// Maximum nesting depth of the expression (parentheses, calls, operators).
+    /// Maximum nesting depth of the expression (parentheses, calls,
+    /// aggregations, unary operators, operands of binary operators); deeper
+    /// input is an error, never a stack overflow. Input nesting deeper than
+    /// 64 levels is parsed on a helper thread whose stack is sized for this
+    /// limit.
     pub max_depth: usize,
     /// Maximum input length in bytes.
     pub max_length: usize,

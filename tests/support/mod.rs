@@ -217,3 +217,101 @@ impl<'a> Words<'a> {
         (self.next()? == word).then_some(())
     }
 }
+
+/// Where the shared rule-file corpus is (`../shared/rules/corpus`, or one
+/// level further up), if present.
+pub fn rule_corpus_dir() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        root.join("../shared/rules/corpus"),
+        root.join("../../shared/rules/corpus"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+}
+
+/// The `expr:` values of every YAML file under `dir`, with file and line.
+/// A light extractor (block scalars, quoted and plain values): values it
+/// gets wrong simply do not parse and are skipped by the callers.
+pub fn rule_exprs(dir: &Path) -> Vec<(String, usize, String)> {
+    let mut files = Vec::new();
+    collect_yaml(dir, &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let name = file.display().to_string();
+        for (line, expr) in yaml_exprs(&text) {
+            out.push((name.clone(), line, expr));
+        }
+    }
+    out
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.is_dir() {
+            collect_yaml(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+fn yaml_exprs(text: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let body = line.trim_start().trim_start_matches("- ");
+        i += 1;
+        let Some(value) = body.strip_prefix("expr:") else {
+            continue;
+        };
+        let key_indent = indent(line);
+        let value = value.trim();
+        let more = |l: &str| l.trim().is_empty() || indent(l) > key_indent;
+        let expr = if value.starts_with('|') || value.starts_with('>') {
+            let mut block = Vec::new();
+            while i < lines.len() && more(lines[i]) {
+                block.push(lines[i]);
+                i += 1;
+            }
+            let strip = block
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| indent(l))
+                .min()
+                .unwrap_or(0);
+            let block: Vec<&str> = block.iter().map(|l| l.get(strip..).unwrap_or("")).collect();
+            let sep = if value.starts_with('>') { " " } else { "\n" };
+            block.join(sep).trim_end().to_string()
+        } else if let Some(rest) = value.strip_prefix('\'') {
+            rest.rsplit_once('\'')
+                .map_or(rest, |(v, _)| v)
+                .replace("''", "'")
+        } else if let Some(rest) = value.strip_prefix('"') {
+            rest.rsplit_once('"')
+                .map_or(rest, |(v, _)| v)
+                .replace("\\\"", "\"")
+                .replace("\\\\", "\\")
+        } else {
+            let mut expr = value.split(" #").next().unwrap_or("").to_string();
+            while i < lines.len() && !lines[i].trim().is_empty() && indent(lines[i]) > key_indent {
+                expr.push(' ');
+                expr.push_str(lines[i].trim());
+                i += 1;
+            }
+            expr
+        };
+        out.push((i, expr));
+    }
+    out
+}

@@ -55,3 +55,19 @@ pub fn inputs() -> Inputs {
         sized,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_inputs_parse_in_both() {
+        for (name, expr) in corpus::large_expressions() {
+            assert!(ours(&expr), "promql-engine rejects {name}");
+            assert!(theirs(&expr), "promql-parser rejects {name}");
+        }
+        let expr = corpus::sized_expression(64 * 1024);
+        assert!(ours(&expr) && theirs(&expr));
+        assert!(expr.len() > 60 * 1024 && expr.len() < 68 * 1024);
+    }
+}

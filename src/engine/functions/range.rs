@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
+use crate::engine::eval::DUPLICATE_LABELSET;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{kahan_inc, quantile};
 use crate::engine::plan::{CallN, Node};
@@ -14,7 +15,7 @@ use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata};
+use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
@@ -84,21 +85,20 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     let use_sts =
         ev.sh.opts.start_timestamps && matches!(name, "rate" | "irate" | "increase" | "resets");
     let series: Vec<RangeSeries> = match arg {
-        Node::Matrix(m) if use_sts => {
-            let hints = ev.select_hints(&m.sel, Some(m.range));
+        Node::Matrix(m) => {
+            let mut hints = ev.select_hints(&m.sel, Some(m.range));
+            hints.func = Some(c.func.name);
             let selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
             let mut out = Vec::with_capacity(selected.len());
             for s in &selected {
-                let sts = ev.sh.storage.start_timestamps(&s.labels, &hints)?;
-                out.push(with_start_timestamps(s, sts));
+                out.push(if use_sts {
+                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, &hints)?)
+                } else {
+                    to_range_series(s)
+                });
             }
             out
         }
-        Node::Matrix(m) => ev
-            .select(&m.sel, Some(m.range))?
-            .iter()
-            .map(to_range_series)
-            .collect(),
         Node::Subquery(s) => ev
             .run_subquery(s)?
             .into_iter()
@@ -203,8 +203,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     if name == "absent_over_time" {
         return Ok(absent_over_time(ev, c, mi, out));
     }
-    if !ev.delayed() {
-        out = crate::engine::eval::merge_same_labelsets(out)?;
+    // Prometheus rejects any two output series with the same labels here,
+    // even when their points would not collide.
+    if !ev.delayed() && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
+        return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
 }
@@ -575,9 +577,9 @@ fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
                 }
                 (Some(a), Some(b)) => {
                     if resets {
-                        b.count < a.count || start_timestamp_reset(p.3, p.2, cur.3, cur.2)
+                        start_timestamp_reset(p.3, p.2, cur.3, cur.2) || detect_reset(b, a)
                     } else {
-                        a != b
+                        !crate::engine::binary::histograms_equal(a, b)
                     }
                 }
                 _ => true,
@@ -777,4 +779,68 @@ pub(crate) fn start_timestamp_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_
 /// Whether a start timestamp overlaps the previous sample.
 fn start_time_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
     cur_st != 0 && cur_st < prev_t && cur_st != prev_st
+}
+
+/// Whether native histogram `cur` follows a counter reset after `prev`:
+/// the explicit hint, else any count, the zero bucket or a bucket going down.
+fn detect_reset(cur: &FloatHistogram, prev: &FloatHistogram) -> bool {
+    use crate::model::CounterResetHint as Hint;
+    match cur.counter_reset_hint {
+        Hint::CounterReset => return true,
+        Hint::NotCounterReset => return false,
+        _ => {}
+    }
+    if cur.count < prev.count
+        || cur.schema > prev.schema
+        || cur.zero_threshold != prev.zero_threshold
+        || cur.zero_count < prev.zero_count
+    {
+        return true;
+    }
+    if cur.schema != prev.schema {
+        return false;
+    }
+    let decreased = |cs: &[crate::model::BucketSpan],
+                     cb: &[f64],
+                     ps: &[crate::model::BucketSpan],
+                     pb: &[f64]| {
+        let curr: std::collections::HashMap<i32, f64> =
+            bucket_indices(cs, cb).into_iter().collect();
+        bucket_indices(ps, pb)
+            .into_iter()
+            .any(|(i, c)| curr.get(&i).copied().unwrap_or(0.0) < c)
+    };
+    decreased(
+        &cur.positive_spans,
+        &cur.positive_buckets,
+        &prev.positive_spans,
+        &prev.positive_buckets,
+    ) || decreased(
+        &cur.negative_spans,
+        &cur.negative_buckets,
+        &prev.negative_spans,
+        &prev.negative_buckets,
+    )
+}
+
+/// `(bucket index, count)` pairs of a span/bucket layout.
+fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
+    let mut out = Vec::with_capacity(counts.len());
+    let mut idx: i32 = 0;
+    let mut it = counts.iter();
+    for (n, s) in spans.iter().enumerate() {
+        idx = if n == 0 {
+            s.offset
+        } else {
+            idx.saturating_add(s.offset)
+        };
+        for _ in 0..s.length {
+            let Some(&c) = it.next() else {
+                return out;
+            };
+            out.push((idx, c));
+            idx = idx.saturating_add(1);
+        }
+    }
+    out
 }

@@ -317,11 +317,16 @@ impl Parser<'_> {
     }
 
     /// Fails unless duration expressions are enabled (reported at `d`).
+    /// Prometheus places `min_of`/`max_of` at their arguments.
     fn duration_gate(&self, d: &DurationExpr) -> PResult<()> {
         if self.opts.duration_expressions {
             return Ok(());
         }
-        Err(self.error(d.span(), NOT_ENABLED))
+        let span = match d {
+            DurationExpr::MinMax { a, b, .. } => a.span().to(b.span()),
+            other => other.span(),
+        };
+        Err(self.error(span, NOT_ENABLED))
     }
 
     /// The argument of `offset`: a signed literal, `step()`, `range()`,

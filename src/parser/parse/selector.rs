@@ -142,9 +142,9 @@ thread_local! {
 }
 
 /// Entries kept per thread before the cache is emptied.
-const REGEX_CACHE_ENTRIES: usize = 512;
+const REGEX_CACHE_ENTRIES: usize = 128;
 /// Longer patterns are not cached.
-const REGEX_CACHE_MAX_PATTERN: usize = 512;
+const REGEX_CACHE_MAX_PATTERN: usize = 256;
 
 /// A matcher, reusing a regex compiled earlier for the same pattern.
 fn new_matcher(op: MatchOp, label: String, value: String) -> Result<Matcher, InvalidRegex> {

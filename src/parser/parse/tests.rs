@@ -719,6 +719,11 @@ fn experimental_features_are_gated() {
             12,
         ),
         (
+            "foo[min_of(1m, 2m)]",
+            "experimental duration expression is not enabled",
+            11,
+        ),
+        (
             "foo offset -step()",
             "experimental duration expression is not enabled",
             11,
