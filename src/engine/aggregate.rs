@@ -551,4 +551,3 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
             .collect())
     })
 }
-

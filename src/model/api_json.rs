@@ -255,7 +255,12 @@ mod tests {
             r#"{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"a\"b"},"values":[[0,"1"]]}]}"#
         );
         assert_eq!(
-            success_json(&Value::Scalar { t: 1500, v: 1e-7 }, &["w".into()], &[], None),
+            success_json(
+                &Value::Scalar { t: 1500, v: 1e-7 },
+                &["w".into()],
+                &[],
+                None
+            ),
             r#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"0.0000001"]},"warnings":["w"]}"#
         );
         assert_eq!(

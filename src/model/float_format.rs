@@ -31,7 +31,11 @@ pub fn format_go_g(v: f64) -> String {
         Err(special) => special.into(),
         Ok(s) => {
             let exp = s.point - 1;
-            if s.digits == "0" || (-4..6).contains(&exp) { s.positional() } else { s.scientific() }
+            if s.digits == "0" || (-4..6).contains(&exp) {
+                s.positional()
+            } else {
+                s.scientific()
+            }
         }
     }
 }
@@ -40,7 +44,11 @@ pub fn format_go_g(v: f64) -> String {
 /// 1e-6 and from 1e21 in magnitude, positional otherwise.
 pub fn format_api(v: f64) -> String {
     let abs = v.abs();
-    if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) { format_go_e(v) } else { format_go_f(v) }
+    if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
+        format_go_e(v)
+    } else {
+        format_go_f(v)
+    }
 }
 
 /// Shortest round-trip decimal digits of a finite float:
@@ -63,7 +71,11 @@ impl Shortest {
         }
         let negative = v.is_sign_negative();
         if v == 0.0 {
-            return Ok(Shortest { negative, digits: "0".into(), point: 1 });
+            return Ok(Shortest {
+                negative,
+                digits: "0".into(),
+                point: 1,
+            });
         }
         // Rust's `{:e}` gives the shortest round-trip digits: `1.2345e3`.
         let sci = format!("{:e}", v.abs());
@@ -75,7 +87,11 @@ impl Shortest {
             digits = even;
             point = even_point;
         }
-        Ok(Shortest { negative, digits, point })
+        Ok(Shortest {
+            negative,
+            digits,
+            point,
+        })
     }
 
     fn sign(&self) -> &'static str {
@@ -100,9 +116,17 @@ impl Shortest {
     fn scientific(&self) -> String {
         let d = &self.digits;
         let exp = if d == "0" { 0 } else { self.point - 1 };
-        let mantissa = if d.len() > 1 { format!("{}.{}", &d[..1], &d[1..]) } else { d.clone() };
+        let mantissa = if d.len() > 1 {
+            format!("{}.{}", &d[..1], &d[1..])
+        } else {
+            d.clone()
+        };
         let exp_sign = if exp < 0 { '-' } else { '+' };
-        format!("{}{mantissa}e{exp_sign}{:02}", self.sign(), exp.unsigned_abs())
+        format!(
+            "{}{mantissa}e{exp_sign}{:02}",
+            self.sign(),
+            exp.unsigned_abs()
+        )
     }
 }
 
@@ -120,8 +144,18 @@ fn tie_to_even(v: f64, digits: &str, exp: i32) -> Option<(String, i32)> {
     // roundings of the true binary value.
     let next = format!("{:.*e}", n, v);
     let long = format!("{:.*e}", n + 40, v);
-    let next_digits: String = next.split('e').next()?.chars().filter(char::is_ascii_digit).collect();
-    let long_digits: String = long.split('e').next()?.chars().filter(char::is_ascii_digit).collect();
+    let next_digits: String = next
+        .split('e')
+        .next()?
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let long_digits: String = long
+        .split('e')
+        .next()?
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     let exact_is_half = next_digits.ends_with('5')
         && long_digits.starts_with(&next_digits)
         && long_digits[next_digits.len()..].bytes().all(|b| b == b'0')
@@ -142,7 +176,11 @@ fn tie_to_even(v: f64, digits: &str, exp: i32) -> Option<(String, i32)> {
         c => (c, point),
     };
     let candidate = candidate.trim_end_matches('0').to_string();
-    let candidate = if candidate.is_empty() { "0".to_string() } else { candidate };
+    let candidate = if candidate.is_empty() {
+        "0".to_string()
+    } else {
+        candidate
+    };
     if (candidate.bytes().last()? - b'0') % 2 != 0 {
         return None;
     }
@@ -224,7 +262,12 @@ mod tests {
             if !v.is_finite() {
                 continue;
             }
-            for s in [format_go_f(v), format_go_e(v), format_go_g(v), format_api(v)] {
+            for s in [
+                format_go_f(v),
+                format_go_e(v),
+                format_go_g(v),
+                format_api(v),
+            ] {
                 assert_eq!(s.parse::<f64>().unwrap(), v, "{s}");
             }
         }

@@ -11,6 +11,6 @@ pub use histogram::{BucketSpan, CounterResetHint, FloatHistogram};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{InvalidRegex, MatchOp, Matcher};
 pub use value::{
-    FPoint, HPoint, Sample, SampleValue, Series, Timestamp, Value, ValueType,
-    is_stale_nan, stale_nan,
+    FPoint, HPoint, Sample, SampleValue, Series, Timestamp, Value, ValueType, is_stale_nan,
+    stale_nan,
 };

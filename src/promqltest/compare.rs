@@ -5,9 +5,7 @@ use crate::model::float_format::format_go_g as format_float;
 use std::collections::HashMap;
 
 use super::script::{EvalCmd, EvalTime, ExpectedResult, ExpectedSeries};
-use crate::model::{
-    FPoint, FloatHistogram, Labels, SampleValue, Series, Value, is_stale_nan,
-};
+use crate::model::{FPoint, FloatHistogram, Labels, SampleValue, Series, Value, is_stale_nan};
 use crate::storage::series_notation::SeqValue;
 use crate::storage::series_notation::histogram_ops::nonzero_buckets;
 

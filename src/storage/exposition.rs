@@ -366,7 +366,11 @@ fn parse_timestamp(text: &str, om: bool) -> Result<Timestamp, String> {
 /// as Prometheus normalizes `le` and `quantile` values.
 fn open_metrics_float(f: f64) -> String {
     let s = crate::model::float_format::format_go_g(f);
-    if s.contains(['e', '.', 'N', 'I']) { s } else { s + ".0" }
+    if s.contains(['e', '.', 'N', 'I']) {
+        s
+    } else {
+        s + ".0"
+    }
 }
 
 fn parse_sample(line: &str, om: bool, current_type: &str) -> Result<ExposedSample, String> {

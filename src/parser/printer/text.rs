@@ -4,8 +4,8 @@
 
 use std::fmt::{self, Write};
 
-use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
 use crate::model::float_format::{format_go_f, format_go_g};
+use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
 
 const MILLIS_PER_SECOND: u64 = 1000;
 const MILLIS_PER_MINUTE: u64 = 60 * MILLIS_PER_SECOND;
