@@ -2,7 +2,6 @@
 //! upstream's tolerance rules.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use super::script::{EvalCmd, EvalTime, ExpectedResult, ExpectedSeries};
 use crate::model::{
@@ -66,61 +65,10 @@ pub fn histograms_match(
         && (!check_hint || expected.counter_reset_hint == actual.counter_reset_hint)
 }
 
-/// The histogram in the series notation, for messages.
+/// The histogram in the series notation, for messages (the model's
+/// `Display`, which writes it as Prometheus' `TestExpression` does).
 pub fn histogram_expression(h: &FloatHistogram) -> String {
-    use crate::model::CounterResetHint as H;
-    let mut s = String::from("{{");
-    let list = |v: &[f64]| {
-        v.iter()
-            .map(|x| format_float(*x))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    if h.schema != 0 {
-        let _ = write!(s, "schema:{} ", h.schema);
-    }
-    let _ = write!(
-        s,
-        "count:{} sum:{}",
-        format_float(h.count),
-        format_float(h.sum)
-    );
-    if h.zero_count != 0.0 {
-        let _ = write!(s, " z_bucket:{}", format_float(h.zero_count));
-    }
-    if h.zero_threshold != 0.0 {
-        let _ = write!(s, " z_bucket_w:{}", format_float(h.zero_threshold));
-    }
-    if !h.custom_values.is_empty() {
-        let _ = write!(s, " custom_values:[{}]", list(&h.custom_values));
-    }
-    for (name, spans, buckets) in [
-        ("", &h.positive_spans, &h.positive_buckets),
-        ("n_", &h.negative_spans, &h.negative_buckets),
-    ] {
-        let Some(first) = nonzero_buckets(spans, buckets).first().map(|b| b.0) else {
-            continue;
-        };
-        let dense: Vec<f64> = {
-            let all = nonzero_buckets(spans, buckets);
-            let last = all.last().map_or(first, |b| b.0);
-            (first..=last)
-                .map(|i| all.iter().find(|b| b.0 == i).map_or(0.0, |b| b.1))
-                .collect()
-        };
-        if first != 0 {
-            let _ = write!(s, " {name}offset:{first}");
-        }
-        let _ = write!(s, " {name}buckets:[{}]", list(&dense));
-    }
-    match h.counter_reset_hint {
-        H::Unknown => {}
-        H::CounterReset => s.push_str(" counter_reset_hint:reset"),
-        H::NotCounterReset => s.push_str(" counter_reset_hint:not_reset"),
-        H::Gauge => s.push_str(" counter_reset_hint:gauge"),
-    }
-    s.push_str("}}");
-    s
+    h.to_string()
 }
 
 fn fmt_value(v: &SeqValue) -> String {
