@@ -175,11 +175,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                     }
                     for p in &mut s.hists {
                         let mut h = (*p.h).clone();
-                        h.zero_count = -h.zero_count;
-                        h.count = -h.count;
-                        h.sum = -h.sum;
-                        h.positive_buckets.iter_mut().for_each(|b| *b = -*b);
-                        h.negative_buckets.iter_mut().for_each(|b| *b = -*b);
+                        h.negate();
                         p.h = std::sync::Arc::new(h);
                     }
                 }

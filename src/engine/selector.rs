@@ -8,6 +8,7 @@ use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
 use super::types::{ESeries, Matrix};
+use crate::model::histogram::StatsTracker;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -37,7 +38,11 @@ impl Ev<'_, '_> {
         range: Option<i64>,
     ) -> Result<Vec<SelectedSeries<'_>>, EvalError> {
         let hints = self.select_hints(sel, range);
-        Ok(self.sh.storage.select(&sel.matchers, &hints)?)
+        let mut series = self.sh.storage.select(&sel.matchers, &hints)?;
+        if sel.stats_only {
+            read_stats_only(&mut series);
+        }
+        Ok(series)
     }
 
     /// The storage hints for selecting `sel` (with `range` for range selectors).
@@ -222,6 +227,26 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Replaces every histogram by its count/sum view, resolving unknown
+/// counter-reset hints on the way (Prometheus' histogram stats iterator).
+pub(crate) fn read_stats_only(series: &mut [SelectedSeries<'_>]) {
+    for s in series {
+        if s.histograms.is_empty() {
+            continue;
+        }
+        let mut tracker = StatsTracker::new();
+        let reduced: Vec<HPoint> = s
+            .histograms
+            .iter()
+            .map(|p| HPoint {
+                t: p.t,
+                h: Arc::new(tracker.next(&p.h)),
+            })
+            .collect();
+        s.histograms = std::borrow::Cow::Owned(reduced);
     }
 }
 
