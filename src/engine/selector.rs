@@ -104,6 +104,42 @@ impl Ev<'_, '_> {
         Ok(out)
     }
 
+    /// The smoothed histogram at `data_ts`: the sample there, else the
+    /// interpolation between its neighbours (as a counter unless both are
+    /// gauges), else the previous sample without its counter-reset hint.
+    fn smooth_hist(
+        &self,
+        hists: &[HPoint],
+        data_ts: i64,
+        name: &str,
+        span: crate::parser::Span,
+    ) -> Option<Arc<FloatHistogram>> {
+        use crate::model::CounterResetHint as Hint;
+        let i = hists.partition_point(|p| p.t < data_ts);
+        if let Some(p) = hists.get(i).filter(|p| p.t == data_ts) {
+            return Some(p.h.clone());
+        }
+        let prev = hists.get(i.checked_sub(1)?)?;
+        let Some(next) = hists.get(i) else {
+            let mut h = (*prev.h).clone();
+            h.counter_reset_hint = Hint::Unknown;
+            return Some(Arc::new(h));
+        };
+        if prev.h.uses_custom_buckets() != next.h.uses_custom_buckets() {
+            super::histops::warn_mixed_schemas(self, name, span);
+            return None;
+        }
+        let is_counter =
+            prev.h.counter_reset_hint != Hint::Gauge || next.h.counter_reset_hint != Hint::Gauge;
+        match super::functions::interpolate_hist(self, prev, next, data_ts, is_counter, span) {
+            Ok(h) => Some(Arc::new(h)),
+            Err(e) => {
+                super::histops::note_error(self, e, name, span);
+                None
+            }
+        }
+    }
+
     fn smooth_series(&self, sel: &Sel, series: &[SelectedSeries<'_>]) -> Result<Matrix, EvalError> {
         let lb = self.lookback();
         let mut out = Vec::new();
@@ -138,17 +174,8 @@ impl Ev<'_, '_> {
                     continue;
                 }
                 if !hists.is_empty() {
-                    let i = hists.partition_point(|p| p.t < data_ts);
-                    if i < hists.len() && hists[i].t == data_ts {
-                        ss.hists.push(HPoint {
-                            t: ts,
-                            h: hists[i].h.clone(),
-                        });
-                    } else if i > 0 {
-                        ss.hists.push(HPoint {
-                            t: ts,
-                            h: hists[i - 1].h.clone(),
-                        });
+                    if let Some(h) = self.smooth_hist(hists, data_ts, &name, sel.span) {
+                        ss.hists.push(HPoint { t: ts, h });
                     }
                     continue;
                 }

@@ -9,7 +9,7 @@ mod label;
 mod range;
 mod sort;
 
-pub(crate) use hist_range::HintTracker;
+pub(crate) use hist_range::{HintTracker, interpolate_hist};
 
 use super::EvalError;
 use super::eval::Ev;

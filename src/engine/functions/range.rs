@@ -109,7 +109,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             .map(|s| RangeSeries {
                 labels: s.labels,
                 floats: s.floats,
-                hists: s.hists,
+                hists: forget_reset_hints(s.hists),
                 drop_name: s.drop_name,
                 float_sts: Vec::new(),
                 hist_sts: Vec::new(),
@@ -213,6 +213,23 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
+}
+
+/// Subquery results lose their explicit counter-reset hints: a subquery may
+/// skip the sample after a reset or return it several times.
+fn forget_reset_hints(mut hists: Vec<HPoint>) -> Vec<HPoint> {
+    use crate::model::CounterResetHint as Hint;
+    for p in &mut hists {
+        if matches!(
+            p.h.counter_reset_hint,
+            Hint::CounterReset | Hint::NotCounterReset
+        ) {
+            let mut h = (*p.h).clone();
+            h.counter_reset_hint = Hint::Unknown;
+            p.h = Arc::new(h);
+        }
+    }
+    hists
 }
 
 fn absent_over_time(ev: &Ev<'_, '_>, c: &CallN, mi: usize, mat: Matrix) -> Matrix {
