@@ -340,3 +340,82 @@ fn unreachable_paren() -> Node {
     // The loop above strips every parenthesis.
     Node::Number(f64::NAN, Span::default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `stats_only` flag of every selector of `query`, in source order.
+    fn stats_flags(query: &str) -> Vec<(String, bool)> {
+        let expr = crate::parser::parse(query).expect("test queries parse");
+        let frame = QueryFrame {
+            start: 0,
+            end: 0,
+            step: 0,
+            default_subquery_step: 60_000,
+            experimental_functions: true,
+        };
+        let node = lower(&expr, &frame).expect("test queries lower");
+        let mut out = Vec::new();
+        collect(&node, &mut out);
+        out
+    }
+
+    fn collect(node: &Node, out: &mut Vec<(String, bool)>) {
+        let name = |s: &Sel| {
+            s.matchers
+                .iter()
+                .find(|m| m.name == crate::model::METRIC_NAME)
+                .map(|m| m.value.clone())
+                .unwrap_or_default()
+        };
+        match node {
+            Node::Selector(s) => out.push((name(s), s.stats_only)),
+            Node::Matrix(m) => out.push((name(&m.sel), m.sel.stats_only)),
+            Node::Subquery(s) => collect(&s.expr, out),
+            Node::Call(c) => c.args.iter().for_each(|a| collect(a, out)),
+            Node::Agg(a) => {
+                if let Some(p) = &a.param {
+                    collect(p, out);
+                }
+                collect(&a.expr, out);
+            }
+            Node::Binary(b) => {
+                collect(&b.lhs, out);
+                collect(&b.rhs, out);
+            }
+            Node::Neg(e, _) => collect(e, out),
+            Node::Number(..) | Node::Str(..) => {}
+        }
+    }
+
+    fn flags(query: &str) -> Vec<bool> {
+        stats_flags(query).into_iter().map(|(_, f)| f).collect()
+    }
+
+    #[test]
+    fn stats_only_below_count_sum_avg() {
+        assert_eq!(flags("histogram_count(rate(a[5m]))"), [true]);
+        assert_eq!(flags("histogram_sum(sum by (x) (a))"), [true]);
+        assert_eq!(flags("histogram_avg(a) + b"), [true, false]);
+        assert_eq!(flags("a"), [false]);
+        assert_eq!(flags("rate(a[5m])"), [false]);
+    }
+
+    #[test]
+    fn buckets_needed_below_subquery_quantile_or_trim() {
+        assert_eq!(flags("histogram_count(increase(a[40m:9m]))"), [false]);
+        assert_eq!(
+            flags("histogram_quantile(0.5, histogram_count(a))"),
+            [false]
+        );
+        assert_eq!(
+            flags("histogram_count(histogram_fraction(0, 1, a))"),
+            [false]
+        );
+        assert_eq!(flags("histogram_count(a </ 3)"), [false]);
+        // Any such ancestor wins, even above the statistics function.
+        assert_eq!(flags("histogram_count(a) </ 3"), [false]);
+        assert_eq!(flags("histogram_count(last_over_time(a[5m:1m]))"), [false]);
+    }
+}
