@@ -29,12 +29,75 @@ enum Op {
         rhs: String,
         subtract: bool,
     },
+    /// `resets(sel[d])` or `changes(sel[d])`: counts over the window.
+    Window(fn(&[FloatHistogram]) -> Option<Computed>),
+}
+
+fn resets(window: &[FloatHistogram]) -> Option<Computed> {
+    let n = window
+        .windows(2)
+        .filter(|w| w[1].detect_reset(&w[0]))
+        .count();
+    Some(Computed::Float(n as f64))
+}
+
+fn changes(window: &[FloatHistogram]) -> Option<Computed> {
+    let n = window.windows(2).filter(|w| !w[1].equals(&w[0])).count();
+    Some(Computed::Float(n as f64))
+}
+
+fn sum_over_time(window: &[FloatHistogram]) -> Option<Computed> {
+    let (first, rest) = window.split_first()?;
+    let mut sum = HistogramSum::new(first.clone());
+    for h in rest {
+        sum.add(h).ok()?;
+    }
+    Some(Computed::Hist(sum.finish()))
+}
+
+fn avg_over_time(window: &[FloatHistogram]) -> Option<Computed> {
+    let (first, rest) = window.split_first()?;
+    let mut mean = HistogramMean::new(first.clone());
+    for h in rest {
+        mean.add(h).ok()?;
+    }
+    Some(Computed::Hist(mean.finish()))
 }
 
 #[derive(Debug)]
 enum Computed {
     Float(f64),
+    /// A float with the infos the engine is to report for it.
+    Noted(f64, Vec<&'static str>),
     Hist(FloatHistogram),
+}
+
+const QUANTILE_NAN: &str = "input to histogram_quantile has NaN observations, result is NaN";
+const QUANTILE_SKEW: &str =
+    "input to histogram_quantile has NaN observations, result is skewed higher";
+const FRACTION_NAN: &str =
+    "input to histogram_fraction has NaN observations, which are excluded from all fractions";
+
+fn quantile_noted(h: &FloatHistogram, q: f64) -> Computed {
+    let r = h.quantile(q);
+    let mut notes = Vec::new();
+    if r.nan_result {
+        notes.push(QUANTILE_NAN);
+    }
+    if r.nan_skew {
+        notes.push(QUANTILE_SKEW);
+    }
+    Computed::Noted(r.value, notes)
+}
+
+fn fraction_noted(h: &FloatHistogram, lo: f64, hi: f64) -> Computed {
+    let r = h.fraction(lo, hi);
+    let notes = if r.nan_observations {
+        vec![FRACTION_NAN]
+    } else {
+        Vec::new()
+    };
+    Computed::Noted(r.value, notes)
 }
 
 fn parse_number(s: &str) -> Option<f64> {
@@ -90,6 +153,22 @@ fn classify(expr: &str) -> Option<(String, Op)> {
         return None;
     }
     let func = &expr[..open];
+    let inner = &expr[open + 1..expr.len() - 1];
+    if let (Some(window), Some((sel, _))) = (
+        match func {
+            "resets" => Some(resets as fn(&[FloatHistogram]) -> Option<Computed>),
+            "changes" => Some(changes as fn(&[FloatHistogram]) -> Option<Computed>),
+            "sum_over_time" => Some(sum_over_time as fn(&[FloatHistogram]) -> Option<Computed>),
+            "avg_over_time" => Some(avg_over_time as fn(&[FloatHistogram]) -> Option<Computed>),
+            _ => None,
+        },
+        inner.strip_suffix(']').and_then(|i| i.split_once('[')),
+    ) {
+        if !is_selector(sel) || inner.contains(' ') {
+            return None;
+        }
+        return Some((inner.to_string(), Op::Window(window)));
+    }
     let args: Vec<&str> = expr[open + 1..expr.len() - 1]
         .split(',')
         .map(str::trim)
@@ -105,12 +184,8 @@ fn classify(expr: &str) -> Option<(String, Op)> {
     let nums = nums?;
     let per = |f: Box<dyn Fn(&FloatHistogram) -> Computed>| Some((sel.clone(), Op::PerSample(f)));
     match (func, nums.as_slice()) {
-        ("histogram_quantile", &[q]) => {
-            per(Box::new(move |h| Computed::Float(h.quantile(q).value)))
-        }
-        ("histogram_fraction", &[lo, hi]) => {
-            per(Box::new(move |h| Computed::Float(h.fraction(lo, hi).value)))
-        }
+        ("histogram_quantile", &[q]) => per(Box::new(move |h| quantile_noted(h, q))),
+        ("histogram_fraction", &[lo, hi]) => per(Box::new(move |h| fraction_noted(h, lo, hi))),
         ("histogram_count", &[]) => per(Box::new(|h| Computed::Float(h.count))),
         ("histogram_sum", &[]) => per(Box::new(|h| Computed::Float(h.sum))),
         ("histogram_avg", &[]) => per(Box::new(|h| Computed::Float(h.avg()))),
@@ -137,6 +212,17 @@ fn select(
         EvalTime::Instant(_) => {
             let t = eval.instant_time()?;
             if let Ok(r) = engine.instant(storage, &expr, t) {
+                if let Value::Matrix(series) = &r.value {
+                    // A window: one step per histogram, in order.
+                    for s in series {
+                        if !s.floats.is_empty() {
+                            return None;
+                        }
+                        for (i, p) in s.histograms.iter().enumerate() {
+                            out.push((i, s.labels.without_metric_name(), (*p.h).clone()));
+                        }
+                    }
+                }
                 if let Value::Vector(samples) = r.value {
                     for s in samples {
                         match s.value {
@@ -195,6 +281,19 @@ fn compute(
             }
             out
         }
+        Op::Window(f) => {
+            let mut by_series: Vec<(Labels, Vec<FloatHistogram>)> = Vec::new();
+            for (_, l, h) in selected {
+                match by_series.iter_mut().find(|(k, _)| *k == l) {
+                    Some((_, v)) => v.push(h),
+                    None => by_series.push((l, vec![h])),
+                }
+            }
+            by_series
+                .into_iter()
+                .filter_map(|(l, hs)| Some((0, l, f(&hs)?)))
+                .collect()
+        }
         Op::PerSample(f) => selected
             .into_iter()
             .map(|(i, l, h)| (i, l, f(&h)))
@@ -227,7 +326,9 @@ fn compute(
 
 fn matches(expected: &SeqValue, actual: &Computed) -> bool {
     match (expected, actual) {
-        (SeqValue::Float(e), Computed::Float(a)) => almost_equal(*e, *a, EPSILON),
+        (SeqValue::Float(e), Computed::Float(a) | Computed::Noted(a, _)) => {
+            almost_equal(*e, *a, EPSILON)
+        }
         (
             SeqValue::Histogram {
                 histogram,
@@ -248,6 +349,9 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
     let ExpectedResult::Series(expected) = &eval.result else {
         return None;
     };
+    if matches!(op, Op::Window(_)) && matches!(eval.time, EvalTime::Range { .. }) {
+        return None;
+    }
     let rhs = match &op {
         Op::Binary { rhs, .. } => select(storage, rhs, eval)?,
         _ => Vec::new(),
@@ -283,6 +387,25 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
             "line {} `{}`: unexpected result {u:?}",
             eval.line, eval.expr
         )));
+    }
+    // The NaN-observation infos: produced exactly where expected.
+    let produced: std::collections::BTreeSet<&str> = actual
+        .iter()
+        .filter_map(|(_, _, c)| match c {
+            Computed::Noted(_, notes) => Some(notes.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let expected_infos: Vec<String> = eval.expect.info.iter().map(|m| m.describe()).collect();
+    for note in [QUANTILE_NAN, QUANTILE_SKEW, FRACTION_NAN] {
+        let wanted = expected_infos.iter().any(|d| d.contains(note));
+        if wanted != produced.contains(note) {
+            return Some(Err(format!(
+                "line {} `{}`: info {note:?} expected {wanted}, produced {}",
+                eval.line, eval.expr, !wanted
+            )));
+        }
     }
     Some(Ok(()))
 }

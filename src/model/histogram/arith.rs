@@ -805,6 +805,25 @@ mod tests {
     }
 
     #[test]
+    fn zero_buckets_are_widened_before_schemas_are_merged() {
+        // As upstream: b's bucket (0.5, 0.7071] at schema 1 moves into the
+        // widened zero bucket, and the schema-0 bucket (0.5, 1] it merges
+        // into still receives it. The observation is counted twice; order
+        // matters. We keep upstream's results.
+        let mut a = FloatHistogram {
+            zero_threshold: 0.7,
+            ..Default::default()
+        };
+        let mut b = exp(1, -1, &[1.0]);
+        b.count = 1.0;
+        a.add(&b).unwrap();
+        assert_eq!(a.schema, 0);
+        assert_eq!(a.zero_threshold, 0.7071067811865475);
+        assert_eq!(a.zero_count, 1.0);
+        assert_eq!(nonzero(&a), vec![(0, 1.0)]);
+    }
+
+    #[test]
     fn mixed_schemas_are_an_error() {
         let mut a = exp(0, 0, &[1.0]);
         let mut b = exp(0, 0, &[1.0]);

@@ -9,6 +9,8 @@
 //! - [`arith`]: addition, subtraction, scaling, schema reduction and
 //!   Kahan-compensated sums and means.
 //! - [`reset`]: counter-reset detection.
+//! - [`rate`]: the histogram increase behind `rate`/`increase`/`delta` and
+//!   `irate`/`idelta`, and interpolation for smoothed rates.
 //! - [`quantile`]: `histogram_quantile` and `histogram_fraction`.
 //! - [`stats`]: `histogram_stddev`/`histogram_stdvar` and the reduced
 //!   count/sum view of the stats iterator.
@@ -22,6 +24,7 @@ pub mod buckets;
 pub mod display;
 pub mod layout;
 pub mod quantile;
+pub mod rate;
 pub mod reset;
 pub mod stats;
 mod table;
