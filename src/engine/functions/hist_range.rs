@@ -7,16 +7,17 @@ use std::sync::Arc;
 use super::range::{Out, Window, start_time_overlap, start_timestamp_reset};
 use crate::engine::eval::Ev;
 use crate::engine::histops::{
-    HistOp, add_annotated, info_reconciled, note_error, note_outcome, sub_annotated,
-    warn_mixed_schemas, warn_not_counter, warn_not_gauge, warn_reset_collision,
+    HistOp, add_annotated, info_reconciled, note_error, sub_annotated, warn_mixed_schemas,
+    warn_not_counter, warn_not_gauge, warn_reset_collision,
 };
+use crate::model::histogram::rate::{self, RateNotes};
 use crate::model::histogram::{HistogramError, HistogramMean, HistogramSum};
 use crate::model::{CounterResetHint as Hint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
-/// The histogram between `(t1, h1)` and `(t2, h2)` at `t`, linearly
-/// interpolated; for counters, a reset between them is modelled as a
-/// counter starting from zero.
+/// The histogram between `p1` and `p2` at `t`, linearly interpolated; for
+/// counters, a reset between them is modelled as a counter starting from
+/// zero. Reconciled custom bounds are reported.
 pub(crate) fn interpolate_hist(
     ev: &Ev<'_, '_>,
     p1: &HPoint,
@@ -25,22 +26,28 @@ pub(crate) fn interpolate_hist(
     is_counter: bool,
     span: Span,
 ) -> Result<FloatHistogram, HistogramError> {
-    if t == p1.t {
-        return Ok((*p1.h).clone());
+    let (h, notes) = rate::interpolate(&p1.h, p1.t, &p2.h, p2.t, t, is_counter)?;
+    report_notes(ev, notes, "", span);
+    Ok(h)
+}
+
+/// Turns what a rate helper noticed into annotations.
+fn report_notes(ev: &Ev<'_, '_>, notes: RateNotes, metric: &str, span: Span) {
+    if notes.not_counter {
+        warn_not_counter(ev, metric, span);
     }
-    if t == p2.t {
-        return Ok((*p2.h).clone());
+    if notes.not_gauge {
+        warn_not_gauge(ev, metric, span);
     }
-    let fraction = (t as f64 - p1.t as f64) / (p2.t as f64 - p1.t as f64);
-    let mut out = (*p2.h).clone();
-    if is_counter && p2.h.detect_reset(&p1.h) {
-        out.mul(fraction);
-        return Ok(out);
+    if notes.mixed_schemas {
+        warn_mixed_schemas(ev, metric, span);
     }
-    note_outcome(ev, out.sub(&p1.h)?, HistOp::Sub, span);
-    out.mul(fraction);
-    note_outcome(ev, out.add(&p1.h)?, HistOp::Add, span);
-    Ok(out)
+    if notes.reconciled_in_sub {
+        info_reconciled(ev, HistOp::Sub, span);
+    }
+    if notes.reconciled_in_add {
+        info_reconciled(ev, HistOp::Add, span);
+    }
 }
 
 /// `rate`, `increase` and `delta` over histogram samples (no float in the
@@ -54,85 +61,24 @@ fn histogram_rate(
     is_counter: bool,
 ) -> Option<FloatHistogram> {
     let points = w.hists;
-    let (first, last) = (points.first()?, points.last()?);
-    let empty;
-    let mut prev: &FloatHistogram = &first.h;
-    if is_counter
-        && (prev.counter_reset_hint == Hint::Gauge || last.h.counter_reset_hint == Hint::Gauge)
-    {
-        warn_not_counter(ev, w.name, w.span);
-    }
-    if is_counter && let Some(second) = points.get(1) {
-        let st_reset = sts.len() > 1 && start_timestamp_reset(sts[0], first.t, sts[1], second.t);
-        if st_reset || second.h.detect_reset(prev) {
-            // The first sample's layout does not matter after a reset.
-            empty = FloatHistogram {
-                schema: second.h.schema,
-                custom_values: second.h.custom_values.clone(),
-                ..Default::default()
-            };
-            prev = &empty;
-        }
-    }
-    let custom = prev.uses_custom_buckets();
-    if last.h.uses_custom_buckets() != custom {
-        warn_mixed_schemas(ev, w.name, w.span);
-        return None;
-    }
-    let mut min_schema = last.h.schema.min(prev.schema);
-    if is_counter {
-        for p in &points[1..points.len() - 1] {
-            if p.h.counter_reset_hint == Hint::Gauge {
-                warn_not_counter(ev, w.name, w.span);
-            }
-            min_schema = min_schema.min(p.h.schema);
-            if p.h.uses_custom_buckets() != custom {
-                warn_mixed_schemas(ev, w.name, w.span);
-                return None;
-            }
-        }
-    }
-    let mut h = match last.h.copy_to_schema(min_schema) {
-        Ok(h) => h,
-        Err(_) => (*last.h).clone(),
+    let hists: Vec<&FloatHistogram> = points.iter().map(|p| &*p.h).collect();
+    let st_reset = |i: usize| {
+        i >= 1
+            && i < sts.len()
+            && start_timestamp_reset(sts[i - 1], points[i - 1].t, sts[i], points[i].t)
     };
-    match h.sub(prev) {
-        Ok(o) => note_outcome(ev, o, HistOp::Sub, w.span),
-        Err(HistogramError::MixedSchemas) => {
-            warn_mixed_schemas(ev, w.name, w.span);
-            return None;
+    let (result, notes) = rate::increase(&hists, is_counter, st_reset);
+    report_notes(ev, notes, w.name, w.span);
+    if result.is_some() && is_counter {
+        // Start times overlapping the previous sample are reported once.
+        let overlap = points.windows(2).enumerate().any(|(i, pair)| {
+            i + 1 < sts.len() && start_time_overlap(sts[i], pair[0].t, sts[i + 1])
+        });
+        if overlap {
+            ev.sh.annos.borrow_mut().start_time_overlap(w.name, w.span);
         }
-        Err(_) => {}
     }
-    if is_counter {
-        let mut overlap = false;
-        for (i, pair) in points.windows(2).enumerate() {
-            let (p, cur) = (&pair[0], &pair[1]);
-            if !overlap && i + 1 < sts.len() && start_time_overlap(sts[i], p.t, sts[i + 1]) {
-                ev.sh.annos.borrow_mut().start_time_overlap(w.name, w.span);
-                overlap = true;
-            }
-            let st_reset =
-                i + 1 < sts.len() && start_timestamp_reset(sts[i], p.t, sts[i + 1], cur.t);
-            if st_reset || cur.h.detect_reset(prev) {
-                match h.add(prev) {
-                    Ok(o) => note_outcome(ev, o, HistOp::Add, w.span),
-                    Err(HistogramError::MixedSchemas) => {
-                        warn_mixed_schemas(ev, w.name, w.span);
-                        return None;
-                    }
-                    Err(_) => {}
-                }
-            }
-            prev = &cur.h;
-        }
-    } else if first.h.counter_reset_hint != Hint::Gauge || last.h.counter_reset_hint != Hint::Gauge
-    {
-        warn_not_gauge(ev, w.name, w.span);
-    }
-    h.counter_reset_hint = Hint::Gauge;
-    h.compact(0);
-    Some(h)
+    result
 }
 
 /// `rate`/`increase`/`delta` with extrapolation over a window of histograms.
@@ -368,27 +314,12 @@ pub(crate) fn instant_hist_value(
     if interval == 0 {
         return Out::None;
     }
-    let mut r = (*p1.h).clone();
-    let gauge0 = p0.h.counter_reset_hint == Hint::Gauge;
-    let gauge1 = p1.h.counter_reset_hint == Hint::Gauge;
-    if is_rate && (gauge0 || gauge1) {
-        warn_not_counter(ev, w.name, w.span);
-    }
-    if !(is_rate || gauge0 && gauge1) {
-        warn_not_gauge(ev, w.name, w.span);
-    }
-    if !is_rate || (!start_timestamp_reset(st0, p0.t, st1, p1.t) && !p1.h.detect_reset(&p0.h)) {
-        match r.sub(&p0.h) {
-            Ok(o) => note_outcome(ev, o, HistOp::Sub, w.span),
-            Err(HistogramError::MixedSchemas) => {
-                warn_mixed_schemas(ev, w.name, w.span);
-                return Out::None;
-            }
-            Err(_) => {}
-        }
-    }
-    r.counter_reset_hint = Hint::Gauge;
-    r.compact(0);
+    let st_reset = start_timestamp_reset(st0, p0.t, st1, p1.t);
+    let (r, notes) = rate::instant_delta(&p0.h, &p1.h, is_rate, st_reset);
+    report_notes(ev, notes, w.name, w.span);
+    let Some(mut r) = r else {
+        return Out::None;
+    };
     if is_rate {
         r.div(interval as f64 / 1000.0);
     }
