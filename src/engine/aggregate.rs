@@ -568,7 +568,7 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
         for s in &v[0] {
             let value = match &s.h {
                 None => format_value(s.f),
-                Some(h) => super::histogram_string::histogram_string(h),
+                Some(h) => h.go_string(),
             };
             let metric = s.labels.builder().set(label.as_str(), value).build();
             let key = group_labels(&metric, &grouping, a.without);

@@ -25,7 +25,6 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
-mod histogram_string;
 mod histops;
 mod kahan;
 mod plan;
