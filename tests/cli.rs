@@ -195,3 +195,37 @@ fn promqltest_reports_counts_and_exit_code() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("0 passed, 1 failed"), "{}", stdout(&o));
 }
+
+#[test]
+fn check_rules_matches_promtool_exit_codes_and_output() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yml");
+    std::fs::write(
+        &good,
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n      - alert: Down\n        expr: up == 0\n        for: 5m\n",
+    )
+    .unwrap();
+    let o = promql(&["check", "rules", good.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("SUCCESS: 2 rules found"),
+        "{}",
+        stdout(&o)
+    );
+
+    let bad = dir.join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: sum(\n",
+    )
+    .unwrap();
+    let o = promql(&["check", "rules", bad.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("FAILED"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("5:"),
+        "error names the line: {}",
+        stderr(&o)
+    );
+}

@@ -114,3 +114,29 @@ fn nan_literal_round_trips() {
         assert!(e.eq_ignore_spans(&again), "{src}");
     }
 }
+
+/// Found by the `roundtrip` fuzz target: the canonical form sorts matchers
+/// (as Prometheus does), so the round trip must ignore their order.
+#[test]
+fn matcher_order_is_not_significant_in_round_trips() {
+    let options = promql_engine::ParseOptions::all();
+    let src = r#"info(http_request_counter_total{namespace="zzz"}, {foo="bar", bar="baz"})"#;
+    let e = promql_engine::parse_with(src, &options).unwrap();
+    let printed = e.to_string();
+    let again = promql_engine::parse_with(&printed, &options).unwrap();
+    assert!(e.eq_ignore_spans(&again), "{printed}");
+    assert_eq!(again.to_string(), printed);
+}
+
+#[test]
+fn selectors_can_be_rewritten_in_place() {
+    let mut e = promql_engine::parse("sum(rate(a[5m])) / on() group_left b{x=\"1\"}").unwrap();
+    e.for_each_selector_mut(|v| {
+        v.matchers
+            .push(promql_engine::model::Matcher::equal("tenant", "t1"))
+    });
+    assert_eq!(
+        e.to_string(),
+        r#"sum(rate(a{tenant="t1"}[5m])) / on () group_left () b{tenant="t1",x="1"}"#
+    );
+}

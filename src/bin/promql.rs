@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use promql_engine::model::api_json;
 use promql_engine::model::{SampleValue, Value, format_float};
 use promql_engine::promqltest::{RunOptions, Script};
+use promql_engine::rules::{CheckOptions, Stream, check_files, check_stdin_text};
 use promql_engine::storage::MemoryStorage;
 use promql_engine::storage::load::load_data;
 use promql_engine::{
@@ -53,6 +54,11 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Check files, as `promtool check` does.
+    Check {
+        #[command(subcommand)]
+        kind: CheckKind,
+    },
     /// Evaluate a query over data files.
     Query {
         #[command(subcommand)]
@@ -67,6 +73,32 @@ enum Command {
         file: Option<String>,
         #[command(flatten)]
         features: FeatureArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckKind {
+    /// Check rule files: same verdicts, output and exit codes as `promtool check rules`
+    /// (0 ok, 1 errors, 3 lint problems with --lint-fatal).
+    #[command(
+        after_help = "Examples:\n  promql check rules rules/*.yml\n  cat rules.yml | promql check rules"
+    )]
+    Rules {
+        /// Rule files; none reads standard input.
+        files: Vec<PathBuf>,
+        /// Linting checks: comma-separated `all`, `duplicate-rules`, `none`.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint problems fatal (exit code 3).
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// Accept unknown fields in rule groups and rules.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// Experimental PromQL syntax in `expr`, as Prometheus names it
+        /// (promql-experimental-functions, promql-extended-range-selectors, promql-binop-fill-modifiers).
+        #[arg(long = "enable-feature", value_delimiter = ',')]
+        enable_feature: Vec<String>,
     },
 }
 
@@ -185,6 +217,8 @@ enum Failure {
     Usage(String),
     /// A JSON error object for standard output (exit 1).
     Json(String),
+    /// Everything was printed already; exit with this code.
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -205,6 +239,7 @@ fn main() -> ExitCode {
             println!("{json}");
             ExitCode::from(1)
         }
+        Err(Failure::Exit(code)) => ExitCode::from(code),
     }
 }
 
@@ -232,6 +267,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Query { kind } => run_query(kind),
+        Command::Check { kind } => run_check(kind),
         Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
         Command::Fmt { file, features } => {
             let options = features.parse_options().map_err(Failure::Usage)?;
@@ -373,6 +409,43 @@ fn load_data_file(path: &std::path::Path, storage: &mut MemoryStorage) -> Result
     load_data(&bytes, storage, now)
         .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
     Ok(())
+}
+
+/// Runs `check rules` and prints promtool's output; returns its exit code.
+fn run_check(kind: CheckKind) -> Result<(), Failure> {
+    let CheckKind::Rules {
+        files,
+        lint,
+        lint_fatal,
+        ignore_unknown_fields,
+        enable_feature,
+    } = kind;
+    let mut options = CheckOptions::default();
+    for warning in options.set_lint(&lint) {
+        println!("{warning}");
+    }
+    options.lint_fatal = lint_fatal;
+    options.ignore_unknown_fields = ignore_unknown_fields;
+    for feature in &enable_feature {
+        if !options.enable_feature(feature) {
+            return Err(Failure::Usage(format!("unknown feature {feature:?}")));
+        }
+    }
+    let report = if files.is_empty() {
+        check_stdin_text(&read_stdin()?, &options)
+    } else {
+        check_files(&files, &options)
+    };
+    for line in &report.output {
+        match line.stream {
+            Stream::Stdout => println!("{}", line.text),
+            Stream::Stderr => eprintln!("{}", line.text),
+        }
+    }
+    match report.exit_code {
+        0 => Ok(()),
+        code => Err(Failure::Exit(code as u8)),
+    }
 }
 
 /// Runs promqltest scripts and prints failures and `N passed, N failed` per file and in total.

@@ -672,14 +672,50 @@ impl Expr {
 
     /// Whether two trees are equal when spans are ignored.
     ///
-    /// Unlike `==`, a `NaN` literal equals a `NaN` literal here, so that
-    /// `parse(print(e))` can be compared with `e` for every `e`.
+    /// Unlike `==`, a `NaN` literal equals a `NaN` literal here and the order
+    /// of a selector's matchers does not matter, so that `parse(print(e))`
+    /// can be compared with `e` for every `e`.
     pub fn eq_ignore_spans(&self, other: &Expr) -> bool {
         let (mut a, mut b) = (self.clone(), other.clone());
         a.clear_spans();
         b.clear_spans();
+        // Matcher order carries no meaning (the canonical printer sorts them).
+        let sort = |v: &mut VectorSelector| {
+            v.matchers
+                .sort_by(|x, y| (&x.name, x.op, &x.value).cmp(&(&y.name, y.op, &y.value)))
+        };
+        a.for_each_selector_mut(sort);
+        b.for_each_selector_mut(sort);
         // The debug form spells every field, and prints NaN as `NaN`.
         a == b || format!("{a:?}") == format!("{b:?}")
+    }
+
+    /// Calls `f` on every vector selector in the tree, including those inside
+    /// range selectors (iteratively, so deep trees cannot overflow the stack).
+    /// Useful for rewriting queries, e.g. adding a tenant matcher everywhere.
+    pub fn for_each_selector_mut(&mut self, mut f: impl FnMut(&mut VectorSelector)) {
+        let mut stack: Vec<&mut Expr> = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::VectorSelector(v) => f(v),
+                Expr::MatrixSelector(m) => f(&mut m.selector),
+                Expr::Aggregate(a) => {
+                    stack.push(&mut a.expr);
+                    if let Some(p) = &mut a.param {
+                        stack.push(p);
+                    }
+                }
+                Expr::Binary(b) => {
+                    stack.push(&mut b.lhs);
+                    stack.push(&mut b.rhs);
+                }
+                Expr::Call(c) => stack.extend(c.args.iter_mut()),
+                Expr::Subquery(s) => stack.push(&mut s.expr),
+                Expr::Paren(p) => stack.push(&mut p.expr),
+                Expr::Unary(u) => stack.push(&mut u.expr),
+                Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+            }
+        }
     }
 
     /// Sets every span in the tree to `0..0`.

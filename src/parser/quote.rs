@@ -40,7 +40,7 @@ fn push_escaped(out: &mut String, c: char, quote: char) {
         c if (c as u32) < 0x20 || c == '\x7f' => {
             let _ = write!(out, "\\x{:02x}", c as u32);
         }
-        c if c.is_control() => {
+        c if !is_go_printable(c) => {
             if (c as u32) < 0x10000 {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             } else {
@@ -49,6 +49,32 @@ fn push_escaped(out: &mut String, c: char, quote: char) {
         }
         c => out.push(c),
     }
+}
+
+/// Approximates Go's `unicode.IsPrint`: no control or format characters and
+/// no spaces other than ASCII space.
+fn is_go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e000}'..='\u{f8ff}'
+                | '\u{f0000}'..='\u{10ffff}'
+        ))
 }
 
 /// Removes the quotes of a string token and resolves its escapes (Go rules;
@@ -130,6 +156,7 @@ mod tests {
         assert_eq!(go_quote_rune('\''), r"'\''");
         assert_eq!(go_quote_rune('*'), "'*'");
         assert_eq!(go_quote("é"), "\"é\"");
+        assert_eq!(go_quote("a\u{a0}b\u{200b}"), r#""a\u00a0b\u200b""#);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::parser::lexer::{Kw, LexFailure, NumKind, Tok, Token, TokenSource};
 use crate::parser::quote::unquote;
 use crate::parser::{ParseError, ParseErrorKind, ParseOptions, Span};
 
-pub(crate) use number::{parse_duration, parse_number};
+use number::{parse_duration, parse_number};
 
 type PResult<T> = Result<T, ParseError>;
 

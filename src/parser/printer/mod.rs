@@ -5,7 +5,7 @@
 //!   `a + on (b) group_left (c) d`, `x offset -5m @ 100.000`, matchers
 //!   sorted with the metric name first, durations as `1h30m`, numbers and
 //!   strings as Go formats them.
-//! - [`format`] (and the alternate flag, `{:#}`) gives the multi-line pretty
+//! - [`format()`] (and the alternate flag, `{:#}`) gives the multi-line pretty
 //!   form of Prometheus' `Prettify`, split at [`MAX_LINE_WIDTH`] bytes.
 //!
 //! Parsing the printed text gives back the same tree (spans aside), up to

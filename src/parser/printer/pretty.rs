@@ -14,7 +14,7 @@ use crate::parser::ast::{
     AggregateExpr, BinaryExpr, Call, Expr, ParenExpr, SubqueryExpr, UnaryExpr,
 };
 
-/// The longest line [`format`] leaves unsplit, in bytes (as Prometheus counts).
+/// The longest line [`format()`] leaves unsplit, in bytes (as Prometheus counts).
 pub const MAX_LINE_WIDTH: usize = 100;
 
 const INDENT: &str = "  ";
@@ -38,7 +38,7 @@ pub fn format(expr: &Expr) -> String {
     format_with_width(expr, MAX_LINE_WIDTH)
 }
 
-/// [`format`] with another line width (in bytes).
+/// [`format()`] with another line width (in bytes).
 pub fn format_with_width(expr: &Expr, width: usize) -> String {
     render(width, |p| p.expr(expr, 0))
 }
