@@ -10,11 +10,13 @@
 use std::path::PathBuf;
 
 use promql_engine::engine::{Engine, EngineOptions};
-use promql_engine::model::histogram::{HistogramMean, HistogramSum};
+use promql_engine::model::histogram::{HistogramMean, HistogramSum, rate};
 use promql_engine::model::{CounterResetHint, FloatHistogram, Labels, SampleValue, Value};
 use promql_engine::parser;
 use promql_engine::promqltest::compare::{EPSILON, almost_equal, histograms_match};
-use promql_engine::promqltest::{Command, EvalCmd, EvalTime, ExpectedResult, Script, load_into};
+use promql_engine::promqltest::{
+    Command, EvalCmd, EvalTime, ExpectedResult, Script, load_into, parse_duration,
+};
 use promql_engine::storage::MemoryStorage;
 use promql_engine::storage::series_notation::SeqValue;
 
@@ -29,46 +31,122 @@ enum Op {
         rhs: String,
         subtract: bool,
     },
-    /// `resets(sel[d])` or `changes(sel[d])`: counts over the window.
-    Window(fn(&[FloatHistogram]) -> Option<Computed>),
+    /// A function of the histograms of a range (`resets(sel[d])`, ...)
+    /// and the evaluation time.
+    Window(Box<WindowFn>),
 }
 
-fn resets(window: &[FloatHistogram]) -> Option<Computed> {
-    let n = window
-        .windows(2)
-        .filter(|w| w[1].detect_reset(&w[0]))
-        .count();
+type WindowFn = dyn Fn(&[(i64, FloatHistogram)], i64) -> Option<Computed>;
+
+fn histograms(window: &[(i64, FloatHistogram)]) -> Vec<&FloatHistogram> {
+    window.iter().map(|(_, h)| h).collect()
+}
+
+fn resets(window: &[(i64, FloatHistogram)]) -> Option<Computed> {
+    let hs = histograms(window);
+    let n = hs.windows(2).filter(|w| w[1].detect_reset(w[0])).count();
     Some(Computed::Float(n as f64))
 }
 
-fn changes(window: &[FloatHistogram]) -> Option<Computed> {
-    let n = window.windows(2).filter(|w| !w[1].equals(&w[0])).count();
+fn changes(window: &[(i64, FloatHistogram)]) -> Option<Computed> {
+    let hs = histograms(window);
+    let n = hs.windows(2).filter(|w| !w[1].equals(w[0])).count();
     Some(Computed::Float(n as f64))
 }
 
-fn sum_over_time(window: &[FloatHistogram]) -> Option<Computed> {
-    let (first, rest) = window.split_first()?;
+fn sum_over_time(window: &[(i64, FloatHistogram)]) -> Option<Computed> {
+    let ((_, first), rest) = window.split_first()?;
     let mut sum = HistogramSum::new(first.clone());
-    for h in rest {
+    for (_, h) in rest {
         sum.add(h).ok()?;
     }
     Some(Computed::Hist(sum.finish()))
 }
 
-fn avg_over_time(window: &[FloatHistogram]) -> Option<Computed> {
-    let (first, rest) = window.split_first()?;
+fn avg_over_time(window: &[(i64, FloatHistogram)]) -> Option<Computed> {
+    let ((_, first), rest) = window.split_first()?;
     let mut mean = HistogramMean::new(first.clone());
-    for h in rest {
+    for (_, h) in rest {
         mean.add(h).ok()?;
     }
     Some(Computed::Hist(mean.finish()))
 }
 
+/// `rate`/`increase`/`delta` as upstream's `extrapolatedRate` (without start
+/// timestamps): the model's increase, extrapolated towards the window edges.
+fn extrapolated(
+    window: &[(i64, FloatHistogram)],
+    eval_time: i64,
+    range_ms: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<Computed> {
+    if window.len() < 2 {
+        return None;
+    }
+    let (first_t, first) = window.first()?;
+    let (last_t, _) = window.last()?;
+    let (result, notes) = rate::increase(&histograms(window), is_counter, |_| false);
+    let Some(mut result) = result else {
+        return Some(Computed::Noted(
+            Box::new(Computed::Absent),
+            rate_notes(notes),
+        ));
+    };
+    let range_start = eval_time - range_ms;
+    let mut to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut to_end = (eval_time - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let average = sampled / (window.len() - 1) as f64;
+    let threshold = average * 1.1;
+    if to_start >= threshold {
+        to_start = average / 2.0;
+    }
+    if is_counter && result.count > 0.0 && first.count >= 0.0 {
+        to_start = to_start.min(sampled * (first.count / result.count));
+    }
+    if to_end >= threshold {
+        to_end = average / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= range_ms as f64 / 1000.0;
+    }
+    result.mul(factor);
+    Some(Computed::Noted(
+        Box::new(Computed::Hist(result)),
+        rate_notes(notes),
+    ))
+}
+
+/// `irate`/`idelta`: the last two histograms.
+fn instant(window: &[(i64, FloatHistogram)], is_rate: bool) -> Option<Computed> {
+    let [.., (t0, h0), (t1, h1)] = window else {
+        return None;
+    };
+    let (result, notes) = rate::instant_delta(h0, h1, is_rate, false);
+    let Some(mut result) = result else {
+        return Some(Computed::Noted(
+            Box::new(Computed::Absent),
+            rate_notes(notes),
+        ));
+    };
+    if is_rate {
+        result.div((t1 - t0) as f64 / 1000.0);
+    }
+    Some(Computed::Noted(
+        Box::new(Computed::Hist(result)),
+        rate_notes(notes),
+    ))
+}
+
 #[derive(Debug)]
 enum Computed {
     Float(f64),
-    /// A float with the infos the engine is to report for it.
-    Noted(f64, Vec<&'static str>),
+    /// No result (but maybe annotations).
+    Absent,
+    /// A value with the annotations the engine is to report for it.
+    Noted(Box<Computed>, Vec<&'static str>),
     Hist(FloatHistogram),
 }
 
@@ -87,7 +165,7 @@ fn quantile_noted(h: &FloatHistogram, q: f64) -> Computed {
     if r.nan_skew {
         notes.push(QUANTILE_SKEW);
     }
-    Computed::Noted(r.value, notes)
+    Computed::Noted(Box::new(Computed::Float(r.value)), notes)
 }
 
 fn fraction_noted(h: &FloatHistogram, lo: f64, hi: f64) -> Computed {
@@ -97,7 +175,27 @@ fn fraction_noted(h: &FloatHistogram, lo: f64, hi: f64) -> Computed {
     } else {
         Vec::new()
     };
-    Computed::Noted(r.value, notes)
+    Computed::Noted(Box::new(Computed::Float(r.value)), notes)
+}
+
+const NOT_COUNTER: &str = "this native histogram metric is not a counter";
+const NOT_GAUGE: &str = "this native histogram metric is not a gauge";
+const MIXED_SCHEMAS: &str =
+    "vector contains a mix of histograms with exponential and custom buckets schemas";
+const RECONCILED_SUB: &str = "mismatched custom buckets were reconciled during subtraction";
+const RECONCILED_ADD: &str = "mismatched custom buckets were reconciled during addition";
+
+fn rate_notes(notes: rate::RateNotes) -> Vec<&'static str> {
+    [
+        (notes.not_counter, NOT_COUNTER),
+        (notes.not_gauge, NOT_GAUGE),
+        (notes.mixed_schemas, MIXED_SCHEMAS),
+        (notes.reconciled_in_sub, RECONCILED_SUB),
+        (notes.reconciled_in_add, RECONCILED_ADD),
+    ]
+    .into_iter()
+    .filter_map(|(on, text)| on.then_some(text))
+    .collect()
 }
 
 fn parse_number(s: &str) -> Option<f64> {
@@ -154,19 +252,23 @@ fn classify(expr: &str) -> Option<(String, Op)> {
     }
     let func = &expr[..open];
     let inner = &expr[open + 1..expr.len() - 1];
-    if let (Some(window), Some((sel, _))) = (
-        match func {
-            "resets" => Some(resets as fn(&[FloatHistogram]) -> Option<Computed>),
-            "changes" => Some(changes as fn(&[FloatHistogram]) -> Option<Computed>),
-            "sum_over_time" => Some(sum_over_time as fn(&[FloatHistogram]) -> Option<Computed>),
-            "avg_over_time" => Some(avg_over_time as fn(&[FloatHistogram]) -> Option<Computed>),
-            _ => None,
-        },
-        inner.strip_suffix(']').and_then(|i| i.split_once('[')),
-    ) {
+    if let Some((sel, range)) = inner.strip_suffix(']').and_then(|i| i.split_once('[')) {
         if !is_selector(sel) || inner.contains(' ') {
             return None;
         }
+        let range_ms = parse_duration(range.split(':').next()?).ok()?;
+        let window: Box<WindowFn> = match func {
+            "resets" => Box::new(|w, _| resets(w)),
+            "changes" => Box::new(|w, _| changes(w)),
+            "sum_over_time" => Box::new(|w, _| sum_over_time(w)),
+            "avg_over_time" => Box::new(|w, _| avg_over_time(w)),
+            "rate" => Box::new(move |w, t| extrapolated(w, t, range_ms, true, true)),
+            "increase" => Box::new(move |w, t| extrapolated(w, t, range_ms, true, false)),
+            "delta" => Box::new(move |w, t| extrapolated(w, t, range_ms, false, false)),
+            "irate" => Box::new(|w, _| instant(w, true)),
+            "idelta" => Box::new(|w, _| instant(w, false)),
+            _ => return None,
+        };
         return Some((inner.to_string(), Op::Window(window)));
     }
     let args: Vec<&str> = expr[open + 1..expr.len() - 1]
@@ -197,16 +299,16 @@ fn classify(expr: &str) -> Option<(String, Op)> {
     }
 }
 
-/// Selected histograms per step: `(step index, labels without name,
-/// histogram)`; `None` if floats (classic histograms) are selected too, which
+/// A selected histogram: step index (position in the window for range
+/// vectors), labels without the name, timestamp, histogram.
+type Selected = (usize, Labels, i64, FloatHistogram);
+
+/// Selected histograms per step; `None` if floats (classic histograms) are selected too, which
 /// is not the model's business.
-fn select(
-    storage: &MemoryStorage,
-    sel: &str,
-    eval: &EvalCmd,
-) -> Option<Vec<(usize, Labels, FloatHistogram)>> {
+fn select(storage: &MemoryStorage, sel: &str, eval: &EvalCmd) -> Option<Vec<Selected>> {
     let engine = Engine::new(EngineOptions::upstream_tests());
     let expr = parser::parse(sel).ok()?;
+    let subquery = sel.rsplit_once('[').is_some_and(|(_, r)| r.contains(':'));
     let mut out = Vec::new();
     match eval.time {
         EvalTime::Instant(_) => {
@@ -219,7 +321,13 @@ fn select(
                             return None;
                         }
                         for (i, p) in s.histograms.iter().enumerate() {
-                            out.push((i, s.labels.without_metric_name(), (*p.h).clone()));
+                            let mut h = (*p.h).clone();
+                            if subquery && h.counter_reset_hint != CounterResetHint::Gauge {
+                                // As upstream's subquery evaluation: the
+                                // stored hints no longer describe neighbours.
+                                h.counter_reset_hint = CounterResetHint::Unknown;
+                            }
+                            out.push((i, s.labels.without_metric_name(), p.t, h));
                         }
                     }
                 }
@@ -227,7 +335,7 @@ fn select(
                     for s in samples {
                         match s.value {
                             SampleValue::Histogram(h) => {
-                                out.push((0, s.labels.without_metric_name(), (*h).clone()))
+                                out.push((0, s.labels.without_metric_name(), t, (*h).clone()))
                             }
                             SampleValue::Float(_) => return None,
                         }
@@ -244,7 +352,7 @@ fn select(
                         }
                         for p in &s.histograms {
                             let i = usize::try_from((p.t - start) / step).unwrap_or(0);
-                            out.push((i, s.labels.without_metric_name(), (*p.h).clone()));
+                            out.push((i, s.labels.without_metric_name(), p.t, (*p.h).clone()));
                         }
                     }
                 }
@@ -256,23 +364,24 @@ fn select(
 
 fn compute(
     op: &Op,
-    selected: Vec<(usize, Labels, FloatHistogram)>,
-    rhs: Vec<(usize, Labels, FloatHistogram)>,
+    selected: Vec<Selected>,
+    rhs: Vec<Selected>,
+    eval_time: i64,
 ) -> Vec<(usize, Labels, Computed)> {
     match op {
         Op::Binary { subtract, .. } => {
             let mut out = Vec::new();
-            for (step, _, mut lhs) in selected {
+            for (step, _, _, mut lhs) in selected {
                 let mut rs = rhs.iter().filter(|r| r.0 == step);
                 let (Some(r), None) = (rs.next(), rs.next()) else {
                     continue;
                 };
                 let result = if *subtract {
-                    lhs.sub(&r.2).map(|_| {
+                    lhs.sub(&r.3).map(|_| {
                         lhs.counter_reset_hint = CounterResetHint::Gauge;
                     })
                 } else {
-                    lhs.add(&r.2).map(|_| ())
+                    lhs.add(&r.3).map(|_| ())
                 };
                 if result.is_ok() {
                     lhs.compact(0);
@@ -282,27 +391,27 @@ fn compute(
             out
         }
         Op::Window(f) => {
-            let mut by_series: Vec<(Labels, Vec<FloatHistogram>)> = Vec::new();
-            for (_, l, h) in selected {
+            let mut by_series: Vec<(Labels, Vec<(i64, FloatHistogram)>)> = Vec::new();
+            for (_, l, t, h) in selected {
                 match by_series.iter_mut().find(|(k, _)| *k == l) {
-                    Some((_, v)) => v.push(h),
-                    None => by_series.push((l, vec![h])),
+                    Some((_, v)) => v.push((t, h)),
+                    None => by_series.push((l, vec![(t, h)])),
                 }
             }
             by_series
                 .into_iter()
-                .filter_map(|(l, hs)| Some((0, l, f(&hs)?)))
+                .filter_map(|(l, hs)| Some((0, l, f(&hs, eval_time)?)))
                 .collect()
         }
         Op::PerSample(f) => selected
             .into_iter()
-            .map(|(i, l, h)| (i, l, f(&h)))
+            .map(|(i, l, _, h)| (i, l, f(&h)))
             .collect(),
         Op::Sum | Op::Avg => {
             let steps = selected.iter().map(|s| s.0).max().map_or(0, |m| m + 1);
             let mut out = Vec::new();
             for step in 0..steps {
-                let mut hs = selected.iter().filter(|s| s.0 == step).map(|s| &s.2);
+                let mut hs = selected.iter().filter(|s| s.0 == step).map(|s| &s.3);
                 let Some(first) = hs.next() else { continue };
                 let result = if matches!(op, Op::Sum) {
                     let mut acc = HistogramSum::new(first.clone());
@@ -324,11 +433,18 @@ fn compute(
     }
 }
 
+fn is_absent(c: &Computed) -> bool {
+    match c {
+        Computed::Absent => true,
+        Computed::Noted(inner, _) => is_absent(inner),
+        _ => false,
+    }
+}
+
 fn matches(expected: &SeqValue, actual: &Computed) -> bool {
     match (expected, actual) {
-        (SeqValue::Float(e), Computed::Float(a) | Computed::Noted(a, _)) => {
-            almost_equal(*e, *a, EPSILON)
-        }
+        (_, Computed::Noted(inner, _)) => matches(expected, inner),
+        (SeqValue::Float(e), Computed::Float(a)) => almost_equal(*e, *a, EPSILON),
         (
             SeqValue::Histogram {
                 histogram,
@@ -356,7 +472,12 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
         Op::Binary { rhs, .. } => select(storage, rhs, eval)?,
         _ => Vec::new(),
     };
-    let actual = compute(&op, select(storage, &sel, eval)?, rhs);
+    let actual = compute(
+        &op,
+        select(storage, &sel, eval)?,
+        rhs,
+        eval.instant_time().unwrap_or(0),
+    );
     for series in expected {
         let labels = series.labels.without_metric_name();
         for (step, value) in series.values.iter().enumerate() {
@@ -377,10 +498,11 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
             }
         }
     }
-    let unexpected = actual.iter().find(|(_, l, _)| {
-        !expected
-            .iter()
-            .any(|e| e.labels.without_metric_name() == *l)
+    let unexpected = actual.iter().find(|(_, l, c)| {
+        !is_absent(c)
+            && !expected
+                .iter()
+                .any(|e| e.labels.without_metric_name() == *l)
     });
     if let Some(u) = unexpected {
         return Some(Err(format!(
@@ -397,13 +519,35 @@ fn check(storage: &MemoryStorage, eval: &EvalCmd) -> Option<Result<(), String>> 
         })
         .flatten()
         .collect();
-    let expected_infos: Vec<String> = eval.expect.info.iter().map(|m| m.describe()).collect();
-    for note in [QUANTILE_NAN, QUANTILE_SKEW, FRACTION_NAN] {
-        let wanted = expected_infos.iter().any(|d| d.contains(note));
-        if wanted != produced.contains(note) {
+    // (note, is a warning) pairs this eval can produce.
+    let mut checked_notes = vec![
+        (QUANTILE_NAN, false),
+        (QUANTILE_SKEW, false),
+        (FRACTION_NAN, false),
+    ];
+    if matches!(op, Op::Window(_)) {
+        checked_notes.extend([
+            (NOT_COUNTER, true),
+            (NOT_GAUGE, true),
+            (MIXED_SCHEMAS, true),
+            (RECONCILED_SUB, false),
+            (RECONCILED_ADD, false),
+        ]);
+    }
+    for (note, warning) in checked_notes {
+        let (expectations, none_expected) = if warning {
+            (&eval.expect.warn, eval.expect.no_warn)
+        } else {
+            (&eval.expect.info, eval.expect.no_info)
+        };
+        let wanted = expectations.iter().any(|m| m.describe().contains(note));
+        // Without expectations of its level, a script does not check it.
+        let checked = none_expected || !expectations.is_empty();
+        let produced = produced.contains(note);
+        if wanted && !produced || produced && !wanted && checked {
             return Some(Err(format!(
-                "line {} `{}`: info {note:?} expected {wanted}, produced {}",
-                eval.line, eval.expr, !wanted
+                "line {} `{}`: {note:?} expected {wanted}, produced {produced}",
+                eval.line, eval.expr
             )));
         }
     }
