@@ -29,6 +29,7 @@ mod histops;
 mod kahan;
 mod plan;
 mod selector;
+mod stats_read;
 mod types;
 
 use crate::model::{Sample, SampleValue, Series, Timestamp, Value, ValueType};

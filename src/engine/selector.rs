@@ -8,7 +8,6 @@ use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
 use super::types::{ESeries, Matrix};
-use crate::model::histogram::StatsTracker;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -40,7 +39,11 @@ impl Ev<'_, '_> {
         let hints = self.select_hints(sel, range);
         let mut series = self.sh.storage.select(&sel.matchers, &hints)?;
         if sel.stats_only {
-            read_stats_only(&mut series);
+            let seeks = match range {
+                None => self.instant_seeks(sel),
+                Some(r) => self.range_seeks(sel, r),
+            };
+            super::stats_read::read_stats_only(&mut series, &seeks);
         }
         Ok(series)
     }
@@ -254,26 +257,6 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
-    }
-}
-
-/// Replaces every histogram by its count/sum view, resolving unknown
-/// counter-reset hints on the way (Prometheus' histogram stats iterator).
-pub(crate) fn read_stats_only(series: &mut [SelectedSeries<'_>]) {
-    for s in series {
-        if s.histograms.is_empty() {
-            continue;
-        }
-        let mut tracker = StatsTracker::new();
-        let reduced: Vec<HPoint> = s
-            .histograms
-            .iter()
-            .map(|p| HPoint {
-                t: p.t,
-                h: Arc::new(tracker.next(&p.h)),
-            })
-            .collect();
-        s.histograms = std::borrow::Cow::Owned(reduced);
     }
 }
 

@@ -91,7 +91,8 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             hints.func = Some(c.func.name);
             let mut selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
             if m.sel.stats_only {
-                crate::engine::selector::read_stats_only(&mut selected);
+                let seeks = ev.range_seeks(&m.sel, m.range);
+                crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
             }
             let mut out = Vec::with_capacity(selected.len());
             for s in &selected {
