@@ -172,7 +172,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let mut k_out: Matrix = Vec::new();
     let mut k_index: FastMap<Labels, usize> = FastMap::default();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
-    let input_total: usize = input.iter().map(ESeries::len).sum();
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
     let base = ev.sh.current.get().saturating_sub(input_total);
     for (step, ts) in ev.steps().enumerate() {
         ev.tick()?;
@@ -270,7 +270,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                     step_out.append(members);
                 }
             }
-            ev.add_samples(step_out.len())?;
+            ev.add_samples(step_out.iter().map(ESample::samples).sum())?;
             if ev.is_instant() {
                 return Ok(step_out
                     .into_iter()
@@ -296,20 +296,20 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                 continue;
             }
             if let Some((v, h)) = finish(ev, a, g, param, expr_span) {
+                produced += h.as_deref().map_or(1, super::types::hist_samples);
                 out[gi].push(ts, v, h);
                 out[gi].drop_name = g.drop_name;
-                produced += 1;
             }
         }
         ev.add_samples(produced)?;
     }
     ev.sh.current.set(base);
     if is_k {
-        ev.add_samples(k_out.iter().map(ESeries::len).sum())?;
+        ev.add_samples(k_out.iter().map(ESeries::samples).sum())?;
         return Ok(k_out);
     }
     out.retain(|s| s.len() > 0);
-    ev.add_samples(out.iter().map(ESeries::len).sum())?;
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
     Ok(out)
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
-use super::types::{ESeries, Matrix};
+use super::types::{ESeries, Matrix, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -95,8 +95,9 @@ impl Ev<'_, '_> {
                 self.tick()?;
                 let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
-                    self.add_samples(1)?;
-                    self.count_read(1);
+                    let n = h.as_deref().map_or(1, hist_samples);
+                    self.add_samples(n)?;
+                    self.count_read(n);
                     ss.push(ts, f, h);
                 }
             }
@@ -198,8 +199,8 @@ impl Ev<'_, '_> {
                     });
                 }
             }
-            self.add_samples(ss.len())?;
-            self.count_read(ss.len());
+            self.add_samples(ss.samples())?;
+            self.count_read(ss.samples());
             if ss.len() > 0 {
                 out.push(ss);
             }
@@ -244,7 +245,7 @@ impl Ev<'_, '_> {
                 }
                 floats = extend_floats(&floats, mint, maxt, sel.smoothed);
             }
-            let n = floats.len() + hists.len();
+            let n = floats.len() + hpoint_samples(&hists);
             self.add_samples(n)?;
             self.count_read(n);
             if n > 0 {

@@ -16,7 +16,7 @@ use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels};
+use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
@@ -118,7 +118,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             .collect(),
         _ => Vec::new(),
     };
-    let held: usize = series.iter().map(|s| s.floats.len() + s.hists.len()).sum();
+    let held: usize = series
+        .iter()
+        .map(|s| s.floats.len() + hpoint_samples(&s.hists))
+        .sum();
     if matches!(arg, Node::Matrix(_)) {
         // A subquery's result was counted when it was evaluated.
         ev.add_samples(held)?;
@@ -185,7 +188,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             }
         }
         if ss.len() > 0 {
-            ev.add_samples(ss.len())?;
+            ev.add_samples(ss.samples())?;
             if (name == "rate" || name == "increase")
                 && !mname.is_empty()
                 && !ss.floats.is_empty()
