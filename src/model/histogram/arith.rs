@@ -3,7 +3,7 @@
 //! reduction, and Kahan-compensated sums and means as the engine's `sum`,
 //! `avg`, `sum_over_time` and `avg_over_time` compute them.
 
-use super::bounds::{bucket_bound, exponential_bound, is_custom_buckets_schema};
+use super::bounds::{exponential_bound, is_custom_buckets_schema};
 use super::buckets::reduce_indexed;
 use super::layout::{from_indexed, to_indexed};
 use super::{CounterResetHint, FloatHistogram};
@@ -586,11 +586,6 @@ impl FloatHistogram {
         };
         out.reduce_sides_to(target_schema);
         Ok(out)
-    }
-
-    /// Upper bound of positive bucket `index` in this histogram's schema.
-    pub fn bucket_upper_bound(&self, index: i32) -> f64 {
-        bucket_bound(i64::from(index), self.schema, &self.custom_values)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Iterating the buckets of a histogram with their boundaries.
 
 use super::FloatHistogram;
-use super::bounds::{bucket_bound, is_custom_buckets_schema, reduced_index};
+use super::bounds::{bucket_bound, is_custom_buckets_schema, log2, reduced_index};
 use super::layout::{IndexedBuckets, indexed, to_indexed};
 
 /// One bucket with its boundaries. Exponential buckets are open towards zero
@@ -33,9 +33,9 @@ impl Bucket {
         if linear {
             return (v - self.lower) / (self.upper - self.lower);
         }
-        let log_lower = self.lower.abs().log2();
-        let log_upper = self.upper.abs().log2();
-        let log_v = v.abs().log2();
+        let log_lower = log2(self.lower.abs());
+        let log_upper = log2(self.upper.abs());
+        let log_v = log2(v.abs());
         if v > 0.0 {
             (log_v - log_lower) / (log_upper - log_lower)
         } else {

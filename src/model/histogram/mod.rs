@@ -17,6 +17,28 @@
 //! - [`trim`]: the `</` and `>/` trim operators.
 //! - [`display`]: the test notation (`{{schema:0 count:4 ...}}`) and the
 //!   short form Prometheus prints.
+//!
+//! ```
+//! use promql_engine::model::{BucketSpan, FloatHistogram};
+//!
+//! // One observation in (0.5, 1], two in (1, 2], one in (2, 4].
+//! let h = FloatHistogram {
+//!     count: 4.0,
+//!     sum: 5.0,
+//!     positive_spans: vec![BucketSpan { offset: 0, length: 3 }],
+//!     positive_buckets: vec![1.0, 2.0, 1.0],
+//!     ..Default::default()
+//! };
+//! assert_eq!(h.quantile(1.0).value, 4.0);
+//! assert_eq!(h.fraction(1.0, 2.0).value, 0.5);
+//!
+//! let mut twice = h.clone();
+//! twice.add(&h).unwrap();
+//! twice.compact(0);
+//! assert_eq!(twice.to_string(), "{{count:8 sum:10 buckets:[2 4 2]}}");
+//! assert!(!twice.detect_reset(&h));
+//! assert!(h.detect_reset(&twice));
+//! ```
 
 pub mod arith;
 pub mod bounds;

@@ -1,6 +1,7 @@
 //! `histogram_quantile` and `histogram_fraction` on native histograms.
 
 use super::FloatHistogram;
+use super::bounds::log2;
 use super::buckets::Bucket;
 
 /// A quantile estimate and what the engine should tell the user about it.
@@ -143,8 +144,8 @@ impl FloatHistogram {
         result.value = if custom || (bucket.lower <= 0.0 && bucket.upper >= 0.0) {
             bucket.lower + (bucket.upper - bucket.lower) * fraction
         } else {
-            let log_lower = bucket.lower.abs().log2();
-            let log_upper = bucket.upper.abs().log2();
+            let log_lower = log2(bucket.lower.abs());
+            let log_upper = log2(bucket.upper.abs());
             if bucket.lower > 0.0 {
                 (log_lower + (log_upper - log_lower) * fraction).exp2()
             } else {
