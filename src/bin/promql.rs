@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use promql_engine::model::api_json;
-use promql_engine::model::{SampleValue, Value, format_float};
+use promql_engine::model::float_format::format_api as format_float;
+use promql_engine::model::{SampleValue, Value};
 use promql_engine::promqltest::{RunOptions, Script};
 use promql_engine::rules::{CheckOptions, Stream, check_files, check_stdin_text};
 use promql_engine::storage::MemoryStorage;

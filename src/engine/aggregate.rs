@@ -14,8 +14,9 @@ use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
 use super::types::{ESample, ESeries, FastMap, Matrix};
+use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
-use crate::model::{FloatHistogram, Labels, METRIC_NAME, format_float};
+use crate::model::{FloatHistogram, Labels, METRIC_NAME};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
@@ -586,13 +587,4 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
             })
             .collect())
     })
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn format_value(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        format_float(v)
-    }
 }

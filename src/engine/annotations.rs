@@ -143,32 +143,9 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Go's `%g` for a float (shortest representation).
+/// Go's `%g` for a float (shortest digits).
 pub(crate) fn go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let sci = format!("{v:e}");
-    let (mant, e) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    if !(-4..6).contains(&e) {
-        return format!("{mant}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
-    }
-    format!("{v}")
+    crate::model::float_format::format_go_g(v)
 }
 
 /// Go's `%.Ng` for a float.

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use super::float_format::{format_api, format_go_f};
 use super::histogram::FloatHistogram;
 use super::labels::Labels;
 use super::value::{SampleValue, Timestamp, Value};
@@ -24,35 +25,21 @@ pub fn write_timestamp(out: &mut String, t: Timestamp) {
     }
 }
 
-/// Formats a sample value as the API does: shortest round-trip digits,
-/// exponent form below 1e-6 and from 1e21, `NaN`, `+Inf`, `-Inf`.
-pub fn format_api_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    format!("{v}")
+/// Writes a scalar's or string's timestamp as Prometheus does there: the
+/// JSON number `float64(t) / 1000` (`1700008880.5`, not `1700008880.500`).
+fn write_plain_timestamp(out: &mut String, t: Timestamp) {
+    out.push_str(&format_api(t as f64 / 1000.0));
 }
 
-/// Writes `s` as a JSON string literal.
+/// Writes `s` as a JSON string literal, escaping as Go's `encoding/json`
+/// does (including `<`, `>`, `&`, U+2028 and U+2029).
 pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -84,7 +71,7 @@ fn write_point(out: &mut String, t: Timestamp, v: f64) {
     out.push('[');
     write_timestamp(out, t);
     out.push_str(",\"");
-    out.push_str(&format_api_float(v));
+    out.push_str(&format_api(v));
     out.push_str("\"]");
 }
 
@@ -92,9 +79,9 @@ fn write_histogram_point(out: &mut String, t: Timestamp, h: &FloatHistogram) {
     out.push('[');
     write_timestamp(out, t);
     out.push_str(",{\"count\":\"");
-    out.push_str(&format_api_float(h.count));
+    out.push_str(&format_api(h.count));
     out.push_str("\",\"sum\":\"");
-    out.push_str(&format_api_float(h.sum));
+    out.push_str(&format_api(h.sum));
     out.push_str("\"}]");
 }
 
@@ -105,10 +92,17 @@ pub fn data_json(value: &Value) -> String {
     out.push_str(value.value_type().as_str());
     out.push_str("\",\"result\":");
     match value {
-        Value::Scalar { t, v } => write_point(&mut out, *t, *v),
+        Value::Scalar { t, v } => {
+            // Scalars are written with Go's 'f' format: never an exponent.
+            out.push('[');
+            write_plain_timestamp(&mut out, *t);
+            out.push_str(",\"");
+            out.push_str(&format_go_f(*v));
+            out.push_str("\"]");
+        }
         Value::String { t, v } => {
             out.push('[');
-            write_timestamp(&mut out, *t);
+            write_plain_timestamp(&mut out, *t);
             out.push(',');
             write_json_string(&mut out, v);
             out.push(']');
@@ -234,11 +228,9 @@ mod tests {
         s.clear();
         write_timestamp(&mut s, -1500);
         assert_eq!(s, "-1.500");
-        assert_eq!(format_api_float(1e20), "100000000000000000000");
-        assert_eq!(format_api_float(1e21), "1e+21");
-        assert_eq!(format_api_float(1e-6), "0.000001");
-        assert_eq!(format_api_float(1e-7), "1e-07");
-        assert_eq!(format_api_float(f64::INFINITY), "+Inf");
+        let mut s = String::new();
+        write_json_string(&mut s, "<a&b>\u{2028}");
+        assert_eq!(s, r#""\u003ca\u0026b\u003e\u2028""#);
     }
 
     #[test]
@@ -263,8 +255,13 @@ mod tests {
             r#"{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"a\"b"},"values":[[0,"1"]]}]}"#
         );
         assert_eq!(
-            success_json(&Value::Scalar { t: 0, v: 2.0 }, &["w".into()], &[], None),
-            r#"{"status":"success","data":{"resultType":"scalar","result":[0,"2"]},"warnings":["w"]}"#
+            success_json(
+                &Value::Scalar { t: 1500, v: 1e-7 },
+                &["w".into()],
+                &[],
+                None
+            ),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1.5,"0.0000001"]},"warnings":["w"]}"#
         );
         assert_eq!(
             error_json("bad_data", "x"),

@@ -1,6 +1,7 @@
 //! The data model: labels, matchers, samples, histograms and values.
 
 pub mod api_json;
+pub mod float_format;
 pub mod histogram;
 pub mod labels;
 pub mod matcher;
@@ -10,6 +11,6 @@ pub use histogram::{BucketSpan, CounterResetHint, FloatHistogram};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{InvalidRegex, MatchOp, Matcher};
 pub use value::{
-    FPoint, HPoint, Sample, SampleValue, Series, Timestamp, Value, ValueType, format_float,
-    is_stale_nan, stale_nan,
+    FPoint, HPoint, Sample, SampleValue, Series, Timestamp, Value, ValueType, is_stale_nan,
+    stale_nan,
 };

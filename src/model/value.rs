@@ -149,47 +149,9 @@ impl Value {
     }
 }
 
-/// Formats a float for people: shortest round-trip digits, exponent form
-/// below 1e-4 and from 1e21, `NaN`, `+Inf`, `-Inf`.
-/// (The HTTP API's exact format is [`super::api_json::format_api_float`].)
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
-        // Shortest round-trip digits in exponent form, Go style: 1e+21, 1.5e-05.
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    format!("{v}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn float_formatting_matches_go() {
-        assert_eq!(format_float(1.0), "1");
-        assert_eq!(format_float(0.1), "0.1");
-        assert_eq!(format_float(-2.5), "-2.5");
-        assert_eq!(format_float(1e21), "1e+21");
-        assert_eq!(format_float(1.5e-5), "1.5e-05");
-        assert_eq!(format_float(f64::NAN), "NaN");
-        assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(format_float(123456789.0), "123456789");
-    }
 
     #[test]
     fn stale_marker_is_a_specific_nan() {

@@ -1,12 +1,11 @@
 //! Comparing query results with the expected values of an `eval`, with
 //! upstream's tolerance rules.
 
+use crate::model::float_format::format_go_g as format_float;
 use std::collections::HashMap;
 
 use super::script::{EvalCmd, EvalTime, ExpectedResult, ExpectedSeries};
-use crate::model::{
-    FPoint, FloatHistogram, Labels, SampleValue, Series, Value, format_float, is_stale_nan,
-};
+use crate::model::{FPoint, FloatHistogram, Labels, SampleValue, Series, Value, is_stale_nan};
 use crate::storage::series_notation::SeqValue;
 use crate::storage::series_notation::histogram_ops::nonzero_buckets;
 

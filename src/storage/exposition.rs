@@ -365,30 +365,12 @@ fn parse_timestamp(text: &str, om: bool) -> Result<Timestamp, String> {
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)` with `.0` appended to integers,
 /// as Prometheus normalizes `le` and `quantile` values.
 fn open_metrics_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f == 0.0 {
-        return "0.0".into();
-    }
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    // Shortest digits; exponent form outside 1e-4 <= |f| < 1e6, as Go's 'g'.
-    let s = if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
+    let s = crate::model::float_format::format_go_g(f);
+    if s.contains(['e', '.', 'N', 'I']) {
+        s
     } else {
-        format!("{f}")
-    };
-    if s.contains(['e', '.']) { s } else { s + ".0" }
+        s + ".0"
+    }
 }
 
 fn parse_sample(line: &str, om: bool, current_type: &str) -> Result<ExposedSample, String> {

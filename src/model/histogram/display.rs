@@ -3,32 +3,14 @@
 
 use std::fmt;
 
+use crate::model::float_format::format_go_g;
+
 use super::layout::to_indexed;
 use super::{CounterResetHint, FloatHistogram};
 
-/// A float as Go's `%g` prints it: shortest digits, exponent form below
-/// `1e-4` and from `1e+06` on, `+Inf`/`-Inf`/`NaN`.
+/// A float as Go's `%g` prints it (see [`format_go_g`]).
 pub fn go_g(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        return format!(
-            "{mantissa}e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.abs()
-        );
-    }
-    format!("{v}")
+    format_go_g(v)
 }
 
 /// The buckets of one side from the first to the last non-empty one, with

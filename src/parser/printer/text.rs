@@ -4,6 +4,7 @@
 
 use std::fmt::{self, Write};
 
+use crate::model::float_format::{format_go_f, format_go_g};
 use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
 
 const MILLIS_PER_SECOND: u64 = 1000;
@@ -73,45 +74,14 @@ pub(crate) fn seconds_to_millis(secs: f64) -> i64 {
 /// Writes a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the
 /// shortest digits that round-trip, never an exponent; `+Inf`, `-Inf`, `NaN`.
 pub(crate) fn write_float(w: &mut dyn Write, v: f64) -> fmt::Result {
-    if let Some(special) = special_float(v) {
-        return w.write_str(special);
-    }
-    // Rust's `Display` for floats is shortest-round-trip without exponent,
-    // which is exactly Go's 'f' format with precision -1.
-    write!(w, "{v}")
+    w.write_str(&format_go_f(v))
 }
 
 /// Writes a float as Go's `fmt` verb `%v` does (`%g` with the shortest
 /// precision): exponent form when the decimal exponent is below -4 or at
 /// least 6 (`1e+06`, `1.5e-05`), plain decimals otherwise.
 pub(crate) fn write_float_v(w: &mut dyn Write, v: f64) -> fmt::Result {
-    if let Some(special) = special_float(v) {
-        return w.write_str(special);
-    }
-    if v == 0.0 {
-        return write!(w, "{v}");
-    }
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        write!(w, "{v}")
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        write!(w, "{mantissa}e{sign}{:02}", exp.unsigned_abs())
-    }
-}
-
-fn special_float(v: f64) -> Option<&'static str> {
-    if v.is_nan() {
-        Some("NaN")
-    } else if v == f64::INFINITY {
-        Some("+Inf")
-    } else if v == f64::NEG_INFINITY {
-        Some("-Inf")
-    } else {
-        None
-    }
+    w.write_str(&format_go_g(v))
 }
 
 /// Writes an `@` timestamp (milliseconds) as seconds with exactly three
