@@ -82,7 +82,25 @@ fn write_histogram_point(out: &mut String, t: Timestamp, h: &FloatHistogram) {
     out.push_str(&format_api(h.count));
     out.push_str("\",\"sum\":\"");
     out.push_str(&format_api(h.sum));
-    out.push_str("\"}]");
+    out.push('"');
+    // Non-empty buckets as `[boundary_rule, "lower", "upper", "count"]`.
+    let mut first = true;
+    for b in h.api_buckets() {
+        out.push_str(if first { ",\"buckets\":[" } else { "," });
+        first = false;
+        let _ = write!(
+            out,
+            "[{},\"{}\",\"{}\",\"{}\"]",
+            b.boundary_rule,
+            format_api(b.lower),
+            format_api(b.upper),
+            format_api(b.count)
+        );
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push_str("}]");
 }
 
 /// The `data` object of a successful query: `{"resultType":...,"result":...}`.
@@ -266,6 +284,30 @@ mod tests {
         assert_eq!(
             error_json("bad_data", "x"),
             r#"{"status":"error","errorType":"bad_data","error":"x"}"#
+        );
+    }
+
+    #[test]
+    fn histograms_with_buckets_as_prometheus_writes_them() {
+        use crate::model::BucketSpan;
+        let h = FloatHistogram {
+            schema: 0,
+            count: 3.0,
+            sum: 5.0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            positive_spans: vec![BucketSpan {
+                offset: 1,
+                length: 1,
+            }],
+            positive_buckets: vec![2.0],
+            ..Default::default()
+        };
+        let mut out = String::new();
+        write_histogram_point(&mut out, 1000, &h);
+        assert_eq!(
+            out,
+            r#"[1,{"count":"3","sum":"5","buckets":[[3,"-0.001","0.001","1"],[0,"1","2","2"]]}]"#
         );
     }
 }

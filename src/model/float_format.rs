@@ -247,8 +247,8 @@ mod tests {
     #[test]
     fn exact_ties_round_to_even_like_go() {
         // Found by the differential test against Prometheus.
-        assert_eq!(format_go_f(1209040004760535.25), "1209040004760535.2");
-        assert_eq!(format_go_f(1209040004760535.75), "1209040004760535.8");
+        assert_eq!(format_go_f(1209040004760535.0 + 0.25), "1209040004760535.2");
+        assert_eq!(format_go_f(1209040004760535.0 + 0.75), "1209040004760535.8");
     }
 
     #[test]
