@@ -9,6 +9,32 @@ use std::fmt::{self, Write};
 /// `\u00ad`, `\U000e0001`.
 pub fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
+    write_escaped(w, s)?;
+    w.write_char('"')
+}
+
+/// Writes bytes double-quoted as Go's `strconv.Quote` does for a string that
+/// is not valid UTF-8: valid runs as in [`write_go_quoted`], each invalid
+/// byte as `\xNN`.
+pub fn write_go_quoted_bytes(w: &mut dyn Write, bytes: &[u8]) -> fmt::Result {
+    w.write_char('"')?;
+    for chunk in bytes.utf8_chunks() {
+        write_escaped(w, chunk.valid())?;
+        for b in chunk.invalid() {
+            write!(w, "\\x{b:02x}")?;
+        }
+    }
+    w.write_char('"')
+}
+
+/// [`write_go_quoted_bytes`] into a new string.
+pub fn go_quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let _ = write_go_quoted_bytes(&mut out, bytes);
+    out
+}
+
+fn write_escaped(w: &mut dyn Write, s: &str) -> fmt::Result {
     for c in s.chars() {
         match c {
             '"' => w.write_str("\\\"")?,
@@ -26,7 +52,7 @@ pub fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
             c => write!(w, "\\U{:08x}", c as u32)?,
         }
     }
-    w.write_char('"')
+    Ok(())
 }
 
 /// Approximates Go's `strconv.IsPrint`: letters, marks, numbers,
