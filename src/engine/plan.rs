@@ -347,6 +347,48 @@ fn unreachable_paren() -> Node {
     Node::Number(f64::NAN, Span::default())
 }
 
+/// The error for a label name that is not valid UTF-8 (a string literal with
+/// byte escapes), as Prometheus reports it.
+fn invalid_label_name(bytes: &[u8]) -> EvalError {
+    EvalError::Execution(format!(
+        "invalid label name {}",
+        crate::model::quote::go_quote_bytes(bytes)
+    ))
+}
+
+/// Label-name arguments of `label_replace` and `label_join` that are string
+/// literals with bytes that are not UTF-8 are invalid label names; the rest
+/// of the checks happen at evaluation.
+fn check_label_name_args(c: &crate::parser::Call) -> Result<(), EvalError> {
+    let invalid = |i: usize| match c.args.get(i) {
+        Some(Expr::StringLiteral(s)) => s.invalid_utf8.is_some().then(|| s.value.clone()),
+        _ => None,
+    };
+    let fail = |what: &str, name: String| {
+        Err(EvalError::Execution(format!(
+            "invalid {what} label name in {}(): {name}",
+            c.func.name
+        )))
+    };
+    match c.func.name {
+        "label_replace" => {
+            if let Some(dst) = invalid(1) {
+                return fail("destination", dst);
+            }
+        }
+        "label_join" => {
+            if let Some(dst) = invalid(1) {
+                return fail("destination", dst);
+            }
+            if let Some(src) = (3..c.args.len()).find_map(invalid) {
+                return fail("source", src);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,46 +466,4 @@ mod tests {
         assert_eq!(flags("histogram_count(a) </ 3"), [false]);
         assert_eq!(flags("histogram_count(last_over_time(a[5m:1m]))"), [false]);
     }
-}
-
-/// The error for a label name that is not valid UTF-8 (a string literal with
-/// byte escapes), as Prometheus reports it.
-fn invalid_label_name(bytes: &[u8]) -> EvalError {
-    EvalError::Execution(format!(
-        "invalid label name {}",
-        crate::model::quote::go_quote_bytes(bytes)
-    ))
-}
-
-/// Label-name arguments of `label_replace` and `label_join` that are string
-/// literals with bytes that are not UTF-8 are invalid label names; the rest
-/// of the checks happen at evaluation.
-fn check_label_name_args(c: &crate::parser::Call) -> Result<(), EvalError> {
-    let invalid = |i: usize| match c.args.get(i) {
-        Some(Expr::StringLiteral(s)) => s.invalid_utf8.is_some().then(|| s.value.clone()),
-        _ => None,
-    };
-    let fail = |what: &str, name: String| {
-        Err(EvalError::Execution(format!(
-            "invalid {what} label name in {}(): {name}",
-            c.func.name
-        )))
-    };
-    match c.func.name {
-        "label_replace" => {
-            if let Some(dst) = invalid(1) {
-                return fail("destination", dst);
-            }
-        }
-        "label_join" => {
-            if let Some(dst) = invalid(1) {
-                return fail("destination", dst);
-            }
-            if let Some(src) = (3..c.args.len()).find_map(invalid) {
-                return fail("source", src);
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
