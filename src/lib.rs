@@ -29,7 +29,7 @@
 //!
 //! # What is where
 //! - [`parser`]: text to a checked [`Expr`] ([`parse`], [`parse_with`] with
-//!   [`ParseOptions`]), and back ([`Expr`]'s `Display`, [`format`]).
+//!   [`ParseOptions`]), and back ([`Expr`]'s `Display`, [`format()`]).
 //!   Errors are [`ParseError`]s with a span, `line:col` and a caret renderer.
 //! - [`engine`]: [`Engine::instant`] and [`Engine::range`] over any
 //!   [`storage::Storage`], with limits ([`EngineOptions`]), annotations and
