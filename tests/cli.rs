@@ -266,3 +266,12 @@ fn series_and_labels_over_demo_data() {
         stdout(&o)
     );
 }
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = promql(&["completions", shell], None);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("promql"), "{shell}");
+    }
+}

@@ -93,6 +93,11 @@ enum Command {
         #[arg(long, value_enum)]
         output: Option<OutputFormat>,
     },
+    /// Print a shell completion script (`promql completions bash > /etc/bash_completion.d/promql`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Evaluate a query over data files.
     Query {
         #[command(subcommand)]
@@ -301,6 +306,11 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Query { kind } => run_query(kind),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "promql", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Series {
             data,
             selectors,
