@@ -1,0 +1,307 @@
+//! Every documented limit (see GUARANTEES.md): hitting it returns the
+//! documented error kind and message, and the engine, parser and loaders stay
+//! usable for the next call.
+
+use std::time::{Duration, Instant};
+
+use promql_engine::engine::{Engine, EngineOptions, EvalError};
+use promql_engine::model::{Labels, SampleValue, Value};
+use promql_engine::parser::{ParseErrorKind, ParseOptions, parse, parse_with};
+use promql_engine::rules::decode::DecodeError;
+use promql_engine::rules::load::{LoadOptions, load_rule_file};
+use promql_engine::rules::template::parse_alert_template;
+use promql_engine::rules::validate::RuleError;
+use promql_engine::rules::yaml::MAX_DEPTH as YAML_MAX_DEPTH;
+use promql_engine::storage::MemoryStorage;
+
+/// `series` series `x{i="<n>"}` with a sample every 15 s for `minutes`.
+fn store(series: usize, minutes: i64) -> MemoryStorage {
+    let mut s = MemoryStorage::new();
+    for i in 0..series {
+        let labels = Labels::from_pairs(&[("__name__", "x"), ("i", &i.to_string())]);
+        for k in 0..=(minutes * 4) {
+            s.add(&labels, k * 15_000, (k as f64) * (i as f64 + 1.0));
+        }
+    }
+    s.commit();
+    s
+}
+
+/// The engine still answers a small query correctly after a failure.
+fn assert_still_usable(engine: &Engine, storage: &MemoryStorage) {
+    let expr = parse("count(x)").expect("parses");
+    let result = engine
+        .instant(storage, &expr, 60_000)
+        .expect("a small query succeeds after a limit was hit");
+    match result.value {
+        Value::Vector(v) => {
+            assert_eq!(v.len(), 1);
+            let expected = storage.series_count() as f64;
+            assert!(matches!(v[0].value, SampleValue::Float(c) if c == expected));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+// ---- parser ----------------------------------------------------------------
+
+#[test]
+fn parser_depth_limit_default_and_custom() {
+    assert_eq!(ParseOptions::default().max_depth, 1000);
+    let deep = format!("{}1{}", "(".repeat(1001), ")".repeat(1001));
+    let e = parse(&deep).unwrap_err();
+    assert!(
+        matches!(e.kind(), ParseErrorKind::TooDeep { limit: 1000 }),
+        "{e}"
+    );
+    assert!(e.message().contains("1000"), "{}", e.message());
+    // The parser holds no state between calls.
+    assert!(parse("sum(rate(x[5m]))").is_ok());
+
+    let opts = ParseOptions::default().with_max_depth(10);
+    let e = parse_with(&format!("{}x{}", "abs(".repeat(11), ")".repeat(11)), &opts).unwrap_err();
+    assert!(
+        matches!(e.kind(), ParseErrorKind::TooDeep { limit: 10 }),
+        "{e}"
+    );
+    assert!(parse_with(&format!("{}x{}", "abs(".repeat(5), ")".repeat(5)), &opts).is_ok());
+}
+
+#[test]
+fn parser_length_limit_default_and_custom() {
+    assert_eq!(ParseOptions::default().max_length, 64 << 20);
+    let opts = ParseOptions::default().with_max_length(1024);
+    let long = format!("x{{a=\"{}\"}}", "v".repeat(2000));
+    let e = parse_with(&long, &opts).unwrap_err();
+    assert!(
+        matches!(e.kind(), ParseErrorKind::TooLong { len, limit: 1024 } if *len == long.len()),
+        "{e}"
+    );
+    assert!(!e.message().is_empty());
+    assert!(parse_with("x{a=\"v\"}", &opts).is_ok());
+}
+
+// ---- engine ----------------------------------------------------------------
+
+#[test]
+fn max_samples_limit_on_selectors_and_subqueries() {
+    let storage = store(20, 10);
+    let mut opts = EngineOptions::default();
+    assert_eq!(opts.max_samples, 50_000_000);
+    opts.max_samples = 100;
+    let engine = Engine::new(opts);
+    for q in [
+        "x[10m]",                 // 20 series x 40 samples
+        "sum_over_time(x[10m])",  // same, inside a function
+        "max_over_time(x[10m:1s])", // subquery with 600 steps per series
+        "x",                      // 20 series over a 30-point range query
+    ] {
+        let expr = parse(q).unwrap();
+        let err = if q == "x" {
+            engine.range(&storage, &expr, 0, 600_000, 20_000)
+        } else {
+            engine.instant(&storage, &expr, 600_000)
+        }
+        .expect_err(q);
+        assert!(matches!(err, EvalError::TooManySamples), "{q}: {err}");
+        assert_eq!(
+            err.to_string(),
+            "query processing would load too many samples into memory in query execution"
+        );
+        assert_still_usable(&engine, &storage);
+    }
+    // Under the limit the same engine answers.
+    let expr = parse("sum(x)").unwrap();
+    assert!(engine.instant(&storage, &expr, 600_000).is_ok());
+}
+
+#[test]
+fn points_per_series_limit() {
+    let storage = store(2, 1);
+    let engine = Engine::default();
+    assert_eq!(engine.options().max_points_per_series, 11_000);
+    let expr = parse("x").unwrap();
+    // 11,000 points pass, 11,001 do not.
+    assert!(engine.range(&storage, &expr, 0, 10_999, 1).is_ok());
+    let err = engine.range(&storage, &expr, 0, 11_000, 1).unwrap_err();
+    assert!(matches!(err, EvalError::TooManyPoints), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+    );
+    assert_still_usable(&engine, &storage);
+}
+
+#[test]
+fn bad_range_parameters_are_errors() {
+    let storage = store(1, 1);
+    let engine = Engine::default();
+    let expr = parse("x").unwrap();
+    for (start, end, step) in [(0, 10, 0), (0, 10, -1), (10, 0, 1)] {
+        let err = engine.range(&storage, &expr, start, end, step).unwrap_err();
+        assert!(matches!(err, EvalError::BadQuery(_)), "{err}");
+    }
+    let err = engine
+        .range(&storage, &parse("x[5m]").unwrap(), 0, 10, 1)
+        .unwrap_err();
+    assert!(matches!(err, EvalError::BadQuery(_)), "{err}");
+    assert_still_usable(&engine, &storage);
+}
+
+/// Runs `query` with a 100 ms timeout and returns how long it took to fail.
+fn time_out(storage: &MemoryStorage, query: &str, range: Option<(i64, i64, i64)>) -> Duration {
+    let timeout = Duration::from_millis(100);
+    let mut opts = EngineOptions::default();
+    opts.timeout = Some(timeout);
+    opts.max_samples = usize::MAX;
+    let engine = Engine::new(opts);
+    let expr = parse(query).unwrap();
+    let began = Instant::now();
+    let result = match range {
+        Some((start, end, step)) => engine.range(storage, &expr, start, end, step),
+        None => engine.instant(storage, &expr, 86_400_000),
+    };
+    let took = began.elapsed();
+    match result {
+        Err(EvalError::Timeout) => {}
+        Err(e) => panic!("{query}: expected a timeout, got {e}"),
+        Ok(_) => panic!("{query}: finished in {took:?}; make it slower"),
+    }
+    assert_eq!(
+        EvalError::Timeout.to_string(),
+        "query timed out in query execution"
+    );
+    assert_still_usable(&engine, storage);
+    took
+}
+
+/// Slack allowed past the deadline (debug builds on a loaded 2-core machine).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(150);
+
+#[test]
+fn timeout_is_honoured_inside_a_long_subquery() {
+    // 10 series of one day; the subquery has 86,400 steps per series and
+    // takes seconds to finish.
+    let storage = store(10, 24 * 60);
+    let took = time_out(&storage, "max_over_time(rate(x[5m])[1d:1s])", None);
+    println!("subquery timed out after {took:?}");
+    assert!(took < Duration::from_millis(100) + TIMEOUT_SLACK, "{took:?}");
+}
+
+#[test]
+fn timeout_is_honoured_in_range_queries_over_many_series() {
+    let storage = store(200, 60);
+    for q in [
+        "sum by (i) (rate(x[5m]))",
+        "quantile_over_time(0.9, x[30m])",
+        "label_replace(x, \"j\", \"$1\", \"i\", \"(.*)\")",
+        "topk(5, x)",
+        "x / on(i) x",
+    ] {
+        let took = time_out(&storage, q, Some((0, 3_600_000, 1_000)));
+        println!("{q}: timed out after {took:?}");
+        assert!(took < Duration::from_millis(100) + TIMEOUT_SLACK, "{q}: {took:?}");
+    }
+}
+
+#[test]
+fn no_timeout_means_no_deadline() {
+    let storage = store(3, 10);
+    let mut opts = EngineOptions::default();
+    opts.timeout = None;
+    let engine = Engine::new(opts);
+    assert!(
+        engine
+            .instant(&storage, &parse("rate(x[5m])").unwrap(), 600_000)
+            .is_ok()
+    );
+}
+
+// ---- rule files and templates -----------------------------------------------
+
+fn first_error(text: &str) -> RuleError {
+    let loaded = load_rule_file(text, &LoadOptions::default());
+    assert!(loaded.file.is_none());
+    loaded.errors.into_iter().next().expect("an error")
+}
+
+const VALID_RULES: &str = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(up)\n";
+
+#[test]
+fn rule_file_yaml_depth_limit() {
+    assert_eq!(YAML_MAX_DEPTH, 128);
+    let deep = format!("groups: {}1{}\n", "[".repeat(200), "]".repeat(200));
+    let err = first_error(&deep);
+    assert!(
+        matches!(&err, RuleError::Decode(DecodeError::Syntax(e)) if e.message == "exceeded max depth of 128"),
+        "{err}"
+    );
+    // Deep block-style nesting too.
+    let mut block = String::from("groups:\n");
+    for d in 0..200 {
+        block.push_str(&" ".repeat(2 * d + 2));
+        block.push_str("- \n");
+    }
+    assert!(!load_rule_file(&block, &LoadOptions::default()).errors.is_empty());
+    let ok = load_rule_file(VALID_RULES, &LoadOptions::default());
+    assert!(ok.errors.is_empty(), "{:?}", ok.errors);
+}
+
+#[test]
+fn rule_file_alias_expansion_limit() {
+    // A "billion laughs" document: each level doubles ten times.
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str("groups: *a9\n");
+    let began = Instant::now();
+    let err = first_error(&text);
+    assert!(began.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(&err, RuleError::Decode(DecodeError::Syntax(e)) if e.message == "document contains excessive aliasing"),
+        "{err}"
+    );
+    assert!(
+        load_rule_file(VALID_RULES, &LoadOptions::default())
+            .errors
+            .is_empty()
+    );
+}
+
+#[test]
+fn rule_expr_uses_the_parser_limits() {
+    let deep = format!("{}1{}", "(".repeat(2000), ")".repeat(2000));
+    let text = format!(
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: '{deep}'\n"
+    );
+    let loaded = load_rule_file(&text, &LoadOptions::default());
+    assert!(loaded.file.is_none());
+    let shown: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.iter().any(|e| e.contains("1000")),
+        "errors: {shown:?}"
+    );
+}
+
+#[test]
+fn template_nesting_limits() {
+    let deep_if = format!("{}x{}", "{{ if 1 }}".repeat(101), "{{ end }}".repeat(101));
+    let err = parse_alert_template("A", &deep_if).unwrap_err();
+    assert!(
+        err.message.contains("exceeded max nesting depth of 100"),
+        "{err}"
+    );
+    let deep_paren = format!("{{{{ {}1{} }}}}", "(".repeat(101), ")".repeat(101));
+    let err = parse_alert_template("A", &deep_paren).unwrap_err();
+    assert!(err.message.contains("max expression depth exceeded"), "{err}");
+    // Just under both limits parses.
+    let ok_if = format!("{}x{}", "{{ if 1 }}".repeat(99), "{{ end }}".repeat(99));
+    assert!(parse_alert_template("A", &ok_if).is_ok());
+    let ok_paren = format!("{{{{ {}1{} }}}}", "(".repeat(99), ")".repeat(99));
+    assert!(parse_alert_template("A", &ok_paren).is_ok());
+    // And 100,000 levels are an error, not a stack overflow.
+    let huge = format!("{}x{}", "{{ if 1 }}".repeat(100_000), "{{ end }}".repeat(100_000));
+    assert!(parse_alert_template("A", &huge).is_err());
+}
