@@ -43,9 +43,17 @@ fn store() -> MemoryStorage {
             for k in 0..60i64 {
                 let t = k * 15_000;
                 // A counter with a reset, and a gauge with a NaN.
-                let c = if k == 30 { 1.0 } else { (k * (instance + 1)) as f64 };
+                let c = if k == 30 {
+                    1.0
+                } else {
+                    (k * (instance + 1)) as f64
+                };
                 s.add(&counter, t, c);
-                let g = if k == 17 { f64::NAN } else { ((k * 7 + instance) % 23) as f64 };
+                let g = if k == 17 {
+                    f64::NAN
+                } else {
+                    ((k * 7 + instance) % 23) as f64
+                };
                 s.add(&gauge, t, g);
             }
             for le in ["0.1", "1", "10", "+Inf"] {
@@ -168,8 +176,11 @@ fn a_failing_query_does_not_disturb_other_threads() {
     opts.max_samples = 10;
     opts.timeout = Some(Duration::from_nanos(1));
     let strict = Engine::new(opts);
-    let expr = parse_with("sum by (job) (rate(requests_total[2m]))", &ParseOptions::default())
-        .expect("parses");
+    let expr = parse_with(
+        "sum by (job) (rate(requests_total[2m]))",
+        &ParseOptions::default(),
+    )
+    .expect("parses");
     let want = run(&good, storage.as_ref(), &expr);
     std::thread::scope(|scope| {
         let mut handles = Vec::new();

@@ -52,7 +52,10 @@ fn floats(v: &Value) -> Vec<f64> {
             })
             .collect(),
         Value::Scalar { v, .. } => vec![*v],
-        Value::Matrix(m) => m.iter().flat_map(|s| s.floats.iter().map(|p| p.v)).collect(),
+        Value::Matrix(m) => m
+            .iter()
+            .flat_map(|s| s.floats.iter().map(|p| p.v))
+            .collect(),
         Value::String { .. } => vec![],
     }
 }
@@ -141,7 +144,10 @@ fn ten_megabyte_label_value_parses_in_linear_time() {
     println!("1 MiB: {t1:?}, 10 MiB: {t10:?}");
     // Linear: ten times the input takes about ten times as long (a quadratic
     // parser would take a hundred times).
-    assert!(t10 < t1 * 30 + Duration::from_millis(50), "{t1:?} vs {t10:?}");
+    assert!(
+        t10 < t1 * 30 + Duration::from_millis(50),
+        "{t1:?} vs {t10:?}"
+    );
     // Also over the length limit it is a clean error.
     let e = parse_with(&ten, &ParseOptions::default().with_max_length(1 << 20)).unwrap_err();
     assert!(matches!(e.kind(), ParseErrorKind::TooLong { .. }), "{e}");
@@ -161,10 +167,11 @@ fn huge_or_deep_regexes_are_errors() {
     let storage = small_store();
     let engine = Engine::default();
     let q = r#"label_replace(x, "d", "$1", "i", "(abc|def){1000}{1000}")"#;
-    let err = engine
-        .instant(&storage, &parse(q).unwrap(), 0)
-        .unwrap_err();
-    assert!(err.to_string().contains("invalid regular expression"), "{err}");
+    let err = engine.instant(&storage, &parse(q).unwrap(), 0).unwrap_err();
+    assert!(
+        err.to_string().contains("invalid regular expression"),
+        "{err}"
+    );
     assert!(engine.instant(&storage, &parse("x").unwrap(), 0).is_ok());
 }
 
@@ -300,7 +307,13 @@ fn duplicate_series_in_loaded_data_keep_one_series() {
     let script = b"load 1m\n  s{a=\"1\"} 1 2 3\n  s{a=\"1\"} 4 5 6\n";
     let _ = load_data(script, &mut storage, 0);
     let engine = Engine::default();
-    for q in ["d", "s", "count(d) + count(s)", "rate(d[1m])", "s + on() group_left d"] {
+    for q in [
+        "d",
+        "s",
+        "count(d) + count(s)",
+        "rate(d[1m])",
+        "s + on() group_left d",
+    ] {
         let expr = parse(q).unwrap();
         let _ = engine.instant(&storage, &expr, 2_000);
         let _ = engine.range(&storage, &expr, 0, 180_000, 1_000);
@@ -308,7 +321,10 @@ fn duplicate_series_in_loaded_data_keep_one_series() {
     // Whatever the loaders accepted, a series is stored once.
     let hints = SelectHints::window(i64::MIN, i64::MAX);
     let d = storage
-        .select(&[promql_engine::model::Matcher::equal("__name__", "d")], &hints)
+        .select(
+            &[promql_engine::model::Matcher::equal("__name__", "d")],
+            &hints,
+        )
         .unwrap();
     assert!(d.len() <= 1);
     // Direct appends of the same series and timestamp: the last write wins.
@@ -317,7 +333,9 @@ fn duplicate_series_in_loaded_data_keep_one_series() {
     storage.add(&labels, 1_000, 1.0);
     storage.add(&labels, 1_000, 2.0);
     storage.commit();
-    let r = engine.instant(&storage, &parse("x").unwrap(), 1_000).unwrap();
+    let r = engine
+        .instant(&storage, &parse("x").unwrap(), 1_000)
+        .unwrap();
     assert_eq!(floats(&r.value), vec![2.0]);
 }
 
@@ -550,4 +568,48 @@ fn offsets_that_overflow() {
             Err(e) => assert!(!e.message().is_empty(), "{q}"),
         }
     }
+}
+
+// ---- series notation expansion --------------------------------------------------
+
+#[test]
+fn series_notation_expansion_is_bounded_per_series() {
+    let mut storage = MemoryStorage::new();
+    // Each item is under the per-item limit, together they are over it;
+    // the check happens before anything is allocated.
+    for script in [
+        "load 1m\n  x 1 0x10000000\n",
+        "load 1m\n  x _x5000000 _x5000001\n",
+        "load 1m\n  x 0+1x99999999999\n",
+    ] {
+        let began = Instant::now();
+        let err = load_data(script.as_bytes(), &mut storage, 0).unwrap_err();
+        assert!(err.to_string().contains("10000000"), "{err}");
+        assert!(began.elapsed() < Duration::from_secs(2), "{script}");
+    }
+    assert_eq!(storage.series_count(), 0);
+}
+
+#[test]
+fn series_notation_expansion_is_bounded_per_script() {
+    let mut storage = MemoryStorage::new();
+    // Eleven series of a million values each: over the script's total.
+    let mut script = String::from("load 1m\n");
+    for i in 0..11 {
+        script.push_str(&format!("  x{{i=\"{i}\"}} 0+1x999999\n"));
+    }
+    let err = load_data(script.as_bytes(), &mut storage, 0).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the script expands to more than 10000000 values"),
+        "{err}"
+    );
+    assert_eq!(storage.series_count(), 0);
+    // A normal script still loads.
+    assert_eq!(
+        load_data(b"load 1m\n  x 0+1x9\n", &mut storage, 0)
+            .unwrap()
+            .1,
+        10
+    );
 }

@@ -91,10 +91,10 @@ fn max_samples_limit_on_selectors_and_subqueries() {
     opts.max_samples = 100;
     let engine = Engine::new(opts);
     for q in [
-        "x[10m]",                 // 20 series x 40 samples
-        "sum_over_time(x[10m])",  // same, inside a function
+        "x[10m]",                   // 20 series x 40 samples
+        "sum_over_time(x[10m])",    // same, inside a function
         "max_over_time(x[10m:1s])", // subquery with 600 steps per series
-        "x",                      // 20 series over a 30-point range query
+        "x",                        // 20 series over a 30-point range query
     ] {
         let expr = parse(q).unwrap();
         let err = if q == "x" {
@@ -185,7 +185,77 @@ fn timeout_is_honoured_inside_a_long_subquery() {
     let storage = store(10, 24 * 60);
     let took = time_out(&storage, "max_over_time(rate(x[5m])[1d:1s])", None);
     println!("subquery timed out after {took:?}");
-    assert!(took < Duration::from_millis(100) + TIMEOUT_SLACK, "{took:?}");
+    assert!(
+        took < Duration::from_millis(100) + TIMEOUT_SLACK,
+        "{took:?}"
+    );
+    // The same query still runs past a deadline ten times later: it is slow.
+    let mut opts = EngineOptions::default();
+    opts.timeout = Some(Duration::from_secs(1));
+    let engine = Engine::new(opts);
+    let expr = parse("max_over_time(rate(x[5m])[1d:1s])").unwrap();
+    let began = Instant::now();
+    let err = engine.instant(&storage, &expr, 86_400_000).unwrap_err();
+    assert!(matches!(err, EvalError::Timeout), "{err}");
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(1) + TIMEOUT_SLACK, "{took:?}");
+}
+
+/// Whatever the query shape, evaluation stops close to the deadline.
+#[test]
+fn every_query_shape_stops_near_the_deadline() {
+    let storage = store(200, 60);
+    let mut opts = EngineOptions::default();
+    opts.timeout = Some(Duration::from_millis(100));
+    opts.max_samples = usize::MAX;
+    opts.experimental_functions = true;
+    let engine = Engine::new(opts);
+    let mut late = Vec::new();
+    for q in [
+        "x",
+        "-x",
+        "abs(x)",
+        "timestamp(x)",
+        "x > 10",
+        "x and x",
+        "x or x",
+        "x unless x",
+        "x + on(i) group_left x",
+        "count_values(\"v\", x)",
+        "sort(x)",
+        "sort_by_label(x, \"i\")",
+        "histogram_quantile(0.9, x)",
+        "quantile(0.5, x)",
+        "count by (i) (x)",
+        "absent(x)",
+        "changes(x[1h])",
+        "quantile_over_time(0.5, x[1h])",
+        "absent_over_time(x[1h])",
+        "label_join(x, \"j\", \",\", \"i\", \"i\")",
+        "sum_over_time(x[1h:1s])",
+        "max_over_time(sum(x)[1h:1s])",
+        "scalar(sum(x)) * x",
+        "x offset 5m",
+        "limitk(10, x)",
+    ] {
+        let expr = promql_engine::parse_with(q, &ParseOptions::all()).unwrap();
+        let began = Instant::now();
+        let result = engine.range(&storage, &expr, 0, 3_600_000, 1_000);
+        let took = began.elapsed();
+        let outcome = match &result {
+            Ok(_) => "finished".to_string(),
+            Err(e) => e.to_string(),
+        };
+        println!("{q}: {outcome} after {took:?}");
+        if took > Duration::from_millis(100) + TIMEOUT_SLACK {
+            late.push(format!("{q}: {outcome} after {took:?}"));
+        }
+        if let Err(e) = &result {
+            assert!(matches!(e, EvalError::Timeout), "{q}: {e}");
+        }
+    }
+    assert!(late.is_empty(), "past the deadline:\n{}", late.join("\n"));
+    assert_still_usable(&engine, &storage);
 }
 
 #[test]
@@ -200,7 +270,10 @@ fn timeout_is_honoured_in_range_queries_over_many_series() {
     ] {
         let took = time_out(&storage, q, Some((0, 3_600_000, 1_000)));
         println!("{q}: timed out after {took:?}");
-        assert!(took < Duration::from_millis(100) + TIMEOUT_SLACK, "{q}: {took:?}");
+        assert!(
+            took < Duration::from_millis(100) + TIMEOUT_SLACK,
+            "{q}: {took:?}"
+        );
     }
 }
 
@@ -225,7 +298,8 @@ fn first_error(text: &str) -> RuleError {
     loaded.errors.into_iter().next().expect("an error")
 }
 
-const VALID_RULES: &str = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(up)\n";
+const VALID_RULES: &str =
+    "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: sum(up)\n";
 
 #[test]
 fn rule_file_yaml_depth_limit() {
@@ -242,7 +316,11 @@ fn rule_file_yaml_depth_limit() {
         block.push_str(&" ".repeat(2 * d + 2));
         block.push_str("- \n");
     }
-    assert!(!load_rule_file(&block, &LoadOptions::default()).errors.is_empty());
+    assert!(
+        !load_rule_file(&block, &LoadOptions::default())
+            .errors
+            .is_empty()
+    );
     let ok = load_rule_file(VALID_RULES, &LoadOptions::default());
     assert!(ok.errors.is_empty(), "{:?}", ok.errors);
 }
@@ -273,9 +351,8 @@ fn rule_file_alias_expansion_limit() {
 #[test]
 fn rule_expr_uses_the_parser_limits() {
     let deep = format!("{}1{}", "(".repeat(2000), ")".repeat(2000));
-    let text = format!(
-        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: '{deep}'\n"
-    );
+    let text =
+        format!("groups:\n  - name: g\n    rules:\n      - record: r\n        expr: '{deep}'\n");
     let loaded = load_rule_file(&text, &LoadOptions::default());
     assert!(loaded.file.is_none());
     let shown: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
@@ -295,13 +372,70 @@ fn template_nesting_limits() {
     );
     let deep_paren = format!("{{{{ {}1{} }}}}", "(".repeat(101), ")".repeat(101));
     let err = parse_alert_template("A", &deep_paren).unwrap_err();
-    assert!(err.message.contains("max expression depth exceeded"), "{err}");
+    assert!(
+        err.message.contains("max expression depth exceeded"),
+        "{err}"
+    );
     // Just under both limits parses.
     let ok_if = format!("{}x{}", "{{ if 1 }}".repeat(99), "{{ end }}".repeat(99));
     assert!(parse_alert_template("A", &ok_if).is_ok());
     let ok_paren = format!("{{{{ {}1{} }}}}", "(".repeat(99), ")".repeat(99));
     assert!(parse_alert_template("A", &ok_paren).is_ok());
     // And 100,000 levels are an error, not a stack overflow.
-    let huge = format!("{}x{}", "{{ if 1 }}".repeat(100_000), "{{ end }}".repeat(100_000));
+    let huge = format!(
+        "{}x{}",
+        "{{ if 1 }}".repeat(100_000),
+        "{{ end }}".repeat(100_000)
+    );
     assert!(parse_alert_template("A", &huge).is_err());
+}
+
+#[test]
+fn rule_files_have_no_size_limit_and_load_in_linear_time() {
+    let file = |rules: usize| {
+        let mut text = String::from("groups:\n  - name: g\n    rules:\n");
+        for i in 0..rules {
+            text.push_str(&format!(
+                "      - alert: A{i}\n        expr: sum by (job) (rate(x_total{{i=\"{i}\"}}[5m])) > {i}\n        labels: {{severity: page}}\n        annotations: {{summary: \"{{{{ $labels.job }}}} at {{{{ $value | humanize }}}}\"}}\n"
+            ));
+        }
+        text
+    };
+    let small = file(200);
+    let large = file(2_000);
+    let time = |text: &str| {
+        let began = Instant::now();
+        let loaded = load_rule_file(text, &LoadOptions::default());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors.first());
+        (
+            began.elapsed(),
+            loaded.file.map(|f| f.rule_count()).unwrap_or(0),
+        )
+    };
+    let (t_small, n_small) = time(&small);
+    let (t_large, n_large) = time(&large);
+    assert_eq!((n_small, n_large), (200, 2_000));
+    println!(
+        "{} KiB: {t_small:?}, {} KiB: {t_large:?}",
+        small.len() >> 10,
+        large.len() >> 10
+    );
+    assert!(
+        t_large < t_small * 30 + Duration::from_millis(100),
+        "{t_small:?} vs {t_large:?}"
+    );
+}
+
+// ---- unsafe code policy -------------------------------------------------------
+
+#[test]
+fn library_and_binary_forbid_unsafe_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["src/lib.rs", "src/bin/promql.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("readable");
+        assert!(
+            text.lines().any(|l| l.trim() == "#![forbid(unsafe_code)]"),
+            "{file} must forbid unsafe code"
+        );
+    }
 }
