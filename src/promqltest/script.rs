@@ -278,7 +278,7 @@ impl Script {
 
 /// Most series values (loaded and expected) one script may expand to, so
 /// that hostile input cannot exhaust memory one series line at a time.
-pub const MAX_SCRIPT_VALUES: usize = series_notation::MAX_EXPANSION as usize;
+const MAX_SCRIPT_VALUES: usize = series_notation::MAX_EXPANSION as usize;
 
 /// The series values a command holds.
 fn value_count(cmd: &Command) -> usize {
