@@ -370,6 +370,31 @@ fn rule_file_yaml_depth_limit() {
             .errors
             .is_empty()
     );
+    // 100,000 levels, flow sequences and flow mappings, on a small stack.
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            for (open, close) in [("[", "]"), ("{a: ", "}")] {
+                let text = format!(
+                    "groups: {}1{}\n",
+                    open.repeat(100_000),
+                    close.repeat(100_000)
+                );
+                let began = Instant::now();
+                let err = first_error(&text);
+                assert!(began.elapsed() < Duration::from_secs(5));
+                // Ours, or the YAML parser's own limit for flow collections.
+                let shown = err.to_string();
+                assert!(
+                    shown.contains("exceeded max depth of 128")
+                        || shown.contains("recursion limit exceeded"),
+                    "{shown}"
+                );
+            }
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
     let ok = load_rule_file(VALID_RULES, &LoadOptions::default());
     assert!(ok.errors.is_empty(), "{:?}", ok.errors);
 }
