@@ -724,3 +724,57 @@ fn exposition_extreme_values_and_timestamps() {
         }
     }
 }
+
+// ---- extreme engine options ---------------------------------------------------
+
+#[test]
+fn extreme_engine_options_never_panic() {
+    let storage = extreme_store();
+    let mut panics = Vec::new();
+    let queries: Vec<_> = [
+        "x",
+        "rate(x[5m])",
+        "max_over_time(x[10m:])",
+        "x offset 1m",
+        "sum(x) / count(x)",
+    ]
+    .iter()
+    .map(|q| parse(q).unwrap())
+    .collect();
+    for lookback in [i64::MIN, -1, 0, 1, i64::MAX] {
+        for subquery_step in [i64::MIN, 0, 15_000, i64::MAX] {
+            // (A non-positive default subquery step means 1 ms: 600,000 steps for
+            // `[10m:]`, so the sample limit stays moderate to keep the test fast.)
+            for (max_samples, max_points) in [(0, 0), (1, 1), (100_000, usize::MAX)] {
+                for timeout in [Some(Duration::ZERO), Some(Duration::MAX), None] {
+                    let mut opts = EngineOptions::default();
+                    opts.lookback_delta = lookback;
+                    opts.no_step_subquery_interval = subquery_step;
+                    opts.max_samples = max_samples;
+                    opts.max_points_per_series = max_points;
+                    opts.timeout = timeout;
+                    let engine = Engine::new(opts.clone());
+                    for expr in &queries {
+                        let run = || {
+                            for t in [i64::MIN, 0, 120_000, i64::MAX] {
+                                let _ = engine.instant(&storage, expr, t);
+                            }
+                            let _ = engine.range(&storage, expr, 0, 120_000, 60_000);
+                            let _ =
+                                engine.range(&storage, expr, i64::MAX - 120_000, i64::MAX, 60_000);
+                        };
+                        if catch_unwind(AssertUnwindSafe(run)).is_err() {
+                            panics.push(format!("{expr} with {opts:?}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        panics.is_empty(),
+        "{} panics:\n{}",
+        panics.len(),
+        panics.join("\n")
+    );
+}
