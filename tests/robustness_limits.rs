@@ -12,6 +12,7 @@ use promql_engine::rules::load::{LoadOptions, load_rule_file};
 use promql_engine::rules::template::parse_alert_template;
 use promql_engine::rules::validate::RuleError;
 use promql_engine::rules::yaml::MAX_DEPTH as YAML_MAX_DEPTH;
+use promql_engine::rules::{CheckOptions, check_named_sources};
 use promql_engine::storage::MemoryStorage;
 
 /// `series` series `x{i="<n>"}` with a sample every 15 s for `minutes`.
@@ -497,6 +498,36 @@ fn rule_files_have_no_size_limit_and_load_in_linear_time() {
     assert!(
         t_large < t_small * 30 + Duration::from_millis(100),
         "{t_small:?} vs {t_large:?}"
+    );
+    // The full check (load, lint for duplicates, report) is linear too.
+    let check = |text: &str| {
+        let began = Instant::now();
+        let report = check_named_sources(&[("rules.yml", text)], &CheckOptions::default());
+        assert_eq!(report.exit_code, 0);
+        began.elapsed()
+    };
+    let (c_small, c_large) = (check(&small), check(&large));
+    println!("check: {c_small:?} vs {c_large:?}");
+    assert!(
+        c_large < c_small * 30 + Duration::from_millis(100),
+        "{c_small:?} vs {c_large:?}"
+    );
+    // Identical rules: the duplicate lint reports them without quadratic work.
+    let duplicates = |rules: usize| {
+        let mut text = String::from("groups:\n  - name: g\n    rules:\n");
+        for _ in 0..rules {
+            text.push_str("      - record: job:up:sum\n        expr: sum by (job) (up)\n");
+        }
+        let began = Instant::now();
+        let report = check_named_sources(&[("rules.yml", &text)], &CheckOptions::default());
+        assert_ne!(report.exit_code, 3);
+        began.elapsed()
+    };
+    let (d_small, d_large) = (duplicates(300), duplicates(3_000));
+    println!("duplicates: {d_small:?} vs {d_large:?}");
+    assert!(
+        d_large < d_small * 30 + Duration::from_millis(100),
+        "{d_small:?} vs {d_large:?}"
     );
 }
 
