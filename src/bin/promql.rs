@@ -1,5 +1,7 @@
 //! The `promql` command-line tool: parse, format, test and query PromQL.
 
+#![forbid(unsafe_code)]
+
 use std::io::Read;
 use std::process::ExitCode;
 
