@@ -25,9 +25,19 @@ pub enum RemoteReadError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The request could not be sent or the response not received.
-    #[error("remote read from {url}: {source}")]
+    /// The request could not be sent or the response head not received.
+    #[error("remote read from {url}: request failed: {source}")]
     Transport {
+        /// The endpoint.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The body of a SAMPLES response could not be read to its end
+    /// (connection lost, server died, timeout, size limit).
+    #[error("remote read from {url}: SAMPLES response interrupted or incomplete: {source}")]
+    Body {
         /// The endpoint.
         url: String,
         /// The HTTP client's error.
@@ -104,7 +114,9 @@ impl RemoteReadError {
     /// Whether the failure is the endpoint being too slow.
     pub fn is_timeout(&self) -> bool {
         match self {
-            RemoteReadError::Transport { source, .. } => ureq_timeout(source),
+            RemoteReadError::Transport { source, .. } | RemoteReadError::Body { source, .. } => {
+                ureq_timeout(source)
+            }
             RemoteReadError::Stream {
                 source: FrameError::Io { source, .. },
                 ..

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     /// Reading the body failed (connection reset, timeout, ...).
-    #[error("reading frame {frame}: {source}")]
+    #[error("connection lost while reading frame {frame}: {source}")]
     Io {
         /// Zero-based frame number.
         frame: usize,

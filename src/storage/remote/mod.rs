@@ -266,7 +266,10 @@ impl RemoteReadStorage {
                 .with_config()
                 .limit(self.config.max_response_bytes)
                 .read_to_vec()
-                .map_err(transport)?;
+                .map_err(|source| RemoteReadError::Body {
+                    url: url.to_string(),
+                    source,
+                })?;
             decode::decode_samples(&compressed, self.config.max_response_bytes, &window)
         } else {
             Err(RemoteReadError::ContentType {
