@@ -35,6 +35,8 @@ use crate::model::{MatchOp, Matcher};
 mod decode;
 mod error;
 pub mod frames;
+#[cfg(test)]
+mod http_tests;
 mod proto;
 pub mod xor;
 
