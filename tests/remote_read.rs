@@ -180,6 +180,9 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         compared.elapsed().as_secs_f64()
     );
 
+    for (case, result) in cli_cases(&root.join(DATA), &url) {
+        tally.record(case, result.map(|()| true));
+    }
     for (case, result) in failure_cases(&server, &url) {
         tally.record(case, result.map(|()| false));
     }
@@ -274,6 +277,78 @@ fn expect_storage_error(storage: &RemoteReadStorage, expected: &[&str]) -> Resul
         }
         Err(e) => Err(format!("not a storage error: {e}")),
     }
+}
+
+/// `promql query --remote-read URL` prints what `promql query --data FILE` does.
+fn cli_cases(data: &Path, url: &str) -> Vec<(String, Result<(), String>)> {
+    let Some(bin) = option_env!("CARGO_BIN_EXE_promql") else {
+        println!("remote read: CLI cases skipped (the `cli` feature is off)");
+        return Vec::new();
+    };
+    let run = |source: [&str; 2], args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new(bin)
+            .args(["query"])
+            .args(args.get(..1).unwrap_or_default())
+            .args(source)
+            .args(args.get(1..).unwrap_or_default())
+            .output()
+            .map_err(|e| format!("cannot run {bin}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{bin} {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        String::from_utf8(out.stdout).map_err(|e| e.to_string())
+    };
+    let data = data.to_string_lossy();
+    let calls: [&[&str]; 3] = [
+        &[
+            "instant",
+            "--time",
+            "1700005020",
+            "--output",
+            "json",
+            "sum by (job) (rate(http_requests_total[5m]))",
+        ],
+        &[
+            "range",
+            "--start",
+            "1700003940",
+            "--end",
+            "1700011140",
+            "--step",
+            "5m",
+            "--output",
+            "json",
+            "max_over_time(up[10m])",
+        ],
+        &[
+            "instant",
+            "--time",
+            "1700007540",
+            "--output",
+            "table",
+            "topk(3, node_memory_available_bytes)",
+        ],
+    ];
+    calls
+        .iter()
+        .map(|args| {
+            let case = format!("cli: promql query {}", args.join(" "));
+            let result = run(["--remote-read", url], args).and_then(|remote| {
+                let local = run(["--data", &data], args)?;
+                if remote == local && !remote.trim().is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "--remote-read printed\n{remote}\n--data printed\n{local}"
+                    ))
+                }
+            });
+            (case, result)
+        })
+        .collect()
 }
 
 /// The failure paths; the last one kills `server`.
