@@ -3,17 +3,24 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use prost::Message;
 
 use super::error::RemoteReadError;
 use super::frames::FrameReader;
+use super::histogram::to_float_histogram;
 use super::proto;
 use super::xor::decode_xor;
-use crate::model::{FPoint, Label, Labels, Timestamp};
+use crate::model::{FPoint, HPoint, Label, Labels, Timestamp};
 
-/// One decoded series: labels and float samples sorted by time.
-pub(crate) type DecodedSeries = (Labels, Vec<FPoint>);
+/// One decoded series: labels and samples sorted by time.
+#[derive(Debug)]
+pub(crate) struct DecodedSeries {
+    pub labels: Labels,
+    pub floats: Vec<FPoint>,
+    pub histograms: Vec<HPoint>,
+}
 
 /// Where the samples must lie, and which endpoint they come from (for errors).
 pub(crate) struct Window<'a> {
@@ -63,15 +70,7 @@ pub(crate) fn decode_samples(
         .map_err(|results| malformed(format!("expected 1 query result, got {}", results.len())))?;
     let mut out = Vec::with_capacity(result.timeseries.len());
     for ts in result.timeseries {
-        let labels = to_labels(ts.labels);
-        if !ts.histograms.is_empty() {
-            return Err(RemoteReadError::Unsupported {
-                url: w.url.to_string(),
-                series: labels.to_string(),
-                what: "native-histogram samples".into(),
-            });
-        }
-        let mut points: Vec<FPoint> = ts
+        let mut floats: Vec<FPoint> = ts
             .samples
             .into_iter()
             .map(|s| FPoint {
@@ -80,8 +79,22 @@ pub(crate) fn decode_samples(
             })
             .filter(|p| w.contains(p.t))
             .collect();
-        sort_dedup(&mut points);
-        out.push((labels, points));
+        sort_dedup(&mut floats, |p| p.t);
+        let mut histograms: Vec<HPoint> = ts
+            .histograms
+            .iter()
+            .filter(|h| w.contains(h.timestamp))
+            .map(|h| HPoint {
+                t: h.timestamp,
+                h: Arc::new(to_float_histogram(h)),
+            })
+            .collect();
+        sort_dedup(&mut histograms, |p| p.t);
+        out.push(DecodedSeries {
+            labels: to_labels(ts.labels),
+            floats,
+            histograms,
+        });
     }
     Ok(out)
 }
@@ -117,20 +130,24 @@ pub(crate) fn decode_stream<R: Read>(
         for series in frame.chunked_series {
             let labels = to_labels(series.labels);
             let slot = *index.entry(labels.clone()).or_insert_with(|| {
-                out.push((labels.clone(), Vec::new()));
+                out.push(DecodedSeries {
+                    labels: labels.clone(),
+                    floats: Vec::new(),
+                    histograms: Vec::new(),
+                });
                 out.len() - 1
             });
             let mut points = Vec::new();
             for chunk in series.chunks {
                 decode_chunk(chunk, &labels, w, &mut points)?;
             }
-            if let Some((_, all)) = out.get_mut(slot) {
-                all.extend(points);
+            if let Some(series) = out.get_mut(slot) {
+                series.floats.extend(points);
             }
         }
     }
-    for (_, points) in &mut out {
-        sort_dedup(points);
+    for series in &mut out {
+        sort_dedup(&mut series.floats, |p| p.t);
     }
     Ok(out)
 }
@@ -170,11 +187,11 @@ fn decode_chunk(
 }
 
 /// Sorts by time and keeps the first sample of each timestamp.
-fn sort_dedup(points: &mut Vec<FPoint>) {
-    if !points.is_sorted_by_key(|p| p.t) {
-        points.sort_by_key(|p| p.t);
+fn sort_dedup<P>(points: &mut Vec<P>, time: impl Fn(&P) -> Timestamp) {
+    if !points.is_sorted_by_key(&time) {
+        points.sort_by_key(&time);
     }
-    points.dedup_by_key(|p| p.t);
+    points.dedup_by(|a, b| time(a) == time(b));
 }
 
 #[cfg(test)]
@@ -251,10 +268,44 @@ mod tests {
         let out = decode_samples(&body, 1 << 20, &window(2000, 5000)).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(
-            out[0].0,
+            out[0].labels,
             Labels::from_pairs(&[("__name__", "up"), ("job", "a")])
         );
-        assert_eq!(out[0].1, pts(2..6));
+        assert_eq!(out[0].floats, pts(2..6));
+    }
+
+    #[test]
+    fn samples_response_histograms_are_converted_and_windowed() {
+        let hist = |t: i64, count: u64| proto::Histogram {
+            count_int: Some(count),
+            positive_spans: vec![proto::BucketSpan {
+                offset: 0,
+                length: 1,
+            }],
+            positive_deltas: vec![count as i64],
+            timestamp: t,
+            ..Default::default()
+        };
+        let response = proto::ReadResponse {
+            results: vec![proto::QueryResult {
+                timeseries: vec![proto::TimeSeries {
+                    labels: vec![label("__name__", "h")],
+                    samples: vec![],
+                    histograms: vec![hist(3000, 7), hist(1000, 5), hist(9000, 9)],
+                }],
+            }],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&response.encode_to_vec())
+            .unwrap();
+        let out = decode_samples(&body, 1 << 20, &window(0, 5000)).unwrap();
+        let got: Vec<(i64, f64, Vec<f64>)> = out[0]
+            .histograms
+            .iter()
+            .map(|p| (p.t, p.h.count, p.h.positive_buckets.clone()))
+            .collect();
+        assert_eq!(got, vec![(1000, 5.0, vec![5.0]), (3000, 7.0, vec![7.0])]);
+        assert!(out[0].floats.is_empty());
     }
 
     #[test]
@@ -306,9 +357,9 @@ mod tests {
         let mut frames = FrameReader::new(stream.as_slice(), 1 << 20);
         let out = decode_stream(&mut frames, &window(100_000, 300_000)).unwrap();
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].1, pts(100..301));
-        assert_eq!(out[1].0, Labels::from_pairs(&[("__name__", "y")]));
-        assert!(out[1].1.is_empty());
+        assert_eq!(out[0].floats, pts(100..301));
+        assert_eq!(out[1].labels, Labels::from_pairs(&[("__name__", "y")]));
+        assert!(out[1].floats.is_empty());
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! [`xor`]). A response that ends early, fails its checksum or does not decode
 //! is an error: a partial answer is never returned as if complete.
 //!
-//! Native histograms are not read yet: a response carrying them is an
-//! [`RemoteReadError::Unsupported`] error naming the series.
+//! Native histograms are read from SAMPLES responses; native-histogram
+//! chunks in streamed responses are not decoded yet: they give an
+//! [`RemoteReadError::Unsupported`] error naming the series (ask for
+//! [`ResponseType::Samples`] to read them).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -35,6 +37,7 @@ use crate::model::{MatchOp, Matcher};
 mod decode;
 mod error;
 pub mod frames;
+mod histogram;
 #[cfg(test)]
 mod http_tests;
 mod proto;
@@ -209,13 +212,14 @@ impl RemoteReadStorage {
         &self.config.url
     }
 
-    /// Reads the series matching `matchers` in `hints.start..=hints.end`, with
-    /// this crate's error type (the [`Storage`] impl converts it).
+    /// Reads the series matching `matchers` with samples in
+    /// `hints.start..=hints.end` (series without any are left out), with the
+    /// remote-read error type (the [`Storage`] impl converts it).
     pub fn read(
         &self,
         matchers: &[Matcher],
         hints: &SelectHints,
-    ) -> Result<Vec<(crate::model::Labels, Vec<crate::model::FPoint>)>, RemoteReadError> {
+    ) -> Result<Vec<SelectedSeries<'static>>, RemoteReadError> {
         let body = encode_request(matchers, hints, self.config.response_type);
         let url = self.config.url.as_str();
         let transport = |source: ureq::Error| RemoteReadError::Transport {
@@ -259,10 +263,10 @@ impl RemoteReadStorage {
             start: hints.start,
             end: hints.end,
         };
-        if content_type.starts_with(STREAMED_CONTENT_TYPE) {
+        let series = if content_type.starts_with(STREAMED_CONTENT_TYPE) {
             let reader = body.into_with_config().limit(u64::MAX).reader();
             let mut frames = FrameReader::new(reader, self.config.max_frame_bytes);
-            decode::decode_stream(&mut frames, &window)
+            decode::decode_stream(&mut frames, &window)?
         } else if content_type.starts_with(SAMPLES_CONTENT_TYPE) {
             let compressed = body
                 .with_config()
@@ -272,13 +276,22 @@ impl RemoteReadStorage {
                     url: url.to_string(),
                     source,
                 })?;
-            decode::decode_samples(&compressed, self.config.max_response_bytes, &window)
+            decode::decode_samples(&compressed, self.config.max_response_bytes, &window)?
         } else {
-            Err(RemoteReadError::ContentType {
+            return Err(RemoteReadError::ContentType {
                 url: url.to_string(),
                 content_type,
+            });
+        };
+        Ok(series
+            .into_iter()
+            .filter(|s| !s.floats.is_empty() || !s.histograms.is_empty())
+            .map(|s: DecodedSeries| SelectedSeries {
+                labels: s.labels,
+                floats: Cow::Owned(s.floats),
+                histograms: Cow::Owned(s.histograms),
             })
-        }
+            .collect())
     }
 }
 
@@ -288,16 +301,7 @@ impl Storage for RemoteReadStorage {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
-        let series: Vec<DecodedSeries> = self.read(matchers, hints)?;
-        Ok(series
-            .into_iter()
-            .filter(|(_, floats)| !floats.is_empty())
-            .map(|(labels, floats)| SelectedSeries {
-                labels,
-                floats: Cow::Owned(floats),
-                histograms: Cow::Borrowed(&[]),
-            })
-            .collect())
+        Ok(self.read(matchers, hints)?)
     }
 }
 

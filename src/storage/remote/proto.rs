@@ -148,13 +148,71 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-/// `prometheus.Histogram`, read only to report where it appears (its fields
-/// beyond the timestamp are skipped).
+/// `prometheus.Histogram`: a native histogram sample. The `count` and
+/// `zero_count` oneofs are declared as their optional member fields (the
+/// same wire format): an integer histogram sets `count_int` and bucket
+/// deltas, a float histogram `count_float` and absolute bucket counts.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Histogram {
+    /// Observation count of an integer histogram.
+    #[prost(uint64, optional, tag = "1")]
+    pub count_int: Option<u64>,
+    /// Observation count of a float histogram.
+    #[prost(double, optional, tag = "2")]
+    pub count_float: Option<f64>,
+    /// Sum of observations.
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// Resolution: buckets grow by 2^(2^-schema); -53 for custom buckets.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    /// Width of the zero bucket.
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// Zero-bucket count of an integer histogram.
+    #[prost(uint64, optional, tag = "6")]
+    pub zero_count_int: Option<u64>,
+    /// Zero-bucket count of a float histogram.
+    #[prost(double, optional, tag = "7")]
+    pub zero_count_float: Option<f64>,
+    /// Spans of the negative buckets.
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Negative bucket counts as deltas from the previous bucket (integer histograms).
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Negative bucket counts (float histograms).
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    /// Spans of the positive buckets.
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// Positive bucket counts as deltas from the previous bucket (integer histograms).
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// Positive bucket counts (float histograms).
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    /// Counter-reset hint: 0 unknown, 1 yes, 2 no, 3 gauge.
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
     /// Milliseconds.
     #[prost(int64, tag = "15")]
     pub timestamp: i64,
+    /// Upper bounds of custom buckets (schema -53).
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
+}
+
+/// `prometheus.BucketSpan`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    /// Gap to the previous span (or the first bucket index).
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    /// Number of consecutive buckets.
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 /// `prometheus.ChunkedReadResponse`: one frame of a STREAMED_XOR_CHUNKS response.
