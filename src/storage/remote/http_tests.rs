@@ -245,3 +245,64 @@ fn short_body_is_an_error() {
         "{err}"
     );
 }
+
+/// Serves one request with `head_and_some_body`, then holds the connection
+/// open without sending more for `stall`.
+fn stalling(head_and_some_body: Vec<u8>, stall: std::time::Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/read", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 65536];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(&head_and_some_body);
+        std::thread::sleep(stall);
+    });
+    url
+}
+
+#[test]
+fn stream_stalling_mid_body_is_a_timeout() {
+    let frame = encode_frame(
+        &proto::ChunkedReadResponse {
+            chunked_series: vec![],
+            query_index: 0,
+        }
+        .encode_to_vec(),
+    );
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {STREAMED_CONTENT_TYPE}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        frame.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&frame);
+    response.extend_from_slice(b"\r\n");
+    let url = stalling(response, Duration::from_secs(3));
+    let storage = RemoteReadStorage::builder(url)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = select_up(&storage).unwrap_err();
+    assert!(matches!(err, StorageError::Timeout(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("chunked response stream failed"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "remote-tls")]
+#[test]
+fn https_speaks_tls() {
+    // A plain-HTTP answer to a TLS client hello fails the handshake.
+    let url = stalling(
+        http_response("200 OK", "text/plain", b"hello"),
+        Duration::from_secs(1),
+    )
+    .replace("http://", "https://");
+    let storage = RemoteReadStorage::builder(url)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let err = select_up(&storage).unwrap_err();
+    assert!(matches!(err, StorageError::Backend(_)), "{err:?}");
+}
