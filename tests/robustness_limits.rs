@@ -544,18 +544,17 @@ fn library_and_binary_forbid_unsafe_code() {
     }
 }
 
-/// The default depth limit leaves a wide margin: five times the default
-/// still parses, evaluates and drops on a 2 MiB stack in a debug build.
-/// (Between 5,000 and 10,000 levels the parser or the recursive drop of the
-/// tree overflows such a stack, which aborts the process: raise `max_depth`
-/// only together with the stack size of the threads that parse.)
+/// The highest depth any options allow (`MAX_DEPTH_CEILING`, 4,000) still
+/// parses, evaluates and drops on a 2 MiB stack in a debug build. (Between
+/// 5,000 and 10,000 levels the recursive drop of the tree would overflow
+/// such a stack, so `max_depth` is capped below that.)
 #[test]
-fn five_times_the_default_depth_fits_a_small_stack() {
-    let n = 5_000;
+fn the_depth_ceiling_fits_a_small_stack() {
+    let n = promql_engine::parser::MAX_DEPTH_CEILING - 2;
     std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
-            let opts = ParseOptions::default().with_max_depth(n + 1);
+            let opts = ParseOptions::default().with_max_depth(usize::MAX);
             let storage = store(1, 1);
             for q in [
                 format!("{}x{}", "(".repeat(n), ")".repeat(n)),
@@ -576,4 +575,13 @@ fn five_times_the_default_depth_fits_a_small_stack() {
         .expect("spawn")
         .join()
         .expect("no panic");
+}
+
+#[test]
+fn max_depth_is_capped_at_the_ceiling() {
+    let opts = ParseOptions::default().with_max_depth(usize::MAX);
+    let n = promql_engine::parser::MAX_DEPTH_CEILING + 10;
+    let q = format!("{}x{}", "(".repeat(n), ")".repeat(n));
+    let err = parse_with(&q, &opts).unwrap_err();
+    assert!(err.to_string().contains("nests too deeply"), "{err}");
 }

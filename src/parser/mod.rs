@@ -42,6 +42,9 @@ pub struct ParseOptions {
     /// input is an error, never a stack overflow. Input nesting deeper than
     /// 64 levels is parsed on a helper thread whose stack is sized for this
     /// limit.
+    ///
+    /// Values above [`MAX_DEPTH_CEILING`] count as that ceiling: deeper trees
+    /// could overflow a small thread stack when they are dropped.
     pub max_depth: usize,
     /// Maximum input length in bytes.
     pub max_length: usize,
@@ -60,7 +63,15 @@ impl Default for ParseOptions {
     }
 }
 
+/// The highest nesting depth [`ParseOptions::max_depth`] can allow.
+pub const MAX_DEPTH_CEILING: usize = 4000;
+
 impl ParseOptions {
+    /// [`max_depth`](Self::max_depth), capped at [`MAX_DEPTH_CEILING`].
+    pub fn effective_max_depth(&self) -> usize {
+        self.max_depth.min(MAX_DEPTH_CEILING)
+    }
+
     /// Prometheus 3.x defaults (no experimental features).
     pub fn new() -> Self {
         Self::default()

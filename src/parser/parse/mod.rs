@@ -61,7 +61,7 @@ const NO_CTX: Ctx = Ctx {
 /// stack.
 pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr> {
     check_length(input, options.max_length)?;
-    let inline_limit = if options.max_depth <= INLINE_DEPTH {
+    let inline_limit = if options.effective_max_depth() <= INLINE_DEPTH {
         usize::MAX
     } else {
         INLINE_DEPTH
@@ -81,7 +81,11 @@ pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr
         Ok(expr)
     };
     let stack = (256usize << 10)
-        .saturating_add(options.max_depth.saturating_mul(STACK_PER_LEVEL))
+        .saturating_add(
+            options
+                .effective_max_depth()
+                .saturating_mul(STACK_PER_LEVEL),
+        )
         .min(1 << 30);
     std::thread::scope(|scope| {
         std::thread::Builder::new()
@@ -93,7 +97,7 @@ pub(crate) fn parse_checked(input: &str, options: &ParseOptions) -> PResult<Expr
             .unwrap_or_else(|| {
                 Err(ParseError::new(
                     ParseErrorKind::TooDeep {
-                        limit: options.max_depth,
+                        limit: options.effective_max_depth(),
                     },
                     Span::at(0),
                     input,
@@ -267,11 +271,11 @@ impl<'a> Parser<'a> {
     /// Fails when `depth` exceeds the limit (or the inline limit, asking
     /// for a bigger stack).
     fn check_depth(&mut self, depth: usize, at: Span) -> PResult<()> {
-        if depth > self.opts.max_depth || depth > self.inline_limit {
-            self.wants_big_stack = depth <= self.opts.max_depth;
+        if depth > self.opts.effective_max_depth() || depth > self.inline_limit {
+            self.wants_big_stack = depth <= self.opts.effective_max_depth();
             return Err(ParseError::new(
                 ParseErrorKind::TooDeep {
-                    limit: self.opts.max_depth,
+                    limit: self.opts.effective_max_depth(),
                 },
                 at,
                 self.src,
