@@ -287,8 +287,8 @@ mod tests {
         assert_eq!(sprintf("%v|%s", &[f, TValue::Str("x".into())]), "0.25|x");
         assert_eq!(sprintf("%d", &[TValue::Str("x".into())]), "%!d(string=x)");
         assert_eq!(
-            sprintf("%5.1f|%-4d|", &[TValue::Float(2.71828), TValue::Int(7)]),
-            "  2.7|7   |"
+            sprintf("%5.1f|%-4d|", &[TValue::Float(4.25), TValue::Int(7)]),
+            "  4.2|7   |"
         );
         assert_eq!(
             sprintf("%x %e", &[TValue::Int(255), TValue::Float(1500.0)]),
