@@ -65,10 +65,12 @@
 pub mod check;
 pub mod decode;
 pub mod duration;
+pub mod eval;
 pub mod lint;
 pub mod load;
 pub mod model;
 pub mod template;
+pub mod unittest;
 pub mod validate;
 pub mod yaml;
 
@@ -78,4 +80,5 @@ pub use check::{
 };
 pub use load::{LoadOptions, Loaded, load_rule_file};
 pub use model::{LabelEntry, Rule, RuleFile, RuleGroup, RuleKind, Spanned};
+pub use unittest::{FileResult, TestOptions, TestReport, test_files, test_source};
 pub use validate::{RuleError, RuleProblem};

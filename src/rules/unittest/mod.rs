@@ -1,0 +1,188 @@
+//! `promtool test rules` as a library: rule unit-test files are run and
+//! reported with promtool's text and exit code.
+//!
+//! Output per file: `Unit Testing:  FILE`, then `  SUCCESS` or `  FAILED:`
+//! followed by each failure (an empty line after each), then an empty line.
+//! Status lines go to stdout, failures to stderr, as promtool writes them.
+
+pub mod format;
+pub mod run;
+
+use std::path::Path;
+
+use crate::engine::EngineOptions;
+use crate::rules::check::{OutputLine, Stream};
+use crate::rules::load::LoadOptions;
+
+pub use format::{TestFile, parse_test_file};
+
+/// How to run rule unit tests.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestOptions {
+    /// How rule files are loaded (parser features, name validation,
+    /// `--ignore-unknown-fields`).
+    pub load_options: LoadOptions,
+    /// Engine settings (the subquery step is set to the evaluation interval).
+    pub engine_options: EngineOptions,
+    /// Only run test groups whose name matches (promtool's `--run`).
+    pub run: Option<RunFilter>,
+}
+
+impl PartialEq for RunFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+/// A `--run` pattern (kept for comparison by text).
+#[derive(Clone, Debug)]
+pub struct RunFilter(pub regex::Regex);
+
+/// The result of one test file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileResult {
+    /// The file name as given.
+    pub name: String,
+    /// Failure messages (empty: the file passed).
+    pub errors: Vec<String>,
+    /// Warnings (rule-file patterns that matched nothing).
+    pub warnings: Vec<String>,
+}
+
+impl FileResult {
+    /// Whether every test in the file passed.
+    pub fn passed(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// The result of `promtool test rules FILE...`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestReport {
+    /// One result per file, in the order given.
+    pub files: Vec<FileResult>,
+    /// Everything printed, in order, with its stream.
+    pub output: Vec<OutputLine>,
+    /// 0 when all files passed, 1 otherwise.
+    pub exit_code: i32,
+}
+
+impl TestReport {
+    fn text(&self, stream: Option<Stream>) -> String {
+        self.output
+            .iter()
+            .filter(|l| stream.is_none_or(|s| l.stream == s))
+            .map(|l| format!("{}\n", l.text))
+            .collect()
+    }
+
+    /// Stdout and stderr interleaved, as a terminal shows them.
+    pub fn combined(&self) -> String {
+        self.text(None)
+    }
+
+    /// Stdout only.
+    pub fn stdout(&self) -> String {
+        self.text(Some(Stream::Stdout))
+    }
+
+    /// Stderr only.
+    pub fn stderr(&self) -> String {
+        self.text(Some(Stream::Stderr))
+    }
+}
+
+/// Runs one test file's text; `path` locates its rule files.
+pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult {
+    let mut result = FileResult {
+        name: path.display().to_string(),
+        ..FileResult::default()
+    };
+    let mut file = match parse_test_file(text) {
+        Ok(f) => f,
+        Err(e) => {
+            result.errors.push(e);
+            return result;
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let rule_files = run::resolve_rule_files(base, &file.rule_files, &mut result.warnings);
+    if file.evaluation_interval_ms == 0 {
+        file.evaluation_interval_ms = 60_000;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for name in &file.group_eval_order {
+        if !seen.insert(name) {
+            result
+                .errors
+                .push(format!("group name repeated in evaluation order: {name}"));
+            return result;
+        }
+    }
+    for tg in &file.tests {
+        if let Some(run) = &options.run {
+            if !run.0.is_match(&tg.name) {
+                continue;
+            }
+        }
+        let mut tg = tg.clone();
+        if tg.interval_ms == 0 {
+            tg.interval_ms = file.evaluation_interval_ms;
+        }
+        result
+            .errors
+            .extend(run::run_test_group(&file, &tg, &rule_files, options));
+    }
+    result
+}
+
+/// Runs the test files like `promtool test rules FILE...`.
+pub fn test_files<P: AsRef<Path>>(paths: &[P], options: &TestOptions) -> TestReport {
+    let mut report = TestReport::default();
+    for path in paths {
+        let path = path.as_ref();
+        let result = match std::fs::read_to_string(path) {
+            Ok(text) => test_source(path, &text, options),
+            Err(e) => FileResult {
+                name: path.display().to_string(),
+                errors: vec![format!("open {}: {}", path.display(), io_text(&e))],
+                warnings: Vec::new(),
+            },
+        };
+        report.push(result);
+    }
+    report
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+impl TestReport {
+    /// Adds a file's result and its output lines.
+    pub fn push(&mut self, result: FileResult) {
+        let line = |stream, text: String| OutputLine { stream, text };
+        self.output.push(line(
+            Stream::Stdout,
+            format!("Unit Testing:  {}", result.name),
+        ));
+        for w in &result.warnings {
+            self.output.push(line(Stream::Stderr, w.clone()));
+        }
+        if result.passed() {
+            self.output.push(line(Stream::Stdout, "  SUCCESS".into()));
+        } else {
+            self.exit_code = 1;
+            self.output.push(line(Stream::Stderr, "  FAILED:".into()));
+            for e in &result.errors {
+                self.output.push(line(Stream::Stderr, e.clone()));
+                self.output.push(line(Stream::Stdout, String::new()));
+            }
+        }
+        self.output.push(line(Stream::Stdout, String::new()));
+        self.files.push(result);
+    }
+}

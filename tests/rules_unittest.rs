@@ -1,0 +1,128 @@
+//! `promtool test rules` parity over the shared rule test data: every test
+//! file's exit code must match promtool's (MANIFEST.tsv `test_exit`), except
+//! the files listed in `testdata/rules/unittest/KNOWN_DIFFERENCES` with the
+//! 3.x verdict.
+
+use std::path::{Path, PathBuf};
+
+use promql_engine::rules::{TestOptions, test_files};
+
+/// `../shared/rules` from the crate root (or two levels up, for worktrees).
+fn shared() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let near = root.join("../shared/rules");
+    if near.exists() {
+        near
+    } else {
+        root.join("../../shared/rules")
+    }
+}
+
+/// `path -> expected exit` for files whose 3.x verdict differs from 2.42.
+fn known_differences() -> Vec<(String, i32)> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rules/unittest/KNOWN_DIFFERENCES");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut parts = l.split('\t');
+            let path = parts.next()?.to_string();
+            let exit = parts.next()?.trim().parse().ok()?;
+            Some((path, exit))
+        })
+        .collect()
+}
+
+/// The combined output block of a `.promtool-test.txt` file.
+fn promtool_combined(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let start = text.find("# --- combined stdout+stderr (interleaved as written) ---\n")?;
+    let rest = &text[start..];
+    let rest = &rest[rest.find('\n')? + 1..];
+    let end = rest.find("# --- stdout only ---")?;
+    Some(rest[..end].to_string())
+}
+
+#[test]
+fn rule_unit_test_parity() {
+    let root = shared();
+    let Ok(manifest) = std::fs::read_to_string(root.join("MANIFEST.tsv")) else {
+        eprintln!("shared rule data not found at {}; skipping", root.display());
+        return;
+    };
+    let known = known_differences();
+    let options = TestOptions::default();
+    let (mut passed, mut failed) = (0, 0);
+    let mut unexplained = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [path, kind, _, _, _, test_exit] = cols.as_slice() else {
+            continue;
+        };
+        if *kind != "test" {
+            continue;
+        }
+        let Ok(promtool_exit) = test_exit.parse::<i32>() else {
+            continue;
+        };
+        let expected = known
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(promtool_exit, |(_, e)| *e);
+        let report = test_files(&[root.join(path)], &options);
+        if report.exit_code == expected {
+            passed += 1;
+        } else {
+            failed += 1;
+            unexplained.push(format!(
+                "{path}: exit {} (want {expected})\n{}",
+                report.exit_code,
+                report.combined()
+            ));
+        }
+    }
+    println!("rule unit tests parity: {passed} passed, {failed} failed");
+    assert!(unexplained.is_empty(), "{}", unexplained.join("\n"));
+}
+
+/// The feature-focused unit tests produce promtool's exact text.
+#[test]
+fn unit_test_output_matches_promtool() {
+    let dir = shared().join("unit-tests");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("shared rule data not found; skipping");
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("_test.yml"))
+        .collect();
+    files.push(shared().join("seed/seed_rules_test.yml"));
+    files.sort();
+    let mut mismatches = Vec::new();
+    for file in &files {
+        let Some(expected) = promtool_combined(&PathBuf::from(format!(
+            "{}.promtool-test.txt",
+            file.display()
+        ))) else {
+            continue;
+        };
+        let report = test_files(&[file], &TestOptions::default());
+        let prefix = format!(
+            "{}/",
+            file.parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        let got = report.combined().replace(&prefix, "");
+        if got != expected {
+            mismatches.push(format!(
+                "{}:\n--- want\n{expected}--- got\n{got}",
+                file.display()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
