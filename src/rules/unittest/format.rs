@@ -40,6 +40,9 @@ pub struct TestGroup {
     pub start_timestamp_ms: i64,
 }
 
+/// Label or annotation pairs, in file order.
+pub type Pairs = Vec<(String, String)>;
+
 /// One `alert_rule_test` entry.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AlertTestCase {
@@ -48,7 +51,7 @@ pub struct AlertTestCase {
     /// `alertname:`.
     pub alertname: String,
     /// `exp_alerts:` as `(labels, annotations)`.
-    pub exp_alerts: Vec<(Vec<(String, String)>, Vec<(String, String)>)>,
+    pub exp_alerts: Vec<(Pairs, Pairs)>,
 }
 
 /// One `promql_expr_test` entry.

@@ -8,12 +8,13 @@ use crate::Engine;
 use crate::model::float_format::format_go_e;
 use crate::model::labels::{is_valid_legacy_label_name, write_quoted};
 use crate::model::{Labels, SampleValue};
+use crate::promqltest::tsdb_hints::ChunkState;
 use crate::rules::duration::format_duration;
 use crate::rules::eval::{AlertState, Group, GroupOptions, RuleBody, run_query};
 use crate::rules::load_rule_file;
 use crate::rules::template::value::format_go_duration;
 use crate::storage::MemoryStorage;
-use crate::storage::series_notation::{SeqValue, parse_series};
+use crate::storage::series_notation::{SeqValue, SeriesDesc, parse_series};
 
 use super::TestOptions;
 use super::format::{TestFile, TestGroup};
@@ -182,6 +183,27 @@ fn glob(path: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Appends an input series, giving histograms the counter-reset hints
+/// Prometheus' TSDB reports when reading them back.
+fn load_series(storage: &mut MemoryStorage, desc: &SeriesDesc, start: i64, interval: i64) {
+    let mut chunk = ChunkState::default();
+    let mut t = start;
+    for value in &desc.values {
+        match value {
+            SeqValue::Omitted => {}
+            SeqValue::Float(v) => {
+                chunk.float(*v);
+                storage.add(&desc.labels, t, *v);
+            }
+            SeqValue::Histogram { histogram, .. } => {
+                let stored = chunk.histogram(histogram);
+                storage.add_histogram(&desc.labels, t, stored);
+            }
+        }
+        t = t.saturating_add(interval);
+    }
+}
+
 /// Runs one test group; returns its failure messages (empty: passed).
 pub fn run_test_group(
     file: &TestFile,
@@ -195,9 +217,7 @@ pub fn run_test_group(
     for (i, (series, values)) in tg.input_series.iter().enumerate() {
         let line = format!("{series} {values}");
         match parse_series(&line) {
-            Ok(desc) => {
-                let _ = desc.append_to(&mut storage, mint, tg.interval_ms);
-            }
+            Ok(desc) => load_series(&mut storage, &desc, mint, tg.interval_ms),
             Err(e) => {
                 return vec![format!(
                     "{}:{}: parse error: {}",
