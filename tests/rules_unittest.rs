@@ -134,3 +134,71 @@ fn unit_test_output_matches_promtool() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+fn local(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/rules/unittest")
+        .join(name)
+}
+
+/// The crate's own test files: one passing, one failing, promtool's layout.
+#[test]
+fn local_test_files_report_like_promtool() {
+    let files = [local("basic_test.yml"), local("basic_failing_test.yml")];
+    let report = test_files(&files, &TestOptions::default());
+    assert_eq!(report.exit_code, 1);
+    assert!(report.files[0].passed(), "{:?}", report.files[0].errors);
+    assert_eq!(report.files[1].errors.len(), 2);
+    let prefix = format!("{}/", local("").display()).replace("//", "/");
+    let got = report.combined().replace(&prefix, "");
+    let want = std::fs::read_to_string(local("basic.expected.txt")).unwrap();
+    assert_eq!(got, want);
+    // Status lines on stdout, failures on stderr.
+    assert!(report.stdout().contains("  SUCCESS\n"));
+    assert!(report.stderr().starts_with("  FAILED:\n    name: wrong,\n"));
+}
+
+fn run_text(text: &str) -> Vec<String> {
+    let path = local("inline_test.yml");
+    promql_engine::rules::test_source(&path, text, &TestOptions::default()).errors
+}
+
+#[test]
+fn file_level_errors() {
+    assert_eq!(
+        run_text("rule_files: []\ntestz: []\n"),
+        ["yaml: unmarshal errors:\n  line 2: field testz not found in type main.unitTestFile"]
+    );
+    assert_eq!(
+        run_text("group_eval_order: [a, b, a]\n"),
+        ["group name repeated in evaluation order: a"]
+    );
+    let errors = run_text(
+        "rule_files: [basic.rules.yml]\ntests:\n- name: t\n  alert_rule_test:\n  - eval_time: 1m\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "an item under alert_rule_test misses required attribute alertname at eval_time 1m (in TestGroup t)"
+        ]
+    );
+    let errors = run_text("tests:\n- promql_expr_test:\n  - expr: 'sum('\n    eval_time: 0s\n");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("    expr: \"sum(\", time: 0s, err: "),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn nan_never_matches_and_scalars_become_samples() {
+    let errors = run_text(
+        "tests:\n- input_series:\n  - series: x\n    values: NaN 1\n  promql_expr_test:\n  - expr: x\n    eval_time: 0s\n    exp_samples:\n    - labels: x\n      value: .nan\n  - expr: '1 + 1'\n    eval_time: 0s\n    exp_samples:\n    - value: 2\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "    expr: \"x\", time: 0s,\n        exp: {__name__=\"x\"} NaN\n        got: {__name__=\"x\"} NaN"
+        ]
+    );
+}

@@ -1,5 +1,5 @@
-//! Prometheus rule files: loading and `promtool check rules` parity.
-//! (Rule evaluation and rule unit tests come later.)
+//! Prometheus rule files: loading and `promtool check rules` parity, rule
+//! group evaluation ([`eval`]) and `promtool test rules` ([`unittest`]).
 //!
 //! # YAML library choice
 //!
@@ -59,7 +59,9 @@
 //! - [`validate`]: Prometheus' rule validation (names, exprs, templates).
 //! - [`lint`]: duplicate-rule lint.
 //! - [`check`]: `promtool check rules` as a library ([`check_files`]).
-//! - [`template`]: Go text/template lexer and parser.
+//! - [`template`]: Go text/template lexer, parser and execution.
+//! - [`eval`]: rule group evaluation (recording and alerting rules).
+//! - [`unittest`]: `promtool test rules` as a library ([`test_files`]).
 //! - [`duration`]: Prometheus duration strings.
 
 pub mod check;
