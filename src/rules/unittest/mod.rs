@@ -16,8 +16,11 @@ use crate::rules::load::LoadOptions;
 
 pub use format::{TestFile, parse_test_file};
 
+/// Most samples one query may hold, as in the test loader promtool uses.
+pub const TEST_MAX_SAMPLES: usize = 10_000;
+
 /// How to run rule unit tests.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TestOptions {
     /// How rule files are loaded (parser features, name validation,
     /// `--ignore-unknown-fields`).
@@ -31,6 +34,20 @@ pub struct TestOptions {
 impl PartialEq for RunFilter {
     fn eq(&self, other: &Self) -> bool {
         self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Default for TestOptions {
+    /// promtool's settings: default rule loading, an engine limited to
+    /// [`TEST_MAX_SAMPLES`] samples per query, no `--run` filter.
+    fn default() -> Self {
+        let mut engine_options = EngineOptions::default();
+        engine_options.max_samples = TEST_MAX_SAMPLES;
+        TestOptions {
+            load_options: LoadOptions::default(),
+            engine_options,
+            run: None,
+        }
     }
 }
 
