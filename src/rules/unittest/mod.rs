@@ -41,11 +41,12 @@ impl Default for TestOptions {
     /// promtool's settings: default rule loading, an engine limited to
     /// [`TEST_MAX_SAMPLES`] samples per query, no `--run` filter.
     fn default() -> Self {
-        let mut engine_options = EngineOptions::default();
-        engine_options.max_samples = TEST_MAX_SAMPLES;
         TestOptions {
             load_options: LoadOptions::default(),
-            engine_options,
+            engine_options: EngineOptions {
+                max_samples: TEST_MAX_SAMPLES,
+                ..EngineOptions::default()
+            },
             run: None,
         }
     }
