@@ -245,3 +245,21 @@ fn template_errors_are_kept_in_the_text_and_queries_work() {
     assert!(bad.contains("error calling humanize"), "{bad}");
     assert_eq!(alert.annotations.get("q"), Some("4"));
 }
+
+#[test]
+fn eval_range_follows_the_group_interval() {
+    let mut g = group(
+        "groups:\n- name: g\n  interval: 30s\n  rules:\n  - alert: A\n    expr: x > 0\n    for: 1m\n",
+    );
+    assert_eq!(g.interval_ms, 30_000);
+    let mut st = MemoryStorage::new();
+    st.add(&series(&[("__name__", "x")]), 0, 1.0);
+    g.eval_range(&Engine::default(), &mut st, 0, 2 * MIN);
+    let times: Vec<i64> = samples(&st, "ALERTS_FOR_STATE")
+        .iter()
+        .map(|s| s.1)
+        .collect();
+    assert_eq!(times, [0, 30_000, 60_000, 90_000, 120_000]);
+    let states: Vec<AlertState> = g.alerts("A").map(|a| a.state).collect();
+    assert_eq!(states, [AlertState::Firing]);
+}

@@ -267,6 +267,39 @@ impl Group {
     }
 }
 
+impl Group {
+    /// Evaluates at `start`, `start + interval`, ... up to `end` inclusive,
+    /// as the rule manager's ticker would.
+    pub fn eval_range(
+        &mut self,
+        engine: &Engine,
+        storage: &mut MemoryStorage,
+        start: i64,
+        end: i64,
+    ) {
+        let step = self.interval_ms.max(1);
+        let mut t = start;
+        while t <= end {
+            self.eval(engine, storage, t);
+            t = match t.checked_add(step) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+    }
+
+    /// The alerts of the group's alerting rules named `name` (all states).
+    pub fn alerts<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Alert> + 'a {
+        self.rules
+            .iter()
+            .flat_map(move |r| match &r.body {
+                RuleBody::Alerting(a) if a.name == name => Some(a.alerts()),
+                _ => None,
+            })
+            .flatten()
+    }
+}
+
 /// Runs `expr` at `t` as Prometheus' rule query function does: a scalar
 /// becomes a one-sample vector without labels, other types are errors.
 pub fn run_query(
