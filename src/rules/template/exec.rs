@@ -704,6 +704,60 @@ mod tests {
     }
 
     #[test]
+    fn go_printing_rules() {
+        assert_eq!(
+            ok("{{ 1.5 }} {{ 1e3 }} {{ 3 }} {{ 0x10 }}", 0.0),
+            "1.5 1000 3 16"
+        );
+        assert_eq!(ok("{{ print 1 2 \"a\" 3 }}", 0.0), "1 2a3");
+        assert_eq!(ok("{{ \"a\" | printf \"%s-%s\" \"b\" }}", 0.0), "b-a");
+        assert_eq!(ok("{{ $value | printf \"%.2f\" }}", 1.0 / 3.0), "0.33");
+        assert_eq!(
+            ok("{{ printf \"%v %s\" 1e21 1.5 }}", 0.0),
+            "1e+21 %!s(float64=1.5)"
+        );
+        assert_eq!(
+            ok(
+                "{{ eq \"a\" \"b\" \"a\" }} {{ not 0 }} {{ len \"h\u{e9}\" }}",
+                0.0
+            ),
+            "true true 3"
+        );
+        assert_eq!(
+            ok(
+                "{{ range $k, $v := args 1 \"x\" }}{{ $k }}={{ $v }} {{ end }}",
+                0.0
+            ),
+            "arg0=1 arg1=x "
+        );
+        assert_eq!(
+            ok("{{ (args).arg0 }}|{{ index $labels \"job\" }}", 0.0),
+            "<no value>|app"
+        );
+        assert_eq!(
+            ok(
+                "{{ with $x := 5 }}{{ $x }}{{ end }}{{ range 3 }}{{ . }}{{ end }}",
+                0.0
+            ),
+            "5012"
+        );
+        assert_eq!(ok("{{ $value }}", f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn comparisons_follow_go_types() {
+        let err = run("{{ gt $value 1 }}", 2.0).unwrap_err().to_string();
+        assert!(
+            err.ends_with("error calling gt: incompatible types for comparison"),
+            "{err}"
+        );
+        assert_eq!(
+            ok("{{ lt 1 2 }} {{ ge \"b\" \"a\" }} {{ ne 1.5 1.5 }}", 0.0),
+            "true true false"
+        );
+    }
+
+    #[test]
     fn errors_are_go_shaped() {
         let err = run("{{ query \"bad\" }}", 0.0).unwrap_err().to_string();
         assert_eq!(
