@@ -229,3 +229,49 @@ fn check_rules_matches_promtool_exit_codes_and_output() {
         stderr(&o)
     );
 }
+
+#[test]
+fn series_and_labels_over_demo_data() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo/demo.om");
+    let o = promql(
+        &[
+            "series",
+            "--data",
+            demo,
+            "--output",
+            "json",
+            r#"up{job="api"}"#,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["data"][0]["instance"], "api-1:8080");
+
+    let o = promql(
+        &[
+            "labels", "--data", demo, "--output", "json", "job", "--match", "up",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["data"], serde_json::json!(["api", "web"]));
+
+    let o = promql(&["labels", "--data", demo, "--output", "table"], None);
+    assert!(
+        stdout(&o).lines().any(|l| l == "mountpoint"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = promql(&["completions", shell], None);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("promql"), "{shell}");
+    }
+}

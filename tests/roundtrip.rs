@@ -243,6 +243,7 @@ fn string_literal() -> Strat {
 fn string(value: String) -> Expr {
     Expr::StringLiteral(StringLiteral {
         value,
+        invalid_utf8: None,
         span: NO_SPAN,
     })
 }

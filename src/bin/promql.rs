@@ -10,11 +10,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use promql_engine::model::api_json;
 use promql_engine::model::float_format::format_api as format_float;
+use promql_engine::model::{Labels, Matcher};
 use promql_engine::model::{SampleValue, Value};
+use promql_engine::parser::parse_selector;
 use promql_engine::promqltest::{RunOptions, Script};
 use promql_engine::rules::{CheckOptions, Stream, check_files, check_stdin_text};
-use promql_engine::storage::MemoryStorage;
 use promql_engine::storage::load::load_data;
+use promql_engine::storage::{MemoryStorage, SelectHints, Storage};
 use promql_engine::{
     Engine, EngineOptions, EvalError, ParseError, ParseOptions, QueryResult, parse_with,
 };
@@ -59,6 +61,42 @@ enum Command {
     Check {
         #[command(subcommand)]
         kind: CheckKind,
+    },
+    /// List the series matching selectors (like the HTTP API's `/api/v1/series`).
+    #[command(
+        after_help = "Examples:\n  promql series --data testdata/demo/demo.om 'up{job=\"api\"}'\n  promql series --data metrics.om '{__name__=~\"node_.*\"}' --output json"
+    )]
+    Series {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Series selectors (`match[]`); a series matching any of them is listed.
+        #[arg(required = true)]
+        selectors: Vec<String>,
+        /// Output format (default: table on a terminal, json otherwise).
+        #[arg(long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// List label names, or the values of one label (like `/api/v1/labels` and
+    /// `/api/v1/label/NAME/values`).
+    #[command(
+        after_help = "Examples:\n  promql labels --data testdata/demo/demo.om\n  promql labels --data testdata/demo/demo.om job --match up"
+    )]
+    Labels {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The label whose values to list; without it, label names are listed.
+        name: Option<String>,
+        /// Only consider series matching this selector (repeatable).
+        #[arg(long = "match")]
+        matches: Vec<String>,
+        /// Output format (default: table on a terminal, json otherwise).
+        #[arg(long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Print a shell completion script (`promql completions bash > /etc/bash_completion.d/promql`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Evaluate a query over data files.
     Query {
@@ -268,6 +306,22 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Query { kind } => run_query(kind),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "promql", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Series {
+            data,
+            selectors,
+            output,
+        } => run_series(&data, &selectors, output),
+        Command::Labels {
+            data,
+            name,
+            matches,
+            output,
+        } => run_labels(&data, name.as_deref(), &matches, output),
         Command::Check { kind } => run_check(kind),
         Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
         Command::Fmt { file, features } => {
@@ -335,11 +389,7 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
             )
         }
     };
-    let format = eval.output.unwrap_or(if std::io::stdout().is_terminal() {
-        OutputFormat::Table
-    } else {
-        OutputFormat::Json
-    });
+    let format = default_format(eval.output);
     let parse_options = eval.features.parse_options().map_err(Failure::Usage)?;
     let mut options = EngineOptions::default();
     options.lookback_delta = parse_duration_arg(&eval.lookback_delta).map_err(Failure::Usage)?;
@@ -351,11 +401,7 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
     ));
     options.experimental_functions = parse_options.experimental_functions;
 
-    let mut storage = MemoryStorage::new();
-    for path in &data.data {
-        load_data_file(path, &mut storage)?;
-    }
-    storage.commit();
+    let storage = load_all(&data)?;
 
     let expr = match parse_with(&plan.expr, &parse_options) {
         Ok(e) => e,
@@ -396,6 +442,119 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
     match format {
         OutputFormat::Json => println!("{}", result_json(&result, &plan.expr, eval.stats)),
         OutputFormat::Table => print!("{}", result_table(&result, &plan.expr, eval.stats)),
+    }
+    Ok(())
+}
+
+fn default_format(output: Option<OutputFormat>) -> OutputFormat {
+    output.unwrap_or(if std::io::stdout().is_terminal() {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Json
+    })
+}
+
+fn load_all(data: &DataArgs) -> Result<MemoryStorage, Failure> {
+    let mut storage = MemoryStorage::new();
+    for path in &data.data {
+        load_data_file(path, &mut storage)?;
+    }
+    storage.commit();
+    Ok(storage)
+}
+
+/// Parses `match[]`-style selectors into matcher lists.
+fn selector_matchers(selectors: &[String]) -> Result<Vec<Vec<Matcher>>, Failure> {
+    selectors
+        .iter()
+        .map(|s| {
+            parse_selector(s)
+                .map(|v| v.matchers)
+                .map_err(|e| parse_failure(&e, s, None))
+        })
+        .collect()
+}
+
+/// The whole time range: the loaded data is small enough to consider all of it.
+fn all_time() -> SelectHints {
+    SelectHints::window(i64::MIN, i64::MAX)
+}
+
+fn run_series(
+    data: &DataArgs,
+    selectors: &[String],
+    output: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let storage = load_all(data)?;
+    let mut found: Vec<Labels> = Vec::new();
+    for matchers in selector_matchers(selectors)? {
+        let series = storage
+            .select(&matchers, &all_time())
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        found.extend(series.into_iter().map(|s| s.labels));
+    }
+    found.sort();
+    found.dedup();
+    match default_format(output) {
+        OutputFormat::Table => {
+            for labels in &found {
+                println!("{labels}");
+            }
+        }
+        OutputFormat::Json => {
+            let mut out = String::from("{\"status\":\"success\",\"data\":[");
+            for (i, labels) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                api_json::write_labels(&mut out, labels);
+            }
+            out.push_str("]}");
+            println!("{out}");
+        }
+    }
+    Ok(())
+}
+
+fn run_labels(
+    data: &DataArgs,
+    name: Option<&str>,
+    matches: &[String],
+    output: Option<OutputFormat>,
+) -> Result<(), Failure> {
+    let storage = load_all(data)?;
+    let matcher_sets = if matches.is_empty() {
+        vec![Vec::new()]
+    } else {
+        selector_matchers(matches)?
+    };
+    let mut items: Vec<String> = Vec::new();
+    for matchers in &matcher_sets {
+        let found = match name {
+            Some(name) => storage.label_values(name, matchers, &all_time()),
+            None => storage.label_names(matchers, &all_time()),
+        };
+        items.extend(found.map_err(|e| Failure::Input(e.to_string()))?);
+    }
+    items.sort();
+    items.dedup();
+    match default_format(output) {
+        OutputFormat::Table => {
+            for item in &items {
+                println!("{item}");
+            }
+        }
+        OutputFormat::Json => {
+            let mut out = String::from("{\"status\":\"success\",\"data\":[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                api_json::write_json_string(&mut out, item);
+            }
+            out.push_str("]}");
+            println!("{out}");
+        }
     }
     Ok(())
 }

@@ -4,15 +4,19 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use super::EvalError;
 use super::annotations::go_g;
 use super::eval::Ev;
+use super::functions::HintTracker;
+use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
 use super::types::{ESample, ESeries, FastMap, Matrix};
 use crate::model::float_format::format_go_f as format_value;
-use crate::model::{Labels, METRIC_NAME};
+use crate::model::histogram::{HistogramMean, HistogramSum};
+use crate::model::{FloatHistogram, Labels, METRIC_NAME};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
@@ -71,6 +75,12 @@ struct Group {
     has_hist: bool,
     values: Vec<f64>,
     drop_name: bool,
+    /// The running histogram sum (`sum`) or mean (`avg`).
+    hist_sum: Option<HistogramSum>,
+    hist_mean: Option<HistogramMean>,
+    /// Histograms of this group could not be combined.
+    incompatible: bool,
+    hints: HintTracker,
 }
 
 /// Evaluates an aggregation over all steps.
@@ -163,7 +173,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let mut k_out: Matrix = Vec::new();
     let mut k_index: FastMap<Labels, usize> = FastMap::default();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
-    let input_total: usize = input.iter().map(ESeries::len).sum();
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
     let base = ev.sh.current.get().saturating_sub(input_total);
     for (step, ts) in ev.steps().enumerate() {
         ev.tick()?;
@@ -237,15 +247,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                 }
                 continue;
             }
-            aggregate_one(
-                ev,
-                a,
-                &mut groups[gi],
-                f,
-                h.is_some(),
-                s.drop_name,
-                expr_span,
-            );
+            aggregate_one(ev, a, &mut groups[gi], f, h.as_deref(), s, expr_span);
         }
         if is_k {
             let mut step_out: Vec<ESample> = Vec::new();
@@ -269,7 +271,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                     step_out.append(members);
                 }
             }
-            ev.add_samples(step_out.len())?;
+            ev.add_samples(step_out.iter().map(ESample::samples).sum())?;
             if ev.is_instant() {
                 return Ok(step_out
                     .into_iter()
@@ -294,21 +296,21 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
             if !g.seen {
                 continue;
             }
-            if let Some(v) = finish(ev, a, g, param, expr_span) {
-                out[gi].floats.push(crate::model::FPoint { t: ts, v });
+            if let Some((v, h)) = finish(ev, a, g, param, expr_span) {
+                produced += h.as_deref().map_or(1, super::types::hist_samples);
+                out[gi].push(ts, v, h);
                 out[gi].drop_name = g.drop_name;
-                produced += 1;
             }
         }
         ev.add_samples(produced)?;
     }
     ev.sh.current.set(base);
     if is_k {
-        ev.add_samples(k_out.iter().map(ESeries::len).sum())?;
+        ev.add_samples(k_out.iter().map(ESeries::samples).sum())?;
         return Ok(k_out);
     }
     out.retain(|s| s.len() > 0);
-    ev.add_samples(out.iter().map(ESeries::len).sum())?;
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
     Ok(out)
 }
 
@@ -345,10 +347,12 @@ fn aggregate_one(
     a: &AggN,
     g: &mut Group,
     f: f64,
-    is_hist: bool,
-    drop_name: bool,
+    h: Option<&FloatHistogram>,
+    series: &ESeries,
     span: crate::parser::Span,
 ) {
+    let is_hist = h.is_some();
+    let drop_name = series.drop_name;
     let ignored = |op: &str| ev.info(format!("ignored histogram in {op} aggregation"), span);
     if !g.seen {
         *g = Group {
@@ -360,13 +364,18 @@ fn aggregate_one(
             ..Group::default()
         };
         match a.op {
-            Op::Sum | Op::Avg => {
-                if is_hist {
+            Op::Sum | Op::Avg => match h {
+                Some(h) => {
                     g.has_hist = true;
-                } else {
-                    g.has_float = true;
+                    g.hints.see(h);
+                    if a.op == Op::Sum {
+                        g.hist_sum = Some(HistogramSum::new(h.clone()));
+                    } else {
+                        g.hist_mean = Some(HistogramMean::new(h.clone()));
+                    }
                 }
-            }
+                None => g.has_float = true,
+            },
             Op::Stddev | Op::Stdvar => {
                 if is_hist {
                     g.seen = false;
@@ -393,13 +402,37 @@ fn aggregate_one(
         }
         return;
     }
+    if g.incompatible {
+        return;
+    }
     if drop_name {
         g.drop_name = true;
     }
+    let add_hist = |g: &mut Group, h: &FloatHistogram| {
+        g.has_hist = true;
+        let r = match (&mut g.hist_sum, &mut g.hist_mean) {
+            (Some(sum), _) => sum.add(h),
+            (_, Some(mean)) => mean.add(h),
+            // The group holds floats: the result is dropped anyway.
+            (None, None) => return,
+        };
+        g.hints.see(h);
+        match r {
+            Ok(o) => {
+                if o.custom_bounds_reconciled {
+                    info_reconciled(ev, HistOp::Agg, span);
+                }
+            }
+            Err(e) => {
+                note_error(ev, e, series.labels.metric_name().unwrap_or(""), span);
+                g.incompatible = true;
+            }
+        }
+    };
     match a.op {
         Op::Sum => {
-            if is_hist {
-                g.has_hist = true;
+            if let Some(h) = h {
+                add_hist(g, h);
             } else {
                 g.has_float = true;
                 (g.value, g.comp) = kahan_inc(f, g.value, g.comp);
@@ -407,8 +440,8 @@ fn aggregate_one(
         }
         Op::Avg => {
             g.count += 1.0;
-            if is_hist {
-                g.has_hist = true;
+            if let Some(h) = h {
+                add_hist(g, h);
                 return;
             }
             g.has_float = true;
@@ -469,40 +502,44 @@ fn finish(
     g: &mut Group,
     q: f64,
     span: crate::parser::Span,
-) -> Option<f64> {
+) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
     let mixed = "encountered a mix of histograms and floats for aggregation";
-    Some(match a.op {
+    if matches!(a.op, Op::Sum | Op::Avg) {
+        if g.has_float && g.has_hist {
+            ev.warn(mixed.into(), span);
+            return None;
+        }
+        if g.incompatible {
+            return None;
+        }
+        if g.has_hist {
+            let h = match (g.hist_sum.take(), g.hist_mean.take()) {
+                (Some(sum), _) => sum.finish(),
+                (_, Some(mean)) => mean.finish(),
+                (None, None) => return None,
+            };
+            if g.hints.collided() {
+                warn_reset_collision(ev, HistOp::Agg, span);
+            }
+            return Some((0.0, Some(Arc::new(h))));
+        }
+    }
+    let v = match a.op {
         Op::Avg => {
-            if g.has_float && g.has_hist {
-                ev.warn(mixed.into(), span);
-                return None;
-            }
-            if g.has_hist {
-                // Native-histogram averaging belongs to the histogram issue.
-                return None;
-            }
             if g.incremental_mean {
                 g.mean + g.comp
             } else {
                 g.value / g.count + g.comp / g.count
             }
         }
-        Op::Sum => {
-            if g.has_float && g.has_hist {
-                ev.warn(mixed.into(), span);
-                return None;
-            }
-            if g.has_hist {
-                return None;
-            }
-            g.value + g.comp
-        }
+        Op::Sum => g.value + g.comp,
         Op::Count => g.count,
         Op::Stdvar => g.value / g.count,
         Op::Stddev => (g.value / g.count).sqrt(),
         Op::Quantile => quantile(q, &mut g.values),
         _ => g.value,
-    })
+    };
+    Some((v, None))
 }
 
 fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
@@ -532,7 +569,7 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
         for s in &v[0] {
             let value = match &s.h {
                 None => format_value(s.f),
-                Some(h) => super::histogram_string::histogram_string(h),
+                Some(h) => h.go_string(),
             };
             let metric = s.labels.builder().set(label.as_str(), value).build();
             let key = group_labels(&metric, &grouping, a.without);

@@ -5,6 +5,9 @@
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
+use std::sync::Arc;
+
+use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, prom_labels_string};
 use crate::model::{FloatHistogram, Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -69,6 +72,109 @@ fn elem_binop(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// Applies `op` to two elements of which any may be a histogram: the value,
+/// the histogram result and whether to keep the element; `None` (with an
+/// annotation) when the operation is not defined for these types or the
+/// histograms cannot be combined. In vector/vector operations
+/// (`vector_vector`) a counter-reset collision also drops the element, as
+/// upstream.
+fn elem_binop_any(
+    ev: &Ev<'_, '_>,
+    b: &BinN,
+    lf: f64,
+    rf: f64,
+    lh: Option<&Arc<FloatHistogram>>,
+    rh: Option<&Arc<FloatHistogram>>,
+    vector_vector: bool,
+) -> Option<(f64, Option<Arc<FloatHistogram>>, bool)> {
+    use BinaryOp as B;
+    let op = b.op;
+    let incompatible = |lt: &str, rt: &str| {
+        incompatible_types(ev, b, lt, rt);
+        None
+    };
+    let done = |mut h: FloatHistogram| {
+        h.compact(0);
+        Some((0.0, Some(Arc::new(h)), true))
+    };
+    match (lh, rh) {
+        (None, None) => match op {
+            B::TrimUpper | B::TrimLower => incompatible("float", "float"),
+            _ => {
+                let (v, keep) = elem_binop(op, lf, rf);
+                Some((v, None, keep))
+            }
+        },
+        (None, Some(r)) => match op {
+            B::Mul => {
+                let mut h = (**r).clone();
+                h.mul(lf);
+                done(h)
+            }
+            _ => incompatible("float", "histogram"),
+        },
+        (Some(l), None) => {
+            let mut h = (**l).clone();
+            match op {
+                B::Mul => {
+                    h.mul(rf);
+                    done(h)
+                }
+                B::Div => {
+                    h.div(rf);
+                    done(h)
+                }
+                B::TrimUpper | B::TrimLower => {
+                    h.trim(rf, op == B::TrimUpper);
+                    Some((0.0, Some(Arc::new(h)), true))
+                }
+                _ => incompatible("histogram", "float"),
+            }
+        }
+        (Some(l), Some(r)) => match op {
+            B::Add | B::Sub => {
+                let mut h = (**l).clone();
+                let (res, hop) = if op == B::Add {
+                    (h.add(r), HistOp::Add)
+                } else {
+                    (h.sub(r), HistOp::Sub)
+                };
+                let outcome = match res {
+                    Ok(o) => o,
+                    Err(_) => {
+                        ev.warn(
+                            format!(
+                                "incompatible bucket layout encountered for binary operator {}",
+                                op.as_str()
+                            ),
+                            b.span,
+                        );
+                        return None;
+                    }
+                };
+                if op == B::Sub {
+                    h.counter_reset_hint = crate::model::CounterResetHint::Gauge;
+                }
+                if outcome.custom_bounds_reconciled {
+                    info_reconciled(ev, hop, b.span);
+                }
+                if outcome.counter_reset_collision {
+                    warn_reset_collision(ev, hop, b.span);
+                    if vector_vector {
+                        return None;
+                    }
+                }
+                done(h)
+            }
+            B::Eql | B::Neq => {
+                let eq = l.equals(r);
+                Some((0.0, Some(l.clone()), if op == B::Eql { eq } else { !eq }))
+            }
+            _ => incompatible("histogram", "histogram"),
+        },
+    }
+}
+
 fn incompatible_types(ev: &Ev<'_, '_>, b: &BinN, lt: &str, rt: &str) {
     let op = b.op.as_str();
     ev.info(
@@ -89,20 +195,14 @@ pub(crate) fn vector_scalar_binop(
 ) -> Vector {
     let mut out = Vec::with_capacity(vec.len());
     for s in vec {
-        if s.h.is_some() {
-            // Histogram arithmetic belongs to the native-histogram issue.
-            let (lt, rt) = if swap {
-                ("float", "histogram")
-            } else {
-                ("histogram", "float")
-            };
-            if !(b.op == BinaryOp::Mul || (b.op == BinaryOp::Div && !swap)) {
-                incompatible_types(ev, b, lt, rt);
-            }
+        let (lf, rf, lh, rh) = if swap {
+            (scalar, s.f, None, s.h.as_ref())
+        } else {
+            (s.f, scalar, s.h.as_ref(), None)
+        };
+        let Some((mut v, h, mut keep)) = elem_binop_any(ev, b, lf, rf, lh, rh, false) else {
             continue;
-        }
-        let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
-        let (mut v, mut keep) = elem_binop(b.op, l, r);
+        };
         if b.op.is_comparison() && swap {
             v = s.f;
         }
@@ -115,6 +215,7 @@ pub(crate) fn vector_scalar_binop(
         }
         let mut o = s.clone();
         o.f = v;
+        o.h = if b.return_bool { None } else { h };
         if changes_metric_schema(b.op) || b.return_bool {
             if !ev.delayed() {
                 o.labels = drop_metadata(&o.labels);
@@ -287,28 +388,10 @@ fn vector_binop(
      -> Result<(), EvalError> {
         let (matched_one, matched_many) = (&mut matched.0, &mut matched.1);
         let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
-        let mut out_h = None;
-        let (mut v, mut keep) = match (&l.h, &r.h) {
-            (None, None) => elem_binop(b.op, l.f, r.f),
-            (Some(lh), Some(rh)) if matches!(b.op, BinaryOp::Eql | BinaryOp::Neq) => {
-                let eq = histograms_equal(lh, rh);
-                out_h = Some(lh.clone());
-                (0.0, if b.op == BinaryOp::Eql { eq } else { !eq })
-            }
-            (lh, rh) => {
-                let name = |h: &Option<_>| if h.is_some() { "histogram" } else { "float" };
-                let supported = match b.op {
-                    BinaryOp::Mul => true,
-                    BinaryOp::Div => rh.is_none(),
-                    BinaryOp::Add | BinaryOp::Sub => lh.is_some() && rh.is_some(),
-                    _ => false,
-                };
-                if !supported {
-                    incompatible_types(ev, b, name(lh), name(rh));
-                }
-                // Histogram arithmetic belongs to the native-histogram issue.
-                return Ok(());
-            }
+        let Some((mut v, out_h, mut keep)) =
+            elem_binop_any(ev, b, l.f, r.f, l.h.as_ref(), r.h.as_ref(), true)
+        else {
+            return Ok(());
         };
         if b.return_bool {
             v = btof(keep);
@@ -409,18 +492,4 @@ fn result_metric(
         labels = b.build();
     }
     labels
-}
-
-/// Whether two native histograms are equal, ignoring the counter-reset hint.
-pub(crate) fn histograms_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
-    a.schema == b.schema
-        && a.count == b.count
-        && a.sum.to_bits() == b.sum.to_bits()
-        && a.custom_values == b.custom_values
-        && a.zero_threshold == b.zero_threshold
-        && a.zero_count == b.zero_count
-        && a.positive_spans == b.positive_spans
-        && a.positive_buckets == b.positive_buckets
-        && a.negative_spans == b.negative_spans
-        && a.negative_buckets == b.negative_buckets
 }

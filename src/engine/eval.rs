@@ -175,11 +175,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                     }
                     for p in &mut s.hists {
                         let mut h = (*p.h).clone();
-                        h.zero_count = -h.zero_count;
-                        h.count = -h.count;
-                        h.sum = -h.sum;
-                        h.positive_buckets.iter_mut().for_each(|b| *b = -*b);
-                        h.negative_buckets.iter_mut().for_each(|b| *b = -*b);
+                        h.negate();
                         p.h = std::sync::Arc::new(h);
                     }
                 }
@@ -235,7 +231,7 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
         // The inputs were counted when they were evaluated; they are released
         // when this node's result is complete.
-        let inputs_total: usize = inputs.iter().flatten().map(ESeries::len).sum();
+        let inputs_total: usize = inputs.iter().flatten().map(ESeries::samples).sum();
         let before = self.sh.current.get().saturating_sub(inputs_total);
         let base = before + inputs_total;
         let mut out_points = 0usize;
@@ -256,7 +252,9 @@ impl<'a, 'b> Ev<'a, 'b> {
                             drop_name: s.drop_name,
                         });
                         c.0 += 1;
+                        gathered += 1;
                     } else if let Some(p) = s.hists.get(c.1).filter(|p| p.t == ts) {
+                        gathered += super::types::hist_samples(&p.h);
                         vectors[i].push(ESample {
                             labels: s.labels.clone(),
                             t: ts,
@@ -269,15 +267,15 @@ impl<'a, 'b> Ev<'a, 'b> {
                         continue;
                     }
                     idxs[i].push(si);
-                    gathered += 1;
                 }
             }
             self.sh.current.set(base + out_points);
             self.add_samples(gathered)?;
             let result = f(&vectors, &idxs, ts)?;
             self.sh.current.set(base + out_points);
-            out_points += result.len();
-            self.add_samples(result.len())?;
+            let produced: usize = result.iter().map(ESample::samples).sum();
+            out_points += produced;
+            self.add_samples(produced)?;
             if self.is_instant() {
                 if !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
                     return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));

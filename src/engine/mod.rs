@@ -12,10 +12,11 @@
 //! Modules: `plan` (lowering), `eval` (core loop, limits), `selector`
 //! (lookback, range windows, staleness, `anchored`/`smoothed`), `binary`,
 //! `aggregate`, `functions/*` (instant kernels, range kernels, labels, sort,
-//! classic histograms, `info`), `annotations` (messages as Prometheus).
-//! Native-histogram arithmetic is not implemented yet: such samples flow
-//! through selectors, `*_over_time` picks, comparisons and `count_values`,
-//! and are skipped (with Prometheus' annotations where it has them) elsewhere.
+//! classic and native histograms, `info`), `annotations` (messages as
+//! Prometheus), `histops` (native-histogram outcomes and errors turned into
+//! annotations; the math itself lives in [`crate::model::histogram`]).
+//! Selectors below `histogram_count`/`histogram_sum`/`histogram_avg` read
+//! histograms as count/sum only, as Prometheus' stats iterator does.
 
 use std::time::{Duration, Instant};
 
@@ -24,10 +25,11 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
-mod histogram_string;
+mod histops;
 mod kahan;
 mod plan;
 mod selector;
+mod stats_read;
 mod types;
 
 use crate::model::{Sample, SampleValue, Series, Timestamp, Value, ValueType};

@@ -29,6 +29,11 @@ pub(crate) struct Sel {
     pub at: Option<i64>,
     pub anchored: bool,
     pub smoothed: bool,
+    /// Only histogram count and sum are needed (the selector sits below
+    /// `histogram_count`/`histogram_sum`/`histogram_avg` and below no
+    /// subquery, quantile/fraction function or trim operator): histograms
+    /// are read as Prometheus' stats iterator reads them.
+    pub stats_only: bool,
     pub span: Span,
 }
 
@@ -130,11 +135,26 @@ impl Node {
 
 /// Lowers `expr` for a query over `frame`.
 pub(crate) fn lower(expr: &Expr, frame: &QueryFrame) -> Result<Node, EvalError> {
-    Lowerer { frame }.lower(expr)
+    Lowerer {
+        frame,
+        stats: std::cell::Cell::new(StatsContext::default()),
+    }
+    .lower(expr)
+}
+
+/// What the ancestors of the node being lowered say about reading only
+/// histogram statistics.
+#[derive(Clone, Copy, Default)]
+struct StatsContext {
+    /// Below `histogram_count`, `histogram_sum` or `histogram_avg`.
+    wanted: bool,
+    /// Below a subquery, a quantile/fraction function or a trim operator.
+    blocked: bool,
 }
 
 struct Lowerer<'a> {
     frame: &'a QueryFrame,
+    stats: std::cell::Cell<StatsContext>,
 }
 
 impl Lowerer<'_> {
@@ -161,8 +181,23 @@ impl Lowerer<'_> {
             at: self.at(v.at),
             anchored: v.anchored,
             smoothed: v.smoothed,
+            stats_only: {
+                let c = self.stats.get();
+                c.wanted && !c.blocked
+            },
             span: v.span,
         })
+    }
+
+    /// Lowers `e` with the statistics context changed by `f`.
+    fn lower_in(&self, e: &Expr, f: impl FnOnce(&mut StatsContext)) -> Result<Node, EvalError> {
+        let saved = self.stats.get();
+        let mut c = saved;
+        f(&mut c);
+        self.stats.set(c);
+        let r = self.lower(e);
+        self.stats.set(saved);
+        r
     }
 
     fn lower(&self, expr: &Expr) -> Result<Node, EvalError> {
@@ -188,7 +223,7 @@ impl Lowerer<'_> {
                     None => 0,
                 };
                 Node::Subquery(Box::new(Subq {
-                    expr: self.lower(&s.expr)?,
+                    expr: self.lower_in(&s.expr, |c| c.blocked = true)?,
                     range: self.duration(&s.range)?,
                     step: if step > 0 {
                         step
@@ -214,6 +249,7 @@ impl Lowerer<'_> {
                 }
             }
             Expr::Call(c) => {
+                check_label_name_args(c)?;
                 let f = self.frame;
                 if c.func.experimental && !f.experimental_functions {
                     return Err(EvalError::BadQuery(format!(
@@ -238,7 +274,17 @@ impl Lowerer<'_> {
                 let args = c
                     .args
                     .iter()
-                    .map(|a| self.lower(a))
+                    .map(|a| {
+                        self.lower_in(a, |ctx| match c.func.name {
+                            "histogram_count" | "histogram_sum" | "histogram_avg" => {
+                                ctx.wanted = true;
+                            }
+                            "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => {
+                                ctx.blocked = true;
+                            }
+                            _ => {}
+                        })
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Node::Call(Box::new(CallN {
                     func: c.func,
@@ -247,6 +293,11 @@ impl Lowerer<'_> {
                 }))
             }
             Expr::Aggregate(a) => {
+                if let (AggregateOp::CountValues, Some(Expr::StringLiteral(s))) = (a.op, &a.param) {
+                    if let Some(bytes) = &s.invalid_utf8 {
+                        return Err(invalid_label_name(bytes));
+                    }
+                }
                 if a.op.is_experimental() && !self.frame.experimental_functions {
                     return Err(EvalError::BadQuery(format!(
                         "{}() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
@@ -274,10 +325,14 @@ impl Lowerer<'_> {
                 if b.op.is_set_operator() {
                     matching.card = crate::parser::VectorMatchCardinality::ManyToMany;
                 }
+                let trim = matches!(
+                    b.op,
+                    crate::parser::BinaryOp::TrimUpper | crate::parser::BinaryOp::TrimLower
+                );
                 Node::Binary(Box::new(BinN {
                     op: b.op,
-                    lhs: self.lower(&b.lhs)?,
-                    rhs: self.lower(&b.rhs)?,
+                    lhs: self.lower_in(&b.lhs, |c| c.blocked |= trim)?,
+                    rhs: self.lower_in(&b.rhs, |c| c.blocked |= trim)?,
                     matching,
                     return_bool: b.return_bool,
                     span: b.span,
@@ -290,4 +345,125 @@ impl Lowerer<'_> {
 fn unreachable_paren() -> Node {
     // The loop above strips every parenthesis.
     Node::Number(f64::NAN, Span::default())
+}
+
+/// The error for a label name that is not valid UTF-8 (a string literal with
+/// byte escapes), as Prometheus reports it.
+fn invalid_label_name(bytes: &[u8]) -> EvalError {
+    EvalError::Execution(format!(
+        "invalid label name {}",
+        crate::model::quote::go_quote_bytes(bytes)
+    ))
+}
+
+/// Label-name arguments of `label_replace` and `label_join` that are string
+/// literals with bytes that are not UTF-8 are invalid label names; the rest
+/// of the checks happen at evaluation.
+fn check_label_name_args(c: &crate::parser::Call) -> Result<(), EvalError> {
+    let invalid = |i: usize| match c.args.get(i) {
+        Some(Expr::StringLiteral(s)) => s.invalid_utf8.is_some().then(|| s.value.clone()),
+        _ => None,
+    };
+    let fail = |what: &str, name: String| {
+        Err(EvalError::Execution(format!(
+            "invalid {what} label name in {}(): {name}",
+            c.func.name
+        )))
+    };
+    match c.func.name {
+        "label_replace" => {
+            if let Some(dst) = invalid(1) {
+                return fail("destination", dst);
+            }
+        }
+        "label_join" => {
+            if let Some(dst) = invalid(1) {
+                return fail("destination", dst);
+            }
+            if let Some(src) = (3..c.args.len()).find_map(invalid) {
+                return fail("source", src);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `stats_only` flag of every selector of `query`, in source order.
+    fn stats_flags(query: &str) -> Vec<(String, bool)> {
+        let expr = crate::parser::parse(query).expect("test queries parse");
+        let frame = QueryFrame {
+            start: 0,
+            end: 0,
+            step: 0,
+            default_subquery_step: 60_000,
+            experimental_functions: true,
+        };
+        let node = lower(&expr, &frame).expect("test queries lower");
+        let mut out = Vec::new();
+        collect(&node, &mut out);
+        out
+    }
+
+    fn collect(node: &Node, out: &mut Vec<(String, bool)>) {
+        let name = |s: &Sel| {
+            s.matchers
+                .iter()
+                .find(|m| m.name == crate::model::METRIC_NAME)
+                .map(|m| m.value.clone())
+                .unwrap_or_default()
+        };
+        match node {
+            Node::Selector(s) => out.push((name(s), s.stats_only)),
+            Node::Matrix(m) => out.push((name(&m.sel), m.sel.stats_only)),
+            Node::Subquery(s) => collect(&s.expr, out),
+            Node::Call(c) => c.args.iter().for_each(|a| collect(a, out)),
+            Node::Agg(a) => {
+                if let Some(p) = &a.param {
+                    collect(p, out);
+                }
+                collect(&a.expr, out);
+            }
+            Node::Binary(b) => {
+                collect(&b.lhs, out);
+                collect(&b.rhs, out);
+            }
+            Node::Neg(e, _) => collect(e, out),
+            Node::Number(..) | Node::Str(..) => {}
+        }
+    }
+
+    fn flags(query: &str) -> Vec<bool> {
+        stats_flags(query).into_iter().map(|(_, f)| f).collect()
+    }
+
+    #[test]
+    fn stats_only_below_count_sum_avg() {
+        assert_eq!(flags("histogram_count(rate(a[5m]))"), [true]);
+        assert_eq!(flags("histogram_sum(sum by (x) (a))"), [true]);
+        assert_eq!(flags("histogram_avg(a) + b"), [true, false]);
+        assert_eq!(flags("a"), [false]);
+        assert_eq!(flags("rate(a[5m])"), [false]);
+    }
+
+    #[test]
+    fn buckets_needed_below_subquery_quantile_or_trim() {
+        assert_eq!(flags("histogram_count(increase(a[40m:9m]))"), [false]);
+        assert_eq!(
+            flags("histogram_quantile(0.5, histogram_count(a))"),
+            [false]
+        );
+        assert_eq!(
+            flags("histogram_count(histogram_fraction(0, 1, a))"),
+            [false]
+        );
+        assert_eq!(flags("histogram_count(a </ 3)"), [false]);
+        // Any such ancestor wins, even above the statistics function.
+        assert_eq!(flags("histogram_count(a) </ 3"), [false]);
+        assert_eq!(flags("histogram_count(last_over_time(a[5m:1m]))"), [false]);
+    }
 }

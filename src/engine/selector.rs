@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
-use super::types::{ESeries, Matrix};
+use super::types::{ESeries, Matrix, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -37,7 +37,15 @@ impl Ev<'_, '_> {
         range: Option<i64>,
     ) -> Result<Vec<SelectedSeries<'_>>, EvalError> {
         let hints = self.select_hints(sel, range);
-        Ok(self.sh.storage.select(&sel.matchers, &hints)?)
+        let mut series = self.sh.storage.select(&sel.matchers, &hints)?;
+        if sel.stats_only {
+            let seeks = match range {
+                None => self.instant_seeks(sel),
+                Some(r) => self.range_seeks(sel, r),
+            };
+            super::stats_read::read_stats_only(&mut series, &seeks);
+        }
+        Ok(series)
     }
 
     /// The storage hints for selecting `sel` (with `range` for range selectors).
@@ -87,8 +95,9 @@ impl Ev<'_, '_> {
                 self.tick()?;
                 let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
-                    self.add_samples(1)?;
-                    self.count_read(1);
+                    let n = h.as_deref().map_or(1, hist_samples);
+                    self.add_samples(n)?;
+                    self.count_read(n);
                     ss.push(ts, f, h);
                 }
             }
@@ -97,6 +106,42 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// The smoothed histogram at `data_ts`: the sample there, else the
+    /// interpolation between its neighbours (as a counter unless both are
+    /// gauges), else the previous sample without its counter-reset hint.
+    fn smooth_hist(
+        &self,
+        hists: &[HPoint],
+        data_ts: i64,
+        name: &str,
+        span: crate::parser::Span,
+    ) -> Option<Arc<FloatHistogram>> {
+        use crate::model::CounterResetHint as Hint;
+        let i = hists.partition_point(|p| p.t < data_ts);
+        if let Some(p) = hists.get(i).filter(|p| p.t == data_ts) {
+            return Some(p.h.clone());
+        }
+        let prev = hists.get(i.checked_sub(1)?)?;
+        let Some(next) = hists.get(i) else {
+            let mut h = (*prev.h).clone();
+            h.counter_reset_hint = Hint::Unknown;
+            return Some(Arc::new(h));
+        };
+        if prev.h.uses_custom_buckets() != next.h.uses_custom_buckets() {
+            super::histops::warn_mixed_schemas(self, name, span);
+            return None;
+        }
+        let is_counter =
+            prev.h.counter_reset_hint != Hint::Gauge || next.h.counter_reset_hint != Hint::Gauge;
+        match super::functions::interpolate_hist(self, prev, next, data_ts, is_counter, span) {
+            Ok(h) => Some(Arc::new(h)),
+            Err(e) => {
+                super::histops::note_error(self, e, name, span);
+                None
+            }
+        }
     }
 
     fn smooth_series(&self, sel: &Sel, series: &[SelectedSeries<'_>]) -> Result<Matrix, EvalError> {
@@ -133,17 +178,8 @@ impl Ev<'_, '_> {
                     continue;
                 }
                 if !hists.is_empty() {
-                    let i = hists.partition_point(|p| p.t < data_ts);
-                    if i < hists.len() && hists[i].t == data_ts {
-                        ss.hists.push(HPoint {
-                            t: ts,
-                            h: hists[i].h.clone(),
-                        });
-                    } else if i > 0 {
-                        ss.hists.push(HPoint {
-                            t: ts,
-                            h: hists[i - 1].h.clone(),
-                        });
+                    if let Some(h) = self.smooth_hist(hists, data_ts, &name, sel.span) {
+                        ss.hists.push(HPoint { t: ts, h });
                     }
                     continue;
                 }
@@ -163,8 +199,8 @@ impl Ev<'_, '_> {
                     });
                 }
             }
-            self.add_samples(ss.len())?;
-            self.count_read(ss.len());
+            self.add_samples(ss.samples())?;
+            self.count_read(ss.samples());
             if ss.len() > 0 {
                 out.push(ss);
             }
@@ -209,7 +245,7 @@ impl Ev<'_, '_> {
                 }
                 floats = extend_floats(&floats, mint, maxt, sel.smoothed);
             }
-            let n = floats.len() + hists.len();
+            let n = floats.len() + hpoint_samples(&hists);
             self.add_samples(n)?;
             self.count_read(n);
             if n > 0 {

@@ -33,12 +33,37 @@ impl ESeries {
         self.floats.len() + self.hists.len()
     }
 
+    /// The samples this series holds as the limits and statistics count
+    /// them: one per float, more per histogram ([`hist_samples`]).
+    pub fn samples(&self) -> usize {
+        self.floats.len() + hpoint_samples(&self.hists)
+    }
+
     pub fn push(&mut self, t: i64, f: f64, h: Option<Arc<FloatHistogram>>) {
         match h {
             Some(h) => self.hists.push(HPoint { t, h }),
             None => self.floats.push(FPoint { t, v: f }),
         }
     }
+}
+
+/// How many samples a histogram counts as against the limits and in the
+/// statistics: its size in memory (as Prometheus estimates it: 168 bytes of
+/// structure plus 8 per span, bucket and custom bound) in 16-byte units,
+/// rounded.
+pub(crate) fn hist_samples(h: &FloatHistogram) -> usize {
+    const STRUCT_SIZE: usize = 168;
+    let items = h.positive_spans.len()
+        + h.negative_spans.len()
+        + h.positive_buckets.len()
+        + h.negative_buckets.len()
+        + h.custom_values.len();
+    (STRUCT_SIZE + 8 * items + 8) / 16
+}
+
+/// [`hist_samples`] summed over points.
+pub(crate) fn hpoint_samples(points: &[HPoint]) -> usize {
+    points.iter().map(|p| hist_samples(&p.h)).sum()
 }
 
 /// One element of an instant vector during evaluation.
@@ -52,6 +77,11 @@ pub(crate) struct ESample {
 }
 
 impl ESample {
+    /// The samples this element counts as ([`hist_samples`] for histograms).
+    pub fn samples(&self) -> usize {
+        self.h.as_deref().map_or(1, hist_samples)
+    }
+
     pub fn float(labels: Labels, f: f64) -> Self {
         ESample {
             labels,
@@ -169,3 +199,35 @@ pub(crate) type FastMap<K, V> =
 
 /// A hash set using [`FxHasher`].
 pub(crate) type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BucketSpan;
+
+    #[test]
+    fn histograms_count_by_their_size() {
+        let empty = FloatHistogram::default();
+        assert_eq!(hist_samples(&empty), 11);
+        let h = FloatHistogram {
+            positive_spans: vec![BucketSpan {
+                offset: 0,
+                length: 4,
+            }],
+            positive_buckets: vec![1.0; 4],
+            negative_spans: vec![BucketSpan {
+                offset: 0,
+                length: 1,
+            }],
+            negative_buckets: vec![1.0],
+            ..Default::default()
+        };
+        // 168 + 7 * 8 bytes, in 16-byte units, rounded.
+        assert_eq!(hist_samples(&h), 14);
+        let mut s = ESeries::new(Labels::empty(), false);
+        s.push(0, 1.0, None);
+        s.push(1, 0.0, Some(Arc::new(h)));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.samples(), 15);
+    }
+}

@@ -54,7 +54,8 @@ pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_labels(out: &mut String, labels: &Labels) {
+/// Writes a label set as a JSON object `{"name":"value",...}`.
+pub fn write_labels(out: &mut String, labels: &Labels) {
     out.push('{');
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {

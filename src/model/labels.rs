@@ -185,32 +185,9 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Writes `s` as a double-quoted string with Go-style escapes.
+/// Writes `s` as a double-quoted string with Go's `strconv.Quote` escapes.
 pub fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            '\u{7}' => f.write_str("\\a")?,
-            '\u{8}' => f.write_str("\\b")?,
-            '\u{c}' => f.write_str("\\f")?,
-            '\u{b}' => f.write_str("\\v")?,
-            c if c.is_control() => {
-                let v = c as u32;
-                if v < 0x10000 {
-                    write!(f, "\\u{v:04x}")?
-                } else {
-                    write!(f, "\\U{v:08x}")?
-                }
-            }
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
+    super::quote::write_go_quoted(f, s)
 }
 
 /// Whether `name` matches `[a-zA-Z_][a-zA-Z0-9_]*`, the legacy label-name charset.

@@ -5,6 +5,7 @@ pub mod float_format;
 pub mod histogram;
 pub mod labels;
 pub mod matcher;
+pub mod quote;
 pub mod value;
 
 pub use histogram::{BucketSpan, CounterResetHint, FloatHistogram};

@@ -405,6 +405,11 @@ pub struct ParenExpr {
 pub struct StringLiteral {
     /// The unescaped value.
     pub value: String,
+    /// The literal's bytes when its escapes do not form valid UTF-8 (such as
+    /// `"a\xc5z"`): Go strings may hold any bytes, so Prometheus accepts the
+    /// literal and fails only where it must be a label name. `value` then
+    /// holds the lossy UTF-8 conversion.
+    pub invalid_utf8: Option<Vec<u8>>,
     /// Including the quotes.
     pub span: Span,
 }

@@ -81,6 +81,22 @@ fn is_go_printable(c: char) -> bool {
 /// raw strings in backticks are taken verbatim). The token was validated by
 /// the lexer; errors here are escapes that produce invalid UTF-8.
 pub(crate) fn unquote(token: &str) -> Result<Cow<'_, str>, String> {
+    match unquote_bytes(token)? {
+        Unquoted::Text(s) => Ok(s),
+        Unquoted::Bytes(_) => Err("invalid UTF-8 in string literal".to_string()),
+    }
+}
+
+/// The result of unquoting: text, or bytes that are not valid UTF-8.
+pub(crate) enum Unquoted<'a> {
+    /// Valid UTF-8.
+    Text(Cow<'a, str>),
+    /// The escapes produced these bytes, which are not valid UTF-8.
+    Bytes(Vec<u8>),
+}
+
+/// Like [`unquote`], but returns invalid UTF-8 as bytes instead of an error.
+pub(crate) fn unquote_bytes(token: &str) -> Result<Unquoted<'_>, String> {
     let Some(quote) = token.chars().next() else {
         return Err("empty string token".into());
     };
@@ -88,7 +104,7 @@ pub(crate) fn unquote(token: &str) -> Result<Cow<'_, str>, String> {
         .get(1..token.len().saturating_sub(1))
         .ok_or_else(|| "invalid string token".to_string())?;
     if quote == '`' || !inner.contains('\\') {
-        return Ok(Cow::Borrowed(inner));
+        return Ok(Unquoted::Text(Cow::Borrowed(inner)));
     }
     let mut bytes: Vec<u8> = Vec::with_capacity(inner.len());
     let mut chars = inner.chars();
@@ -141,9 +157,10 @@ pub(crate) fn unquote(token: &str) -> Result<Cow<'_, str>, String> {
             bytes.push(u8::try_from(value).map_err(|_| "octal escape value > 255")?);
         }
     }
-    String::from_utf8(bytes)
-        .map(Cow::Owned)
-        .map_err(|_| "invalid UTF-8 in string literal".to_string())
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => Unquoted::Text(Cow::Owned(s)),
+        Err(e) => Unquoted::Bytes(e.into_bytes()),
+    })
 }
 
 #[cfg(test)]

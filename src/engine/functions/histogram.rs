@@ -1,6 +1,6 @@
 //! `histogram_quantile`, `histogram_quantiles` and `histogram_fraction` over
-//! classic (`le`-labelled) bucket series. Native histograms are passed over
-//! here; their math belongs to the native-histogram issue.
+//! classic (`le`-labelled) bucket series and native histograms (whose math
+//! lives in [`crate::model::histogram`]).
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use crate::engine::annotations::{go_g, go_quote, with_metric_name};
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
 use crate::engine::types::{ESample, Vector, drop_metadata};
-use crate::model::Labels;
+use crate::model::{FloatHistogram, Labels};
 use crate::parser::Span;
 
 #[derive(Clone, Copy, Debug)]
@@ -23,8 +23,9 @@ struct Group {
     buckets: Vec<Bucket>,
 }
 
-/// Groups classic bucket samples by their labels without `le`.
-fn group_buckets(ev: &Ev<'_, '_>, v: &Vector, span: Span) -> Vec<Group> {
+/// Groups classic bucket samples by their labels without `le`, and returns
+/// the native histograms that do not collide with a classic group.
+fn group_buckets<'v>(ev: &Ev<'_, '_>, v: &'v Vector, span: Span) -> (Vec<Group>, Vec<&'v ESample>) {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut natives: Vec<&ESample> = Vec::new();
@@ -62,6 +63,7 @@ fn group_buckets(ev: &Ev<'_, '_>, v: &Vector, span: Span) -> Vec<Group> {
         });
         groups[i].buckets.push(Bucket { upper, count: s.f });
     }
+    let mut kept = Vec::with_capacity(natives.len());
     for n in natives {
         if let Some(&i) = index.get(&n.labels)
             && !groups[i].buckets.is_empty()
@@ -79,10 +81,57 @@ fn group_buckets(ev: &Ev<'_, '_>, v: &Vector, span: Span) -> Vec<Group> {
                 span,
             );
             groups[i].buckets.clear();
+            continue;
         }
+        kept.push(n);
     }
     groups.retain(|g| !g.buckets.is_empty());
-    groups
+    (groups, kept)
+}
+
+/// The metric name annotations about a native histogram mention: only with
+/// delayed name removal (otherwise the name is already gone).
+fn native_name<'a>(ev: &Ev<'_, '_>, s: &'a ESample) -> &'a str {
+    if ev.delayed() {
+        metric_name(&s.labels)
+    } else {
+        ""
+    }
+}
+
+/// `histogram_quantile` of one native histogram, with its infos.
+fn native_quantile(ev: &Ev<'_, '_>, q: f64, s: &ESample, h: &FloatHistogram, span: Span) -> f64 {
+    let r = h.quantile(q);
+    if r.nan_result {
+        ev.info(
+            with_metric_name(
+                "input to histogram_quantile has NaN observations, result is NaN".into(),
+                native_name(ev, s),
+            ),
+            span,
+        );
+    }
+    if r.nan_skew {
+        ev.info(
+            with_metric_name(
+                "input to histogram_quantile has NaN observations, result is skewed higher".into(),
+                native_name(ev, s),
+            ),
+            span,
+        );
+    }
+    r.value
+}
+
+/// A float result for a native histogram sample.
+fn native_out(ev: &Ev<'_, '_>, s: &ESample, ts: i64, f: f64) -> ESample {
+    ESample {
+        labels: out_labels(ev, &s.labels),
+        t: ts,
+        f,
+        h: None,
+        drop_name: true,
+    }
 }
 
 /// Parses a float as Go's `strconv.ParseFloat` would for bucket bounds.
@@ -132,7 +181,14 @@ pub(crate) fn histogram_quantile(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector], ts: i
         return Vec::new();
     };
     let mut out = Vec::new();
-    for mut g in group_buckets(ev, input, vspan) {
+    let (groups, natives) = group_buckets(ev, input, vspan);
+    for n in natives {
+        if let Some(h) = &n.h {
+            let v = native_quantile(ev, q, n, h, vspan);
+            out.push(native_out(ev, n, ts, v));
+        }
+    }
+    for mut g in groups {
         let r = bucket_quantile(q, &mut g.buckets);
         if let Some((lo, hi, diff)) = r.forced {
             let name = if ev.delayed() {
@@ -177,9 +233,21 @@ pub(crate) fn histogram_quantiles(
         validate_quantile(ev, q, c.args.get(i + 1).map_or(c.span, |a| a.span()));
         qs.push(q);
     }
-    let groups = group_buckets(ev, input, vspan);
+    let (groups, natives) = group_buckets(ev, input, vspan);
     let mut out = Vec::new();
     for q in qs {
+        for n in &natives {
+            if let Some(h) = &n.h {
+                let v = native_quantile(ev, q, n, h, vspan);
+                let mut o = native_out(ev, n, ts, v);
+                o.labels = o
+                    .labels
+                    .builder()
+                    .set(label.as_str(), openmetrics_float(q))
+                    .build();
+                out.push(o);
+            }
+        }
         for g in &groups {
             let mut buckets = g.buckets.clone();
             let r = bucket_quantile(q, &mut buckets);
@@ -217,16 +285,31 @@ pub(crate) fn histogram_fraction(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector]) -> Ve
         return Vec::new();
     };
     let vspan = c.args[2].span();
-    group_buckets(ev, input, vspan)
-        .into_iter()
-        .map(|mut g| ESample {
-            labels: out_labels(ev, &g.labels),
-            t: 0,
-            f: bucket_fraction(lower, upper, &mut g.buckets),
-            h: None,
-            drop_name: true,
-        })
-        .collect()
+    let (groups, natives) = group_buckets(ev, input, vspan);
+    let mut out: Vector = Vec::new();
+    for n in natives {
+        if let Some(h) = &n.h {
+            let r = h.fraction(lower, upper);
+            if r.nan_observations {
+                ev.info(
+                    with_metric_name(
+                        "input to histogram_fraction has NaN observations, which are excluded from all fractions".into(),
+                        native_name(ev, n),
+                    ),
+                    vspan,
+                );
+            }
+            out.push(native_out(ev, n, 0, r.value));
+        }
+    }
+    out.extend(groups.into_iter().map(|mut g| ESample {
+        labels: out_labels(ev, &g.labels),
+        t: 0,
+        f: bucket_fraction(lower, upper, &mut g.buckets),
+        h: None,
+        drop_name: true,
+    }));
+    out
 }
 
 fn openmetrics_float(f: f64) -> String {

@@ -111,6 +111,7 @@ pub(crate) fn eval_info(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             at,
             anchored: false,
             smoothed: false,
+            stats_only: false,
             span: c.span,
         };
         fetch_info_series(ev, &sel)?

@@ -191,14 +191,17 @@ pub(crate) fn call(
         "histogram_quantile" => Ok(histogram::histogram_quantile(ev, c, v, ts)),
         "histogram_quantiles" => Ok(histogram::histogram_quantiles(ev, c, v, strings, ts)),
         "histogram_fraction" => Ok(histogram::histogram_fraction(ev, c, v)),
-        "histogram_count" | "histogram_sum" | "histogram_avg" => Ok(arg()
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => Ok(arg()
             .iter()
             .filter_map(|s| {
                 let h = s.h.as_ref()?;
                 let f = match c.func.name {
                     "histogram_count" => h.count,
                     "histogram_sum" => h.sum,
-                    _ => h.sum / h.count,
+                    "histogram_stddev" => h.stddev(),
+                    "histogram_stdvar" => h.stdvar(),
+                    _ => h.avg(),
                 };
                 Some(ESample {
                     labels: if ev.delayed() {
@@ -213,8 +216,6 @@ pub(crate) fn call(
                 })
             })
             .collect()),
-        // Native-histogram statistics belong to the histogram issue.
-        "histogram_stddev" | "histogram_stdvar" => Ok(Vec::new()),
         other => Err(EvalError::Execution(format!(
             "function {other:?} is not supported"
         ))),

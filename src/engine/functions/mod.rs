@@ -1,12 +1,15 @@
 //! Function calls: dispatch to instant-vector kernels, range-vector kernels
 //! and the series-level functions (`label_replace`, `label_join`, `info`).
 
+mod hist_range;
 mod histogram;
 mod info;
 mod instant;
 mod label;
 mod range;
 mod sort;
+
+pub(crate) use hist_range::{HintTracker, interpolate_hist};
 
 use super::EvalError;
 use super::eval::Ev;

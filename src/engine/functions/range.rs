@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::hist_range;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
@@ -15,7 +16,7 @@ use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels};
+use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 
@@ -88,7 +89,11 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         Node::Matrix(m) => {
             let mut hints = ev.select_hints(&m.sel, Some(m.range));
             hints.func = Some(c.func.name);
-            let selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
+            let mut selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
+            if m.sel.stats_only {
+                let seeks = ev.range_seeks(&m.sel, m.range);
+                crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
+            }
             let mut out = Vec::with_capacity(selected.len());
             for s in &selected {
                 out.push(if use_sts {
@@ -105,7 +110,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             .map(|s| RangeSeries {
                 labels: s.labels,
                 floats: s.floats,
-                hists: s.hists,
+                hists: forget_reset_hints(s.hists),
                 drop_name: s.drop_name,
                 float_sts: Vec::new(),
                 hist_sts: Vec::new(),
@@ -113,7 +118,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             .collect(),
         _ => Vec::new(),
     };
-    let held: usize = series.iter().map(|s| s.floats.len() + s.hists.len()).sum();
+    let held: usize = series
+        .iter()
+        .map(|s| s.floats.len() + hpoint_samples(&s.hists))
+        .sum();
     if matches!(arg, Node::Matrix(_)) {
         // A subquery's result was counted when it was evaluated.
         ev.add_samples(held)?;
@@ -180,7 +188,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             }
         }
         if ss.len() > 0 {
-            ev.add_samples(ss.len())?;
+            ev.add_samples(ss.samples())?;
             if (name == "rate" || name == "increase")
                 && !mname.is_empty()
                 && !ss.floats.is_empty()
@@ -209,6 +217,23 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
+}
+
+/// Subquery results lose their explicit counter-reset hints: a subquery may
+/// skip the sample after a reset or return it several times.
+fn forget_reset_hints(mut hists: Vec<HPoint>) -> Vec<HPoint> {
+    use crate::model::CounterResetHint as Hint;
+    for p in &mut hists {
+        if matches!(
+            p.h.counter_reset_hint,
+            Hint::CounterReset | Hint::NotCounterReset
+        ) {
+            let mut h = (*p.h).clone();
+            h.counter_reset_hint = Hint::Unknown;
+            p.h = Arc::new(h);
+        }
+    }
+    hists
 }
 
 fn absent_over_time(ev: &Ev<'_, '_>, c: &CallN, mi: usize, mat: Matrix) -> Matrix {
@@ -309,8 +334,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 return Ok(Out::None);
             }
             if f.is_empty() {
-                // Native-histogram sums belong to the histogram issue.
-                return Ok(Out::None);
+                return Ok(hist_range::sum_avg_hists(ev, w, name == "avg_over_time"));
             }
             if name == "sum_over_time" {
                 let (mut sum, mut c) = (0.0, 0.0);
@@ -577,9 +601,9 @@ fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
                 }
                 (Some(a), Some(b)) => {
                     if resets {
-                        start_timestamp_reset(p.3, p.2, cur.3, cur.2) || detect_reset(b, a)
+                        start_timestamp_reset(p.3, p.2, cur.3, cur.2) || b.detect_reset(a)
                     } else {
-                        !crate::engine::binary::histograms_equal(a, b)
+                        !a.equals(b)
                     }
                 }
                 _ => true,
@@ -598,34 +622,67 @@ fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
     if f.len() + h.len() < 2 {
         return Out::None;
     }
-    if !h.is_empty() {
-        // Last two samples of either kind.
-        let mut all: Vec<(i64, bool)> = f.iter().rev().take(2).map(|p| (p.t, false)).collect();
-        all.extend(h.iter().rev().take(2).map(|p| (p.t, true)));
-        all.sort_by_key(|x| x.0);
-        let last_two = &all[all.len() - 2..];
-        if last_two[0].1 != last_two[1].1 {
-            mixed_warning(ev, w);
+    // The last two samples of either kind, oldest first, with start times.
+    #[derive(Clone, Copy)]
+    enum P<'a> {
+        F(FPoint),
+        H(&'a HPoint),
+    }
+    let t_of = |p: &P<'_>| match p {
+        P::F(x) => x.t,
+        P::H(x) => x.t,
+    };
+    let mut ss: Vec<(P<'_>, i64)> = Vec::with_capacity(2);
+    for (i, p) in f.iter().enumerate().skip(f.len().saturating_sub(2)) {
+        ss.push((P::F(*p), w.float_sts.get(i).copied().unwrap_or(0)));
+    }
+    for (i, p) in h.iter().enumerate().skip(h.len().saturating_sub(2)) {
+        let s = (P::H(p), w.hist_sts.get(i).copied().unwrap_or(0));
+        let t = p.t;
+        match ss.len() {
+            0 => ss.push(s),
+            1 => {
+                if t < t_of(&ss[0].0) {
+                    ss.insert(0, s);
+                } else {
+                    ss.push(s);
+                }
+            }
+            _ => {
+                if t < t_of(&ss[0].0) {
+                } else if t > t_of(&ss[1].0) {
+                    ss[0] = ss[1];
+                    ss[1] = s;
+                } else {
+                    ss[0] = s;
+                }
+            }
         }
-        // Native-histogram irate/idelta belongs to the histogram issue.
-        return Out::None;
     }
-    let n = f.len();
-    let (p0, p1) = (f[n - 2], f[n - 1]);
-    let interval = p1.t.saturating_sub(p0.t);
-    if interval == 0 {
-        return Out::None;
+    let [(s0, st0), (s1, st1)] = [ss[0], ss[1]];
+    match (s0, s1) {
+        (P::F(p0), P::F(p1)) => {
+            let interval = p1.t.saturating_sub(p0.t);
+            if interval == 0 {
+                return Out::None;
+            }
+            let mut v = p1.v;
+            if !is_rate || !(p1.v < p0.v || start_timestamp_reset(st0, p0.t, st1, p1.t)) {
+                v = p1.v - p0.v;
+            }
+            if is_rate {
+                v /= interval as f64 / 1000.0;
+            }
+            Out::Float(v)
+        }
+        (P::H(p0), P::H(p1)) => hist_range::instant_hist_value(ev, w, p0, p1, st0, st1, is_rate),
+        _ => {
+            if t_of(&s1) != t_of(&s0) {
+                mixed_warning(ev, w);
+            }
+            Out::None
+        }
     }
-    let st_reset = w.float_sts.len() == n
-        && start_timestamp_reset(w.float_sts[n - 2], p0.t, w.float_sts[n - 1], p1.t);
-    let mut v = p1.v;
-    if !is_rate || !(p1.v < p0.v || st_reset) {
-        v = p1.v - p0.v;
-    }
-    if is_rate {
-        v /= interval as f64 / 1000.0;
-    }
-    Out::Float(v)
 }
 
 fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
@@ -635,8 +692,10 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
         return Out::None;
     }
     if !h.is_empty() {
-        // Native-histogram rates belong to the histogram issue.
-        return Out::None;
+        if w.anchored || w.smoothed {
+            return hist_range::extended_hist_rate(ev, w, is_counter, is_rate);
+        }
+        return hist_range::extrapolated_hist_rate(ev, w, is_counter, is_rate);
     }
     if w.anchored || w.smoothed {
         return extended_rate(w, is_counter, is_rate);
@@ -777,70 +836,6 @@ pub(crate) fn start_timestamp_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_
 }
 
 /// Whether a start timestamp overlaps the previous sample.
-fn start_time_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
+pub(crate) fn start_time_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
     cur_st != 0 && cur_st < prev_t && cur_st != prev_st
-}
-
-/// Whether native histogram `cur` follows a counter reset after `prev`:
-/// the explicit hint, else any count, the zero bucket or a bucket going down.
-fn detect_reset(cur: &FloatHistogram, prev: &FloatHistogram) -> bool {
-    use crate::model::CounterResetHint as Hint;
-    match cur.counter_reset_hint {
-        Hint::CounterReset => return true,
-        Hint::NotCounterReset => return false,
-        _ => {}
-    }
-    if cur.count < prev.count
-        || cur.schema > prev.schema
-        || cur.zero_threshold != prev.zero_threshold
-        || cur.zero_count < prev.zero_count
-    {
-        return true;
-    }
-    if cur.schema != prev.schema {
-        return false;
-    }
-    let decreased = |cs: &[crate::model::BucketSpan],
-                     cb: &[f64],
-                     ps: &[crate::model::BucketSpan],
-                     pb: &[f64]| {
-        let curr: std::collections::HashMap<i32, f64> =
-            bucket_indices(cs, cb).into_iter().collect();
-        bucket_indices(ps, pb)
-            .into_iter()
-            .any(|(i, c)| curr.get(&i).copied().unwrap_or(0.0) < c)
-    };
-    decreased(
-        &cur.positive_spans,
-        &cur.positive_buckets,
-        &prev.positive_spans,
-        &prev.positive_buckets,
-    ) || decreased(
-        &cur.negative_spans,
-        &cur.negative_buckets,
-        &prev.negative_spans,
-        &prev.negative_buckets,
-    )
-}
-
-/// `(bucket index, count)` pairs of a span/bucket layout.
-fn bucket_indices(spans: &[crate::model::BucketSpan], counts: &[f64]) -> Vec<(i32, f64)> {
-    let mut out = Vec::with_capacity(counts.len());
-    let mut idx: i32 = 0;
-    let mut it = counts.iter();
-    for (n, s) in spans.iter().enumerate() {
-        idx = if n == 0 {
-            s.offset
-        } else {
-            idx.saturating_add(s.offset)
-        };
-        for _ in 0..s.length {
-            let Some(&c) = it.next() else {
-                return out;
-            };
-            out.push((idx, c));
-            idx = idx.saturating_add(1);
-        }
-    }
-    out
 }

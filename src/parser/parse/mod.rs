@@ -26,7 +26,7 @@ use crate::parser::ast::{
     UnaryExpr, UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
 };
 use crate::parser::lexer::{Kw, LexFailure, NumKind, Tok, Token, TokenSource};
-use crate::parser::quote::unquote;
+use crate::parser::quote::{Unquoted, unquote, unquote_bytes};
 use crate::parser::{ParseError, ParseErrorKind, ParseOptions, Span};
 
 use number::{parse_duration, parse_number};
@@ -397,9 +397,14 @@ impl<'a> Parser<'a> {
             }
             Tok::Str => {
                 self.bump()?;
-                let value = self.string_value(tok)?;
+                let (value, invalid_utf8) =
+                    match unquote_bytes(self.text(&tok)).map_err(|e| self.error(tok.span, e))? {
+                        Unquoted::Text(s) => (s.into_owned(), None),
+                        Unquoted::Bytes(b) => (String::from_utf8_lossy(&b).into_owned(), Some(b)),
+                    };
                 Expr::StringLiteral(StringLiteral {
                     value,
+                    invalid_utf8,
                     span: tok.span,
                 })
             }

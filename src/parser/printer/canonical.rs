@@ -201,7 +201,10 @@ pub(crate) fn paren(w: &mut dyn Write, p: &ParenExpr) -> fmt::Result {
 
 /// A double-quoted string with Go escapes.
 pub(crate) fn string(w: &mut dyn Write, s: &StringLiteral) -> fmt::Result {
-    write_go_quoted(w, &s.value)
+    match &s.invalid_utf8 {
+        Some(bytes) => crate::model::quote::write_go_quoted_bytes(w, bytes),
+        None => write_go_quoted(w, &s.value),
+    }
 }
 
 /// `-expr`, `+expr`.

@@ -153,6 +153,7 @@ fn paren(expr: Expr) -> Expr {
 fn string(value: &str) -> Expr {
     Expr::StringLiteral(StringLiteral {
         value: value.into(),
+        invalid_utf8: None,
         span: Span::default(),
     })
 }

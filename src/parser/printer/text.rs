@@ -6,6 +6,7 @@ use std::fmt::{self, Write};
 
 use crate::model::float_format::{format_go_f, format_go_g};
 use crate::model::labels::{is_valid_legacy_label_name, is_valid_legacy_metric_name};
+pub(crate) use crate::model::quote::write_go_quoted;
 
 const MILLIS_PER_SECOND: u64 = 1000;
 const MILLIS_PER_MINUTE: u64 = 60 * MILLIS_PER_SECOND;
@@ -133,74 +134,6 @@ pub(crate) fn is_bare_metric_name(name: &str) -> bool {
 /// `inf` and `nan` in any case.
 fn is_number_word(name: &str) -> bool {
     name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan")
-}
-
-/// Writes `s` double-quoted as Go's `strconv.Quote` does: `"` and `\`
-/// escaped, printable characters as they are, the rest as `\n`, `\x1b`,
-/// `\u00ad`, `\U000e0001`.
-pub(crate) fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
-    w.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => w.write_str("\\\"")?,
-            '\\' => w.write_str("\\\\")?,
-            c if is_go_printable(c) => w.write_char(c)?,
-            '\u{7}' => w.write_str("\\a")?,
-            '\u{8}' => w.write_str("\\b")?,
-            '\u{c}' => w.write_str("\\f")?,
-            '\n' => w.write_str("\\n")?,
-            '\r' => w.write_str("\\r")?,
-            '\t' => w.write_str("\\t")?,
-            '\u{b}' => w.write_str("\\v")?,
-            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(w, "\\x{:02x}", c as u32)?,
-            c if (c as u32) < 0x10000 => write!(w, "\\u{:04x}", c as u32)?,
-            c => write!(w, "\\U{:08x}", c as u32)?,
-        }
-    }
-    w.write_char('"')
-}
-
-/// Approximates Go's `strconv.IsPrint`: letters, marks, numbers,
-/// punctuation, symbols and the ASCII space are printable; controls, other
-/// spaces and separators, format characters and private-use characters
-/// are not. (Unassigned code points are treated as printable, as we carry
-/// no Unicode category table.)
-fn is_go_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    !(c.is_control() || c.is_whitespace() || is_format_char(c) || is_private_use(c))
-}
-
-/// Unicode general category Cf (format characters).
-fn is_format_char(c: char) -> bool {
-    matches!(
-        c as u32,
-        0xAD | 0x600..=0x605
-            | 0x61C
-            | 0x6DD
-            | 0x70F
-            | 0x890..=0x891
-            | 0x8E2
-            | 0x180E
-            | 0x200B..=0x200F
-            | 0x202A..=0x202E
-            | 0x2060..=0x2064
-            | 0x2066..=0x206F
-            | 0xFEFF
-            | 0xFFF9..=0xFFFB
-            | 0x110BD
-            | 0x110CD
-            | 0x13430..=0x1343F
-            | 0x1BCA0..=0x1BCA3
-            | 0x1D173..=0x1D17A
-            | 0xE0001
-            | 0xE0020..=0xE007F
-    )
-}
-
-fn is_private_use(c: char) -> bool {
-    matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
 }
 
 #[cfg(test)]
