@@ -20,6 +20,9 @@ pub const MAX_EXEC_DEPTH: usize = 100;
 /// Largest output one execution may produce, in bytes.
 pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 
+/// Most `range` iterations one execution may run (all loops together).
+pub const MAX_RANGE_ITERATIONS: usize = 1_000_000;
+
 /// Length Prometheus' variable definitions add before the first line of an
 /// alert template (`{{$labels := .Labels}}{{$externalLabels := ...}}...`).
 pub const ALERT_PREFIX_LEN: usize = 112;
@@ -165,6 +168,7 @@ impl<'q> Expander<'q> {
             vars,
             out: String::new(),
             depth: 0,
+            iterations: 0,
             current: template.name.clone(),
         };
         state.list(&template.root, &dot)?;
@@ -186,6 +190,8 @@ struct State<'a, 'q> {
     vars: Vec<(String, TValue)>,
     out: String,
     depth: usize,
+    /// `range` iterations run so far.
+    iterations: usize,
     /// Name of the template being executed (for messages).
     current: String,
 }
@@ -318,20 +324,18 @@ impl State<'_, '_> {
         let mut pipe = branch.pipe.clone();
         let decls = std::mem::take(&mut pipe.declarations);
         let source = self.pipeline(&pipe, dot)?;
-        let items: Vec<(TValue, TValue)> = match source {
-            TValue::List(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (TValue::Int(i64::try_from(i).unwrap_or(i64::MAX)), v))
-                .collect(),
-            TValue::Map { entries, .. } => entries
-                .into_iter()
-                .map(|(k, v)| (TValue::Str(k), v))
-                .collect(),
-            TValue::Int(n) => (0..n.max(0))
-                .map(|i| (TValue::Int(i), TValue::Int(i)))
-                .collect(),
-            TValue::Nil => Vec::new(),
+        let items: Box<dyn Iterator<Item = (TValue, TValue)>> = match source {
+            TValue::List(items) => Box::new(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (TValue::Int(i64::try_from(i).unwrap_or(i64::MAX)), v)),
+            ),
+            TValue::Map { entries, .. } => {
+                Box::new(entries.into_iter().map(|(k, v)| (TValue::Str(k), v)))
+            }
+            TValue::Int(n) => Box::new((0..n.max(0)).map(|i| (TValue::Int(i), TValue::Int(i)))),
+            TValue::Nil => Box::new(std::iter::empty()),
             other => {
                 return Err(self.error_at(
                     branch.pipe.pos,
@@ -340,13 +344,23 @@ impl State<'_, '_> {
                 ));
             }
         };
+        let mut items = items.peekable();
         let mut result = Ok(Flow::Normal);
-        if items.is_empty() {
+        if items.peek().is_none() {
             if let Some(else_list) = &branch.else_list {
                 result = self.list(else_list, dot);
             }
         }
         for (key, elem) in items {
+            self.iterations += 1;
+            if self.iterations > MAX_RANGE_ITERATIONS {
+                result = Err(self.error_at(
+                    branch.pipe.pos,
+                    &branch.pipe.to_string(),
+                    &format!("more than {MAX_RANGE_ITERATIONS} range iterations"),
+                ));
+                break;
+            }
             self.vars.truncate(mark);
             match decls.as_slice() {
                 [] => {}
@@ -783,6 +797,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("template output exceeds"), "{err}");
+        let err = run("{{ range 1000000000000 }}{{ end }}", 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("range iterations"), "{err}");
+        assert_eq!(
+            ok("{{ printf \"a%2000000d|%d\" 1 2 }}", 0.0),
+            "a%!(BADWIDTH)%!(NOVERB)%!(EXTRA int=1, int=2)"
+        );
+        assert_eq!(
+            ok("{{ printf \"%.2000000f|\" 1.0 }}", 0.0),
+            "%!(NOVERB)%!(EXTRA float64=1)"
+        );
         let err = run(
             "{{ first (query \"bad2\" | sortByLabel \"x\" | len) }}",
             0.0,

@@ -71,6 +71,9 @@ fn format_float_verb(v: f64, verb: char, prec: Option<usize>) -> String {
     }
 }
 
+/// Widths and precisions above this end formatting (Go's `%!(BADWIDTH)`, `%!(NOVERB)`).
+const MAX_WIDTH: usize = 1_000_000;
+
 struct Spec {
     minus: bool,
     plus: bool,
@@ -208,6 +211,11 @@ pub fn sprintf(format: &str, args: &[TValue]) -> String {
             chars.next();
         }
         spec.width = digits.parse().ok();
+        // Go gives up on the rest of the format after a too-large number.
+        if spec.width.is_none_or(|w| w > MAX_WIDTH) && !digits.is_empty() {
+            out.push_str("%!(BADWIDTH)%!(NOVERB)");
+            break;
+        }
         if chars.peek() == Some(&'.') {
             chars.next();
             let mut digits = String::new();
@@ -215,7 +223,15 @@ pub fn sprintf(format: &str, args: &[TValue]) -> String {
                 digits.push(d);
                 chars.next();
             }
-            spec.prec = Some(digits.parse().unwrap_or(0));
+            spec.prec = Some(if digits.is_empty() {
+                0
+            } else {
+                digits.parse().unwrap_or(usize::MAX)
+            });
+            if spec.prec.is_some_and(|p| p > MAX_WIDTH) {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
         }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
