@@ -263,3 +263,86 @@ fn eval_range_follows_the_group_interval() {
     let states: Vec<AlertState> = g.alerts("A").map(|a| a.state).collect();
     assert_eq!(states, [AlertState::Firing]);
 }
+
+/// Every label and annotation template of the shared rule corpus executes
+/// (with sample data and a `query` that returns one sample) without error.
+#[test]
+fn corpus_templates_execute() {
+    use promql_engine::rules::template::exec::{AlertData, Expander, QuerySample};
+    use promql_engine::rules::template::parse_alert_template;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = [
+        root.join("../shared/rules"),
+        root.join("../../shared/rules"),
+    ]
+    .into_iter()
+    .find(|p| p.exists());
+    let Some(shared) = shared else {
+        eprintln!("shared rule data not found; skipping");
+        return;
+    };
+    let manifest = std::fs::read_to_string(shared.join("MANIFEST.tsv")).unwrap();
+    let query = |_: &str| -> Result<Vec<QuerySample>, String> {
+        Ok(vec![QuerySample {
+            labels: vec![
+                ("__name__".into(), "m".into()),
+                ("instance".into(), "h:1".into()),
+            ],
+            value: 0.5,
+        }])
+    };
+    let mut expander = Expander::new(1_700_000_000_000);
+    expander.external_url = "http://prometheus:9090".into();
+    expander.query = Some(&query);
+    let (mut executed, mut failures) = (0, Vec::new());
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.get(1) != Some(&"rules") || cols.get(4) != Some(&"0") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(shared.join(cols[0])) else {
+            continue;
+        };
+        let Some(file) = load_rule_file(&text, &LoadOptions::default()).file else {
+            continue;
+        };
+        for rule in file.groups.iter().flat_map(|g| &g.rules) {
+            if rule.alert.is_none() {
+                continue;
+            }
+            let data = AlertData::new(
+                &[
+                    ("instance", "host:9100"),
+                    ("job", "node"),
+                    ("namespace", "ns"),
+                    ("pod", "p"),
+                ],
+                &[("cluster", "c1")],
+                "http://prometheus:9090",
+                0.75,
+            );
+            for entry in rule.labels.iter().chain(&rule.annotations) {
+                let template = parse_alert_template(rule.alert_name(), &entry.value).unwrap();
+                executed += 1;
+                if let Err(e) = expander.expand_alert(&template, &entry.value, &data) {
+                    failures.push(format!("{}: {}: {e}", cols[0], rule.alert_name()));
+                }
+            }
+        }
+    }
+    println!(
+        "corpus templates executed: {executed}, failed: {}",
+        failures.len()
+    );
+    assert!(executed > 1000, "only {executed} templates");
+    // Only upstream's rulefmt fixtures fail, as in Go: they write
+    // `$.labels.service`, but the data's field is `Labels`.
+    let unexpected: Vec<&String> = failures
+        .iter()
+        .filter(|f| {
+            !(f.contains("rulefmt/testdata/")
+                && f.contains("can't evaluate field labels in type struct {"))
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+}

@@ -520,16 +520,19 @@ impl State<'_, '_> {
         for field in fields {
             value = match value {
                 TValue::Map { entries, missing } => entries.get(field).cloned().unwrap_or(*missing),
-                TValue::Struct(items) => match items.into_iter().find(|(n, _)| n == field) {
-                    Some((_, v)) => v,
-                    None => {
-                        return Err(self.error_at(
-                            pos,
-                            shown,
-                            &format!("can't evaluate field {field} in type struct"),
-                        ));
+                TValue::Struct(items) => {
+                    let type_name = TValue::Struct(Vec::new()).type_name();
+                    match items.into_iter().find(|(n, _)| n == field) {
+                        Some((_, v)) => v,
+                        None => {
+                            return Err(self.error_at(
+                                pos,
+                                shown,
+                                &format!("can't evaluate field {field} in type {type_name}"),
+                            ));
+                        }
                     }
-                },
+                }
                 TValue::Sample { labels, value } => match field.as_str() {
                     "Labels" => {
                         TValue::label_map(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
