@@ -346,3 +346,21 @@ fn corpus_templates_execute() {
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
 }
+
+#[test]
+fn labels_expanding_to_empty_are_dropped_from_the_alert_but_not_from_alerts_series() {
+    let mut g = group(
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    labels:\n      gone: '{{ $labels.nope }}'\n      kept: 'k'\n",
+    );
+    let mut st = MemoryStorage::new();
+    st.add(&series(&[("__name__", "x"), ("i", "1")]), 0, 1.0);
+    eval_at(&mut g, &mut st, [0]);
+    let alert = g.alerts("A").next().unwrap();
+    assert_eq!(
+        alert.labels,
+        series(&[("alertname", "A"), ("i", "1"), ("kept", "k")])
+    );
+    let alerts = samples(&st, "ALERTS");
+    assert_eq!(alerts[0].0.get("gone"), Some("{{ $labels.nope }}"));
+    assert_eq!(alerts[0].0.get("alertstate"), Some("firing"));
+}

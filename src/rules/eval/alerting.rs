@@ -213,6 +213,7 @@ impl AlertingRule {
         let mut out = Vec::new();
         let mut active_count = 0usize;
         let mut remove = Vec::new();
+        let rule_labels = &self.labels;
         for (key, alert) in &mut self.active {
             if current.contains_key(key) {
                 alert.keep_firing_since = None;
@@ -242,17 +243,28 @@ impl AlertingRule {
                 alert.fired_at = Some(ts);
             }
             let t = ts - offset_ms;
-            let mut alerts = alert.labels.builder();
-            alerts.set_mut("__name__", "ALERTS");
+            // As Prometheus: the rule's labels as written, overridden by the
+            // alert's (a label whose template expanded to "" keeps its text).
+            let series_labels = |name: &str| {
+                let mut b = LabelsBuilder::new();
+                for entry in rule_labels {
+                    b.set_mut(entry.name.as_str(), entry.source.as_str());
+                }
+                for l in alert.labels.iter() {
+                    b.set_mut(l.name.clone(), l.value.clone());
+                }
+                b.set_mut("__name__", name);
+                b
+            };
+            let mut alerts = series_labels("ALERTS");
             alerts.set_mut("alertstate", alert.state.as_str());
             out.push(Sample {
                 labels: alerts.build(),
                 t,
                 value: SampleValue::Float(1.0),
             });
-            let for_state = alert.labels.builder().set("__name__", "ALERTS_FOR_STATE");
             out.push(Sample {
-                labels: for_state.build(),
+                labels: series_labels("ALERTS_FOR_STATE").build(),
                 t,
                 value: SampleValue::Float(alert.active_at.div_euclid(1000) as f64),
             });
