@@ -48,6 +48,9 @@ pub struct RuleEvalError(pub String);
 pub struct GroupOptions {
     /// Interval of groups without `interval:`, milliseconds (default 1m).
     pub default_interval_ms: Option<i64>,
+    /// Query offset of groups without `query_offset:`, milliseconds
+    /// (Prometheus' global `rule_query_offset`; default 0).
+    pub default_query_offset_ms: i64,
     /// `$externalLabels`.
     pub external_labels: Vec<(String, String)>,
     /// `$externalURL`.
@@ -180,7 +183,10 @@ impl Group {
                 .map(|i| ms(i.value))
                 .or(options.default_interval_ms)
                 .unwrap_or(60_000),
-            query_offset_ms: group.query_offset.as_ref().map_or(0, |o| ms(o.value)),
+            query_offset_ms: group
+                .query_offset
+                .as_ref()
+                .map_or(options.default_query_offset_ms, |o| ms(o.value)),
             limit: group
                 .limit
                 .as_ref()

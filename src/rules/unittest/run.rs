@@ -235,6 +235,7 @@ pub fn run_test_group(
         default_interval_ms: Some(tg.interval_ms),
         external_labels: tg.external_labels.clone(),
         external_url: tg.external_url.clone(),
+        default_query_offset_ms: 0,
     };
     let mut groups: Vec<Group> = Vec::new();
     let mut errors = Vec::new();
