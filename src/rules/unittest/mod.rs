@@ -4,6 +4,34 @@
 //! Output per file: `Unit Testing:  FILE`, then `  SUCCESS` or `  FAILED:`
 //! followed by each failure (an empty line after each), then an empty line.
 //! Status lines go to stdout, failures to stderr, as promtool writes them.
+//!
+//! Semantics follow Prometheus 3.x promtool: each test group loads its input
+//! series (the test group's `interval:`, default `evaluation_interval`),
+//! evaluates every rule group at every `evaluation_interval` step up to the
+//! largest `eval_time` (groups ordered by `group_eval_order`), checks firing
+//! alerts at each `alert_rule_test` time and finally runs the
+//! `promql_expr_test` queries. Floats compare exactly (one ULP apart with
+//! `fuzzy_compare: true`), so NaN never matches.
+//!
+//! ```
+//! use std::path::Path;
+//! use promql_engine::rules::{test_source, TestOptions};
+//!
+//! let text = r#"
+//! tests:
+//!   - input_series:
+//!       - series: 'up{job="a"}'
+//!         values: '1 0'
+//!     promql_expr_test:
+//!       - expr: up == 0
+//!         eval_time: 1m
+//!         exp_samples:
+//!           - labels: 'up{job="a"}'
+//!             value: 0
+//! "#;
+//! let result = test_source(Path::new("inline_test.yml"), text, &TestOptions::default());
+//! assert!(result.passed(), "{:?}", result.errors);
+//! ```
 
 pub mod format;
 pub mod run;
