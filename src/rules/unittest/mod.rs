@@ -153,6 +153,7 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
     };
     let base = path.parent().unwrap_or(Path::new(""));
     let rule_files = run::resolve_rule_files(base, &file.rule_files, &mut result.warnings);
+    let rules = run::LoadedRules::load(&rule_files, options);
     if file.evaluation_interval_ms == 0 {
         file.evaluation_interval_ms = 60_000;
     }
@@ -177,7 +178,7 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
         }
         result
             .errors
-            .extend(run::run_test_group(&file, &tg, &rule_files, options));
+            .extend(run::run_test_group(&file, &tg, &rules, options));
     }
     result
 }

@@ -12,6 +12,7 @@ use crate::promqltest::tsdb_hints::ChunkState;
 use crate::rules::duration::format_duration;
 use crate::rules::eval::{AlertState, Group, GroupOptions, RuleBody, run_query};
 use crate::rules::load_rule_file;
+use crate::rules::model::RuleGroup;
 use crate::rules::template::value::format_go_duration;
 use crate::storage::MemoryStorage;
 use crate::storage::series_notation::{SeqValue, SeriesDesc, parse_series};
@@ -204,11 +205,45 @@ fn load_series(storage: &mut MemoryStorage, desc: &SeriesDesc, start: i64, inter
     }
 }
 
+/// The rule groups of a test file's rule files, loaded once.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedRules {
+    /// Each group with the file it came from.
+    pub groups: Vec<(RuleGroup, String)>,
+    /// Load errors (`FILE: message`); every test group reports them.
+    pub errors: Vec<String>,
+}
+
+impl LoadedRules {
+    /// Reads and validates `paths` in order.
+    pub fn load(paths: &[PathBuf], options: &TestOptions) -> Self {
+        let mut out = LoadedRules::default();
+        for path in paths {
+            let shown = path.display().to_string();
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.errors.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            let loaded = load_rule_file(&text, &options.load_options);
+            out.errors
+                .extend(loaded.errors.iter().map(|e| format!("{shown}: {e}")));
+            if let Some(file) = loaded.file {
+                out.groups
+                    .extend(file.groups.into_iter().map(|g| (g, shown.clone())));
+            }
+        }
+        out
+    }
+}
+
 /// Runs one test group; returns its failure messages (empty: passed).
 pub fn run_test_group(
     file: &TestFile,
     tg: &TestGroup,
-    rule_files: &[PathBuf],
+    rules: &LoadedRules,
     options: &TestOptions,
 ) -> Vec<String> {
     let eval_interval = file.evaluation_interval_ms;
@@ -237,32 +272,14 @@ pub fn run_test_group(
         external_url: tg.external_url.clone(),
         default_query_offset_ms: 0,
     };
-    let mut groups: Vec<Group> = Vec::new();
-    let mut errors = Vec::new();
-    for path in rule_files {
-        let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{shown}: {e}"));
-                continue;
-            }
-        };
-        let loaded = load_rule_file(&text, &options.load_options);
-        for e in &loaded.errors {
-            errors.push(format!("{shown}: {e}"));
-        }
-        if let Some(rf) = loaded.file {
-            groups.extend(
-                rf.groups
-                    .iter()
-                    .map(|g| Group::new(g, &shown, &group_options)),
-            );
-        }
+    if !rules.errors.is_empty() {
+        return rules.errors.clone();
     }
-    if !errors.is_empty() {
-        return errors;
-    }
+    let mut groups: Vec<Group> = rules
+        .groups
+        .iter()
+        .map(|(g, file)| Group::new(g, file, &group_options))
+        .collect();
     let order = |g: &Group| {
         file.group_eval_order
             .iter()
