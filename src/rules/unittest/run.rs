@@ -257,7 +257,7 @@ pub fn run_test_group(
                 return vec![format!(
                     "{}:{}: parse error: {}",
                     i + 1,
-                    e.column + 2,
+                    e.column,
                     e.message
                 )];
             }
