@@ -202,3 +202,20 @@ fn nan_never_matches_and_scalars_become_samples() {
         ]
     );
 }
+
+#[test]
+fn run_filter_and_features() {
+    let text = "tests:\n- name: good\n  promql_expr_test:\n  - expr: '1'\n    eval_time: 0s\n    exp_samples:\n    - value: 1\n- name: bad\n  promql_expr_test:\n  - expr: '2'\n    eval_time: 0s\n    exp_samples:\n    - value: 1\n";
+    let path = local("inline_test.yml");
+    let mut options = TestOptions::default();
+    assert_eq!(
+        promql_engine::rules::test_source(&path, text, &options)
+            .errors
+            .len(),
+        1
+    );
+    options.set_run(&["^go".to_string()]).unwrap();
+    assert!(promql_engine::rules::test_source(&path, text, &options).passed());
+    assert!(options.enable_feature("promql-experimental-functions"));
+    assert!(!options.enable_feature("no-such-feature"));
+}

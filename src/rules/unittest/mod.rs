@@ -80,6 +80,35 @@ impl Default for TestOptions {
     }
 }
 
+impl TestOptions {
+    /// Applies one `--enable-feature` name; returns false for an unknown one.
+    pub fn enable_feature(&mut self, feature: &str) -> bool {
+        let parse = &mut self.load_options.parse_options;
+        match feature {
+            "promql-experimental-functions" => {
+                parse.experimental_functions = true;
+                self.engine_options.experimental_functions = true;
+            }
+            "promql-extended-range-selectors" => parse.extended_range_selectors = true,
+            "promql-binop-fill-modifiers" => parse.binop_fill_modifiers = true,
+            "promql-delayed-name-removal" => self.engine_options.delayed_name_removal = true,
+            "promql-duration-expr" | "" => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// Sets promtool's `--run` patterns (any may match); none clears the filter.
+    pub fn set_run(&mut self, patterns: &[String]) -> Result<(), regex::Error> {
+        self.run = if patterns.is_empty() {
+            None
+        } else {
+            Some(RunFilter(regex::Regex::new(&patterns.join("|"))?))
+        };
+        Ok(())
+    }
+}
+
 /// A `--run` pattern (kept for comparison by text).
 #[derive(Clone, Debug)]
 pub struct RunFilter(pub regex::Regex);
