@@ -219,3 +219,37 @@ fn run_filter_and_features() {
     assert!(options.enable_feature("promql-experimental-functions"));
     assert!(!options.enable_feature("no-such-feature"));
 }
+
+/// Upstream's `TestRulesUnitTestRun` cases: `--run` and
+/// `--ignore-unknown-fields` on promtool's own test data.
+#[test]
+fn upstream_run_and_flag_cases() {
+    let dir = shared().join("corpus/prometheus/cmd/promtool/testdata");
+    if !dir.exists() {
+        eprintln!("shared rule data not found; skipping");
+        return;
+    }
+    let cases: [(&str, &[&str], bool, i32); 8] = [
+        ("rules_run.yml", &[], false, 1),
+        ("rules_run.yml", &["correct", "wrong"], false, 1),
+        ("rules_run.yml", &["correct"], false, 0),
+        ("rules_run.yml", &["wrong"], false, 1),
+        ("rules_run_extrafields.yml", &[], true, 0),
+        ("rules_run_no_fuzzy.yml", &[], false, 1),
+        ("rules_run_fuzzy.yml", &["correct"], false, 0),
+        ("rules_run_fuzzy.yml", &["wrong"], false, 1),
+    ];
+    for (file, run, ignore_unknown, want) in cases {
+        let mut options = TestOptions::default();
+        let run: Vec<String> = run.iter().map(|s| s.to_string()).collect();
+        options.set_run(&run).unwrap();
+        options.load_options.ignore_unknown_fields = ignore_unknown;
+        let report = test_files(&[dir.join(file)], &options);
+        assert_eq!(
+            report.exit_code,
+            want,
+            "{file} {run:?}\n{}",
+            report.combined()
+        );
+    }
+}
