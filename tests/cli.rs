@@ -275,3 +275,44 @@ fn completions_for_each_shell() {
         assert!(stdout(&o).contains("promql"), "{shell}");
     }
 }
+
+#[test]
+fn table_output_over_demo_data() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo/demo.om");
+    let instant = promql(
+        &[
+            "query",
+            "instant",
+            "--data",
+            demo,
+            "--time",
+            "2023-11-14T23:30:00Z",
+            "--output",
+            "table",
+            "sum by (job, status) (rate(http_requests_total[5m]))",
+        ],
+        None,
+    );
+    assert_eq!(instant.status.code(), Some(0), "{}", stderr(&instant));
+    insta::assert_snapshot!("table_instant", stdout(&instant));
+    let range = promql(
+        &[
+            "query",
+            "range",
+            "--data",
+            demo,
+            "--start",
+            "2023-11-14T23:20:00Z",
+            "--end",
+            "2023-11-14T23:40:00Z",
+            "--step",
+            "10m",
+            "--output",
+            "table",
+            "histogram_quantile(0.95, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m])))",
+        ],
+        None,
+    );
+    assert_eq!(range.status.code(), Some(0), "{}", stderr(&range));
+    insta::assert_snapshot!("table_range", stdout(&range));
+}

@@ -520,7 +520,7 @@ fn our_outcome(
 fn error_type(e: &EvalError) -> &'static str {
     match e {
         EvalError::Timeout => "timeout",
-        EvalError::BadQuery(_) | EvalError::TooManyPoints => "bad_data",
+        EvalError::BadQuery(_) | EvalError::TooManyPoints { .. } => "bad_data",
         _ => "execution",
     }
 }

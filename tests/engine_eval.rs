@@ -128,7 +128,7 @@ fn range_query_limits() {
     ));
     assert!(matches!(
         engine.range(&store(), &expr, 0, 12_000_000, 1),
-        Err(EvalError::TooManyPoints)
+        Err(EvalError::TooManyPoints { .. })
     ));
     let mut opts = EngineOptions::default();
     opts.max_samples = 10;

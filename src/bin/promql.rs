@@ -1,5 +1,7 @@
 //! The `promql` command-line tool: parse, format, test and query PromQL.
 
+#![forbid(unsafe_code)]
+
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -186,8 +188,36 @@ enum QueryKind {
 struct DataArgs {
     /// Data file: Prometheus text exposition or OpenMetrics (with timestamps), or a
     /// promqltest script whose `load` blocks are used. May be given several times.
-    #[arg(long = "data", required = true)]
+    #[cfg_attr(
+        feature = "remote",
+        arg(long = "data", required_unless_present = "remote_read")
+    )]
+    #[cfg_attr(not(feature = "remote"), arg(long = "data", required = true))]
     data: Vec<PathBuf>,
+    /// Read series from a Prometheus remote-read endpoint instead of files,
+    /// e.g. `http://localhost:9090/api/v1/read`.
+    #[cfg(feature = "remote")]
+    #[arg(long = "remote-read", value_name = "URL", conflicts_with = "data")]
+    remote_read: Option<String>,
+}
+
+impl DataArgs {
+    /// The storage to query, and the default evaluation time of instant
+    /// queries (the latest sample of the files; now for a remote endpoint).
+    fn open(&self, timeout: Duration) -> Result<(Box<dyn Storage>, i64), Failure> {
+        #[cfg(feature = "remote")]
+        if let Some(url) = &self.remote_read {
+            let storage = promql_engine::storage::remote::RemoteReadStorage::builder(url.clone())
+                .timeout(timeout)
+                .build()
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            return Ok((Box::new(storage), chrono::Utc::now().timestamp_millis()));
+        }
+        let _ = timeout;
+        let storage = load_all(self)?;
+        let latest = storage.time_range().map_or(0, |(_, hi)| hi);
+        Ok((Box::new(storage), latest))
+    }
 }
 
 /// How results are printed.
@@ -394,14 +424,16 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
     let mut options = EngineOptions::default();
     options.lookback_delta = parse_duration_arg(&eval.lookback_delta).map_err(Failure::Usage)?;
     options.max_samples = eval.max_samples;
-    options.timeout = Some(Duration::from_millis(
+    let timeout = Duration::from_millis(
         parse_duration_arg(&eval.timeout)
             .map_err(Failure::Usage)?
             .max(0) as u64,
-    ));
+    );
+    options.timeout = Some(timeout);
     options.experimental_functions = parse_options.experimental_functions;
 
-    let storage = load_all(&data)?;
+    let (storage, default_time) = data.open(timeout)?;
+    let storage = storage.as_ref();
 
     let expr = match parse_with(&plan.expr, &parse_options) {
         Ok(e) => e,
@@ -416,14 +448,8 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
     };
     let engine = Engine::new(options);
     let result = match plan.range {
-        Some((start, end, step)) => engine.range(&storage, &expr, start, end, step),
-        None => {
-            let t = plan
-                .time
-                .or_else(|| storage.time_range().map(|(_, hi)| hi))
-                .unwrap_or(0);
-            engine.instant(&storage, &expr, t)
-        }
+        Some((start, end, step)) => engine.range(storage, &expr, start, end, step),
+        None => engine.instant(storage, &expr, plan.time.unwrap_or(default_time)),
     };
     let result = match result {
         Ok(r) => r,
@@ -455,6 +481,13 @@ fn default_format(output: Option<OutputFormat>) -> OutputFormat {
 }
 
 fn load_all(data: &DataArgs) -> Result<MemoryStorage, Failure> {
+    #[cfg(feature = "remote")]
+    if data.remote_read.is_some() {
+        // These commands look at all time, which a remote endpoint cannot serve cheaply.
+        return Err(Failure::Usage(
+            "--remote-read is supported by `promql query` only".into(),
+        ));
+    }
     let mut storage = MemoryStorage::new();
     for path in &data.data {
         load_data_file(path, &mut storage)?;

@@ -166,9 +166,13 @@ pub enum EvalError {
     Timeout,
     /// A range query would produce more than [`EngineOptions::max_points_per_series`] points.
     #[error(
-        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+        "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+        thousands(*limit)
     )]
-    TooManyPoints,
+    TooManyPoints {
+        /// The configured limit.
+        limit: usize,
+    },
     /// A runtime error Prometheus reports with this message, e.g.
     /// `vector cannot contain metrics with the same labelset`.
     #[error("{0}")]
@@ -190,6 +194,19 @@ fn expr_depth(expr: &Expr) -> usize {
         stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
     }
     max
+}
+
+/// `11000` as `11,000`, as Prometheus writes the limit.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The query engine. Cheap to create; holds only options, so one engine can
@@ -242,7 +259,9 @@ impl Engine {
         }
         let points = (end as i128 - start as i128) / step as i128 + 1;
         if points > self.options.max_points_per_series as i128 {
-            return Err(EvalError::TooManyPoints);
+            return Err(EvalError::TooManyPoints {
+                limit: self.options.max_points_per_series,
+            });
         }
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}

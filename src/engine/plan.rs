@@ -159,7 +159,7 @@ struct Lowerer<'a> {
 
 impl Lowerer<'_> {
     fn duration(&self, d: &DurationExpr) -> Result<i64, EvalError> {
-        d.eval_millis(self.frame.step, self.frame.end - self.frame.start)
+        d.eval_millis(self.frame.step, self.frame.end.saturating_sub(self.frame.start))
             .ok_or_else(|| EvalError::BadQuery(format!("invalid duration expression: {d:?}")))
     }
 
@@ -260,7 +260,7 @@ impl Lowerer<'_> {
                 let folded = match c.func.name {
                     "start" => Some(f.start as f64 / 1000.0),
                     "end" => Some(f.end as f64 / 1000.0),
-                    "range" => Some((f.end - f.start) as f64 / 1000.0),
+                    "range" => Some(f.end.saturating_sub(f.start) as f64 / 1000.0),
                     "step" => Some(if f.start == f.end {
                         0.0
                     } else {

@@ -242,6 +242,7 @@ impl Script {
     pub fn parse(input: &str) -> Result<Script, ScriptError> {
         let lines = script_lines(input);
         let mut commands = Vec::new();
+        let mut total_values = 0usize;
         let mut i = 0;
         while i < lines.len() {
             let l = lines[i];
@@ -261,10 +262,33 @@ impl Script {
             } else {
                 return Err(err(i, format!("invalid command {l:?}")));
             };
+            total_values = total_values.saturating_add(value_count(&cmd));
+            if total_values > MAX_SCRIPT_VALUES {
+                return Err(err(
+                    i,
+                    format!("the script expands to more than {MAX_SCRIPT_VALUES} values"),
+                ));
+            }
             commands.push(cmd);
             i = next + 1;
         }
         Ok(Script { commands })
+    }
+}
+
+/// Most series values (loaded and expected) one script may expand to, so
+/// that hostile input cannot exhaust memory one series line at a time.
+const MAX_SCRIPT_VALUES: usize = series_notation::MAX_EXPANSION as usize;
+
+/// The series values a command holds.
+fn value_count(cmd: &Command) -> usize {
+    match cmd {
+        Command::Load(load) => load.series.iter().map(|s| s.desc.values.len()).sum(),
+        Command::Eval(eval) => match &eval.result {
+            ExpectedResult::Series(series) => series.iter().map(|s| s.values.len()).sum(),
+            _ => 0,
+        },
+        Command::Clear { .. } => 0,
     }
 }
 

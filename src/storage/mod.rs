@@ -11,6 +11,8 @@ use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 pub mod exposition;
 pub mod load;
 pub mod memory;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod series_notation;
 
 pub use memory::MemoryStorage;

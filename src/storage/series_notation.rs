@@ -177,13 +177,20 @@ fn repeat_count(text: &str) -> Result<u64, String> {
         .map_err(|e| format!("invalid repetition in series values: {e}"))
 }
 
-/// Upper bound on values one item may expand to, so typos cannot exhaust memory.
-const MAX_EXPANSION: u64 = 10_000_000;
+/// Upper bound on the values one series may expand to, so typos and hostile
+/// input cannot exhaust memory.
+pub const MAX_EXPANSION: u64 = 10_000_000;
 
-fn check_expansion(n: u64) -> Result<(), String> {
+/// Checks that `have` values plus an expansion by `n` stay within
+/// [`MAX_EXPANSION`], before anything is allocated.
+fn check_expansion(have: usize, n: u64) -> Result<(), String> {
     if n > MAX_EXPANSION {
         Err(format!(
             "repetition {n} is too large (at most {MAX_EXPANSION})"
+        ))
+    } else if (have as u64).saturating_add(n) > MAX_EXPANSION {
+        Err(format!(
+            "series expands to more than {MAX_EXPANSION} values"
         ))
     } else {
         Ok(())
@@ -192,13 +199,14 @@ fn check_expansion(n: u64) -> Result<(), String> {
 
 /// One whitespace-free item: `_`, `_xN`, `stale`, `v`, `vxN`, `v+dxN`, `v-dxN`.
 fn float_item(token: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
+    check_expansion(out.len(), 0)?;
     if token == "_" {
         out.push(SeqValue::Omitted);
         return Ok(());
     }
     if let Some(n) = token.strip_prefix("_x") {
         let n = repeat_count(n)?;
-        check_expansion(n)?;
+        check_expansion(out.len(), n)?;
         out.extend((0..n).map(|_| SeqValue::Omitted));
         return Ok(());
     }
@@ -223,7 +231,7 @@ fn float_item(token: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
     };
     let n = rest.strip_prefix('x').ok_or_else(bad)?;
     let n = repeat_count(n)?;
-    check_expansion(n)?;
+    check_expansion(out.len(), n)?;
     let mut v = base;
     for _ in 0..=n {
         out.push(SeqValue::Float(v));
@@ -243,7 +251,7 @@ fn histogram_item<'a>(input: &'a str, out: &mut Vec<SeqValue>) -> Result<&'a str
     if let Some(r) = rest.strip_prefix('x') {
         let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
         let n = repeat_count(&r[..end]).map_err(|m| (at(r), m))?;
-        check_expansion(n).map_err(|m| (at(r), m))?;
+        check_expansion(out.len(), n).map_err(|m| (at(r), m))?;
         let v = hist(base.histogram, base.hint_set);
         out.extend((0..=n).map(|_| v.clone()));
         return Ok(&r[end..]);
@@ -267,7 +275,7 @@ fn histogram_item<'a>(input: &'a str, out: &mut Vec<SeqValue>) -> Result<&'a str
     })?;
     let end = r2.find(|c: char| !c.is_ascii_digit()).unwrap_or(r2.len());
     let n = repeat_count(&r2[..end]).map_err(|m| (at(r2), m))?;
-    check_expansion(n).map_err(|m| (at(r2), m))?;
+    check_expansion(out.len(), n).map_err(|m| (at(r2), m))?;
     // As upstream, every value of the expansion takes the increment's "hint written" flag.
     let hint_set = inc.hint_set;
     let mut cur = base.histogram;

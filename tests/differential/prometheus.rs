@@ -146,6 +146,12 @@ impl Prometheus {
             .unwrap_or_else(|| "?".into())
     }
 
+    /// The loopback port the server listens on (used by `tests/remote_read.rs`).
+    #[allow(dead_code)]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.process.0.id()
