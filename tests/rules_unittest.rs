@@ -253,3 +253,16 @@ fn upstream_run_and_flag_cases() {
         );
     }
 }
+
+/// The demo rule files' unit tests (in the repository) pass.
+#[test]
+fn demo_rule_tests_pass() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo/rules/seed_rules_test.yml");
+    if !path.exists() {
+        return;
+    }
+    let report = test_files(&[path], &TestOptions::default());
+    assert_eq!(report.exit_code, 0, "{}", report.combined());
+    assert!(report.stdout().ends_with("  SUCCESS\n\n"));
+}

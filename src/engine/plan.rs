@@ -159,8 +159,11 @@ struct Lowerer<'a> {
 
 impl Lowerer<'_> {
     fn duration(&self, d: &DurationExpr) -> Result<i64, EvalError> {
-        d.eval_millis(self.frame.step, self.frame.end.saturating_sub(self.frame.start))
-            .ok_or_else(|| EvalError::BadQuery(format!("invalid duration expression: {d:?}")))
+        d.eval_millis(
+            self.frame.step,
+            self.frame.end.saturating_sub(self.frame.start),
+        )
+        .ok_or_else(|| EvalError::BadQuery(format!("invalid duration expression: {d:?}")))
     }
 
     fn at(&self, at: Option<AtModifier>) -> Option<i64> {
