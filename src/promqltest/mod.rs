@@ -26,7 +26,7 @@ mod nhcb;
 mod run;
 mod script;
 mod step_invariance;
-mod tsdb_hints;
+pub(crate) mod tsdb_hints;
 
 pub use duration::parse_duration;
 pub use run::{CaseResult, RunOptions, ScriptReport, check_annotations, load_into};

@@ -1,5 +1,5 @@
-//! Prometheus rule files: loading and `promtool check rules` parity.
-//! (Rule evaluation and rule unit tests come later.)
+//! Prometheus rule files: loading and `promtool check rules` parity, rule
+//! group evaluation ([`eval`]) and `promtool test rules` ([`unittest`]).
 //!
 //! # YAML library choice
 //!
@@ -59,16 +59,20 @@
 //! - [`validate`]: Prometheus' rule validation (names, exprs, templates).
 //! - [`lint`]: duplicate-rule lint.
 //! - [`check`]: `promtool check rules` as a library ([`check_files`]).
-//! - [`template`]: Go text/template lexer and parser.
+//! - [`template`]: Go text/template lexer, parser and execution.
+//! - [`eval`]: rule group evaluation (recording and alerting rules).
+//! - [`unittest`]: `promtool test rules` as a library ([`test_files`]).
 //! - [`duration`]: Prometheus duration strings.
 
 pub mod check;
 pub mod decode;
 pub mod duration;
+pub mod eval;
 pub mod lint;
 pub mod load;
 pub mod model;
 pub mod template;
+pub mod unittest;
 pub mod validate;
 pub mod yaml;
 
@@ -78,4 +82,5 @@ pub use check::{
 };
 pub use load::{LoadOptions, Loaded, load_rule_file};
 pub use model::{LabelEntry, Rule, RuleFile, RuleGroup, RuleKind, Spanned};
+pub use unittest::{FileResult, TestOptions, TestReport, test_files, test_source};
 pub use validate::{RuleError, RuleProblem};

@@ -1,4 +1,4 @@
-//! Go text/template: lexer and parser (execution comes later).
+//! Go text/template: lexer, parser and execution ([`exec`]).
 //!
 //! Prometheus writes alert labels and annotations as Go templates
 //! (`{{ $labels.instance }}`, `{{ $value | humanize }}`). This module parses
@@ -14,8 +14,12 @@
 //! ```
 
 pub mod ast;
+pub mod exec;
+pub mod funcs;
+pub mod gofmt;
 pub mod lexer;
 mod parse;
+pub mod value;
 
 pub use ast::Template;
 pub use parse::{ParseConfig, parse_template, unquote};
