@@ -316,3 +316,31 @@ fn table_output_over_demo_data() {
     assert_eq!(range.status.code(), Some(0), "{}", stderr(&range));
     insta::assert_snapshot!("table_range", stdout(&range));
 }
+
+#[test]
+fn test_rules_runs_promtool_unit_tests() {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/demo/rules/seed_rules_test.yml"
+    );
+    let o = promql(&["test", "rules", seed], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("SUCCESS"), "{}", stdout(&o));
+
+    let dir = std::env::temp_dir().join(format!("promql-cli-ut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("r.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n",
+    )
+    .unwrap();
+    let test = dir.join("t.yml");
+    std::fs::write(
+        &test,
+        "rule_files: [r.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"a\"}'\n        values: '1 1 1'\n    alert_rule_test:\n      - eval_time: 2m\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: a}\n",
+    )
+    .unwrap();
+    let o = promql(&["test", "rules", test.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("FAILED"), "{}", stderr(&o));
+}

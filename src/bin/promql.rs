@@ -16,7 +16,9 @@ use promql_engine::model::{Labels, Matcher};
 use promql_engine::model::{SampleValue, Value};
 use promql_engine::parser::parse_selector;
 use promql_engine::promqltest::{RunOptions, Script};
-use promql_engine::rules::{CheckOptions, Stream, check_files, check_stdin_text};
+use promql_engine::rules::{
+    CheckOptions, OutputLine, Stream, TestOptions, check_files, check_stdin_text, test_files,
+};
 use promql_engine::storage::load::load_data;
 use promql_engine::storage::{MemoryStorage, SelectHints, Storage};
 use promql_engine::{
@@ -63,6 +65,11 @@ enum Command {
     Check {
         #[command(subcommand)]
         kind: CheckKind,
+    },
+    /// Run tests, as `promtool test` does.
+    Test {
+        #[command(subcommand)]
+        kind: TestKind,
     },
     /// List the series matching selectors (like the HTTP API's `/api/v1/series`).
     #[command(
@@ -138,6 +145,29 @@ enum CheckKind {
         ignore_unknown_fields: bool,
         /// Experimental PromQL syntax in `expr`, as Prometheus names it
         /// (promql-experimental-functions, promql-extended-range-selectors, promql-binop-fill-modifiers).
+        #[arg(long = "enable-feature", value_delimiter = ',')]
+        enable_feature: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TestKind {
+    /// Run rule unit tests: same file format, verdicts, output and exit codes as
+    /// `promtool test rules` (0 all passed, 1 any failure).
+    #[command(
+        after_help = "Examples:\n  promql test rules testdata/demo/rules/seed_rules_test.yml"
+    )]
+    Rules {
+        /// Unit-test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only run the test groups whose names match one of these regexes.
+        #[arg(long)]
+        run: Vec<String>,
+        /// Accept unknown fields in the rule files under test.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// Experimental PromQL syntax, as Prometheus names it.
         #[arg(long = "enable-feature", value_delimiter = ',')]
         enable_feature: Vec<String>,
     },
@@ -353,6 +383,7 @@ fn run(command: Command) -> Result<(), Failure> {
             output,
         } => run_labels(&data, name.as_deref(), &matches, output),
         Command::Check { kind } => run_check(kind),
+        Command::Test { kind } => run_test(kind),
         Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
         Command::Fmt { file, features } => {
             let options = features.parse_options().map_err(Failure::Usage)?;
@@ -629,15 +660,44 @@ fn run_check(kind: CheckKind) -> Result<(), Failure> {
     } else {
         check_files(&files, &options)
     };
-    for line in &report.output {
+    print_report(&report.output, report.exit_code)
+}
+
+/// Runs `test rules` and prints promtool's output; returns its exit code.
+fn run_test(kind: TestKind) -> Result<(), Failure> {
+    let TestKind::Rules {
+        files,
+        run,
+        ignore_unknown_fields,
+        enable_feature,
+    } = kind;
+    let mut options = TestOptions::default();
+    for feature in &enable_feature {
+        if !options.enable_feature(feature) {
+            return Err(Failure::Usage(format!("unknown feature {feature:?}")));
+        }
+    }
+    if !run.is_empty() {
+        options
+            .set_run(&run)
+            .map_err(|e| Failure::Usage(format!("invalid --run pattern: {e}")))?;
+    }
+    options.load_options.ignore_unknown_fields = ignore_unknown_fields;
+    let report = test_files(&files, &options);
+    print_report(&report.output, report.exit_code)
+}
+
+/// Prints promtool-style output lines to their streams and maps the exit code.
+fn print_report(output: &[OutputLine], exit_code: i32) -> Result<(), Failure> {
+    for line in output {
         match line.stream {
             Stream::Stdout => println!("{}", line.text),
             Stream::Stderr => eprintln!("{}", line.text),
         }
     }
-    match report.exit_code {
+    match exit_code {
         0 => Ok(()),
-        code => Err(Failure::Exit(code as u8)),
+        code => Err(Failure::Exit(u8::try_from(code).unwrap_or(1))),
     }
 }
 
