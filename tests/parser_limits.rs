@@ -140,3 +140,13 @@ fn selectors_can_be_rewritten_in_place() {
         r#"sum(rate(a{tenant="t1"}[5m])) / on () group_left () b{tenant="t1",x="1"}"#
     );
 }
+
+/// Found by the `roundtrip` fuzz target: `up[300]` prints as `up[5m]`.
+#[test]
+fn seconds_and_durations_in_ranges_round_trip_as_the_same_query() {
+    let e = promql_engine::parse("up[300]").unwrap();
+    let again = promql_engine::parse(&e.to_string()).unwrap();
+    assert_eq!(e.to_string(), "up[5m]");
+    assert!(e.eq_ignore_spans(&again));
+    assert!(!e.eq_ignore_spans(&promql_engine::parse("up[301]").unwrap()));
+}

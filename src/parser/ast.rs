@@ -677,20 +677,16 @@ impl Expr {
 
     /// Whether two trees are equal when spans are ignored.
     ///
-    /// Unlike `==`, a `NaN` literal equals a `NaN` literal here and the order
-    /// of a selector's matchers does not matter, so that `parse(print(e))`
-    /// can be compared with `e` for every `e`.
+    /// Unlike `==`, a `NaN` literal equals a `NaN` literal here, and the
+    /// distinctions the canonical printer drops do not count (see
+    /// [`Expr::normalize`]), so that `parse(print(e))` can be compared with
+    /// `e` for every `e`.
     pub fn eq_ignore_spans(&self, other: &Expr) -> bool {
         let (mut a, mut b) = (self.clone(), other.clone());
         a.clear_spans();
         b.clear_spans();
-        // Matcher order carries no meaning (the canonical printer sorts them).
-        let sort = |v: &mut VectorSelector| {
-            v.matchers
-                .sort_by(|x, y| (&x.name, x.op, &x.value).cmp(&(&y.name, y.op, &y.value)))
-        };
-        a.for_each_selector_mut(sort);
-        b.for_each_selector_mut(sort);
+        a.normalize();
+        b.normalize();
         // The debug form spells every field, and prints NaN as `NaN`.
         a == b || format!("{a:?}") == format!("{b:?}")
     }

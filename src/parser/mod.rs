@@ -10,6 +10,7 @@ pub mod check;
 pub mod error;
 pub mod functions;
 pub(crate) mod lexer;
+mod normalize;
 mod parse;
 pub mod printer;
 mod quote;
