@@ -14,7 +14,9 @@
 //! ```
 
 use super::MemoryStorage;
-use super::exposition::{ExpositionError, ExpositionFormat, load_exposition};
+use super::exposition::{
+    ExpositionError, ExpositionFormat, LoadProgress, load_exposition_into_memory,
+};
 use crate::model::Timestamp;
 use crate::promqltest::{Command, Script, ScriptError, load_into, parse_duration};
 
@@ -88,42 +90,61 @@ pub fn load_data(
     storage: &mut MemoryStorage,
     default_timestamp: Timestamp,
 ) -> Result<(DataKind, usize), LoadDataError> {
+    load_data_with_progress(input, storage, default_timestamp, &mut |_| {})
+}
+
+/// [`load_data`], calling `progress` as an exposition is parsed (about every
+/// MiB, and once at the end); test scripts report no progress.
+pub fn load_data_with_progress(
+    input: &[u8],
+    storage: &mut MemoryStorage,
+    default_timestamp: Timestamp,
+    progress: &mut dyn FnMut(LoadProgress),
+) -> Result<(DataKind, usize), LoadDataError> {
     let kind = detect(input);
     let added = match kind {
-        DataKind::Script => {
-            let script = Script::parse(std::str::from_utf8(input)?)?;
-            let mut added = 0;
-            for cmd in &script.commands {
-                match cmd {
-                    Command::Load(load) => {
-                        let before = storage.sample_count();
-                        load_into(storage, load).map_err(|message| LoadDataError::Load {
-                            line: load.line,
-                            message,
-                        })?;
-                        added += storage.sample_count().saturating_sub(before);
-                    }
-                    Command::Clear { .. } => {
-                        storage.clear();
-                        added = 0;
-                    }
-                    Command::Eval(_) => {}
-                }
-            }
-            added
-        }
-        DataKind::Text => {
-            load_exposition(input, ExpositionFormat::Text, default_timestamp, storage)?
-        }
-        DataKind::OpenMetrics => load_exposition(
+        DataKind::Script => load_script(input, storage)?,
+        DataKind::Text => load_exposition_into_memory(
+            input,
+            ExpositionFormat::Text,
+            default_timestamp,
+            storage,
+            progress,
+        )?,
+        DataKind::OpenMetrics => load_exposition_into_memory(
             input,
             ExpositionFormat::OpenMetrics,
             default_timestamp,
             storage,
+            progress,
         )?,
     };
     storage.commit();
     Ok((kind, added))
+}
+
+/// Applies a test script's `load` and `clear` commands.
+fn load_script(input: &[u8], storage: &mut MemoryStorage) -> Result<usize, LoadDataError> {
+    let script = Script::parse(std::str::from_utf8(input)?)?;
+    let mut added = 0;
+    for cmd in &script.commands {
+        match cmd {
+            Command::Load(load) => {
+                let before = storage.sample_count();
+                load_into(storage, load).map_err(|message| LoadDataError::Load {
+                    line: load.line,
+                    message,
+                })?;
+                added += storage.sample_count().saturating_sub(before);
+            }
+            Command::Clear { .. } => {
+                storage.clear();
+                added = 0;
+            }
+            Command::Eval(_) => {}
+        }
+    }
+    Ok(added)
 }
 
 #[cfg(test)]

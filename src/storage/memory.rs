@@ -21,6 +21,13 @@ pub struct MemoryStorage {
     postings: HashMap<(Arc<str>, Arc<str>), Vec<usize>>,
 }
 
+/// A handle to one series of a [`MemoryStorage`], from
+/// [`MemoryStorage::series_ref`], for appending without looking the labels
+/// up again. It is only meaningful for the store that issued it, until that
+/// store is cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesRef(usize);
+
 #[derive(Debug, Default)]
 struct MemSeries {
     labels: Labels,
@@ -120,11 +127,26 @@ impl MemoryStorage {
     /// Adds a float sample.
     pub fn add(&mut self, labels: &Labels, t: Timestamp, v: f64) {
         let id = self.series_id(labels);
-        let s = &mut self.series[id];
+        self.add_to(SeriesRef(id), t, v);
+    }
+
+    /// The series with these labels, created (empty) if it does not exist.
+    pub fn series_ref(&mut self, labels: &Labels) -> SeriesRef {
+        SeriesRef(self.series_id(labels))
+    }
+
+    /// Adds a float sample to `series`, like [`MemoryStorage::add`] with its
+    /// labels. Returns false (and adds nothing) if the store has no such
+    /// series, e.g. because it was cleared since.
+    pub fn add_to(&mut self, series: SeriesRef, t: Timestamp, v: f64) -> bool {
+        let Some(s) = self.series.get_mut(series.0) else {
+            return false;
+        };
         if s.floats.last().is_some_and(|p| p.t >= t) {
             s.sorted = false;
         }
         s.floats.push(FPoint { t, v });
+        true
     }
 
     /// Adds a native-histogram sample.
