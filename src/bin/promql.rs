@@ -19,7 +19,8 @@ use promql_engine::promqltest::{RunOptions, Script};
 use promql_engine::rules::{
     CheckOptions, OutputLine, Stream, TestOptions, check_files, check_stdin_text, test_files,
 };
-use promql_engine::storage::load::load_data;
+use promql_engine::storage::exposition::LoadProgress;
+use promql_engine::storage::load::load_data_with_progress;
 use promql_engine::storage::{MemoryStorage, SelectHints, Storage};
 use promql_engine::{
     Engine, EngineOptions, EvalError, ParseError, ParseOptions, QueryResult, parse_with,
@@ -630,9 +631,78 @@ fn load_data_file(path: &std::path::Path, storage: &mut MemoryStorage) -> Result
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
     // Samples without their own timestamp are taken as scraped now.
     let now = chrono::Utc::now().timestamp_millis();
-    load_data(&bytes, storage, now)
-        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    let mut display = ProgressLine::new(path, bytes.len());
+    let loaded = load_data_with_progress(&bytes, storage, now, &mut |p| display.show(p));
+    display.clear();
+    loaded.map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
     Ok(())
+}
+
+/// A one-line loading progress display on stderr (`\r`-rewritten), shown
+/// only for large files and only when stderr is a terminal.
+struct ProgressLine {
+    /// The file name, when the display is on.
+    name: Option<String>,
+    /// Whether anything was written (and so needs clearing).
+    shown: bool,
+    /// When the line was last redrawn.
+    drawn_at: Option<std::time::Instant>,
+}
+
+impl ProgressLine {
+    /// Files smaller than this load too fast to need a display.
+    const MIN_BYTES: usize = 8 << 20;
+
+    fn new(path: &std::path::Path, total_bytes: usize) -> Self {
+        let on = total_bytes >= Self::MIN_BYTES && std::io::stderr().is_terminal();
+        ProgressLine {
+            name: on.then(|| path.display().to_string()),
+            shown: false,
+            drawn_at: None,
+        }
+    }
+
+    fn show(&mut self, p: LoadProgress) {
+        use std::io::Write;
+        let Some(name) = &self.name else { return };
+        // Redraw at most ten times a second, but always show the end.
+        let now = std::time::Instant::now();
+        let recent = self
+            .drawn_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100));
+        if recent && p.bytes_read < p.total_bytes {
+            return;
+        }
+        self.drawn_at = Some(now);
+        let mib = |b: usize| b as f64 / f64::from(1 << 20);
+        let percent = if p.total_bytes == 0 {
+            100.0
+        } else {
+            100.0 * p.bytes_read as f64 / p.total_bytes as f64
+        };
+        let mut err = std::io::stderr().lock();
+        // A failed progress write is not worth failing the load for.
+        let _ = write!(
+            err,
+            "\r{name}: {:.1}/{:.1} MiB ({percent:.0}%), {} samples",
+            mib(p.bytes_read),
+            mib(p.total_bytes),
+            p.samples
+        );
+        let _ = err.flush();
+        self.shown = true;
+    }
+
+    /// Erases the display line.
+    fn clear(&mut self) {
+        use std::io::Write;
+        if self.shown {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
 }
 
 /// Runs `check rules` and prints promtool's output; returns its exit code.
