@@ -519,6 +519,43 @@ mod no_panic {
             let _ = parse_exposition(&bytes, ExpositionFormat::OpenMetrics);
         }
 
+        /// The series cache gives the same samples as parsing each line
+        /// on its own, whatever the order and spelling of the series.
+        #[test]
+        fn cached_series_parse_like_fresh_ones(
+            picks in proptest::collection::vec((0usize..8, 0u8..3, 0u32..100), 1..40),
+            om in any::<bool>(),
+        ) {
+            let series = [
+                "h_bucket{le=\"1\"}",
+                "h_bucket{le=\"1.0\"}",
+                "h_bucket{le=\"+Inf\"}",
+                "s{quantile=\"0.5\",a=\"}\\\"\"}",
+                "s{a=\"}\\\"\",quantile=\"0.5\"}",
+                "{\"h_bucket\",le=\"2\"}",
+                "up",
+                "up{}",
+            ];
+            let types = ["gauge", "histogram", "summary"];
+            let mut whole = String::new();
+            let mut singles = Vec::new();
+            for (i, ty, v) in &picks {
+                let header = format!("# TYPE h_bucket {}\n", types[usize::from(*ty)]);
+                let line = format!("{} {v}\n", series[*i]);
+                whole.push_str(&header);
+                whole.push_str(&line);
+                singles.push(format!("{header}{line}"));
+            }
+            let eof = if om { "# EOF\n" } else { "" };
+            let format = if om { ExpositionFormat::OpenMetrics } else { ExpositionFormat::Text };
+            let all = parse_exposition(format!("{whole}{eof}").as_bytes(), format).unwrap();
+            prop_assert_eq!(all.samples.len(), singles.len());
+            for (got, single) in all.samples.iter().zip(&singles) {
+                let alone = parse_exposition(format!("{single}{eof}").as_bytes(), format).unwrap();
+                prop_assert_eq!(got, &alone.samples[0]);
+            }
+        }
+
         #[test]
         fn parser_never_panics_on_near_valid_lines(s in r#"(# (HELP|TYPE|UNIT|EOF) )?[a-z_]{0,5}(\{[a-z"=, \\]{0,20}\})? ?[0-9.eE+\-]{0,8} ?[0-9.]{0,6}\n?"#) {
             let _ = parse_exposition(s.as_bytes(), ExpositionFormat::Text);
