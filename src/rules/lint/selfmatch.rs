@@ -165,6 +165,16 @@ pub(crate) fn pairs_series_with_itself(binary: &BinaryExpr) -> bool {
     {
         return false;
     }
+    // Cheap test first: both sides must select the same metric names.
+    let names = |e: &Expr| {
+        matchers(e)
+            .into_iter()
+            .filter(|(label, _, _)| label == "__name__")
+            .collect::<Vec<_>>()
+    };
+    if names(&binary.lhs) != names(&binary.rhs) {
+        return false;
+    }
     if binary.lhs.eq_ignore_spans(&binary.rhs) {
         return true;
     }
