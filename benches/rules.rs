@@ -197,6 +197,21 @@ fn eval(c: &mut Criterion) {
         storage.series_count()
     );
 
+    // One timed evaluation per kind of rule, to show where the time goes.
+    for (kind, rule) in file.groups[0].rules.iter().take(5).enumerate() {
+        let mut single = file.groups[0].clone();
+        single.rules = vec![rule.clone()];
+        let mut rules = Group::new(&single, "bench.yml", &GroupOptions::default());
+        let mut storage = store(&samples);
+        let start = Instant::now();
+        rules.eval(&engine, &mut storage, ts);
+        eprintln!(
+            "rules_eval: kind {kind} ({}) once: {:?}",
+            rule.expr_text(),
+            start.elapsed()
+        );
+    }
+
     let mut group = c.benchmark_group("rules_eval");
     group.sample_size(10);
     group.bench_function(format!("group_100_rules_{series}_series"), |b| {
