@@ -216,3 +216,26 @@ fn cli_lint_flags() {
         assert!(help.contains(check.id()), "--help lacks {check}");
     }
 }
+
+#[test]
+fn deep_expressions_do_not_crash() {
+    // Near the parser's default depth limit (1000), on both sides of `/`.
+    let depth = 450;
+    let side = format!(
+        "{}rate(x_total{{code=~\"5..\"}}[5m]){}",
+        "abs(sum by (code) (".repeat(depth / 2),
+        "))".repeat(depth / 2)
+    );
+    let expr = format!("{side} / {side} > bool 1");
+    let text = format!("groups:\n- name: g\n  rules:\n  - record: a:b:c\n    expr: '{expr}'\n");
+    let report = check_named_sources(&[("deep.yml", &text)], &options("all"));
+    assert!(!report.files[0].has_errors(), "{}", report.stderr());
+    assert!(
+        report.files[0]
+            .findings
+            .iter()
+            .any(|f| f.check == LintCheck::SelfDivision),
+        "{}",
+        report.stderr()
+    );
+}
