@@ -130,12 +130,13 @@ enum CheckKind {
     /// Check rule files: same verdicts, output and exit codes as `promtool check rules`
     /// (0 ok, 1 errors, 3 lint problems with --lint-fatal).
     #[command(
-        after_help = "Examples:\n  promql check rules rules/*.yml\n  cat rules.yml | promql check rules"
+        after_help = check_rules_help()
     )]
     Rules {
         /// Rule files; none reads standard input.
         files: Vec<PathBuf>,
-        /// Linting checks: comma-separated `all`, `duplicate-rules`, `none`.
+        /// Linting checks: comma-separated `all`, `duplicate-rules`, `none`, or ids of
+        /// our checks (listed below; `all` includes them).
         #[arg(long, default_value = "duplicate-rules")]
         lint: String,
         /// Make lint problems fatal (exit code 3).
@@ -703,6 +704,16 @@ impl ProgressLine {
             self.shown = false;
         }
     }
+}
+
+/// Examples and the ids of the opt-in lint checks, for `check rules --help`.
+fn check_rules_help() -> String {
+    let mut help = String::from("Lint checks beyond promtool (--lint=all or by id):\n");
+    for check in promql_engine::rules::lint::LintCheck::ALL {
+        help.push_str(&format!("  {:<24}{}\n", check.id(), check.doc()));
+    }
+    help.push_str("\nExamples:\n  promql check rules rules/*.yml\n  promql check rules --lint=all rules/*.yml\n  cat rules.yml | promql check rules");
+    help
 }
 
 /// Runs `check rules` and prints promtool's output; returns its exit code.

@@ -130,12 +130,7 @@ pub(crate) fn with_metric_name(msg: String, metric_name: &str) -> String {
     }
 }
 
-/// A Go `%q` rendering of a string.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::new();
-    let _ = crate::model::labels::write_quoted(&mut out, s);
-    out
-}
+pub(crate) use crate::model::quote::go_quote;
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)

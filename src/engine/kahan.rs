@@ -1,17 +1,8 @@
 //! Kahan-Babuška (Neumaier) compensated summation, as Prometheus uses.
 
-/// Adds `inc` to `sum` with compensation `c`; returns the new `(sum, c)`.
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
+/// Adds `inc` to `sum` with compensation `c`; returns the new `(sum, c)`
+/// (one implementation for floats and histogram buckets).
+pub(crate) use crate::model::histogram::arith::kahan_inc;
 
 /// Go's `math.Max`: NaN wins.
 pub(crate) fn go_max(a: f64, b: f64) -> f64 {

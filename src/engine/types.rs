@@ -124,25 +124,9 @@ pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>)
     false
 }
 
-/// Labels as Prometheus' `labels.Labels.String()` prints them in error
-/// messages: every label inside braces, `__name__` included.
+/// Prometheus' `labels.Labels.String()`: `{__name__="x", a="b"}`.
 pub(crate) fn prom_labels_string(labels: &Labels) -> String {
-    use crate::model::labels::{is_valid_legacy_label_name, write_quoted};
-    let mut out = String::from("{");
-    for (i, l) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        if is_valid_legacy_label_name(&l.name) {
-            out.push_str(&l.name);
-        } else {
-            let _ = write_quoted(&mut out, &l.name);
-        }
-        out.push('=');
-        let _ = write_quoted(&mut out, &l.value);
-    }
-    out.push('}');
-    out
+    labels.to_prometheus_string()
 }
 
 /// A fast, non-cryptographic hasher (the Fx hash used by rustc) for maps

@@ -121,6 +121,27 @@ impl Labels {
         }
     }
 
+    /// The label set as Prometheus' `labels.Labels.String()` prints it in
+    /// messages: every label inside braces, `__name__` included
+    /// (`{__name__="up", job="a"}`).
+    pub fn to_prometheus_string(&self) -> String {
+        let mut out = String::from("{");
+        for (i, l) in self.labels.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            if is_valid_legacy_label_name(&l.name) {
+                out.push_str(&l.name);
+            } else {
+                let _ = write_quoted(&mut out, &l.name);
+            }
+            out.push('=');
+            let _ = write_quoted(&mut out, &l.value);
+        }
+        out.push('}');
+        out
+    }
+
     /// Only the labels whose names are in `names` (order of `names` irrelevant).
     pub fn keep_only<S: AsRef<str>>(&self, names: &[S]) -> Labels {
         self.filter(|l| names.iter().any(|n| n.as_ref() == &*l.name))

@@ -9,8 +9,25 @@ use std::fmt::{self, Write};
 /// `\u00ad`, `\U000e0001`.
 pub fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
-    write_escaped(w, s)?;
+    write_escaped(w, s, '"')?;
     w.write_char('"')
+}
+
+/// `s` quoted as Go's `strconv.Quote` (and `%q`) does.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    let _ = write_go_quoted(&mut out, s);
+    out
+}
+
+/// A character quoted as Go's `%q` for runes does: `'a'`, `'\n'`, `'\''`.
+pub fn go_quote_rune(c: char) -> String {
+    let mut out = String::with_capacity(4);
+    out.push('\'');
+    let mut buf = [0u8; 4];
+    let _ = write_escaped(&mut out, c.encode_utf8(&mut buf), '\'');
+    out.push('\'');
+    out
 }
 
 /// Writes bytes double-quoted as Go's `strconv.Quote` does for a string that
@@ -19,7 +36,7 @@ pub fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
 pub fn write_go_quoted_bytes(w: &mut dyn Write, bytes: &[u8]) -> fmt::Result {
     w.write_char('"')?;
     for chunk in bytes.utf8_chunks() {
-        write_escaped(w, chunk.valid())?;
+        write_escaped(w, chunk.valid(), '"')?;
         for b in chunk.invalid() {
             write!(w, "\\x{b:02x}")?;
         }
@@ -34,10 +51,14 @@ pub fn go_quote_bytes(bytes: &[u8]) -> String {
     out
 }
 
-fn write_escaped(w: &mut dyn Write, s: &str) -> fmt::Result {
+/// Writes `s` with Go's escapes; `quote` is the delimiter to escape.
+fn write_escaped(w: &mut dyn Write, s: &str, quote: char) -> fmt::Result {
     for c in s.chars() {
         match c {
-            '"' => w.write_str("\\\"")?,
+            c if c == quote => {
+                w.write_char('\\')?;
+                w.write_char(c)?;
+            }
             '\\' => w.write_str("\\\\")?,
             c if is_go_printable(c) => w.write_char(c)?,
             '\u{7}' => w.write_str("\\a")?,

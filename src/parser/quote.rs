@@ -1,81 +1,8 @@
 //! Go-style quoting (for error messages) and unquoting of PromQL strings.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
-/// Quotes `s` as Go's `%q` / `strconv.Quote` does.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Quotes a character as Go's `%q` for runes does: `'a'`, `'\n'`.
-pub(crate) fn go_quote_rune(c: char) -> String {
-    let mut out = String::with_capacity(4);
-    out.push('\'');
-    push_escaped(&mut out, c, '\'');
-    out.push('\'');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if (c as u32) < 0x20 || c == '\x7f' => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if !is_go_printable(c) => {
-            if (c as u32) < 0x10000 {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            } else {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-        c => out.push(c),
-    }
-}
-
-/// Approximates Go's `unicode.IsPrint`: no control or format characters and
-/// no spaces other than ASCII space.
-fn is_go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(
-            c,
-            '\u{ad}'
-                | '\u{600}'..='\u{605}'
-                | '\u{61c}'
-                | '\u{6dd}'
-                | '\u{70f}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-                | '\u{e000}'..='\u{f8ff}'
-                | '\u{f0000}'..='\u{10ffff}'
-        ))
-}
+pub(crate) use crate::model::quote::{go_quote, go_quote_rune};
 
 /// Removes the quotes of a string token and resolves its escapes (Go rules;
 /// raw strings in backticks are taken verbatim). The token was validated by

@@ -13,7 +13,10 @@
 use std::path::Path;
 
 use crate::parser::ParseOptions;
-use crate::rules::lint::{DuplicateRule, find_duplicate_rules, format_duplicates};
+use crate::rules::lint::{
+    DuplicateRule, LintCheck, LintFinding, LintSelection, find_duplicate_rules, format_duplicates,
+    lint_file,
+};
 use crate::rules::load::{LoadOptions, load_rule_file};
 pub use crate::rules::validate::NameValidation;
 use crate::rules::validate::RuleError;
@@ -30,6 +33,8 @@ pub const EXIT_LINT: i32 = 3;
 pub struct CheckOptions {
     /// Report duplicate rules (`--lint=duplicate-rules`, the default; `--lint=none` turns it off).
     pub lint_duplicate_rules: bool,
+    /// Opt-in checks beyond promtool (`--lint=all` or their ids; none by default).
+    pub lint_checks: Vec<LintCheck>,
     /// Exit with code 3 on lint problems (`--lint-fatal`).
     pub lint_fatal: bool,
     /// Accept unknown fields (`--ignore-unknown-fields`).
@@ -46,6 +51,7 @@ impl Default for CheckOptions {
         let load = LoadOptions::default();
         CheckOptions {
             lint_duplicate_rules: true,
+            lint_checks: Vec::new(),
             lint_fatal: false,
             ignore_unknown_fields: load.ignore_unknown_fields,
             name_validation: load.name_validation,
@@ -69,19 +75,14 @@ impl CheckOptions {
         true
     }
 
-    /// Applies a `--lint` value: comma-separated `all`, `duplicate-rules` or
-    /// `none`. Returns promtool's warning for each unknown option
+    /// Applies a `--lint` value: comma-separated `all`, `duplicate-rules`,
+    /// `none` or ids of our checks ([`LintCheck::id`]; `all` includes them).
+    /// Returns promtool's warning for each unknown option
     /// (`WARNING: unknown lint option: "x"`), which promtool prints on stdout.
     pub fn set_lint(&mut self, value: &str) -> Vec<String> {
-        let mut warnings = Vec::new();
-        self.lint_duplicate_rules = false;
-        for setting in value.split(',') {
-            match setting {
-                "all" | "duplicate-rules" => self.lint_duplicate_rules = true,
-                "none" => {}
-                other => warnings.push(format!("WARNING: unknown lint option: {other:?}")),
-            }
-        }
+        let (selection, warnings) = LintSelection::parse(value);
+        self.lint_duplicate_rules = selection.duplicate_rules;
+        self.lint_checks = selection.checks;
         warnings
     }
 
@@ -125,6 +126,8 @@ pub struct FileReport {
     pub errors: Vec<RuleError>,
     /// Duplicate rules found by the lint.
     pub duplicates: Vec<DuplicateRule>,
+    /// Findings of the opt-in checks.
+    pub findings: Vec<LintFinding>,
     /// Warnings (e.g. a second YAML document was ignored).
     pub warnings: Vec<String>,
 }
@@ -133,6 +136,11 @@ impl FileReport {
     /// Whether the file has errors (not counting lint).
     pub fn has_errors(&self) -> bool {
         self.read_error.is_some() || !self.errors.is_empty()
+    }
+
+    /// Whether a lint (duplicates or an opt-in check) found something.
+    pub fn has_lint_problems(&self) -> bool {
+        !self.duplicates.is_empty() || !self.findings.is_empty()
     }
 }
 
@@ -234,7 +242,8 @@ pub fn check_source(name: &str, text: &str, options: &CheckOptions) -> FileRepor
         if options.lint_duplicate_rules {
             report.duplicates = find_duplicate_rules(&file);
         }
-        if report.duplicates.is_empty() {
+        report.findings = lint_file(&file, &options.lint_checks);
+        if !report.has_lint_problems() {
             report.rule_count = Some(file.rule_count());
         }
     }
@@ -275,7 +284,7 @@ fn render(files: Vec<FileReport>, options: &CheckOptions, prefix_names: bool) ->
             }
             continue;
         }
-        if file.duplicates.is_empty() {
+        if !file.has_lint_problems() {
             let count = file.rule_count.unwrap_or_default();
             output.push(out(
                 Stream::Stdout,
@@ -284,7 +293,17 @@ fn render(files: Vec<FileReport>, options: &CheckOptions, prefix_names: bool) ->
         } else {
             failed = true;
             output.push(out(Stream::Stderr, "  FAILED:".into()));
-            output.push(out(Stream::Stderr, format_duplicates(&file.duplicates)));
+            if !file.duplicates.is_empty() {
+                output.push(out(Stream::Stderr, format_duplicates(&file.duplicates)));
+            }
+            for finding in &file.findings {
+                let text = if prefix_names {
+                    format!("{}: {finding}", file.name)
+                } else {
+                    finding.to_string()
+                };
+                output.push(out(Stream::Stderr, text));
+            }
         }
         output.push(out(Stream::Stdout, String::new()));
     }

@@ -57,7 +57,7 @@
 //! - [`decode`]: tree → [`model::RuleFile`], Go-compatible decode errors.
 //! - [`load`]: text → validated rule file ([`load_rule_file`]).
 //! - [`validate`]: Prometheus' rule validation (names, exprs, templates).
-//! - [`lint`]: duplicate-rule lint.
+//! - [`lint`]: duplicate-rule lint and opt-in checks (`--lint=all`).
 //! - [`check`]: `promtool check rules` as a library ([`check_files`]).
 //! - [`template`]: Go text/template lexer, parser and execution.
 //! - [`eval`]: rule group evaluation (recording and alerting rules).

@@ -46,7 +46,7 @@ pub struct AddOutcome {
 /// Neumaier's compensated increment: adds `inc` to `sum` with compensation
 /// `c`. The returned sum is the plain sum; the compensation collects what it
 /// lost.
-pub(super) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
     let c = if t.is_infinite() {
         0.0

@@ -134,22 +134,7 @@ impl Token {
 }
 
 /// Quotes like Go's `%q`.
-pub fn go_quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::model::quote::go_quote;
 
 /// A rune as Go's `%#U` shows it: `U+0023 '#'` (no quoted form for
 /// unprintable runes).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Engine;
 use crate::model::float_format::format_go_e;
-use crate::model::labels::{is_valid_legacy_label_name, write_quoted};
+
 use crate::model::{Labels, SampleValue};
 use crate::promqltest::tsdb_hints::ChunkState;
 use crate::rules::duration::format_duration;
@@ -22,21 +22,7 @@ use super::format::{TestFile, TestGroup};
 
 /// Prometheus' `labels.Labels.String()`: `{__name__="x", a="b"}`.
 pub fn labels_string(labels: &Labels) -> String {
-    let mut out = String::from("{");
-    for (i, l) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        if is_valid_legacy_label_name(&l.name) {
-            out.push_str(&l.name);
-        } else {
-            let _ = write_quoted(&mut out, &l.name);
-        }
-        out.push('=');
-        let _ = write_quoted(&mut out, &l.value);
-    }
-    out.push('}');
-    out
+    labels.to_prometheus_string()
 }
 
 fn go_quote(s: &str) -> String {

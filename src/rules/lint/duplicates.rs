@@ -1,4 +1,4 @@
-//! Duplicate-rule lint, as `promtool check rules` does it.
+//! Duplicate-rule lint (`duplicate-rules`), as `promtool check rules` does it.
 //!
 //! Two rules are duplicates when they have the same name (alert or record)
 //! and the same static labels (group labels overridden by rule labels);
