@@ -880,19 +880,3 @@ fn subquery(vector: Strat) -> Strat {
         })
         .boxed()
 }
-
-/// Prints a few generated trees, to eyeball what the strategy produces:
-/// `cargo test --test roundtrip show_samples -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn show_samples() {
-    use proptest::strategy::ValueTree;
-    let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let s = any_expr();
-    for _ in 0..40 {
-        let e = s.new_tree(&mut runner).unwrap().current();
-        println!("{e}");
-    }
-    let e = s.new_tree(&mut runner).unwrap().current();
-    println!("{e:#}");
-}
