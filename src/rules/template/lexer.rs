@@ -483,34 +483,34 @@ impl Lexer<'_> {
     }
 
     fn quoted(&mut self, start: usize, line: u32) -> bool {
-        self.advance(1);
-        loop {
-            match self.peek_char() {
-                Some('\\') => {
-                    self.advance(1);
-                    match self.peek_char() {
-                        Some('\n') | None => {
-                            self.error("unterminated quoted string".into(), start, line);
-                            return false;
-                        }
-                        Some(c) => self.advance(c.len_utf8()),
-                    }
-                }
-                Some('\n') | None => {
-                    self.error("unterminated quoted string".into(), start, line);
-                    return false;
-                }
-                Some('"') => {
-                    self.advance(1);
-                    self.emit(TokenKind::String, start, line);
-                    return true;
-                }
-                Some(c) => self.advance(c.len_utf8()),
-            }
-        }
+        self.delimited(
+            '"',
+            TokenKind::String,
+            "unterminated quoted string",
+            start,
+            line,
+        )
     }
 
     fn char_constant(&mut self, start: usize, line: u32) -> bool {
+        self.delimited(
+            '\'',
+            TokenKind::Char,
+            "unterminated character constant",
+            start,
+            line,
+        )
+    }
+
+    /// Scans a `quote`-delimited literal with backslash escapes on one line.
+    fn delimited(
+        &mut self,
+        quote: char,
+        kind: TokenKind,
+        unterminated: &str,
+        start: usize,
+        line: u32,
+    ) -> bool {
         self.advance(1);
         loop {
             match self.peek_char() {
@@ -518,19 +518,19 @@ impl Lexer<'_> {
                     self.advance(1);
                     match self.peek_char() {
                         Some('\n') | None => {
-                            self.error("unterminated character constant".into(), start, line);
+                            self.error(unterminated.into(), start, line);
                             return false;
                         }
                         Some(c) => self.advance(c.len_utf8()),
                     }
                 }
                 Some('\n') | None => {
-                    self.error("unterminated character constant".into(), start, line);
+                    self.error(unterminated.into(), start, line);
                     return false;
                 }
-                Some('\'') => {
+                Some(c) if c == quote => {
                     self.advance(1);
-                    self.emit(TokenKind::Char, start, line);
+                    self.emit(kind, start, line);
                     return true;
                 }
                 Some(c) => self.advance(c.len_utf8()),
