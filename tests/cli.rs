@@ -344,3 +344,64 @@ fn test_rules_runs_promtool_unit_tests() {
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("FAILED"), "{}", stderr(&o));
 }
+
+/// `--output json` over the demo data equals the expected files in
+/// `testdata/cli/expected/` (compared as parsed JSON).
+#[test]
+fn expected_json_files() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let demo = format!("{root}/testdata/demo/demo.om");
+    let queries = std::fs::read_to_string(format!("{root}/testdata/cli/queries.txt")).unwrap();
+    let bless = std::env::var_os("CLI_BLESS").is_some();
+    let mut checked = 0;
+    for (n, line) in queries
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let mut words = line.splitn(2, ' ');
+        let kind = words.next().unwrap();
+        let rest = words.next().unwrap();
+        let args: Vec<String> = match kind {
+            "instant" => {
+                let (time, expr) = rest.split_once(' ').unwrap();
+                [
+                    "query", "instant", "--data", &demo, "--time", time, "--output", "json", expr,
+                ]
+                .map(String::from)
+                .to_vec()
+            }
+            "range" => {
+                let parts: Vec<&str> = rest.splitn(4, ' ').collect();
+                let (start, end, step, expr) = (parts[0], parts[1], parts[2], parts[3]);
+                [
+                    "query", "range", "--data", &demo, "--start", start, "--end", end, "--step",
+                    step, "--output", "json", expr,
+                ]
+                .map(String::from)
+                .to_vec()
+            }
+            other => panic!("line {}: unknown kind {other}", n + 1),
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = promql(&args, None);
+        let got: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| {
+            panic!(
+                "line {}: not JSON ({e}): {}{}",
+                n + 1,
+                stdout(&o),
+                stderr(&o)
+            )
+        });
+        let path = format!("{root}/testdata/cli/expected/{}.json", n + 1);
+        if bless {
+            std::fs::create_dir_all(format!("{root}/testdata/cli/expected")).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+        }
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(got, want, "line {}: {line}", n + 1);
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked}");
+}

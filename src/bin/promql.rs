@@ -473,7 +473,13 @@ fn run_query(kind: QueryKind) -> Result<(), Failure> {
         Err(e) => {
             return Err(match format {
                 OutputFormat::Json => {
-                    Failure::Json(api_json::error_json("bad_data", &e.to_string()))
+                    // Prometheus' API wording for a query that does not parse.
+                    let message = format!(
+                        "invalid parameter \"query\": {}: parse error: {}",
+                        e.position(),
+                        e.message()
+                    );
+                    Failure::Json(api_json::error_json("bad_data", &message))
                 }
                 OutputFormat::Table => parse_failure(&e, &plan.expr, None),
             });
