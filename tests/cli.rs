@@ -359,9 +359,7 @@ fn expected_json_files() {
         .enumerate()
         .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
     {
-        let mut words = line.splitn(2, ' ');
-        let kind = words.next().unwrap();
-        let rest = words.next().unwrap();
+        let (kind, rest) = line.split_once(' ').unwrap();
         let args: Vec<String> = match kind {
             "instant" => {
                 let (time, expr) = rest.split_once(' ').unwrap();
