@@ -34,10 +34,13 @@
 //! - [`engine`]: [`Engine::instant`] and [`Engine::range`] over any
 //!   [`storage::Storage`], with limits ([`EngineOptions`]), annotations and
 //!   statistics.
-//! - [`storage`]: the `Storage` trait, [`storage::MemoryStorage`] and loaders.
+//! - [`storage`]: the `Storage` trait, [`storage::MemoryStorage`], loaders,
+//!   and (feature `remote`) a Prometheus remote-read client.
 //! - [`model`]: labels, matchers, samples, native histograms, values, and
 //!   Prometheus' HTTP API JSON.
-//! - [`rules`]: rule files, validation and `promtool check rules` parity.
+//! - [`rules`]: rule files: validation and lints (`promtool check rules`
+//!   parity), Go-template execution, rule-group evaluation, and rule unit
+//!   tests (`promtool test rules` parity).
 //! - [`promqltest`]: Prometheus' PromQL test-script language.
 //!
 //! Targets Prometheus 3.x (the upstream test scripts are from commit
@@ -51,6 +54,8 @@
 //! # Crate features
 //! - `cli` (default): the `promql` command-line tool.
 //! - `serde`: `Serialize` for the AST.
+//! - `remote`: `storage::remote::RemoteReadStorage`; `remote-tls` adds
+//!   `https://` (rustls).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
