@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use super::range::{Out, Window, start_time_overlap, start_timestamp_reset};
+use super::range::{
+    Out, Window, extrapolation_factor, first_start_timestamp, start_time_overlap,
+    start_timestamp_reset,
+};
 use crate::engine::eval::Ev;
 use crate::engine::histops::{
     HistOp, add_annotated, info_reconciled, note_error, sub_annotated, warn_mixed_schemas,
@@ -105,17 +108,9 @@ pub(crate) fn extrapolated_hist_rate(
         }
     }
     let (first_t, last_t) = (h[0].t, h[n1].t);
-    let mut to_start = (first_t as f64 - w.range_start as f64) / 1000.0;
-    let mut to_end = (w.range_end as f64 - last_t as f64) / 1000.0;
-    let mut sampled = (last_t as f64 - first_t as f64) / 1000.0;
-    let avg_interval = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
-    let threshold = avg_interval * 1.1;
-    if let Some(&st0) = sts
-        .first()
-        .filter(|&&st| st != 0 && st > w.range_start && st < first_t)
-    {
-        to_start = 0.0;
-        sampled = (last_t as f64 - st0 as f64) / 1000.0;
+    let st0 = first_start_timestamp(w, sts, first_t);
+    if st0.is_some() {
+        // A zero-valued histogram is assumed at the first sample's start time.
         match &mut result {
             None => result = Some((*h[0].h).clone()),
             Some(r) => {
@@ -126,34 +121,12 @@ pub(crate) fn extrapolated_hist_rate(
         }
     } else if n1 == 0 {
         return Out::None;
-    } else {
-        if to_start >= threshold {
-            to_start = avg_interval / 2.0;
-        }
-        if is_counter {
-            let mut to_zero = to_start;
-            if let Some(r) = &result
-                && r.count > 0.0
-                && h[0].h.count >= 0.0
-            {
-                to_zero = sampled * (h[0].h.count / r.count);
-            }
-            if to_zero < to_start {
-                to_start = to_zero;
-            }
-        }
     }
-    if to_end >= threshold {
-        to_end = avg_interval / 2.0;
-    }
-    let mut factor = if sampled != 0.0 {
-        (sampled + to_start + to_end) / sampled
-    } else {
-        1.0
-    };
-    if is_rate {
-        factor /= w.range as f64 / 1000.0;
-    }
+    let zero_ratio = result
+        .as_ref()
+        .filter(|r| r.count > 0.0 && h[0].h.count >= 0.0)
+        .map(|r| h[0].h.count / r.count);
+    let factor = extrapolation_factor(w, first_t, last_t, n1, st0, zero_ratio, is_counter, is_rate);
     match result {
         Some(mut r) => {
             r.mul(factor);

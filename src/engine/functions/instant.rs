@@ -10,8 +10,9 @@ use crate::engine::EvalError;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{go_max, go_min};
 use crate::engine::plan::{CallN, Sel};
-use crate::engine::selector::{lookup, lookup_index};
+use crate::engine::selector::lookup_index;
 use crate::engine::types::{ESample, ESeries, Matrix, Vector, drop_metadata};
+use crate::storage::SelectedSeries;
 
 /// Applies `f` to every float sample, dropping the metric name.
 fn map_floats(ev: &Ev<'_, '_>, v: &Vector, f: impl Fn(f64) -> f64) -> Vector {
@@ -225,33 +226,13 @@ pub(crate) fn call(
 /// `timestamp(selector)`: the timestamps of the selected samples themselves.
 pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
     let series = ev.select(sel, None)?;
-    let lb = ev.lookback();
-    let mut out = Vec::new();
-    for s in &series {
-        ev.tick()?;
-        let labels = if ev.delayed() {
-            s.labels.clone()
+    sample_times(ev, sel, &series, |_, s, is_hist, i| {
+        if is_hist {
+            s.histograms[i].t
         } else {
-            drop_metadata(&s.labels)
-        };
-        let mut ss = ESeries::new(labels, true);
-        for ts in ev.steps() {
-            ev.tick()?;
-            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-            if let Some((t, _, _)) = lookup(&s.floats, &s.histograms, r, lb) {
-                ev.add_samples(1)?;
-                ev.count_read(1);
-                ss.push(ts, t as f64 / 1000.0, None);
-            }
+            s.floats[i].t
         }
-        if ss.len() > 0 {
-            out.push(ss);
-        }
-    }
-    if !ev.delayed() {
-        out = crate::engine::eval::merge_same_labelsets(out)?;
-    }
-    Ok(out)
+    })
 }
 
 /// `start_timestamp(selector)`: the start (created) timestamps of the selected
@@ -262,11 +243,34 @@ pub(crate) fn start_timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<
     }
     let hints = ev.select_hints(sel, None);
     let series = ev.sh.storage.select(&sel.matchers, &hints)?;
+    let starts = series
+        .iter()
+        .map(|s| ev.sh.storage.start_timestamps(&s.labels, &hints))
+        .collect::<Result<Vec<_>, _>>()?;
+    sample_times(ev, sel, &series, |n, _, is_hist, i| {
+        let list = if is_hist {
+            &starts[n].histograms
+        } else {
+            &starts[n].floats
+        };
+        list.get(i).copied().unwrap_or(0)
+    })
+}
+
+/// At every step, a time (in milliseconds, returned as seconds) derived from
+/// the sample the instant selector `sel` picks in each series: `time_of`
+/// gets the series' index, the series, and whether the pick is a histogram
+/// and its index.
+fn sample_times(
+    ev: &Ev<'_, '_>,
+    sel: &Sel,
+    series: &[SelectedSeries<'_>],
+    time_of: impl Fn(usize, &SelectedSeries<'_>, bool, usize) -> i64,
+) -> Result<Matrix, EvalError> {
     let lb = ev.lookback();
     let mut out = Vec::new();
-    for s in &series {
+    for (n, s) in series.iter().enumerate() {
         ev.tick()?;
-        let sts = ev.sh.storage.start_timestamps(&s.labels, &hints)?;
         let labels = if ev.delayed() {
             s.labels.clone()
         } else {
@@ -277,15 +281,9 @@ pub(crate) fn start_timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<
             ev.tick()?;
             let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
             if let Some((is_hist, i)) = lookup_index(&s.floats, &s.histograms, r, lb) {
-                let list = if is_hist {
-                    &sts.histograms
-                } else {
-                    &sts.floats
-                };
-                let st = list.get(i).copied().unwrap_or(0);
                 ev.add_samples(1)?;
                 ev.count_read(1);
-                ss.push(ts, st as f64 / 1000.0, None);
+                ss.push(ts, time_of(n, s, is_hist, i) as f64 / 1000.0, None);
             }
         }
         if ss.len() > 0 {

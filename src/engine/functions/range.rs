@@ -725,30 +725,62 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
             }
         }
     }
-    let mut to_start = (first.t as f64 - w.range_start as f64) / 1000.0;
-    let mut to_end = (w.range_end as f64 - last.t as f64) / 1000.0;
-    let mut sampled = (last.t as f64 - first.t as f64) / 1000.0;
-    let avg_interval = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
-    let threshold = avg_interval * 1.1;
-    if let Some(&st0) = sts
-        .first()
-        .filter(|&&st| st != 0 && st > w.range_start && st < first.t)
-    {
+    let st0 = first_start_timestamp(w, sts, first.t);
+    if st0.is_some() {
         // A zero-valued sample is assumed at the first sample's start time.
-        to_start = 0.0;
-        sampled = (last.t as f64 - st0 as f64) / 1000.0;
         result += first.v;
     } else if n1 == 0 {
         return Out::None;
+    }
+    let zero_ratio = (result > 0.0 && first.v >= 0.0).then(|| first.v / result);
+    let factor = extrapolation_factor(w, first.t, last.t, n1, st0, zero_ratio, is_counter, is_rate);
+    Out::Float(result * factor)
+}
+
+/// The first sample's start timestamp, when it lies inside the window and
+/// before the sample (then a zero is assumed there instead of extrapolating).
+pub(crate) fn first_start_timestamp(w: &Window<'_>, sts: &[i64], first_t: i64) -> Option<i64> {
+    sts.first()
+        .copied()
+        .filter(|&st| st != 0 && st > w.range_start && st < first_t)
+}
+
+/// Prometheus' extrapolation of `rate`/`increase`/`delta` from the sampled
+/// interval to the whole window, shared by floats and histograms.
+///
+/// `intervals` is the number of sample intervals (samples - 1), `start` the
+/// first sample's start timestamp when it applies (see
+/// [`first_start_timestamp`]), and `zero_ratio` the first sample's share of
+/// the increase (for counters: extrapolation never goes below zero).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolation_factor(
+    w: &Window<'_>,
+    first_t: i64,
+    last_t: i64,
+    intervals: usize,
+    start: Option<i64>,
+    zero_ratio: Option<f64>,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let mut to_start = (first_t as f64 - w.range_start as f64) / 1000.0;
+    let mut to_end = (w.range_end as f64 - last_t as f64) / 1000.0;
+    let mut sampled = (last_t as f64 - first_t as f64) / 1000.0;
+    let avg_interval = if intervals > 0 {
+        sampled / intervals as f64
+    } else {
+        0.0
+    };
+    let threshold = avg_interval * 1.1;
+    if let Some(st0) = start {
+        to_start = 0.0;
+        sampled = (last_t as f64 - st0 as f64) / 1000.0;
     } else {
         if to_start >= threshold {
             to_start = avg_interval / 2.0;
         }
         if is_counter {
-            let mut to_zero = to_start;
-            if result > 0.0 && first.v >= 0.0 {
-                to_zero = sampled * (first.v / result);
-            }
+            let to_zero = zero_ratio.map_or(to_start, |ratio| sampled * ratio);
             if to_zero < to_start {
                 to_start = to_zero;
             }
@@ -765,7 +797,7 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     if is_rate {
         factor /= w.range as f64 / 1000.0;
     }
-    Out::Float(result * factor)
+    factor
 }
 
 fn extended_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
