@@ -150,3 +150,27 @@ fn seconds_and_durations_in_ranges_round_trip_as_the_same_query() {
     assert!(e.eq_ignore_spans(&again));
     assert!(!e.eq_ignore_spans(&promql_engine::parse("up[301]").unwrap()));
 }
+
+/// Found by the `roundtrip` fuzz target: an empty quoted metric name
+/// (`{"", jo="x"}`) printed both as the name and as a `__name__=""` matcher.
+#[test]
+fn empty_quoted_metric_name_round_trips() {
+    let options = promql_engine::ParseOptions::all();
+    for src in [
+        r#"{"", jo="x"}"#,
+        r#"{""}"#,
+        r#"{"", __name__=""}"#,
+        r#"{__name__="", a="b"}"#,
+    ] {
+        let Ok(e) = promql_engine::parse_with(src, &options) else {
+            continue;
+        };
+        let printed = e.to_string();
+        let again = promql_engine::parse_with(&printed, &options)
+            .unwrap_or_else(|err| panic!("{src} printed as {printed}: {err}"));
+        assert!(e.eq_ignore_spans(&again), "{src} printed as {printed}");
+        assert_eq!(again.to_string(), printed);
+    }
+    let e = promql_engine::parse(r#"{"", jo="x"}"#).unwrap();
+    assert_eq!(e.to_string(), r#"{"",jo="x"}"#);
+}

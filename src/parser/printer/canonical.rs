@@ -229,7 +229,6 @@ fn selector_matchers(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
     let is_name_matcher = |m: &Matcher| {
         m.name == METRIC_NAME
             && m.op == MatchOp::Equal
-            && !m.value.is_empty()
             && v.name.as_deref() == Some(m.value.as_str())
     };
     let mut printed: Vec<String> = v
