@@ -112,7 +112,7 @@ pub enum RemoteWriteError {
         /// Batches not delivered since the last flush.
         failed_batches: u64,
         /// The counts of the appender at the time of the error.
-        stats: WriteStats,
+        stats: Box<WriteStats>,
     },
 }
 

@@ -291,7 +291,7 @@ impl RemoteWriteAppender {
             url: self.client.url().to_string(),
             failure,
             failed_batches,
-            stats: self.stats,
+            stats: Box::new(self.stats),
         }
     }
 
