@@ -265,6 +265,11 @@ impl RemoteWriteAppender {
         &self.stats
     }
 
+    /// The endpoint URL.
+    pub fn url(&self) -> &str {
+        self.client.url()
+    }
+
     /// Samples and histograms appended but not sent yet.
     pub fn pending(&self) -> usize {
         self.batch.len()
