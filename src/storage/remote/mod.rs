@@ -48,8 +48,8 @@ pub mod xor;
 pub use error::RemoteReadError;
 pub use http::HttpConfigError;
 pub use write::{
-    RemoteWriteAppender, RemoteWriteBuilder, RemoteWriteClient, RemoteWriteError, RetryPolicy,
-    WriteFailure, WriteStats,
+    HistogramEncoding, RemoteWriteAppender, RemoteWriteBuilder, RemoteWriteClient,
+    RemoteWriteError, RetryPolicy, WriteFailure, WriteStats,
 };
 
 use http::HttpSettings;

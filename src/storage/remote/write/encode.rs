@@ -10,6 +10,20 @@ use super::super::proto;
 use super::proto::WriteRequest;
 use crate::model::{BucketSpan, CounterResetHint, FloatHistogram, Labels};
 
+/// How native histograms are put on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HistogramEncoding {
+    /// Always as float histograms (`count_float`, absolute bucket counts).
+    #[default]
+    Float,
+    /// As integer histograms (`count_int`, bucket deltas) when every count
+    /// is a whole number (what Prometheus' own remote write sends for
+    /// integer data, for receivers that expect it); as float histograms
+    /// otherwise.
+    IntegerWhenExact,
+}
+
 /// Samples waiting to be sent, grouped per series in first-append order.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
@@ -55,10 +69,19 @@ impl Batch {
     }
 
     /// Adds a native-histogram sample.
-    pub(crate) fn push_histogram(&mut self, labels: &Labels, t: i64, h: &FloatHistogram) {
-        self.series_mut(labels)
-            .histograms
-            .push(to_proto_histogram(h, t));
+    pub(crate) fn push_histogram(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        h: &FloatHistogram,
+        encoding: HistogramEncoding,
+    ) {
+        let integer = match encoding {
+            HistogramEncoding::Float => None,
+            HistogramEncoding::IntegerWhenExact => to_integer_histogram(h, t),
+        };
+        let encoded = integer.unwrap_or_else(|| to_proto_histogram(h, t));
+        self.series_mut(labels).histograms.push(encoded);
         self.histograms += 1;
     }
 
@@ -111,6 +134,45 @@ pub(crate) fn to_proto_histogram(h: &FloatHistogram, t: i64) -> proto::Histogram
         timestamp: t,
         custom_values: h.custom_values.clone(),
     }
+}
+
+/// Largest count an integer histogram carries exactly (2^53).
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// A whole, non-negative count that converts exactly.
+fn whole(v: f64) -> Option<u64> {
+    (v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_EXACT).then_some(v as u64)
+}
+
+/// Bucket counts as deltas from the previous bucket, if all are whole.
+fn deltas(counts: &[f64]) -> Option<Vec<i64>> {
+    let mut previous = 0i64;
+    counts
+        .iter()
+        .map(|&c| {
+            let c = i64::try_from(whole(c)?).ok()?;
+            let d = c - previous;
+            previous = c;
+            Some(d)
+        })
+        .collect()
+}
+
+/// An integer histogram (`*_int` counts, bucket deltas), or `None` if some
+/// count is not a whole number.
+pub(crate) fn to_integer_histogram(h: &FloatHistogram, t: i64) -> Option<proto::Histogram> {
+    let float = to_proto_histogram(h, t);
+    Some(proto::Histogram {
+        count_int: Some(whole(h.count)?),
+        count_float: None,
+        zero_count_int: Some(whole(h.zero_count)?),
+        zero_count_float: None,
+        negative_deltas: deltas(&h.negative_buckets)?,
+        negative_counts: Vec::new(),
+        positive_deltas: deltas(&h.positive_buckets)?,
+        positive_counts: Vec::new(),
+        ..float
+    })
 }
 
 fn to_proto_spans(spans: &[BucketSpan]) -> Vec<proto::BucketSpan> {

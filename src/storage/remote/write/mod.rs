@@ -13,7 +13,10 @@
 //! by `append` (for the batch it filled) and again by the next `flush`.
 //!
 //! Float samples are sent as they are (a stale marker keeps its NaN bit
-//! pattern); native histograms as protobuf float histograms.
+//! pattern); native histograms as protobuf float histograms, or, with
+//! [`HistogramEncoding::IntegerWhenExact`], as integer histograms when their
+//! counts are whole numbers (as Prometheus' own remote write sends integer
+//! data).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -48,6 +51,7 @@ mod retry;
 #[cfg(test)]
 mod tests;
 
+pub use encode::HistogramEncoding;
 pub use error::{RemoteWriteError, WriteFailure, WriteStats};
 pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
 
@@ -63,6 +67,7 @@ pub struct RemoteWriteBuilder {
     http: HttpSettings,
     max_samples_per_send: usize,
     retry: RetryPolicy,
+    histogram_encoding: HistogramEncoding,
 }
 
 impl RemoteWriteBuilder {
@@ -108,6 +113,13 @@ impl RemoteWriteBuilder {
         self
     }
 
+    /// How native histograms are encoded. Default:
+    /// [`HistogramEncoding::Float`].
+    pub fn histogram_encoding(mut self, encoding: HistogramEncoding) -> Self {
+        self.histogram_encoding = encoding;
+        self
+    }
+
     /// Checks the URL and headers and builds the client. No request is made.
     pub fn build(self) -> Result<RemoteWriteClient, RemoteWriteError> {
         let agent = self.http.agent("write")?;
@@ -142,6 +154,7 @@ impl RemoteWriteClient {
             http: HttpSettings::new(url.into()),
             max_samples_per_send: 2000,
             retry: RetryPolicy::default(),
+            histogram_encoding: HistogramEncoding::default(),
         }
     }
 
@@ -337,7 +350,8 @@ impl Appender for RemoteWriteAppender {
         t: Timestamp,
         h: Arc<FloatHistogram>,
     ) -> Result<(), StorageError> {
-        self.batch.push_histogram(labels, t, &h);
+        let encoding = self.client.config.histogram_encoding;
+        self.batch.push_histogram(labels, t, &h, encoding);
         self.send_if_full()
     }
 }

@@ -202,7 +202,7 @@ fn float_histograms_round_trip_through_the_reader() {
         custom_values: vec![],
     };
     let mut batch = Batch::default();
-    batch.push_histogram(&up("h"), 5000, &h);
+    batch.push_histogram(&up("h"), 5000, &h, HistogramEncoding::Float);
     let raw = snap::raw::Decoder::new()
         .decompress_vec(&batch.encode().unwrap())
         .unwrap();
@@ -408,4 +408,46 @@ fn builder_rejects_bad_urls_and_headers() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("invalid header"), "{err}");
+}
+
+#[test]
+fn whole_histograms_can_go_as_integer_histograms() {
+    let mut h = FloatHistogram {
+        counter_reset_hint: CounterResetHint::Gauge,
+        schema: 0,
+        zero_threshold: 0.001,
+        zero_count: 1.0,
+        count: 10.0,
+        sum: 7.5,
+        positive_spans: vec![BucketSpan {
+            offset: 0,
+            length: 3,
+        }],
+        positive_buckets: vec![4.0, 1.0, 3.0],
+        negative_spans: vec![BucketSpan {
+            offset: 1,
+            length: 1,
+        }],
+        negative_buckets: vec![1.0],
+        custom_values: vec![],
+    };
+    let int = encode::to_integer_histogram(&h, 7).unwrap();
+    assert_eq!((int.count_int, int.zero_count_int), (Some(10), Some(1)));
+    assert_eq!((int.count_float, int.zero_count_float), (None, None));
+    assert_eq!(int.positive_deltas, vec![4, -3, 2]);
+    assert_eq!(int.negative_deltas, vec![1]);
+    assert!(int.positive_counts.is_empty());
+    assert_eq!((int.reset_hint, int.timestamp, int.sum), (3, 7, 7.5));
+    // The reader turns the deltas back into the same histogram.
+    assert_eq!(super::super::histogram::to_float_histogram(&int), h);
+    // A fractional count keeps the float form.
+    h.positive_buckets[1] = 1.5;
+    assert!(encode::to_integer_histogram(&h, 7).is_none());
+    let mut batch = Batch::default();
+    batch.push_histogram(&up("h"), 7, &h, HistogramEncoding::IntegerWhenExact);
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&batch.encode().unwrap())
+        .unwrap();
+    let decoded = WriteRequest::decode(raw.as_slice()).unwrap();
+    assert_eq!(decoded.timeseries[0].histograms[0].count_float, Some(10.0));
 }
