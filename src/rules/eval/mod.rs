@@ -5,7 +5,7 @@
 //! [`RuleStore`], appending every output (recorded series, `ALERTS`,
 //! `ALERTS_FOR_STATE`, stale markers) so later rules of the same evaluation
 //! see it. A [`MemoryStorage`] is a `RuleStore` by itself; an
-//! [`OverlayStore`] evaluates over any [`Storage`](crate::storage::Storage)
+//! [`OverlayStore`] evaluates over any [`Storage`]
 //! (a remote-read endpoint, say) and sends the outputs to an
 //! [`Appender`] (a remote-write appender, say).
 //!
