@@ -370,8 +370,8 @@ mod remote_write {
     use std::net::TcpListener;
     use std::sync::mpsc;
 
-    /// Answers every request with `status` and reports each request body size.
-    fn server(status: &'static str) -> (String, mpsc::Receiver<usize>) {
+    /// Answers every request with `status` and reports each request head.
+    fn server(status: &'static str) -> (String, mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
@@ -380,7 +380,7 @@ mod remote_write {
                 let Ok(mut conn) = conn else { return };
                 let mut raw = Vec::new();
                 let mut buf = [0u8; 4096];
-                let body_len = loop {
+                let request_head = loop {
                     let Ok(n) = conn.read(&mut buf) else {
                         break None;
                     };
@@ -398,16 +398,16 @@ mod remote_write {
                         .and_then(|v| v.trim().parse().ok())
                         .unwrap_or(0);
                     if raw.len() >= end + 4 + len {
-                        break Some(len);
+                        break Some(head);
                     }
                 };
-                let Some(len) = body_len else { continue };
+                let Some(head) = request_head else { continue };
                 let body = "refused by test";
                 let _ = conn.write_all(
                     format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len())
                         .as_bytes(),
                 );
-                let _ = tx.send(len);
+                let _ = tx.send(head);
             }
         });
         (url, rx)
@@ -436,6 +436,53 @@ mod remote_write {
             )),
             "{err}"
         );
+    }
+
+    #[test]
+    fn remote_headers_and_authentication_are_sent() {
+        let (url, requests) = server("204 No Content");
+        let token = rule_file("token", "s3cret\n");
+        let o = promql(&[
+            "rules",
+            "eval",
+            "--data",
+            DATA,
+            "--at",
+            AT,
+            "--remote-write",
+            &url,
+            "--remote-header",
+            "X-Scope-OrgID: tenant-1",
+            "--remote-bearer-token-file",
+            &token.to_string_lossy(),
+            PERFORMANCE,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let head = requests.try_iter().next().expect("one request");
+        for line in [
+            "authorization: bearer s3cret",
+            "x-scope-orgid: tenant-1",
+            "x-prometheus-remote-write-version: 0.1.0",
+            "content-encoding: snappy",
+        ] {
+            assert!(
+                head.lines().any(|l| l.trim() == line),
+                "{line} not in {head}"
+            );
+        }
+        let o = promql(&[
+            "rules",
+            "eval",
+            "--data",
+            DATA,
+            "--remote-write",
+            &url,
+            "--remote-header",
+            "no colon",
+            PERFORMANCE,
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("want `Name: value`"), "{}", stderr(&o));
     }
 
     #[test]
