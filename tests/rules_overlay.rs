@@ -192,3 +192,23 @@ fn a_discarding_overlay_only_keeps_outputs_in_memory() {
     store.clear_outputs();
     assert_eq!(store.outputs().series_count(), 0);
 }
+
+#[test]
+fn old_outputs_can_be_forgotten() {
+    let text = "groups:\n- name: g\n  rules:\n  - record: x\n    expr: vector(1)\n  - record: y\n    expr: vector(2) and on() (vector(time()) < 120)\n";
+    let file = load_rule_file(text, &LoadOptions::default()).file.unwrap();
+    let mut group = Group::new(&file.groups[0], "f.yml", &GroupOptions::default());
+    let source = MemoryStorage::new();
+    let mut store = OverlayStore::new(&source, Discard);
+    for t in [0, 60_000, 120_000, 180_000] {
+        group.eval(&Engine::default(), &mut store, t);
+    }
+    // x at 0, 60s, 120s, 180s; y at 0, 60s and its stale marker at 120s.
+    assert_eq!(store.outputs().sample_count(), 7);
+    store.forget_outputs_before(120_000);
+    let kept = dump(store.outputs(), ".+");
+    let times: Vec<&str> = kept.iter().map(|s| s.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(times, vec!["120000", "180000", "120000"], "{kept:?}");
+    store.forget_outputs_before(1_000_000);
+    assert_eq!(store.outputs().series_count(), 0);
+}

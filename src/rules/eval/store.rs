@@ -137,6 +137,28 @@ impl<'a, A: Appender> OverlayStore<'a, A> {
         self.overlay.outputs.clear();
     }
 
+    /// Forgets the outputs older than `t` (milliseconds), so that a long run
+    /// keeps a bounded window of them. Series left without samples are
+    /// dropped. Rebuilds the in-memory store: call it now and then, not
+    /// after every evaluation.
+    pub fn forget_outputs_before(&mut self, t: Timestamp) {
+        let mut kept = MemoryStorage::new();
+        let hints = SelectHints::window(t, Timestamp::MAX);
+        // No matchers: every series.
+        if let Ok(series) = self.overlay.outputs.select(&[], &hints) {
+            for s in series {
+                for p in s.floats.iter() {
+                    kept.add(&s.labels, p.t, p.v);
+                }
+                for p in s.histograms.iter() {
+                    kept.add_histogram(&s.labels, p.t, Arc::clone(&p.h));
+                }
+            }
+        }
+        kept.commit();
+        self.overlay.outputs = kept;
+    }
+
     /// The sink.
     pub fn sink(&self) -> &A {
         &self.sink

@@ -63,6 +63,11 @@ pub(crate) enum RulesKind {
         /// Stop after this much (wall or simulated) time, e.g. `10m`.
         #[arg(long = "for", value_name = "DURATION")]
         duration: Option<String>,
+        /// How long outputs stay in memory for later queries (older ones are
+        /// read from the source only, e.g. the --remote-read endpoint that
+        /// --remote-write feeds).
+        #[arg(long = "keep-outputs", value_name = "DURATION", default_value = "1h")]
+        keep_outputs: String,
         /// Output format (`json`: one object per evaluation and line).
         #[arg(long, value_enum, default_value_t = RulesOutput::Text)]
         output: RulesOutput,
@@ -197,9 +202,11 @@ pub(crate) fn run_rules(kind: RulesKind) -> Result<(), Failure> {
             start,
             iterations,
             duration,
+            keep_outputs,
             output,
             files,
         } => {
+            let keep_outputs_ms = parse_duration_arg(&keep_outputs).map_err(Failure::Usage)?;
             let start = start
                 .as_deref()
                 .map(parse_time)
@@ -220,6 +227,7 @@ pub(crate) fn run_rules(kind: RulesKind) -> Result<(), Failure> {
                 start,
                 iterations,
                 duration_ms: duration,
+                keep_outputs_ms,
             };
             schedule::run(setup, &bounds, output)
         }

@@ -21,7 +21,12 @@ pub(crate) struct Bounds {
     pub(crate) iterations: Option<u64>,
     /// Length of the run, milliseconds: no evaluation after start + this.
     pub(crate) duration_ms: Option<i64>,
+    /// How long outputs stay in memory, milliseconds.
+    pub(crate) keep_outputs_ms: i64,
 }
+
+/// Outputs kept in memory before the first trim.
+const TRIM_THRESHOLD: usize = 10_000;
 
 /// Longest uninterrupted sleep, so that a signal is noticed quickly.
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
@@ -73,6 +78,7 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
     let mut done = vec![0u64; groups.len()];
     let mut store = OverlayStore::new(storage.as_ref(), sink);
     let (mut evaluations, mut failed) = (0u64, false);
+    let mut trim_at = TRIM_THRESHOLD;
     while !stop.load(Ordering::Relaxed) {
         let due = (0..groups.len())
             .filter(|&i| bounds.iterations.is_none_or(|n| done.get(i) < Some(&n)))
@@ -92,6 +98,11 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
         failed |= report.failed() || write.as_ref().is_some_and(|w| w.failed());
         print_evaluation(&report, write.as_ref(), output);
         evaluations += 1;
+        // Trimming rebuilds the store: only once it has doubled.
+        if store.outputs().sample_count() > trim_at {
+            store.forget_outputs_before(t.saturating_sub(bounds.keep_outputs_ms));
+            trim_at = TRIM_THRESHOLD.max(2 * store.outputs().sample_count());
+        }
         if let (Some(d), Some(n)) = (done.get_mut(i), next.get_mut(i)) {
             *d += 1;
             *n = t.saturating_add(interval);
