@@ -35,12 +35,14 @@
 //!   [`storage::Storage`], with limits ([`EngineOptions`]), annotations and
 //!   statistics.
 //! - [`storage`]: the `Storage` trait, [`storage::MemoryStorage`], loaders,
-//!   and (feature `remote`) a Prometheus remote-read client.
+//!   a fanout of two storages, and (feature `remote`) Prometheus remote-read
+//!   and remote-write clients.
 //! - [`model`]: labels, matchers, samples, native histograms, values, and
 //!   Prometheus' HTTP API JSON.
 //! - [`rules`]: rule files: validation and lints (`promtool check rules`
-//!   parity), Go-template execution, rule-group evaluation, and rule unit
-//!   tests (`promtool test rules` parity).
+//!   parity), Go-template execution, rule-group evaluation over any storage
+//!   (outputs to any appender, e.g. remote write), and rule unit tests
+//!   (`promtool test rules` parity).
 //! - [`promqltest`]: Prometheus' PromQL test-script language.
 //!
 //! Targets Prometheus 3.x (the upstream test scripts are from commit
@@ -54,8 +56,9 @@
 //! # Crate features
 //! - `cli` (default): the `promql` command-line tool.
 //! - `serde`: `Serialize` for the AST.
-//! - `remote`: `storage::remote::RemoteReadStorage`; `remote-tls` adds
-//!   `https://` (rustls).
+//! - `remote`: `storage::remote::RemoteReadStorage` and
+//!   `storage::remote::RemoteWriteClient`; `remote-tls` adds `https://`
+//!   (rustls).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

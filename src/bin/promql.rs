@@ -2,6 +2,12 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "remote")]
+#[path = "promql/remote_args.rs"]
+mod remote_args;
+#[path = "promql/rules_cmd/mod.rs"]
+mod rules_cmd;
+
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -107,6 +113,12 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Evaluate rule groups over data files or a remote-read endpoint, once or on
+    /// their intervals, optionally sending the outputs with remote write.
+    Rules {
+        #[command(subcommand)]
+        kind: rules_cmd::RulesKind,
     },
     /// Evaluate a query over data files.
     Query {
@@ -231,6 +243,9 @@ struct DataArgs {
     #[cfg(feature = "remote")]
     #[arg(long = "remote-read", value_name = "URL", conflicts_with = "data")]
     remote_read: Option<String>,
+    #[cfg(feature = "remote")]
+    #[command(flatten)]
+    remote_http: remote_args::RemoteHttpArgs,
 }
 
 impl DataArgs {
@@ -239,8 +254,10 @@ impl DataArgs {
     fn open(&self, timeout: Duration) -> Result<(Box<dyn Storage>, i64), Failure> {
         #[cfg(feature = "remote")]
         if let Some(url) = &self.remote_read {
-            let storage = promql_engine::storage::remote::RemoteReadStorage::builder(url.clone())
-                .timeout(timeout)
+            let builder = promql_engine::storage::remote::RemoteReadStorage::builder(url.clone());
+            let storage = self
+                .remote_http
+                .apply(builder, timeout)?
                 .build()
                 .map_err(|e| Failure::Usage(e.to_string()))?;
             return Ok((Box::new(storage), chrono::Utc::now().timestamp_millis()));
@@ -368,6 +385,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Query { kind } => run_query(kind),
+        Command::Rules { kind } => rules_cmd::run_rules(kind),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "promql", &mut std::io::stdout());

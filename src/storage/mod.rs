@@ -9,12 +9,14 @@ use std::borrow::Cow;
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
 pub mod exposition;
+pub mod fanout;
 pub mod load;
 pub mod memory;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod series_notation;
 
+pub use fanout::FanoutStorage;
 pub use memory::MemoryStorage;
 
 /// Context about a selection that a storage may use to prune or pre-aggregate.

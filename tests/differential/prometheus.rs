@@ -77,6 +77,17 @@ impl Prometheus {
         promtool: &Path,
         openmetrics: &Path,
     ) -> Result<Prometheus, String> {
+        Self::start_with_args(prometheus, promtool, openmetrics, &[])
+    }
+
+    /// [`Prometheus::start`] with extra command-line flags (e.g.
+    /// `--web.enable-remote-write-receiver`).
+    pub fn start_with_args(
+        prometheus: &Path,
+        promtool: &Path,
+        openmetrics: &Path,
+        extra_args: &[&str],
+    ) -> Result<Prometheus, String> {
         let dir = TempDir::new("promql-difftest")?;
         let data = dir.path().join("data");
         let out = Command::new(promtool)
@@ -111,6 +122,7 @@ impl Prometheus {
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg("--query.lookback-delta=5m")
                 .arg("--log.level=warn")
+                .args(extra_args)
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)

@@ -2,9 +2,12 @@
 //!
 //! A [`Group`] is built from a loaded [`crate::rules::RuleGroup`]. Each
 //! [`Group::eval`] runs the rules in order at one timestamp against a
-//! [`MemoryStorage`], appending every output (recorded series, `ALERTS`,
+//! [`RuleStore`], appending every output (recorded series, `ALERTS`,
 //! `ALERTS_FOR_STATE`, stale markers) so later rules of the same evaluation
-//! see it.
+//! see it. A [`MemoryStorage`] is a `RuleStore` by itself; an
+//! [`OverlayStore`] evaluates over any [`Storage`]
+//! (a remote-read endpoint, say) and sends the outputs to an
+//! [`Appender`] (a remote-write appender, say).
 //!
 //! ```
 //! use promql_engine::Engine;
@@ -25,6 +28,7 @@
 
 pub mod alerting;
 pub mod recording;
+pub mod store;
 
 use std::collections::BTreeSet;
 
@@ -33,10 +37,26 @@ use crate::model::{Labels, Sample, SampleValue, Value, stale_nan};
 use crate::parser::Expr;
 use crate::rules::model::{RuleGroup, RuleKind};
 use crate::rules::template::exec::QuerySample;
+use crate::storage::Storage;
+#[cfg(doc)]
 use crate::storage::{Appender, MemoryStorage};
 
 pub use alerting::{Alert, AlertState, AlertingRule, TemplateContext, TemplatedEntry};
 pub use recording::RecordingRule;
+pub use store::{Discard, OverlayStore, RuleStore};
+
+/// What one [`Group::eval`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EvalSummary {
+    /// Samples appended (recorded samples, `ALERTS`, `ALERTS_FOR_STATE`,
+    /// stale markers; floats and histograms).
+    pub samples: usize,
+    /// Rules whose evaluation failed (their `last_error` says why).
+    pub failed_rules: usize,
+    /// Appends the store refused (also set as the rule's `last_error`).
+    pub append_errors: usize,
+}
 
 /// Why a rule's evaluation failed (Prometheus' `LastError` text).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -198,51 +218,19 @@ impl Group {
     }
 
     /// Evaluates every rule in order at `ts` (milliseconds), appending the
-    /// outputs to `storage`. Failures are kept in each rule's `last_error`.
-    pub fn eval(&mut self, engine: &Engine, storage: &mut MemoryStorage, ts: i64) {
-        let query_ts = ts - self.query_offset_ms;
+    /// outputs to `store` (queried by later rules). Failures are kept in each
+    /// rule's `last_error`, as Prometheus does; an output the store refuses
+    /// is one too.
+    pub fn eval<S: RuleStore + ?Sized>(
+        &mut self,
+        engine: &Engine,
+        store: &mut S,
+        ts: i64,
+    ) -> EvalSummary {
+        let mut summary = EvalSummary::default();
         for i in 0..self.rules.len() {
-            let Some(rule) = self.rules.get(i) else { break };
-            let result = run_query(engine, storage, rule.expr(), query_ts);
-            let output = {
-                let external_labels = &self.external_labels;
-                let external_url = &self.external_url;
-                let limit = self.limit;
-                let offset = self.query_offset_ms;
-                let storage_ref: &MemoryStorage = storage;
-                let template_query = |q: &str| -> Result<Vec<QuerySample>, String> {
-                    let expr = crate::parser::parse(q).map_err(|e| e.to_string())?;
-                    let samples = run_query(engine, storage_ref, &expr, ts).map_err(|e| e.0)?;
-                    Ok(samples
-                        .into_iter()
-                        .map(|s| QuerySample {
-                            labels: s
-                                .labels
-                                .iter()
-                                .map(|l| (l.name.to_string(), l.value.to_string()))
-                                .collect(),
-                            value: match s.value {
-                                SampleValue::Float(f) => f,
-                                SampleValue::Histogram(_) => f64::NAN,
-                            },
-                        })
-                        .collect())
-                };
-                let Some(rule) = self.rules.get_mut(i) else {
-                    break;
-                };
-                result.and_then(|samples| match &mut rule.body {
-                    RuleBody::Recording(r) => r.output(samples, limit),
-                    RuleBody::Alerting(a) => {
-                        let ctx = TemplateContext {
-                            external_labels,
-                            external_url,
-                            query: &template_query,
-                        };
-                        a.eval(samples, ts, offset, limit, &ctx)
-                    }
-                })
-            };
+            let output = self.rule_output(i, engine, store.queryable(), ts);
+            let query_ts = ts - self.query_offset_ms;
             let Some(rule) = self.rules.get_mut(i) else {
                 break;
             };
@@ -250,36 +238,102 @@ impl Group {
                 Ok(samples) => samples,
                 Err(e) => {
                     rule.last_error = Some(e);
+                    summary.failed_rules += 1;
                     continue;
                 }
             };
             rule.last_error = None;
+            let appender = store.appender();
             let mut seen = BTreeSet::new();
+            let mut append_error = None;
+            let mut note = |result: Result<(), crate::storage::StorageError>| {
+                summary.samples += 1;
+                if let Err(e) = result {
+                    summary.append_errors += 1;
+                    append_error.get_or_insert_with(|| RuleEvalError(e.to_string()));
+                }
+            };
             for sample in &samples {
-                let _ = match &sample.value {
-                    SampleValue::Float(f) => storage.append(&sample.labels, sample.t, *f),
+                note(match &sample.value {
+                    SampleValue::Float(f) => appender.append(&sample.labels, sample.t, *f),
                     SampleValue::Histogram(h) => {
-                        storage.append_histogram(&sample.labels, sample.t, h.clone())
+                        appender.append_histogram(&sample.labels, sample.t, h.clone())
                     }
-                };
+                });
                 seen.insert(sample.labels.clone());
             }
             for gone in rule.previous_series.difference(&seen) {
-                let _ = storage.append(gone, query_ts, stale_nan());
+                note(appender.append(gone, query_ts, stale_nan()));
             }
             rule.previous_series = seen;
-            storage.commit();
+            if append_error.is_some() {
+                summary.failed_rules += 1;
+                rule.last_error = append_error;
+            }
+            store.commit();
         }
+        summary
+    }
+
+    /// Runs rule `i` at `ts` over `storage` and returns the samples to append.
+    fn rule_output(
+        &mut self,
+        i: usize,
+        engine: &Engine,
+        storage: &dyn Storage,
+        ts: i64,
+    ) -> Result<Vec<Sample>, RuleEvalError> {
+        let query_ts = ts - self.query_offset_ms;
+        let Some(rule) = self.rules.get(i) else {
+            return Ok(Vec::new());
+        };
+        let result = run_query(engine, storage, rule.expr(), query_ts);
+        let external_labels = &self.external_labels;
+        let external_url = &self.external_url;
+        let limit = self.limit;
+        let offset = self.query_offset_ms;
+        let template_query = |q: &str| -> Result<Vec<QuerySample>, String> {
+            let expr = crate::parser::parse(q).map_err(|e| e.to_string())?;
+            let samples = run_query(engine, storage, &expr, ts).map_err(|e| e.0)?;
+            Ok(samples
+                .into_iter()
+                .map(|s| QuerySample {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect(),
+                    value: match s.value {
+                        SampleValue::Float(f) => f,
+                        SampleValue::Histogram(_) => f64::NAN,
+                    },
+                })
+                .collect())
+        };
+        let Some(rule) = self.rules.get_mut(i) else {
+            return Ok(Vec::new());
+        };
+        result.and_then(|samples| match &mut rule.body {
+            RuleBody::Recording(r) => r.output(samples, limit),
+            RuleBody::Alerting(a) => {
+                let ctx = TemplateContext {
+                    external_labels,
+                    external_url,
+                    query: &template_query,
+                };
+                a.eval(samples, ts, offset, limit, &ctx)
+            }
+        })
     }
 }
 
 impl Group {
     /// Evaluates at `start`, `start + interval`, ... up to `end` inclusive,
     /// as the rule manager's ticker would.
-    pub fn eval_range(
+    pub fn eval_range<S: RuleStore + ?Sized>(
         &mut self,
         engine: &Engine,
-        storage: &mut MemoryStorage,
+        storage: &mut S,
         start: i64,
         end: i64,
     ) {
@@ -310,7 +364,7 @@ impl Group {
 /// becomes a one-sample vector without labels, other types are errors.
 pub fn run_query(
     engine: &Engine,
-    storage: &MemoryStorage,
+    storage: &dyn Storage,
     expr: &Expr,
     t: i64,
 ) -> Result<Vec<Sample>, RuleEvalError> {

@@ -1,6 +1,7 @@
 //! What can go wrong talking to a remote-read endpoint.
 
 use super::frames::FrameError;
+use super::http::HttpConfigError;
 use super::xor::XorError;
 use crate::storage::StorageError;
 
@@ -150,6 +151,17 @@ impl From<RemoteReadError> for StorageError {
             StorageError::Timeout(e.to_string())
         } else {
             StorageError::Backend(Box::new(e))
+        }
+    }
+}
+
+impl From<HttpConfigError> for RemoteReadError {
+    fn from(e: HttpConfigError) -> Self {
+        match e {
+            HttpConfigError::BadUrl { url, reason, .. } => RemoteReadError::BadUrl { url, reason },
+            HttpConfigError::BadHeader { name, reason } => {
+                RemoteReadError::BadHeader { name, reason }
+            }
         }
     }
 }

@@ -38,12 +38,21 @@ mod decode;
 mod error;
 pub mod frames;
 mod histogram;
+mod http;
 #[cfg(test)]
 mod http_tests;
 mod proto;
+pub mod write;
 pub mod xor;
 
 pub use error::RemoteReadError;
+pub use http::HttpConfigError;
+pub use write::{
+    HistogramEncoding, RemoteWriteAppender, RemoteWriteBuilder, RemoteWriteClient,
+    RemoteWriteError, RetryPolicy, WriteFailure, WriteStats,
+};
+
+use http::HttpSettings;
 
 use decode::{DecodedSeries, Window};
 use frames::FrameReader;
@@ -86,10 +95,8 @@ impl ResponseType {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct RemoteReadBuilder {
-    url: String,
-    timeout: Duration,
+    http: HttpSettings,
     response_type: ResponseType,
-    headers: Vec<(String, String)>,
     max_frame_bytes: u64,
     max_response_bytes: u64,
 }
@@ -98,7 +105,7 @@ impl RemoteReadBuilder {
     /// Gives up on a request (sending it and reading the whole response)
     /// after `timeout`. Default: 1 minute (Prometheus' default `remote_timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.http.timeout = timeout;
         self
     }
 
@@ -109,21 +116,21 @@ impl RemoteReadBuilder {
     }
 
     /// Sends HTTP basic authentication.
-    pub fn basic_auth(self, username: &str, password: &str) -> Self {
-        let credentials = base64(format!("{username}:{password}").as_bytes());
-        self.header("Authorization", &format!("Basic {credentials}"))
+    pub fn basic_auth(mut self, username: &str, password: &str) -> Self {
+        self.http.basic_auth(username, password);
+        self
     }
 
     /// Sends `Authorization: Bearer <token>`.
-    pub fn bearer_token(self, token: &str) -> Self {
-        self.header("Authorization", &format!("Bearer {token}"))
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        self.http.bearer_token(token);
+        self
     }
 
     /// Sends a custom header with every request (replacing an earlier one
     /// of the same name, compared case-insensitively).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_string(), value.to_string()));
+        self.http.header(name, value);
         self
     }
 
@@ -141,38 +148,7 @@ impl RemoteReadBuilder {
 
     /// Checks the URL and headers and builds the storage. No request is made.
     pub fn build(self) -> Result<RemoteReadStorage, RemoteReadError> {
-        let bad_url = |reason: &str| RemoteReadError::BadUrl {
-            url: self.url.clone(),
-            reason: reason.to_string(),
-        };
-        let uri: ureq::http::Uri = self.url.parse().map_err(|e| bad_url(&format!("{e}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") if cfg!(feature = "remote-tls") => {}
-            Some("https") => {
-                return Err(bad_url(
-                    "https needs the `remote-tls` feature of promql-engine",
-                ));
-            }
-            _ => return Err(bad_url("the scheme must be http or https")),
-        }
-        if uri.host().is_none() {
-            return Err(bad_url("no host"));
-        }
-        for (name, value) in &self.headers {
-            let bad = |reason: String| RemoteReadError::BadHeader {
-                name: name.clone(),
-                reason,
-            };
-            ureq::http::HeaderName::try_from(name.as_str()).map_err(|e| bad(e.to_string()))?;
-            ureq::http::HeaderValue::try_from(value.as_str()).map_err(|e| bad(e.to_string()))?;
-        }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("promql-engine/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = self.http.agent("read")?;
         Ok(RemoteReadStorage {
             agent,
             config: self,
@@ -193,10 +169,8 @@ impl RemoteReadStorage {
     /// `http://localhost:9090/api/v1/read`).
     pub fn builder(url: impl Into<String>) -> RemoteReadBuilder {
         RemoteReadBuilder {
-            url: url.into(),
-            timeout: Duration::from_secs(60),
+            http: HttpSettings::new(url.into()),
             response_type: ResponseType::default(),
-            headers: Vec::new(),
             max_frame_bytes: 50 << 20,
             max_response_bytes: 1 << 30,
         }
@@ -209,7 +183,7 @@ impl RemoteReadStorage {
 
     /// The endpoint URL.
     pub fn url(&self) -> &str {
-        &self.config.url
+        &self.config.http.url
     }
 
     /// Reads the series matching `matchers` with samples in
@@ -221,22 +195,21 @@ impl RemoteReadStorage {
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'static>>, RemoteReadError> {
         let body = encode_request(matchers, hints, self.config.response_type);
-        let url = self.config.url.as_str();
+        let url = self.config.http.url.as_str();
         let transport = |source: ureq::Error| RemoteReadError::Transport {
             url: url.to_string(),
             source,
         };
-        let mut request = self
-            .agent
-            .post(url)
+        let response = self
+            .config
+            .http
+            .post(&self.agent)
             .header("Content-Type", "application/x-protobuf")
             .header("Content-Encoding", "snappy")
             .header("Accept-Encoding", "snappy")
-            .header("X-Prometheus-Remote-Read-Version", "0.1.0");
-        for (name, value) in &self.config.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let response = request.send(body).map_err(transport)?;
+            .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+            .send(body)
+            .map_err(transport)?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -351,46 +324,9 @@ fn to_proto_matcher(m: &Matcher) -> proto::LabelMatcher {
     }
 }
 
-/// Standard base64 with padding (for basic authentication).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let b = [
-            group.first().copied().unwrap_or(0),
-            group.get(1).copied().unwrap_or(0),
-            group.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
-    }
 
     #[test]
     fn request_carries_matchers_window_and_hints() {
