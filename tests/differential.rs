@@ -43,7 +43,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use compare::{Outcome, compare};
-use prometheus::{Prometheus, find_on_path};
+use prometheus::Prometheus;
 use promql_engine::model::api_json;
 use promql_engine::storage::MemoryStorage;
 use promql_engine::storage::load::load_data;
@@ -118,26 +118,7 @@ impl Mode {
 }
 
 fn main() -> ExitCode {
-    if std::env::var("PROMQL_SKIP_DIFFERENTIAL").is_ok_and(|v| v == "1") {
-        println!("differential: skipped (PROMQL_SKIP_DIFFERENTIAL=1)");
-        return ExitCode::SUCCESS;
-    }
-    let (Some(prometheus), Some(promtool)) = (find_on_path("prometheus"), find_on_path("promtool"))
-    else {
-        println!(
-            "differential: skipped: `prometheus` and `promtool` are not on PATH \
-             (install: apt-get update -qq && apt-get install -y -qq prometheus)"
-        );
-        return ExitCode::SUCCESS;
-    };
-    match run(&prometheus, &promtool) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            println!("differential: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    prometheus::harness_main("differential", "PROMQL_SKIP_DIFFERENTIAL", run)
 }
 
 /// Outcomes of all cases.

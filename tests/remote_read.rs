@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use compare::{Outcome, compare};
-use prometheus::{Prometheus, find_on_path};
+use prometheus::Prometheus;
 use promql_engine::model::api_json;
 use promql_engine::storage::load::load_data;
 use promql_engine::storage::remote::{RemoteReadStorage, ResponseType};
@@ -74,26 +74,7 @@ const EVERYTHING: &str = r#"count_over_time({__name__=~".+"}[4h])"#;
 const EVERYTHING_AT_MS: i64 = 1_700_010_800_000;
 
 fn main() -> ExitCode {
-    if std::env::var("PROMQL_SKIP_REMOTE").is_ok_and(|v| v == "1") {
-        println!("remote read: skipped (PROMQL_SKIP_REMOTE=1)");
-        return ExitCode::SUCCESS;
-    }
-    let (Some(prometheus), Some(promtool)) = (find_on_path("prometheus"), find_on_path("promtool"))
-    else {
-        println!(
-            "remote read: skipped: `prometheus` and `promtool` are not on PATH \
-             (install: apt-get update -qq && apt-get install -y -qq prometheus)"
-        );
-        return ExitCode::SUCCESS;
-    };
-    match run(&prometheus, &promtool) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            println!("remote read: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    prometheus::harness_main("remote read", "PROMQL_SKIP_REMOTE", run)
 }
 
 #[derive(Default)]

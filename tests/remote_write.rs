@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flaky::FlakyProxy;
-use prometheus::{Prometheus, find_on_path};
+use prometheus::Prometheus;
 use promql_engine::Engine;
 use std::sync::Arc;
 
@@ -58,26 +58,7 @@ const RETRY_AT: i64 = 1_700_010_900_000;
 const TOO_OLD: i64 = 1_700_000_000_000;
 
 fn main() -> ExitCode {
-    if std::env::var("PROMQL_SKIP_REMOTE").is_ok_and(|v| v == "1") {
-        println!("remote write: skipped (PROMQL_SKIP_REMOTE=1)");
-        return ExitCode::SUCCESS;
-    }
-    let (Some(prometheus), Some(promtool)) = (find_on_path("prometheus"), find_on_path("promtool"))
-    else {
-        println!(
-            "remote write: skipped: `prometheus` and `promtool` are not on PATH \
-             (install: apt-get update -qq && apt-get install -y -qq prometheus)"
-        );
-        return ExitCode::SUCCESS;
-    };
-    match run(&prometheus, &promtool) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            println!("remote write: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    prometheus::harness_main("remote write", "PROMQL_SKIP_REMOTE", run)
 }
 
 type Case = (String, Result<(), String>);

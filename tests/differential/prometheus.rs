@@ -16,6 +16,38 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// Start attempts (another process may grab the free port between our probe and Prometheus' bind).
 const START_ATTEMPTS: usize = 3;
 
+/// The `main` of a test harness that needs Prometheus: skipped (with the
+/// reason printed) when `skip_var=1` or when `prometheus`/`promtool` are not
+/// on `PATH`; otherwise `run(prometheus, promtool)` decides, `Ok(false)`
+/// meaning some case failed.
+pub fn harness_main(
+    name: &str,
+    skip_var: &str,
+    run: impl FnOnce(&Path, &Path) -> Result<bool, String>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    if std::env::var(skip_var).is_ok_and(|v| v == "1") {
+        println!("{name}: skipped ({skip_var}=1)");
+        return ExitCode::SUCCESS;
+    }
+    let (Some(prometheus), Some(promtool)) = (find_on_path("prometheus"), find_on_path("promtool"))
+    else {
+        println!(
+            "{name}: skipped: `prometheus` and `promtool` are not on PATH \
+             (install: apt-get update -qq && apt-get install -y -qq prometheus)"
+        );
+        return ExitCode::SUCCESS;
+    };
+    match run(&prometheus, &promtool) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            println!("{name}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Finds `program` in a directory of `PATH`.
 pub fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
