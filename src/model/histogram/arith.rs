@@ -438,7 +438,7 @@ impl FloatHistogram {
     fn combine_in_place(
         &mut self,
         other: &FloatHistogram,
-        mut comp: Option<&mut FloatHistogram>,
+        comp: Option<&mut FloatHistogram>,
         negate: bool,
         (pos_skip, neg_skip): (usize, usize),
     ) {
@@ -491,7 +491,7 @@ impl FloatHistogram {
                 (*v, *c) = kahan_inc(signed(o), *v, *c);
             }
         }
-        if let Some(c) = comp.as_deref_mut() {
+        if let Some(c) = comp {
             c.positive_spans.clone_from(&self.positive_spans);
             c.negative_spans.clone_from(&self.negative_spans);
             c.positive_buckets = pos_comp;
