@@ -1,22 +1,58 @@
 //! Bit streams, most significant bit first, as the TSDB chunk encodings use.
 
-/// Reads bits most-significant first from a byte slice.
+/// Reads bits most-significant first from a byte slice, through a 64-bit
+/// register refilled a byte at a time.
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Position in bits from the start of `bytes`.
-    pos: usize,
+    /// Next byte of `bytes` to load into `buf`.
+    next: usize,
+    /// Unread bits, left-aligned (the next bit is the top bit).
+    buf: u64,
+    /// Number of valid bits in `buf`.
+    valid: u32,
 }
 
 impl<'a> BitReader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        BitReader { bytes, pos: 0 }
+        BitReader {
+            bytes,
+            next: 0,
+            buf: 0,
+            valid: 0,
+        }
+    }
+
+    /// Loads whole bytes while they fit in the register.
+    fn refill(&mut self) {
+        while self.valid <= 56 {
+            let Some(&b) = self.bytes.get(self.next) else {
+                return;
+            };
+            self.buf |= u64::from(b) << (56 - self.valid);
+            self.valid += 8;
+            self.next += 1;
+        }
     }
 
     pub(crate) fn bit(&mut self) -> Option<bool> {
-        let byte = *self.bytes.get(self.pos / 8)?;
-        let bit = (byte >> (7 - self.pos % 8)) & 1 == 1;
-        self.pos += 1;
+        if self.valid == 0 {
+            self.refill();
+            if self.valid == 0 {
+                return None;
+            }
+        }
+        let bit = self.buf >> 63 == 1;
+        self.buf <<= 1;
+        self.valid -= 1;
         Some(bit)
+    }
+
+    /// Takes `n` (1..=56 after a refill, at most `valid`) bits from the register.
+    fn take(&mut self, n: u32) -> u64 {
+        let out = self.buf >> (64 - n);
+        self.buf = self.buf.checked_shl(n).unwrap_or(0);
+        self.valid -= n;
+        out
     }
 
     /// Reads `n` (at most 64) bits as an unsigned number; `None` past the end.
@@ -25,40 +61,25 @@ impl<'a> BitReader<'a> {
         if n == 0 {
             return Some(0);
         }
-        let end = self.pos.checked_add(n as usize)?;
-        if end > self.bytes.len() * 8 {
+        if n > self.valid {
+            self.refill();
+        }
+        if n <= self.valid {
+            return Some(self.take(n));
+        }
+        if n as usize > self.remaining() {
             return None;
         }
-        let first = self.pos / 8;
-        let offset = (self.pos % 8) as u32;
-        // Fast path: one big-endian word holds all the bits wanted.
-        if offset + n <= 64
-            && let Some(word) = self.bytes.get(first..first + 8)
-        {
-            let mut buf = [0u8; 8];
-            buf.copy_from_slice(word);
-            let w = u64::from_be_bytes(buf);
-            self.pos = end;
-            return Some((w << offset) >> (64 - n));
-        }
-        let mut out = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = *self.bytes.get(self.pos / 8)?;
-            let offset = (self.pos % 8) as u32;
-            let avail = 8 - offset;
-            let take = avail.min(left);
-            let chunk = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
-            out = (out << take) | chunk;
-            self.pos += take as usize;
-            left -= take;
-        }
-        Some(out)
+        // More than the register holds after a refill (n > 56): two parts.
+        let high = n - 32;
+        let hi = self.bits(high)?;
+        let lo = self.bits(32)?;
+        Some((hi << 32) | lo)
     }
 
     /// Bits left to read.
     pub(crate) fn remaining(&self) -> usize {
-        (self.bytes.len() * 8).saturating_sub(self.pos)
+        (self.bytes.len() - self.next) * 8 + self.valid as usize
     }
 
     pub(crate) fn byte(&mut self) -> Option<u8> {
@@ -87,11 +108,28 @@ impl<'a> BitReader<'a> {
     /// Counts `1` bits before a `0`, reading at most `max` bits (the `0`
     /// is consumed when seen).
     pub(crate) fn ones(&mut self, max: u32) -> Option<u32> {
+        if self.valid < max {
+            self.refill();
+        }
+        if self.valid >= max {
+            // All candidate bits are in the register: count them at once.
+            let n = (!self.buf).leading_zeros().min(max);
+            let consumed = if n < max { n + 1 } else { n };
+            self.take_bits(consumed);
+            return Some(n);
+        }
         let mut n = 0;
         while n < max && self.bit()? {
             n += 1;
         }
         Some(n)
+    }
+
+    /// Drops `n` (at most `valid`) bits.
+    fn take_bits(&mut self, n: u32) {
+        if n > 0 {
+            self.take(n);
+        }
     }
 }
 
@@ -175,6 +213,29 @@ mod tests {
                 let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
                 prop_assert_eq!(r.bits(n), Some(v & mask));
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn unary_prefixes_read_back(prefixes in prop::collection::vec((0u32..=8, 1u32..=8, any::<u64>(), 0u32..=64), 0..40)) {
+            let mut w = BitWriter::default();
+            for &(ones, max, tail, n) in &prefixes {
+                let ones = ones.min(max);
+                w.bits(u64::MAX, ones);
+                if ones < max {
+                    w.bit(false);
+                }
+                w.bits(tail, n);
+            }
+            let bytes = w.into_bytes();
+            let mut r = BitReader::new(&bytes);
+            for &(ones, max, tail, n) in &prefixes {
+                prop_assert_eq!(r.ones(max), Some(ones.min(max)));
+                let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+                prop_assert_eq!(r.bits(n), Some(tail & mask));
+            }
+            prop_assert!(r.remaining() < 8);
         }
     }
 
