@@ -29,11 +29,14 @@ impl Rng {
 /// fractional increments (1 in 10, e.g. seconds), gauges with two decimals
 /// (3 in 10), constant `up`-like gauges (2 in 10). Half of the series have a
 /// few milliseconds of scrape jitter.
-fn fill(store: &mut MemoryStorage) {
+fn fill(store: &mut MemoryStorage, only_kind: Option<usize>) {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let names: Vec<String> = (0..10).map(|k| format!("metric_kind_{k}")).collect();
     for i in 0..SERIES {
         let kind = i % 10;
+        if only_kind.is_some_and(|k| k != kind) {
+            continue;
+        }
         let instance = format!("10.0.{}.{}:9100", i / 10 / 250, i / 10 % 250);
         let job = format!("job{}", i % 7);
         let labels = Labels::from_pairs(&[
@@ -77,7 +80,7 @@ fn report(name: &str, u: &MemoryUsage) {
 #[test]
 fn bytes_per_sample_at_ten_thousand_series_for_two_hours() {
     let mut plain = MemoryStorage::new();
-    fill(&mut plain);
+    fill(&mut plain, None);
     plain.commit();
     let grown = plain.memory_usage();
     report("plain, as appended", &grown);
@@ -93,11 +96,30 @@ fn bytes_per_sample_at_ten_thousand_series_for_two_hours() {
     drop(plain);
 
     let mut packed = MemoryStorage::compressed();
-    fill(&mut packed);
+    fill(&mut packed, None);
     packed.shrink_to_fit();
     let packed_usage = packed.memory_usage();
     report("compressed, shrunk", &packed_usage);
     assert_eq!(packed_usage.float_samples, SERIES * SAMPLES as usize);
     assert!(packed_usage.bytes_per_sample() <= 16.0);
     assert!(packed_usage.bytes_per_sample() < plain_usage.bytes_per_sample() / 2.0);
+    drop(packed);
+
+    // Compressed sample bytes by kind of series.
+    for (kind, what) in [
+        (0, "counter, whole increments"),
+        (4, "counter, fractional increments"),
+        (5, "gauge, two decimals"),
+        (8, "constant"),
+    ] {
+        let mut one = MemoryStorage::compressed();
+        fill(&mut one, Some(kind));
+        one.shrink_to_fit();
+        let u = one.memory_usage();
+        eprintln!(
+            "compressed {what}: {:.2} sample bytes per sample",
+            u.float_bytes as f64 / u.float_samples as f64
+        );
+        assert!(u.float_bytes < u.float_samples * 16);
+    }
 }
