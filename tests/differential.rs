@@ -27,7 +27,8 @@
 //! Environment: `PROMQL_DIFFERENTIAL_FILTER=text` runs only queries containing
 //! `text`; `PROMQL_DIFFERENTIAL_BLESS=1` rewrites `KNOWN_DIFFERENCES` from
 //! the run (keeping hand-written reasons); `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences,
-//! passes without data, and the messages of queries that fail on both sides.
+//! passes without data, and the messages of queries that fail on both sides;
+//! `PROMQL_DIFFERENTIAL_COMPRESSED=1` evaluates over a compressed `MemoryStorage`.
 
 #[path = "differential/compare.rs"]
 mod compare;
@@ -357,7 +358,11 @@ fn read_known_differences(path: &Path) -> Result<BTreeMap<(Mode, String), String
 
 fn load_storage(path: &Path) -> Result<MemoryStorage, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut storage = MemoryStorage::new();
+    let mut storage = if std::env::var_os("PROMQL_DIFFERENTIAL_COMPRESSED").is_some() {
+        MemoryStorage::compressed()
+    } else {
+        MemoryStorage::new()
+    };
     load_data(&bytes, &mut storage, 0).map_err(|e| format!("{}: {e}", path.display()))?;
     storage.commit();
     Ok(storage)

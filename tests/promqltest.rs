@@ -12,6 +12,7 @@
 //! - `PROMQLTEST_FILTER=text` runs only files whose name contains `text`.
 //! - `PROMQLTEST_VERBOSE=1` prints every failure, not only unexpected ones.
 //! - `PROMQLTEST_SHARED_DIR=path` reads the upstream scripts from `path`.
+//! - `PROMQLTEST_COMPRESSED=1` runs over a compressed `MemoryStorage`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,7 +86,9 @@ fn run_file(text: String) -> Result<ScriptReport, String> {
     let spawned = std::thread::Builder::new()
         .name(WORKER.into())
         .spawn(move || {
-            let _ = tx.send(script.run(&RunOptions::default()));
+            let mut options = RunOptions::default();
+            options.compressed_storage = std::env::var_os("PROMQLTEST_COMPRESSED").is_some();
+            let _ = tx.send(script.run(&options));
         });
     if let Err(e) = spawned {
         return Err(format!("cannot start a worker thread: {e}"));

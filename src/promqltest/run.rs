@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// `gauge` for gauges) instead of the hints as written (default on, as
     /// upstream's expectations assume).
     pub tsdb_hints: bool,
+    /// Run over a [`MemoryStorage::compressed`] store, every loaded float
+    /// sample in XOR chunks (default off).
+    pub compressed_storage: bool,
 }
 
 impl Default for RunOptions {
@@ -52,6 +55,7 @@ impl Default for RunOptions {
             range_check: true,
             step_invariance_check: true,
             tsdb_hints: true,
+            compressed_storage: false,
         }
     }
 }
@@ -116,7 +120,11 @@ impl Script {
             engine: Engine::new(options.engine.clone()),
             options,
         };
-        let mut storage = MemoryStorage::new();
+        let mut storage = if options.compressed_storage {
+            MemoryStorage::compressed()
+        } else {
+            MemoryStorage::new()
+        };
         let fresh_hints = || options.tsdb_hints.then(HashMap::new);
         let mut hints = fresh_hints();
         let mut report = ScriptReport::default();
@@ -223,7 +231,12 @@ fn load_with_hints(
             }
         }
     }
-    storage.commit();
+    if storage.is_compressed() {
+        // Compress everything, so that queries read chunks.
+        storage.shrink_to_fit();
+    } else {
+        storage.commit();
+    }
     Ok(())
 }
 

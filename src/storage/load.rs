@@ -119,7 +119,8 @@ pub fn load_data_with_progress(
             progress,
         )?,
     };
-    storage.commit();
+    // Done loading: compress (with compression on) and drop spare capacity.
+    storage.shrink_to_fit();
     Ok((kind, added))
 }
 

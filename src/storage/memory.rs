@@ -1,24 +1,41 @@
 //! The in-memory store: an inverted index from label pairs to series, and
-//! per-series columns of samples.
+//! per-series columns of samples, optionally compressed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::chunk::{decode_xor_into, encode_xor};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
+
+mod usage;
+
+pub use usage::MemoryUsage;
+
+/// Samples per compressed chunk, as in Prometheus' TSDB.
+const CHUNK_SAMPLES: usize = 120;
 
 /// Series in memory, indexed by label pairs.
 ///
 /// Samples may be appended in any order; each series is sorted lazily on the
 /// first read after a write (a later sample at the same timestamp replaces
 /// the earlier one).
+///
+/// With [`MemoryStorage::compressed`], float samples are kept in XOR chunks
+/// of up to 120 samples (the Gorilla encoding of Prometheus' TSDB, about
+/// 1-2 bytes per sample for typical scrapes instead of 16); reads decode the
+/// chunks that overlap the asked window. The newest samples of each series
+/// stay uncompressed until a chunk is full, or until
+/// [`shrink_to_fit`](MemoryStorage::shrink_to_fit).
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     series: Vec<MemSeries>,
     by_labels: HashMap<Labels, usize>,
     /// (label name, label value) -> ids of series with that pair, ascending.
     postings: HashMap<(Arc<str>, Arc<str>), Vec<usize>>,
+    /// Whether float samples are compressed into chunks.
+    compress: bool,
 }
 
 /// A handle to one series of a [`MemoryStorage`], from
@@ -28,9 +45,22 @@ pub struct MemoryStorage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SeriesRef(usize);
 
+/// A compressed run of float samples.
+#[derive(Debug)]
+struct FloatChunk {
+    min_t: Timestamp,
+    max_t: Timestamp,
+    /// An XOR chunk (see [`crate::storage::chunk::xor`]).
+    data: Box<[u8]>,
+}
+
 #[derive(Debug, Default)]
 struct MemSeries {
     labels: Labels,
+    /// Compressed float samples, oldest first. When the series is sorted,
+    /// they are ordered, do not overlap, and all precede `floats`.
+    chunks: Vec<FloatChunk>,
+    /// Float samples not (yet) compressed: all of them without compression.
     floats: Vec<FPoint>,
     histograms: Vec<HPoint>,
     sorted: bool,
@@ -39,9 +69,21 @@ struct MemSeries {
 }
 
 impl MemSeries {
+    /// Sorts and de-duplicates samples written out of order; compressed
+    /// samples are decoded and merged with the rest.
     fn sort(&mut self) {
         if self.sorted {
             return;
+        }
+        if !self.chunks.is_empty() {
+            let mut all = Vec::with_capacity(self.chunks.len() * CHUNK_SAMPLES + self.floats.len());
+            for c in self.chunks.drain(..) {
+                // Chunks are written by this store; a failure would be a bug, and
+                // the samples decoded before it are kept.
+                let _ = decode_xor_into(&c.data, &mut all);
+            }
+            all.append(&mut self.floats);
+            self.floats = all;
         }
         // Stable sort, then keep the last sample written for each timestamp.
         self.floats.sort_by_key(|p| p.t);
@@ -49,6 +91,67 @@ impl MemSeries {
         self.histograms.sort_by_key(|p| p.t);
         dedup_keep_last(&mut self.histograms, |p| p.t);
         self.sorted = true;
+    }
+
+    /// Compresses the uncompressed floats of a sorted series: every full
+    /// chunk, and with `all` the remainder too.
+    fn seal(&mut self, all: bool) {
+        if !self.sorted {
+            return;
+        }
+        let full = self.floats.len() / CHUNK_SAMPLES * CHUNK_SAMPLES;
+        let upto = if all { self.floats.len() } else { full };
+        if upto == 0 {
+            return;
+        }
+        for run in self.floats[..upto].chunks(CHUNK_SAMPLES) {
+            let (Some(first), Some(last)) = (run.first(), run.last()) else {
+                continue;
+            };
+            // Sorted, de-duplicated runs always encode.
+            if let Ok(data) = encode_xor(run) {
+                self.chunks.push(FloatChunk {
+                    min_t: first.t,
+                    max_t: last.t,
+                    data: data.into_boxed_slice(),
+                });
+            }
+        }
+        self.floats.drain(..upto);
+    }
+
+    /// The float samples in `start..=end`, borrowed when none are compressed.
+    fn floats_in(&self, start: Timestamp, end: Timestamp) -> Cow<'_, [FPoint]> {
+        let head = window(&self.floats, start, end, |p| p.t);
+        if self.chunks.is_empty() {
+            return Cow::Borrowed(head);
+        }
+        let mut out = Vec::new();
+        let first = self.chunks.partition_point(|c| c.max_t < start);
+        for c in self.chunks[first..].iter().take_while(|c| c.min_t <= end) {
+            let from = out.len();
+            let _ = decode_xor_into(&c.data, &mut out);
+            if c.min_t < start || c.max_t > end {
+                let decoded = &out[from..];
+                let lo = decoded.partition_point(|p| p.t < start);
+                let hi = decoded.partition_point(|p| p.t <= end);
+                out.truncate(from + hi);
+                out.drain(from..from + lo);
+            }
+        }
+        out.extend_from_slice(head);
+        Cow::Owned(out)
+    }
+
+    /// A sorted copy of an unsorted series (floats, histograms).
+    fn sorted_copy(&self) -> MemSeries {
+        let mut copy = MemSeries {
+            floats: self.floats_in(Timestamp::MIN, Timestamp::MAX).into_owned(),
+            histograms: self.histograms.clone(),
+            ..Default::default()
+        };
+        copy.sort();
+        copy
     }
 }
 
@@ -69,6 +172,19 @@ impl MemoryStorage {
         Self::default()
     }
 
+    /// An empty store that compresses float samples into XOR chunks.
+    pub fn compressed() -> Self {
+        MemoryStorage {
+            compress: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether float samples are compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.compress
+    }
+
     /// Number of series.
     pub fn series_count(&self) -> usize {
         self.series.len()
@@ -78,7 +194,10 @@ impl MemoryStorage {
     pub fn sample_count(&self) -> usize {
         self.series
             .iter()
-            .map(|s| s.floats.len() + s.histograms.len())
+            .map(|s| {
+                let compressed: usize = s.chunks.iter().map(|c| chunk_len(&c.data)).sum();
+                compressed + s.floats.len() + s.histograms.len()
+            })
             .sum()
     }
 
@@ -86,9 +205,10 @@ impl MemoryStorage {
     pub fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
         let mut range: Option<(Timestamp, Timestamp)> = None;
         let times = self.series.iter().flat_map(|s| {
+            let chunks = s.chunks.iter().flat_map(|c| [c.min_t, c.max_t]);
             let floats = s.floats.iter().map(|p| p.t);
             let hists = s.histograms.iter().map(|p| p.t);
-            floats.chain(hists)
+            chunks.chain(floats).chain(hists)
         });
         for t in times {
             range = Some(match range {
@@ -99,9 +219,12 @@ impl MemoryStorage {
         range
     }
 
-    /// Removes all series.
+    /// Removes all series (the compression setting is kept).
     pub fn clear(&mut self) {
-        *self = Self::default();
+        *self = MemoryStorage {
+            compress: self.compress,
+            ..Self::default()
+        };
     }
 
     fn series_id(&mut self, labels: &Labels) -> usize {
@@ -139,13 +262,22 @@ impl MemoryStorage {
     /// labels. Returns false (and adds nothing) if the store has no such
     /// series, e.g. because it was cleared since.
     pub fn add_to(&mut self, series: SeriesRef, t: Timestamp, v: f64) -> bool {
+        let compress = self.compress;
         let Some(s) = self.series.get_mut(series.0) else {
             return false;
         };
-        if s.floats.last().is_some_and(|p| p.t >= t) {
+        let latest = s
+            .floats
+            .last()
+            .map(|p| p.t)
+            .or(s.chunks.last().map(|c| c.max_t));
+        if latest.is_some_and(|latest| latest >= t) {
             s.sorted = false;
         }
         s.floats.push(FPoint { t, v });
+        if compress && s.floats.len() >= CHUNK_SAMPLES {
+            s.seal(false);
+        }
         true
     }
 
@@ -168,10 +300,44 @@ impl MemoryStorage {
 
     /// Sorts every series that received out-of-order samples. Reads need a
     /// sorted store; [`Storage::select`] on an unsorted store sorts copies.
+    /// With compression, full chunks of the sorted samples are compressed.
     pub fn commit(&mut self) {
+        let compress = self.compress;
         for s in &mut self.series {
             s.sort();
+            if compress {
+                s.seal(false);
+            }
         }
+    }
+
+    /// Commits, compresses every float sample (with compression on), and
+    /// releases spare capacity of every buffer and index: call it when a
+    /// bulk load is done. Appending afterwards is fine but starts new
+    /// chunks and buffers.
+    pub fn shrink_to_fit(&mut self) {
+        let compress = self.compress;
+        for s in &mut self.series {
+            s.sort();
+            if compress {
+                s.seal(true);
+            }
+            s.chunks.shrink_to_fit();
+            s.floats.shrink_to_fit();
+            s.histograms.shrink_to_fit();
+            s.start_timestamps.shrink_to_fit();
+        }
+        self.series.shrink_to_fit();
+        self.by_labels.shrink_to_fit();
+        self.postings.shrink_to_fit();
+        for ids in self.postings.values_mut() {
+            ids.shrink_to_fit();
+        }
+    }
+
+    /// An account of the memory the store holds (see [`MemoryUsage`]).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        usage::measure(self)
     }
 
     /// Candidate series ids for `matchers`, using the postings of `=` matchers
@@ -198,6 +364,14 @@ impl MemoryStorage {
     }
 }
 
+/// The sample count in an XOR chunk's header.
+fn chunk_len(data: &[u8]) -> usize {
+    match data {
+        [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
+        _ => 0,
+    }
+}
+
 impl Storage for MemoryStorage {
     fn start_timestamps(
         &self,
@@ -218,21 +392,17 @@ impl Storage for MemoryStorage {
             if !matchers.iter().all(|m| m.matches_labels(&s.labels)) {
                 continue;
             }
+            let (start, end) = (hints.start, hints.end);
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
-                    Cow::Borrowed(window(&s.floats, hints, |p| p.t)),
-                    Cow::Borrowed(window(&s.histograms, hints, |p| p.t)),
+                    s.floats_in(start, end),
+                    Cow::Borrowed(window(&s.histograms, start, end, |p| p.t)),
                 )
             } else {
-                let mut copy = MemSeries {
-                    floats: s.floats.clone(),
-                    histograms: s.histograms.clone(),
-                    ..Default::default()
-                };
-                copy.sort();
+                let copy = s.sorted_copy();
                 (
-                    Cow::Owned(window(&copy.floats, hints, |p| p.t).to_vec()),
-                    Cow::Owned(window(&copy.histograms, hints, |p| p.t).to_vec()),
+                    Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
+                    Cow::Owned(window(&copy.histograms, start, end, |p| p.t).to_vec()),
                 )
             };
             if floats.is_empty() && histograms.is_empty() {
@@ -259,24 +429,20 @@ impl MemoryStorage {
             return StartTimestamps::default();
         }
         let st = |t: Timestamp| s.start_timestamps.get(&t).copied().unwrap_or(0);
-        let mut copy;
+        let (start, end) = (hints.start, hints.end);
+        let copy;
         let (floats, histograms) = if s.sorted {
-            (&s.floats, &s.histograms)
+            (s.floats_in(start, end), &s.histograms)
         } else {
-            copy = MemSeries {
-                floats: s.floats.clone(),
-                histograms: s.histograms.clone(),
-                ..Default::default()
-            };
-            copy.sort();
-            (&copy.floats, &copy.histograms)
+            copy = s.sorted_copy();
+            (
+                Cow::Borrowed(window(&copy.floats, start, end, |p| p.t)),
+                &copy.histograms,
+            )
         };
         StartTimestamps {
-            floats: window(floats, hints, |p| p.t)
-                .iter()
-                .map(|p| st(p.t))
-                .collect(),
-            histograms: window(histograms, hints, |p| p.t)
+            floats: floats.iter().map(|p| st(p.t)).collect(),
+            histograms: window(histograms, start, end, |p| p.t)
                 .iter()
                 .map(|p| st(p.t))
                 .collect(),
@@ -284,10 +450,10 @@ impl MemoryStorage {
     }
 }
 
-/// The sub-slice of time-sorted `points` inside `hints.start..=hints.end`.
-fn window<'a, T>(points: &'a [T], hints: &SelectHints, t: impl Fn(&T) -> Timestamp) -> &'a [T] {
-    let lo = points.partition_point(|p| t(p) < hints.start);
-    let hi = points.partition_point(|p| t(p) <= hints.end);
+/// The sub-slice of time-sorted `points` inside `start..=end`.
+fn window<T>(points: &[T], start: Timestamp, end: Timestamp, t: impl Fn(&T) -> Timestamp) -> &[T] {
+    let lo = points.partition_point(|p| t(p) < start);
+    let hi = points.partition_point(|p| t(p) <= end);
     &points[lo..hi.max(lo)]
 }
 
@@ -345,6 +511,130 @@ mod tests {
             )
             .unwrap()
             .is_empty()
+        );
+    }
+
+    fn select_all(s: &MemoryStorage, start: i64, end: i64) -> Vec<(Labels, Vec<(i64, u64)>)> {
+        s.select(
+            &[Matcher::equal("__name__", "x")],
+            &SelectHints::window(start, end),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|sel| {
+            let pts = sel.floats.iter().map(|p| (p.t, p.v.to_bits())).collect();
+            (sel.labels, pts)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn compressed_store_seals_full_chunks_and_decodes_windows() {
+        let mut plain = MemoryStorage::new();
+        let mut packed = MemoryStorage::compressed();
+        let l = Labels::from_pairs(&[("__name__", "x")]);
+        for i in 0..1000 {
+            let v = if i % 97 == 0 {
+                crate::model::stale_nan()
+            } else {
+                (i / 3) as f64
+            };
+            plain.add(&l, i * 15_000, v);
+            packed.add(&l, i * 15_000, v);
+        }
+        assert_eq!(packed.series[0].chunks.len(), 8);
+        assert_eq!(packed.series[0].floats.len(), 40);
+        for (a, b) in [
+            (0, i64::MAX),
+            (-5, 14_999),
+            (1_799_999, 1_800_000),
+            (3_000_000, 9_000_000),
+        ] {
+            assert_eq!(
+                select_all(&plain, a, b),
+                select_all(&packed, a, b),
+                "{a}..{b}"
+            );
+        }
+        packed.shrink_to_fit();
+        assert!(packed.series[0].floats.is_empty());
+        assert_eq!(packed.sample_count(), 1000);
+        assert_eq!(packed.time_range(), plain.time_range());
+        assert_eq!(
+            select_all(&plain, 0, i64::MAX),
+            select_all(&packed, 0, i64::MAX)
+        );
+        packed.clear();
+        assert!(packed.is_compressed());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compressed_store_answers_like_the_plain_one(
+            writes in proptest::collection::vec((0usize..3, 0i64..2_000, -3i32..4), 0..700),
+            windows in proptest::collection::vec((-10i64..2_100, 0i64..2_100), 1..6),
+            commit_every in 1usize..400,
+        ) {
+            let mut plain = MemoryStorage::new();
+            let mut packed = MemoryStorage::compressed();
+            for (n, &(series, t, v)) in writes.iter().enumerate() {
+                let l = Labels::from_pairs(&[("__name__", "x"), ("s", &series.to_string())]);
+                let v = if v == -3 { f64::NAN } else { f64::from(v) };
+                plain.add(&l, t * 10, v);
+                packed.add(&l, t * 10, v);
+                if n % commit_every == 0 {
+                    packed.commit();
+                }
+                if n % (commit_every * 3 + 1) == 0 {
+                    packed.shrink_to_fit();
+                }
+            }
+            for &(start, len) in &windows {
+                let (a, b) = (start * 10, (start + len) * 10);
+                proptest::prop_assert_eq!(select_all(&plain, a, b), select_all(&packed, a, b));
+            }
+            plain.commit();
+            packed.commit();
+            proptest::prop_assert_eq!(plain.sample_count(), packed.sample_count());
+            for &(start, len) in &windows {
+                let (a, b) = (start * 10, (start + len) * 10);
+                proptest::prop_assert_eq!(select_all(&plain, a, b), select_all(&packed, a, b));
+            }
+        }
+    }
+
+    #[test]
+    fn memory_usage_counts_capacity_and_shared_strings_once() {
+        let mut s = MemoryStorage::new();
+        assert_eq!(s.memory_usage().total(), 0);
+        let a = Labels::from_pairs(&[("__name__", "x"), ("job", "a")]);
+        for t in 0..100 {
+            s.add(&a, t, 1.0);
+        }
+        let before = s.memory_usage();
+        assert_eq!(before.float_samples, 100);
+        assert!(before.float_bytes >= 100 * 16);
+        s.shrink_to_fit();
+        let after = s.memory_usage();
+        assert_eq!(after.float_bytes, 100 * 16);
+        assert!(after.total() < before.total());
+        // A second series sharing the strings `__name__`, `x` and `job` adds
+        // its record, its label set and the one new string `b`.
+        let [name, job] = a.as_slice() else {
+            panic!("two labels")
+        };
+        let b = Labels::new(vec![
+            name.clone(),
+            crate::model::Label::new(job.name.clone(), "b"),
+        ]);
+        s.add(&b, 0, 1.0);
+        s.shrink_to_fit();
+        let two = s.memory_usage();
+        let arc = |n: usize| 2 * std::mem::size_of::<usize>() + n;
+        let label = std::mem::size_of::<crate::model::Label>();
+        assert_eq!(
+            two.series_bytes - after.series_bytes,
+            std::mem::size_of::<MemSeries>() + arc(2 * label) + arc(1),
         );
     }
 }

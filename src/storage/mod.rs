@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
+pub mod chunk;
 pub mod exposition;
 pub mod fanout;
 pub mod load;

@@ -8,21 +8,57 @@ pub type IndexedBuckets = Vec<(i32, f64)>;
 
 /// Iterates `(index, count)` of the buckets that `spans` lay out over
 /// `counts`. Stops early if the counts run out (a malformed histogram).
-pub fn indexed(spans: &[BucketSpan], counts: &[f64]) -> impl Iterator<Item = (i32, f64)> {
-    let mut values = counts.iter().copied();
+pub fn indexed<'a>(
+    spans: &'a [BucketSpan],
+    counts: &'a [f64],
+) -> impl Iterator<Item = (i32, f64)> + 'a {
     let mut next_index: i64 = 0;
-    let mut out = Vec::with_capacity(counts.len());
-    'spans: for span in spans {
-        next_index += i64::from(span.offset);
-        for _ in 0..span.length {
-            let Some(v) = values.next() else {
-                break 'spans;
-            };
-            out.push((saturate(next_index), v));
-            next_index += 1;
+    spans
+        .iter()
+        .flat_map(move |span| {
+            next_index += i64::from(span.offset);
+            let start = next_index;
+            next_index += i64::from(span.length);
+            start..next_index
+        })
+        .zip(counts.iter().copied())
+        .map(|(i, v)| (saturate(i), v))
+}
+
+/// For canonical spans (every span non-empty, every offset after the first
+/// positive, indices within `i32`) laying out exactly `buckets` buckets, the
+/// number of leading buckets whose index satisfies `skip`; `None` for any
+/// other layout.
+pub fn canonical_skip(
+    spans: &[BucketSpan],
+    buckets: usize,
+    skip: impl Fn(i64) -> bool,
+) -> Option<usize> {
+    let mut index = 0i64;
+    let mut total = 0usize;
+    let mut skipped = 0usize;
+    let mut skipping = true;
+    for (n, span) in spans.iter().enumerate() {
+        if span.length == 0 || (n > 0 && span.offset <= 0) {
+            return None;
         }
+        index += i64::from(span.offset);
+        let end = index + i64::from(span.length);
+        if index < i64::from(i32::MIN) || end > i64::from(i32::MAX) {
+            return None;
+        }
+        while skipping && index < end {
+            if skip(index) {
+                skipped += 1;
+                index += 1;
+            } else {
+                skipping = false;
+            }
+        }
+        index = end;
+        total += span.length as usize;
     }
-    out.into_iter()
+    (total == buckets).then_some(skipped)
 }
 
 /// The buckets of `spans`/`counts` as sorted `(index, count)` pairs. Layouts
@@ -101,6 +137,18 @@ fn bits_equal(a: &[f64], b: &[f64]) -> bool {
 /// empty buckets inside a span and merging spans that are at most
 /// `max_empty` buckets apart.
 fn compact_side(spans: &mut Vec<BucketSpan>, counts: &mut Vec<f64>, max_empty: usize) {
+    // Already compact: canonical spans farther apart than `max_empty`, and
+    // no empty bucket. Rebuilding would give the same spans and counts.
+    let far_apart = spans
+        .iter()
+        .skip(1)
+        .all(|s| u64::try_from(s.offset).is_ok_and(|gap| gap > max_empty as u64));
+    if far_apart
+        && !counts.contains(&0.0)
+        && canonical_skip(spans, counts.len(), |_| false).is_some()
+    {
+        return;
+    }
     let kept: Vec<(i32, f64)> = indexed(spans, counts).filter(|&(_, v)| v != 0.0).collect();
     let mut new_spans: Vec<BucketSpan> = Vec::new();
     let mut new_counts = Vec::with_capacity(kept.len());
@@ -255,5 +303,34 @@ mod tests {
         d.sum = f64::NAN;
         let e = d.clone();
         assert!(d.equals(&e), "NaN sums compare by bits");
+    }
+
+    proptest::proptest! {
+        /// Compacting an already compact side keeps it as it is, exactly as
+        /// rebuilding it would (forced by a trailing empty span).
+        #[test]
+        fn compact_shortcut_matches_rebuilding(
+            gaps in proptest::collection::vec((-3i32..4, 0u32..4), 0..5),
+            counts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(0.0),
+                proptest::strategy::Just(f64::NAN),
+                1.0f64..5.0,
+            ], 16),
+            max_empty in 0usize..3,
+        ) {
+            let spans: Vec<BucketSpan> =
+                gaps.iter().map(|&(offset, length)| BucketSpan { offset, length }).collect();
+            let n: usize = spans.iter().map(|s| s.length as usize).sum();
+            let counts: Vec<f64> = counts.into_iter().cycle().take(n).collect();
+            let (mut fast_spans, mut fast_counts) = (spans.clone(), counts.clone());
+            compact_side(&mut fast_spans, &mut fast_counts, max_empty);
+            let mut slow_spans = spans.clone();
+            slow_spans.push(BucketSpan { offset: 1, length: 0 });
+            let mut slow_counts = counts.clone();
+            compact_side(&mut slow_spans, &mut slow_counts, max_empty);
+            proptest::prop_assert_eq!(&fast_spans, &slow_spans);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&fast_counts), bits(&slow_counts));
+        }
     }
 }

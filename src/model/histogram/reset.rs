@@ -58,6 +58,15 @@ impl FloatHistogram {
         if self.zero_threshold < previous.zero_threshold {
             return true;
         }
+        match self.reset_with_same_layout(previous) {
+            Some(reset) => reset,
+            None => self.reset_between_layouts(previous),
+        }
+    }
+
+    /// The rest of [`detect_reset`](Self::detect_reset) for any layouts:
+    /// zero buckets and buckets compared after merging to a shared layout.
+    fn reset_between_layouts(&self, previous: &FloatHistogram) -> bool {
         let (prev_zero, threshold) = previous.zero_count_up_to(self.zero_threshold);
         if threshold != self.zero_threshold {
             return true;
@@ -73,6 +82,56 @@ impl FloatHistogram {
             }
         }
         false
+    }
+
+    /// Reset detection when both histograms have the same schema, zero
+    /// threshold and bucket spans (the common case between consecutive
+    /// samples): the general rules reduce to comparing zero counts and each
+    /// bucket with its counterpart, skipping the leading buckets at or below
+    /// the zero threshold as the general path does. `None` when the layouts
+    /// differ.
+    fn reset_with_same_layout(&self, previous: &FloatHistogram) -> Option<bool> {
+        if self.schema != previous.schema
+            || self.zero_threshold != previous.zero_threshold
+            || self.positive_spans != previous.positive_spans
+            || self.negative_spans != previous.negative_spans
+            || self.positive_buckets.len() != previous.positive_buckets.len()
+            || self.negative_buckets.len() != previous.negative_buckets.len()
+        {
+            return None;
+        }
+        if self.zero_count < previous.zero_count {
+            return Some(true);
+        }
+        let check_bounds = self.zero_threshold != 0.0 && !self.uses_custom_buckets();
+        let sides = [
+            (
+                &self.positive_spans,
+                &self.positive_buckets,
+                &previous.positive_buckets,
+            ),
+            (
+                &self.negative_spans,
+                &self.negative_buckets,
+                &previous.negative_buckets,
+            ),
+        ];
+        for (n, (spans, curr, prev)) in sides.into_iter().enumerate() {
+            if n == 1 && self.uses_custom_buckets() {
+                // Custom-bucket histograms have no negative side.
+                break;
+            }
+            let skip = super::layout::canonical_skip(spans, curr.len(), |index| {
+                check_bounds && exponential_bound(index, self.schema) <= self.zero_threshold
+            })?;
+            let (Some(curr), Some(prev)) = (curr.get(skip..), prev.get(skip..)) else {
+                return None;
+            };
+            if curr.iter().zip(prev).any(|(c, p)| c < p) {
+                return Some(true);
+            }
+        }
+        Some(false)
     }
 
     /// One side merged to `schema` without the leading buckets whose upper
@@ -246,5 +305,47 @@ mod tests {
         assert!(!nhcb(&[2.0], &[2.0, 1.0]).detect_reset(&prev));
         assert!(nhcb(&[2.0], &[1.0, 2.0]).detect_reset(&prev));
         assert!(nhcb(&[1.0, 2.0], &[1.0, 1.0, 1.0]).detect_reset(&h(0, 1.0, 0, &[1.0])));
+    }
+
+    proptest::proptest! {
+        /// The same-layout shortcut decides exactly as the general rules.
+        #[test]
+        fn same_layout_shortcut_agrees_with_the_general_rules(
+            schema in proptest::prop_oneof![-4i32..=8, proptest::strategy::Just(CUSTOM_BUCKETS_SCHEMA)],
+            threshold in proptest::prop_oneof![
+                proptest::strategy::Just(0.0),
+                proptest::strategy::Just(1e-3),
+                proptest::strategy::Just(1.0),
+                proptest::strategy::Just(4.0),
+            ],
+            spans in proptest::collection::vec((-3i32..4, 0u32..4), 0..4),
+            counts in proptest::collection::vec((0u8..5, 0u8..5), 16),
+            zero in (0u8..3, 0u8..3),
+        ) {
+            let spans: Vec<BucketSpan> =
+                spans.iter().map(|&(offset, length)| BucketSpan { offset, length }).collect();
+            let n: usize = spans.iter().map(|s| s.length as usize).sum();
+            let make = |pick: fn(&(u8, u8)) -> u8, zero_count: u8| FloatHistogram {
+                schema,
+                zero_threshold: if schema == CUSTOM_BUCKETS_SCHEMA { 0.0 } else { threshold },
+                zero_count: f64::from(zero_count),
+                count: 1000.0,
+                positive_spans: spans.clone(),
+                positive_buckets: counts.iter().take(n).map(|c| f64::from(pick(c))).collect(),
+                negative_spans: spans.clone(),
+                negative_buckets: counts.iter().rev().take(n).map(|c| f64::from(pick(c))).collect(),
+                custom_values: if schema == CUSTOM_BUCKETS_SCHEMA {
+                    (1..=16).map(f64::from).collect()
+                } else {
+                    vec![]
+                },
+                ..Default::default()
+            };
+            let prev = make(|c| c.0, zero.0);
+            let curr = make(|c| c.1, zero.1);
+            if let Some(fast) = curr.reset_with_same_layout(&prev) {
+                proptest::prop_assert_eq!(fast, curr.reset_between_layouts(&prev));
+            }
+        }
     }
 }

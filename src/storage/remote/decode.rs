@@ -11,8 +11,8 @@ use super::error::RemoteReadError;
 use super::frames::FrameReader;
 use super::histogram::to_float_histogram;
 use super::proto;
-use super::xor::decode_xor;
 use crate::model::{FPoint, HPoint, Label, Labels, Timestamp};
+use crate::storage::chunk::{decode_float_histogram_chunk, decode_histogram_chunk, decode_xor};
 
 /// One decoded series: labels and samples sorted by time.
 #[derive(Debug)]
@@ -137,17 +137,20 @@ pub(crate) fn decode_stream<R: Read>(
                 });
                 out.len() - 1
             });
-            let mut points = Vec::new();
+            let mut floats = Vec::new();
+            let mut histograms = Vec::new();
             for chunk in series.chunks {
-                decode_chunk(chunk, &labels, w, &mut points)?;
+                decode_chunk(chunk, &labels, w, &mut floats, &mut histograms)?;
             }
             if let Some(series) = out.get_mut(slot) {
-                series.floats.extend(points);
+                series.floats.extend(floats);
+                series.histograms.extend(histograms);
             }
         }
     }
     for series in &mut out {
         sort_dedup(&mut series.floats, |p| p.t);
+        sort_dedup(&mut series.histograms, |p| p.t);
     }
     Ok(out)
 }
@@ -156,34 +159,45 @@ fn decode_chunk(
     chunk: proto::Chunk,
     labels: &Labels,
     w: &Window<'_>,
-    into: &mut Vec<FPoint>,
+    floats: &mut Vec<FPoint>,
+    histograms: &mut Vec<HPoint>,
 ) -> Result<(), RemoteReadError> {
-    let unsupported = |what: String| RemoteReadError::Unsupported {
+    let encoding = proto::ChunkEncoding::try_from(chunk.r#type);
+    if matches!(encoding, Ok(proto::ChunkEncoding::Unknown) | Err(_)) {
+        return Err(RemoteReadError::Unsupported {
+            url: w.url.to_string(),
+            series: labels.to_string(),
+            what: format!("chunks of encoding {}", chunk.r#type),
+        });
+    }
+    // Chunks are whole TSDB chunks: keep only the asked window.
+    if chunk.max_time_ms < w.start || chunk.min_time_ms > w.end {
+        return Ok(());
+    }
+    let histogram_error = |source| RemoteReadError::HistogramChunk {
         url: w.url.to_string(),
         series: labels.to_string(),
-        what,
+        source,
     };
-    match proto::ChunkEncoding::try_from(chunk.r#type) {
+    match encoding {
         Ok(proto::ChunkEncoding::Xor) => {
-            // Chunks are whole TSDB chunks: keep only the asked window.
-            if chunk.max_time_ms < w.start || chunk.min_time_ms > w.end {
-                return Ok(());
-            }
             let points = decode_xor(&chunk.data).map_err(|source| RemoteReadError::Chunk {
                 url: w.url.to_string(),
                 series: labels.to_string(),
                 source,
             })?;
-            into.extend(points.into_iter().filter(|p| w.contains(p.t)));
-            Ok(())
+            floats.extend(points.into_iter().filter(|p| w.contains(p.t)));
         }
-        Ok(proto::ChunkEncoding::Histogram | proto::ChunkEncoding::FloatHistogram) => {
-            Err(unsupported("native-histogram chunks".into()))
+        Ok(proto::ChunkEncoding::Histogram) => {
+            let points = decode_histogram_chunk(&chunk.data).map_err(histogram_error)?;
+            histograms.extend(points.into_iter().filter(|p| w.contains(p.t)));
         }
-        Ok(proto::ChunkEncoding::Unknown) | Err(_) => {
-            Err(unsupported(format!("chunks of encoding {}", chunk.r#type)))
+        _ => {
+            let points = decode_float_histogram_chunk(&chunk.data).map_err(histogram_error)?;
+            histograms.extend(points.into_iter().filter(|p| w.contains(p.t)));
         }
     }
+    Ok(())
 }
 
 /// Sorts by time and keeps the first sample of each timestamp.
@@ -197,8 +211,9 @@ fn sort_dedup<P>(points: &mut Vec<P>, time: impl Fn(&P) -> Timestamp) {
 #[cfg(test)]
 mod tests {
     use super::super::frames::encode_frame;
-    use super::super::xor::encode::encode_xor;
     use super::*;
+    use crate::model::CounterResetHint;
+    use crate::storage::chunk::{encode_float_histogram_chunk, encode_histogram_chunk, encode_xor};
 
     const URL: &str = "http://test/api/v1/read";
 
@@ -231,7 +246,7 @@ mod tests {
             min_time_ms: points.first().map_or(0, |p| p.t),
             max_time_ms: points.last().map_or(0, |p| p.t),
             r#type: proto::ChunkEncoding::Xor as i32,
-            data: encode_xor(points),
+            data: encode_xor(points).unwrap(),
         }
     }
 
@@ -374,12 +389,72 @@ mod tests {
         assert!(err.to_string().contains("truncated stream"), "{err}");
     }
 
+    fn native(t: i64, scale: f64) -> HPoint {
+        HPoint {
+            t,
+            h: std::sync::Arc::new(crate::model::FloatHistogram {
+                schema: 0,
+                count: 6.0 * scale,
+                sum: 10.0 * scale,
+                positive_spans: vec![crate::model::BucketSpan {
+                    offset: 0,
+                    length: 2,
+                }],
+                positive_buckets: vec![2.0 * scale, 4.0 * scale],
+                ..Default::default()
+            }),
+        }
+    }
+
     #[test]
-    fn histogram_chunks_are_reported_unsupported() {
+    fn histogram_chunks_of_both_encodings_are_decoded_and_windowed() {
+        let ints: Vec<HPoint> = (0..4).map(|i| native(i * 1000, (i + 1) as f64)).collect();
+        let halves: Vec<HPoint> = (4..8).map(|i| native(i * 1000, i as f64 + 0.5)).collect();
+        let chunk =
+            |points: &[HPoint], encoding: proto::ChunkEncoding, data: Vec<u8>| proto::Chunk {
+                min_time_ms: points[0].t,
+                max_time_ms: points[points.len() - 1].t,
+                r#type: encoding as i32,
+                data,
+            };
+        let stream = frame(vec![proto::ChunkedSeries {
+            labels: vec![label("__name__", "h")],
+            chunks: vec![
+                chunk(
+                    &ints,
+                    proto::ChunkEncoding::Histogram,
+                    encode_histogram_chunk(&ints, CounterResetHint::Unknown).unwrap(),
+                ),
+                chunk(
+                    &halves,
+                    proto::ChunkEncoding::FloatHistogram,
+                    encode_float_histogram_chunk(&halves, CounterResetHint::Unknown).unwrap(),
+                ),
+            ],
+        }]);
+        let mut frames = FrameReader::new(stream.as_slice(), 1 << 20);
+        let out = decode_stream(&mut frames, &window(1000, 6000)).unwrap();
+        let got: Vec<(i64, f64, Vec<f64>)> = out[0]
+            .histograms
+            .iter()
+            .map(|p| (p.t, p.h.count, p.h.positive_buckets.clone()))
+            .collect();
+        let want: Vec<(i64, f64, Vec<f64>)> = ints[1..]
+            .iter()
+            .chain(&halves[..3])
+            .map(|p| (p.t, p.h.count, p.h.positive_buckets.clone()))
+            .collect();
+        assert_eq!(got, want);
+        assert!(out[0].floats.is_empty());
+    }
+
+    #[test]
+    fn corrupt_histogram_chunk_names_the_series() {
         let stream = frame(vec![proto::ChunkedSeries {
             labels: vec![label("__name__", "h")],
             chunks: vec![proto::Chunk {
                 r#type: proto::ChunkEncoding::FloatHistogram as i32,
+                data: vec![0, 5],
                 ..Default::default()
             }],
         }]);
@@ -387,7 +462,21 @@ mod tests {
         let err = decode_stream(&mut frames, &window(0, 10)).unwrap_err();
         assert!(
             err.to_string()
-                .contains("series h: native-histogram chunks are not supported"),
+                .contains("series h: histogram chunk of 2 bytes"),
+            "{err}"
+        );
+        let stream = frame(vec![proto::ChunkedSeries {
+            labels: vec![label("__name__", "h")],
+            chunks: vec![proto::Chunk {
+                r#type: 9,
+                ..Default::default()
+            }],
+        }]);
+        let mut frames = FrameReader::new(stream.as_slice(), 1 << 20);
+        let err = decode_stream(&mut frames, &window(0, 10)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("chunks of encoding 9 are not supported"),
             "{err}"
         );
     }

@@ -4,6 +4,7 @@ use super::frames::FrameError;
 use super::http::HttpConfigError;
 use super::xor::XorError;
 use crate::storage::StorageError;
+use crate::storage::chunk::HistogramChunkError;
 
 /// A remote-read failure. Converted into [`StorageError::Timeout`] when the
 /// endpoint was too slow, and [`StorageError::Backend`] otherwise.
@@ -98,6 +99,17 @@ pub enum RemoteReadError {
         /// The decoder's error.
         #[source]
         source: XorError,
+    },
+    /// A native-histogram chunk could not be decoded.
+    #[error("remote read from {url}: series {series}: {source}")]
+    HistogramChunk {
+        /// The endpoint.
+        url: String,
+        /// The series the chunk belongs to.
+        series: String,
+        /// The decoder's error.
+        #[source]
+        source: HistogramChunkError,
     },
     /// The response holds data this client cannot read yet.
     #[error("remote read from {url}: series {series}: {what} are not supported by this client")]

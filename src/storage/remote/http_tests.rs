@@ -8,9 +8,9 @@ use std::sync::mpsc;
 use prost::Message;
 
 use super::frames::encode_frame;
-use super::xor::encode::encode_xor;
 use super::*;
 use crate::model::{FPoint, Labels};
+use crate::storage::chunk::encode_xor;
 
 /// Serves one request with `response` (head and body, raw) and sends the
 /// request it received (head as text, body raw) back on the channel.
@@ -175,7 +175,7 @@ fn streamed_response_is_read_by_content_type() {
                 min_time_ms: 0,
                 max_time_ms: 9000,
                 r#type: proto::ChunkEncoding::Xor as i32,
-                data: encode_xor(&points),
+                data: encode_xor(&points).unwrap(),
             }],
         }],
         query_index: 0,

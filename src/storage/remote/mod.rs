@@ -4,14 +4,14 @@
 //! Matchers and the time window are pushed down; the selection hints (step,
 //! surrounding function, grouping, range) travel as `ReadHints`. Both response
 //! types are understood: SAMPLES (one snappy-compressed protobuf message) and
-//! STREAMED_XOR_CHUNKS (checksummed frames of XOR-encoded chunks, decoded by
-//! [`xor`]). A response that ends early, fails its checksum or does not decode
+//! STREAMED_XOR_CHUNKS (checksummed frames of TSDB chunks, decoded by
+//! [`crate::storage::chunk`]). A response that ends early, fails its checksum or does not decode
 //! is an error: a partial answer is never returned as if complete.
 //!
-//! Native histograms are read from SAMPLES responses; native-histogram
-//! chunks in streamed responses are not decoded yet: they give an
-//! [`RemoteReadError::Unsupported`] error naming the series (ask for
-//! [`ResponseType::Samples`] to read them).
+//! Native histograms are read from both: SAMPLES responses carry them as
+//! protobuf histograms, streamed responses as integer or float histogram
+//! chunks. A chunk of an unknown encoding gives an
+//! [`RemoteReadError::Unsupported`] error naming the series.
 //!
 //! ```no_run
 //! use std::time::Duration;

@@ -1,0 +1,512 @@
+//! XOR float chunks: the Gorilla encoding of the Prometheus TSDB, as stored
+//! by [`MemoryStorage`](crate::storage::MemoryStorage) with compression on
+//! and carried by STREAMED_XOR_CHUNKS remote-read responses.
+//!
+//! Layout: a big-endian `u16` sample count, then a bit stream. The first
+//! sample is a zig-zag varint timestamp and the raw 64 bits of its value; the
+//! second a varint timestamp delta and an XOR-coded value; every later one a
+//! delta-of-delta timestamp in a prefix-coded width and an XOR-coded value.
+
+use super::bits::{BitReader, BitWriter};
+use crate::model::{FPoint, Timestamp};
+
+/// Why a chunk could not be decoded or encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XorError {
+    /// The chunk is shorter than its two-byte header.
+    #[error("XOR chunk of {0} bytes has no sample-count header")]
+    NoHeader(usize),
+    /// The bit stream ended before the announced number of samples.
+    #[error("XOR chunk truncated: {decoded} of {expected} samples decoded")]
+    Truncated {
+        /// Samples decoded before the data ran out.
+        decoded: usize,
+        /// Samples the header announced.
+        expected: usize,
+    },
+    /// A varint in the stream is longer than 64 bits.
+    #[error("XOR chunk has a malformed varint in sample {0}")]
+    BadVarint(usize),
+    /// A timestamp overflowed `i64`.
+    #[error("XOR chunk timestamp overflows in sample {0}")]
+    TimestampOverflow(usize),
+    /// The encoder was given more samples than a chunk can count.
+    #[error("an XOR chunk holds at most 65535 samples, got {0}")]
+    TooManySamples(usize),
+    /// The encoder was given timestamps that do not strictly increase.
+    #[error("XOR chunk samples must have increasing timestamps (sample {0})")]
+    NotIncreasing(usize),
+}
+
+/// The delta-of-delta widths, by the number of `1` bits before the `0` that
+/// ends the prefix (`10`, `110`, `1110`).
+const DOD_WIDTHS: [u32; 3] = [14, 17, 20];
+
+/// Interprets the low `width` bits of `raw` as a signed number the way the
+/// encoder wrote it: values above `2^(width-1)` are negative.
+pub(crate) fn sign_extend(raw: u64, width: u32) -> i64 {
+    let half = 1u64 << (width - 1);
+    if raw > half {
+        raw as i64 - (1i64 << width)
+    } else {
+        raw as i64
+    }
+}
+
+/// Whether `v` fits the signed `width`-bit range the encodings use:
+/// `-(2^(width-1) - 1) ..= 2^(width-1)`.
+pub(crate) fn fits_signed(v: i64, width: u32) -> bool {
+    let half = 1i64 << (width - 1);
+    -(half - 1) <= v && v <= half
+}
+
+/// State of one XOR-coded value stream: the previous value's bits and the
+/// leading/trailing zero counts of the last explicit window. Histogram
+/// chunks keep one per field.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct XorValue {
+    pub(crate) bits: u64,
+    /// `None` until the first explicit window is written or read.
+    window: Option<(u32, u32)>,
+}
+
+impl XorValue {
+    /// A stream whose previous value is `v`.
+    pub(crate) fn starting_at(v: f64) -> Self {
+        XorValue {
+            bits: v.to_bits(),
+            window: None,
+        }
+    }
+
+    /// The current value.
+    pub(crate) fn value(&self) -> f64 {
+        f64::from_bits(self.bits)
+    }
+
+    /// Reads the next value; `None` when the data ends or is corrupt.
+    pub(crate) fn read(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        if !r.bit()? {
+            return Some(()); // same value
+        }
+        if r.bit()? {
+            // New window: 5 bits of leading zeros, 6 bits of significant width (0 means 64).
+            let leading = r.bits(5)? as u32;
+            let mut significant = r.bits(6)? as u32;
+            if significant == 0 {
+                significant = 64;
+            }
+            // A corrupt chunk can announce more than 64 bits; refuse it rather than wrap.
+            let trailing = 64u32.checked_sub(leading + significant)?;
+            self.window = Some((leading, trailing));
+        }
+        let (leading, trailing) = self.window.unwrap_or((0, 0));
+        let xor = r.bits(64 - leading - trailing)?;
+        self.bits ^= xor.checked_shl(trailing).unwrap_or(0);
+        Some(())
+    }
+
+    /// Writes `v` relative to the previous value.
+    pub(crate) fn write(&mut self, w: &mut BitWriter, v: f64) {
+        let xor = v.to_bits() ^ self.bits;
+        self.bits = v.to_bits();
+        if xor == 0 {
+            w.bit(false);
+            return;
+        }
+        w.bit(true);
+        let leading = xor.leading_zeros().min(31);
+        let trailing = xor.trailing_zeros();
+        match self.window {
+            Some((wl, wt)) if leading >= wl && trailing >= wt => {
+                w.bit(false);
+                w.bits(xor >> wt, 64 - wl - wt);
+            }
+            _ => {
+                w.bit(true);
+                let significant = 64 - leading - trailing;
+                w.bits(u64::from(leading), 5);
+                w.bits(u64::from(significant % 64), 6);
+                w.bits(xor >> trailing, significant);
+                self.window = Some((leading, trailing));
+            }
+        }
+    }
+}
+
+/// Decodes an XOR chunk into its samples, in order.
+pub fn decode_xor(data: &[u8]) -> Result<Vec<FPoint>, XorError> {
+    let mut out = Vec::new();
+    decode_xor_into(data, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes an XOR chunk, appending its samples to `out`. On error `out`
+/// holds the samples decoded before it.
+pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorError> {
+    let [hi, lo, rest @ ..] = data else {
+        return Err(XorError::NoHeader(data.len()));
+    };
+    let expected = usize::from(u16::from_be_bytes([*hi, *lo]));
+    out.reserve(expected);
+    let truncated = |decoded| XorError::Truncated { decoded, expected };
+    let mut r = BitReader::new(rest);
+
+    let mut t = 0i64;
+    let mut delta = 0i64;
+    let mut value = XorValue::default();
+    for i in 0..expected {
+        match i {
+            0 => {
+                let zz = r
+                    .uvarint()
+                    .map_err(|()| XorError::BadVarint(i))?
+                    .ok_or_else(|| truncated(i))?;
+                t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
+                value.bits = r.bits(64).ok_or_else(|| truncated(i))?;
+            }
+            1 => {
+                let d = r
+                    .uvarint()
+                    .map_err(|()| XorError::BadVarint(i))?
+                    .ok_or_else(|| truncated(i))?;
+                delta = i64::try_from(d).map_err(|_| XorError::TimestampOverflow(i))?;
+                t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(i))?;
+                value.read(&mut r).ok_or_else(|| truncated(i))?;
+            }
+            _ => {
+                let dod = read_dod(&mut r).ok_or_else(|| truncated(i))?;
+                delta = delta
+                    .checked_add(dod)
+                    .ok_or(XorError::TimestampOverflow(i))?;
+                t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(i))?;
+                value.read(&mut r).ok_or_else(|| truncated(i))?;
+            }
+        }
+        out.push(FPoint {
+            t,
+            v: value.value(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads one delta-of-delta: `0` is zero; `10`, `110`, `1110` prefix a
+/// 14-, 17- or 20-bit signed number; `1111` prefixes all 64 bits.
+fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
+    match r.ones(4)? {
+        0 => Some(0),
+        ones @ 1..=3 => {
+            let width = DOD_WIDTHS[ones as usize - 1];
+            Some(sign_extend(r.bits(width)?, width))
+        }
+        _ => Some(r.bits(64)? as i64),
+    }
+}
+
+fn write_dod(w: &mut BitWriter, dod: i64) {
+    if dod == 0 {
+        w.bit(false);
+        return;
+    }
+    for (prefix, &width) in DOD_WIDTHS.iter().enumerate() {
+        if fits_signed(dod, width) {
+            // `prefix + 1` ones, then a zero.
+            let ones = prefix as u32 + 1;
+            w.bits(((1u64 << ones) - 1) << 1, ones + 1);
+            w.bits(dod as u64 & ((1u64 << width) - 1), width);
+            return;
+        }
+    }
+    w.bits(0b1111, 4);
+    w.bits(dod as u64, 64);
+}
+
+/// Builds an XOR chunk one sample at a time.
+#[derive(Debug, Clone)]
+pub struct XorEncoder {
+    w: BitWriter,
+    count: u16,
+    t: Timestamp,
+    delta: i64,
+    value: XorValue,
+}
+
+impl Default for XorEncoder {
+    fn default() -> Self {
+        XorEncoder {
+            w: BitWriter::with_header(&[0, 0]),
+            count: 0,
+            t: 0,
+            delta: 0,
+            value: XorValue::default(),
+        }
+    }
+}
+
+impl XorEncoder {
+    /// An empty chunk.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of samples so far.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// Whether no sample was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds a sample. Timestamps must strictly increase; a chunk holds at
+    /// most 65535 samples.
+    pub fn push(&mut self, t: Timestamp, v: f64) -> Result<(), XorError> {
+        let i = self.len();
+        let Some(count) = self.count.checked_add(1) else {
+            return Err(XorError::TooManySamples(i + 1));
+        };
+        match i {
+            0 => {
+                self.w.uvarint(((t << 1) ^ (t >> 63)) as u64);
+                self.w.bits(v.to_bits(), 64);
+                self.value = XorValue::starting_at(v);
+            }
+            _ => {
+                let delta = match t.checked_sub(self.t) {
+                    Some(d) if d > 0 => d,
+                    _ => return Err(XorError::NotIncreasing(i)),
+                };
+                if i == 1 {
+                    self.w.uvarint(delta as u64);
+                } else {
+                    write_dod(&mut self.w, delta.wrapping_sub(self.delta));
+                }
+                self.delta = delta;
+                self.value.write(&mut self.w, v);
+            }
+        }
+        self.t = t;
+        self.count = count;
+        Ok(())
+    }
+
+    /// The chunk bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        let header = self.count.to_be_bytes();
+        if let Some(h) = self.w.bytes_mut().get_mut(..2) {
+            h.copy_from_slice(&header);
+        }
+        self.w.into_bytes()
+    }
+}
+
+/// Encodes `points` (strictly increasing timestamps, at most 65535) as an XOR chunk.
+pub fn encode_xor(points: &[FPoint]) -> Result<Vec<u8>, XorError> {
+    let mut e = XorEncoder::new();
+    for p in points {
+        e.push(p.t, p.v)?;
+    }
+    Ok(e.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::stale_nan;
+    use proptest::prelude::*;
+
+    fn same(a: &[FPoint], b: &[FPoint]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+    }
+
+    fn points(pairs: &[(i64, f64)]) -> Vec<FPoint> {
+        pairs.iter().map(|&(t, v)| FPoint { t, v }).collect()
+    }
+
+    #[test]
+    fn empty_chunk_has_no_samples() {
+        assert_eq!(decode_xor(&[0, 0]), Ok(vec![]));
+    }
+
+    #[test]
+    fn missing_header_is_an_error() {
+        assert_eq!(decode_xor(&[1]), Err(XorError::NoHeader(1)));
+        assert_eq!(decode_xor(&[]), Err(XorError::NoHeader(0)));
+    }
+
+    #[test]
+    fn single_sample_with_negative_timestamp() {
+        let p = points(&[(-1_234_567, -0.5)]);
+        assert!(same(&decode_xor(&encode_xor(&p).unwrap()).unwrap(), &p));
+    }
+
+    #[test]
+    fn regular_scrapes_round_trip() {
+        let p: Vec<FPoint> = (0..120)
+            .map(|i| FPoint {
+                t: 1_700_000_000_250 + i * 30_000,
+                v: (i * 7 % 13) as f64 * 1.5,
+            })
+            .collect();
+        let enc = encode_xor(&p).unwrap();
+        // Constant deltas cost one bit each: the chunk is far smaller than raw.
+        assert!(enc.len() < p.len() * 16 / 4, "{} bytes", enc.len());
+        assert!(same(&decode_xor(&enc).unwrap(), &p));
+    }
+
+    #[test]
+    fn every_delta_of_delta_width_and_its_edges() {
+        let mut t = 0i64;
+        let mut delta = 1000i64;
+        let mut p = vec![FPoint { t, v: 1.0 }];
+        t += delta;
+        p.push(FPoint { t, v: 1.0 });
+        for dod in [
+            0,
+            1,
+            -1,
+            8191,
+            8192,
+            -8191,
+            -8192,
+            8193,
+            65536,
+            -65535,
+            65537,
+            524_288,
+            -524_287,
+            524_289,
+            -524_289,
+            1 << 40,
+            -(1 << 40),
+        ] {
+            delta += dod;
+            t += delta;
+            p.push(FPoint { t, v: 2.0 });
+        }
+        assert!(same(&decode_xor(&encode_xor(&p).unwrap()).unwrap(), &p));
+    }
+
+    #[test]
+    fn special_values_keep_their_bits() {
+        let p = points(&[
+            (0, f64::NAN),
+            (1, stale_nan()),
+            (2, f64::INFINITY),
+            (3, f64::NEG_INFINITY),
+            (4, -0.0),
+            (5, 0.0),
+            (6, f64::MIN_POSITIVE),
+            (7, f64::MAX),
+            (8, stale_nan()),
+            (9, 1.0),
+        ]);
+        assert!(same(&decode_xor(&encode_xor(&p).unwrap()).unwrap(), &p));
+    }
+
+    #[test]
+    fn truncated_chunk_is_an_error() {
+        let p: Vec<FPoint> = (0..50)
+            .map(|i| FPoint {
+                t: i * 15_000 + (i % 3),
+                v: (i as f64).sqrt(),
+            })
+            .collect();
+        let enc = encode_xor(&p).unwrap();
+        for cut in [3, 10, enc.len() / 2, enc.len() - 1] {
+            match decode_xor(&enc[..cut]) {
+                Err(XorError::Truncated { expected: 50, .. }) => {}
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let _ = decode_xor(&bytes);
+        }
+    }
+
+    #[test]
+    fn encoder_rejects_what_it_cannot_represent() {
+        let p = points(&[(5, 1.0), (5, 2.0)]);
+        assert_eq!(encode_xor(&p), Err(XorError::NotIncreasing(1)));
+        let p = points(&[(5, 1.0), (4, 2.0)]);
+        assert_eq!(encode_xor(&p), Err(XorError::NotIncreasing(1)));
+        let many: Vec<FPoint> = (0..65_536).map(|t| FPoint { t, v: 0.0 }).collect();
+        assert_eq!(encode_xor(&many), Err(XorError::TooManySamples(65_536)));
+        assert_eq!(
+            decode_xor(&encode_xor(&many[..65_535]).unwrap())
+                .unwrap()
+                .len(),
+            65_535
+        );
+    }
+
+    /// Values drawn mostly from the awkward ones: NaN, stale markers, ±Inf,
+    /// signed zeros, repeats of the previous value, extremes.
+    fn awkward_value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            3 => any::<f64>().prop_map(Some),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(Some(stale_nan())),
+            1 => Just(Some(f64::INFINITY)),
+            1 => Just(Some(f64::NEG_INFINITY)),
+            1 => Just(Some(-0.0)),
+            1 => Just(Some(f64::MAX)),
+            1 => Just(Some(f64::MIN_POSITIVE)),
+            3 => Just(None), // repeat the previous value
+            2 => (-1000i32..1000).prop_map(|i| Some(f64::from(i) / 4.0)),
+        ]
+    }
+
+    /// Timestamp steps: regular scrapes with jitter, big gaps, tiny steps.
+    fn awkward_step() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            4 => Just(15_000i64),
+            2 => 14_990i64..15_010,
+            1 => 1i64..3,
+            1 => 1i64..(1 << 40),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_series_round_trip(
+            start in -(1i64 << 50)..(1i64 << 50),
+            steps in prop::collection::vec((awkward_step(), awkward_value()), 0..300),
+        ) {
+            let mut t = start;
+            let mut v = 0.0;
+            let mut p = Vec::new();
+            for (dt, nv) in steps {
+                if let Some(nv) = nv {
+                    v = nv;
+                }
+                p.push(FPoint { t, v });
+                t += dt;
+            }
+            let enc = encode_xor(&p).unwrap();
+            prop_assert!(same(&decode_xor(&enc).unwrap(), &p));
+            // Decoding appends, after what is already there.
+            let mut into = vec![FPoint { t: 0, v: 0.0 }];
+            decode_xor_into(&enc, &mut into).unwrap();
+            prop_assert!(same(&into[1..], &p));
+        }
+    }
+}
