@@ -21,7 +21,6 @@
 #[allow(dead_code)]
 #[path = "differential/compare.rs"]
 mod compare;
-#[allow(dead_code)]
 #[path = "differential/prometheus.rs"]
 mod prometheus;
 #[path = "remote/proxy.rs"]

@@ -15,12 +15,13 @@
 //! Skipped, with a notice, when `prometheus` is not on `PATH` or
 //! `PROMQL_SKIP_REMOTE=1`.
 
+#[path = "differential/prometheus.rs"]
+mod prometheus;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus::{Prometheus, find_on_path};
 
 use promql_engine::model::{CounterResetHint, FloatHistogram, Labels, Matcher};
 use promql_engine::storage::remote::{RemoteReadStorage, ResponseType};
@@ -243,7 +244,14 @@ fn streamed_histogram_chunks_from_prometheus_read_back_as_written() {
         eprintln!("remote read histograms: skipped (no prometheus on PATH)");
         return;
     };
-    let server = Server::start(&prometheus).expect("prometheus starts");
+    let server = Prometheus::start_empty(
+        &prometheus,
+        &[
+            "--web.enable-remote-write-receiver",
+            "--enable-feature=native-histograms",
+        ],
+    )
+    .expect("prometheus starts");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -273,13 +281,23 @@ fn streamed_histogram_chunks_from_prometheus_read_back_as_written() {
     let body = snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
         .expect("snappy compresses");
-    let (status, text) = server.post_write(&body).expect("remote write request");
+    let (status, text) = server
+        .post(
+            "/api/v1/write",
+            &[
+                ("Content-Type", "application/x-protobuf"),
+                ("Content-Encoding", "snappy"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+            ],
+            &body,
+        )
+        .expect("remote write request");
     assert!(
         (200..300).contains(&status),
         "remote write: {status} {text}"
     );
 
-    let url = format!("http://127.0.0.1:{}/api/v1/read", server.port);
+    let url = format!("http://127.0.0.1:{}/api/v1/read", server.port());
     let streamed = RemoteReadStorage::builder(&url)
         .response_type(ResponseType::StreamedXorChunks)
         .build()
@@ -347,141 +365,6 @@ fn streamed_histogram_chunks_from_prometheus_read_back_as_written() {
     eprintln!(
         "remote read histograms: {} series x {SAMPLES} samples read back from {}",
         SPECS.len() - gauge_failures,
-        server.version
+        server.version()
     );
-}
-
-// ---------------------------------------------------------------- server --
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
-/// A Prometheus on an empty TSDB in a scratch directory; dropping it kills
-/// the process (by its id) and removes the directory.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-    version: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Server {
-    fn start(prometheus: &Path) -> Result<Server, String> {
-        let dir = std::env::temp_dir().join(format!("promql-nh-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "").map_err(|e| e.to_string())?;
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
-        let log_err = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .arg("--enable-feature=native-histograms")
-            .arg("--log.level=warn")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|e| format!("cannot start prometheus: {e}"))?;
-        let mut server = Server {
-            child,
-            port,
-            dir,
-            version: String::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok((200, _)) = server.request("GET", "/-/ready", &[], &[]) {
-                break;
-            }
-            if Instant::now() > deadline || matches!(server.child.try_wait(), Ok(Some(_))) {
-                let log = std::fs::read_to_string(server.dir.join("log")).unwrap_or_default();
-                return Err(format!("prometheus did not become ready:\n{log}"));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if let Ok((_, body)) = server.request("GET", "/api/v1/status/buildinfo", &[], &[]) {
-            server.version = body
-                .split("\"version\":\"")
-                .nth(1)
-                .and_then(|v| v.split('"').next())
-                .map_or_else(|| "?".into(), |v| format!("Prometheus {v}"));
-        }
-        Ok(server)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    fn post_write(&self, body: &[u8]) -> Result<(u16, String), String> {
-        self.request(
-            "POST",
-            "/api/v1/write",
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            body,
-        )
-    }
-
-    /// One HTTP/1.0 request on 127.0.0.1 (the body ends at end of stream).
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, String), String> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let mut s =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(20)))
-            .map_err(|e| e.to_string())?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n",
-            self.port,
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes())
-            .and_then(|()| s.write_all(body))
-            .map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad response: {head}"))?;
-        Ok((status, body.to_string()))
-    }
 }

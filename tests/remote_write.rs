@@ -22,7 +22,6 @@
 
 #[path = "remote/flaky.rs"]
 mod flaky;
-#[allow(dead_code)]
 #[path = "differential/prometheus.rs"]
 mod prometheus;
 

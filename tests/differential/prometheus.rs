@@ -1,6 +1,9 @@
 //! A real Prometheus server over a TSDB built from an OpenMetrics file, on a
 //! loopback port, stopped (by its process id) and cleaned up when dropped.
 
+// Shared by several test harnesses, each using a part.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -135,6 +138,18 @@ impl Prometheus {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        Self::launch(prometheus, dir, extra_args)
+    }
+
+    /// Starts Prometheus on an empty TSDB with extra command-line flags.
+    pub fn start_empty(prometheus: &Path, extra_args: &[&str]) -> Result<Prometheus, String> {
+        Self::launch(prometheus, TempDir::new("promql-prometheus")?, extra_args)
+    }
+
+    /// Starts Prometheus on the TSDB in `dir/data` (created if absent),
+    /// retrying on another port if the first one was taken meanwhile.
+    fn launch(prometheus: &Path, dir: TempDir, extra_args: &[&str]) -> Result<Prometheus, String> {
+        let data = dir.path().join("data");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "").map_err(|e| format!("cannot write config: {e}"))?;
         let log_path = dir.path().join("prometheus.log");
@@ -181,6 +196,21 @@ impl Prometheus {
         ))
     }
 
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// `POST path` with `headers` and `body`: the status code and body.
+    pub fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(u16, String), String> {
+        http_request(self.port, "POST", path, headers, body)
+    }
+
     /// The server's version, from `/api/v1/status/buildinfo` (`?` if unknown).
     pub fn version(&self) -> String {
         http_get(self.port, "/api/v1/status/buildinfo")
@@ -191,7 +221,6 @@ impl Prometheus {
     }
 
     /// The loopback port the server listens on (used by `tests/remote_read.rs`).
-    #[allow(dead_code)]
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -277,9 +306,20 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-/// A blocking HTTP/1.0 GET on 127.0.0.1 (HTTP/1.0, so the body is neither
-/// chunked nor kept alive: it ends at end of stream).
+/// A blocking HTTP/1.0 GET on 127.0.0.1.
 fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    http_request(port, "GET", path, &[], &[])
+}
+
+/// A blocking HTTP/1.0 request on 127.0.0.1 (HTTP/1.0, so the body is
+/// neither chunked nor kept alive: it ends at end of stream).
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream =
         TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
@@ -287,11 +327,18 @@ fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
         .set_read_timeout(Some(IO_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
         .map_err(|e| format!("socket timeouts: {e}"))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )
-    .map_err(|e| format!("send: {e}"))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)
