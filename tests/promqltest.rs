@@ -11,6 +11,7 @@
 //! - `PROMQLTEST_BLESS=1` rewrites `KNOWN_FAILURES` from this run's results.
 //! - `PROMQLTEST_FILTER=text` runs only files whose name contains `text`.
 //! - `PROMQLTEST_VERBOSE=1` prints every failure, not only unexpected ones.
+//! - `PROMQLTEST_THREADS=n` evaluates with `EngineOptions::threads = n`.
 //! - `PROMQLTEST_SHARED_DIR=path` reads the upstream scripts from `path`.
 
 use std::collections::BTreeMap;
@@ -85,7 +86,16 @@ fn run_file(text: String) -> Result<ScriptReport, String> {
     let spawned = std::thread::Builder::new()
         .name(WORKER.into())
         .spawn(move || {
-            let _ = tx.send(script.run(&RunOptions::default()));
+            let mut options = RunOptions::default();
+            // PROMQLTEST_THREADS=n evaluates with n worker threads
+            // (EngineOptions::threads); results must not change.
+            if let Some(n) = std::env::var("PROMQLTEST_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                options.engine.threads = n;
+            }
+            let _ = tx.send(script.run(&options));
         });
     if let Err(e) = spawned {
         return Err(format!("cannot start a worker thread: {e}"));

@@ -173,6 +173,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let mut k_out: Matrix = Vec::new();
     let mut k_index: FastMap<Labels, usize> = FastMap::default();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
+    let mut k_best: Vec<Best> = (0..groups.len()).map(|_| Best::default()).collect();
     let input_total: usize = input.iter().map(ESeries::samples).sum();
     let base = ev.sh.current.get().saturating_sub(input_total);
     for (step, ts) in ev.steps().enumerate() {
@@ -183,6 +184,9 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         }
         for m in k_members.iter_mut() {
             m.clear();
+        }
+        for b in k_best.iter_mut() {
+            b.clear();
         }
         let mut k_stop = false;
         for (si, s) in input.iter().enumerate() {
@@ -234,13 +238,14 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             continue;
                         }
                         groups[gi].seen = true;
-                        let members = &mut k_members[gi];
+                        let k = k as usize;
                         if a.op == Op::Limitk {
-                            if (members.len() as i64) < k {
+                            let members = &mut k_members[gi];
+                            if members.len() < k {
                                 members.push(sample);
                             }
                         } else {
-                            members.push(sample);
+                            k_best[gi].offer(sample, si, k, a.op == Op::Topk);
                         }
                         groups[gi].count = k as f64;
                     }
@@ -256,17 +261,8 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                     if !groups[gi].seen {
                         continue;
                     }
-                    let k = groups[gi].count as usize;
-                    match a.op {
-                        Op::Topk => {
-                            members.sort_by(|x, y| desc_nan_last(x.f, y.f));
-                            members.truncate(k);
-                        }
-                        Op::Bottomk => {
-                            members.sort_by(|x, y| asc_nan_last(x.f, y.f));
-                            members.truncate(k);
-                        }
-                        _ => {}
+                    if matches!(a.op, Op::Topk | Op::Bottomk) {
+                        k_best[gi].drain_sorted(&mut step_out);
                     }
                     step_out.append(members);
                 }
@@ -312,6 +308,80 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     out.retain(|s| s.len() > 0);
     ev.add_samples(out.iter().map(ESeries::samples).sum())?;
     Ok(out)
+}
+
+/// A candidate of `topk`/`bottomk`: its place in the sorted order is its
+/// value (NaN last), then its input position, so that among equal values the
+/// earlier series wins, as with a stable sort.
+struct Candidate {
+    sample: ESample,
+    pos: usize,
+    top: bool,
+}
+
+impl Candidate {
+    /// `Less` when `self` comes before `other` in the result.
+    fn rank(&self, other: &Self) -> std::cmp::Ordering {
+        let by_value = if self.top {
+            desc_nan_last(self.sample.f, other.sample.f)
+        } else {
+            asc_nan_last(self.sample.f, other.sample.f)
+        };
+        by_value.then(self.pos.cmp(&other.pos))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank(other).is_eq()
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank(other)
+    }
+}
+
+/// The best `k` candidates of one group at one step: a heap whose top is the
+/// worst kept candidate, so each offer costs O(log k) and at most `k`
+/// samples are held.
+#[derive(Default)]
+struct Best {
+    heap: std::collections::BinaryHeap<Candidate>,
+}
+
+impl Best {
+    fn clear(&mut self) {
+        self.heap.clear();
+    }
+
+    /// Offers the sample of input series `pos`; keeps it if it is among the
+    /// best `k` so far.
+    fn offer(&mut self, sample: ESample, pos: usize, k: usize, top: bool) {
+        let c = Candidate { sample, pos, top };
+        if self.heap.len() < k {
+            self.heap.push(c);
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && c.rank(&worst).is_lt()
+        {
+            *worst = c;
+        }
+    }
+
+    /// Moves the kept samples, best first, to `out`.
+    fn drain_sorted(&mut self, out: &mut Vec<ESample>) {
+        let heap = std::mem::take(&mut self.heap);
+        out.extend(heap.into_sorted_vec().into_iter().map(|c| c.sample));
+    }
 }
 
 /// Ascending by value, NaN last.
