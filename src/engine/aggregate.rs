@@ -167,6 +167,12 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         });
         series_group.push(idx);
     }
+    if a.op == Op::Sum
+        && input.iter().all(|s| s.hists.is_empty())
+        && group_index.len().saturating_mul(ev.num_steps()) <= FLOAT_SUM_CELLS
+    {
+        return float_sum(ev, &input, &series_group, out);
+    }
     let mut groups = vec![Group::default(); group_index.len()];
     let mut cursors = vec![(0usize, 0usize); input.len()];
     let expr_span = a.expr.span();
@@ -382,6 +388,73 @@ impl Best {
         let heap = std::mem::take(&mut self.heap);
         out.extend(heap.into_sorted_vec().into_iter().map(|c| c.sample));
     }
+}
+
+/// Most (group, step) accumulators [`float_sum`] allocates.
+const FLOAT_SUM_CELLS: usize = 1 << 22;
+
+/// `sum` over float-only input, series by series: each (group, step) has its
+/// own Kahan accumulator and receives the series' values in input order, so
+/// the result is bit for bit the step-by-step one, while each input series is
+/// read once, front to back.
+fn float_sum(
+    ev: &Ev<'_, '_>,
+    input: &Matrix,
+    series_group: &[usize],
+    mut out: Matrix,
+) -> Result<Matrix, EvalError> {
+    #[derive(Clone, Copy, Default)]
+    struct Cell {
+        value: f64,
+        comp: f64,
+        seen: bool,
+        drop_name: bool,
+    }
+    let steps = ev.num_steps();
+    let interval = ev.interval.max(1);
+    let mut cells = vec![Cell::default(); out.len().saturating_mul(steps)];
+    for (s, &gi) in input.iter().zip(series_group) {
+        ev.tick()?;
+        let row = gi * steps;
+        for p in &s.floats {
+            let step = usize::try_from((p.t - ev.start) / interval).unwrap_or(usize::MAX);
+            let Some(c) = cells.get_mut(row + step).filter(|_| step < steps) else {
+                continue;
+            };
+            if c.seen {
+                c.drop_name |= s.drop_name;
+                (c.value, c.comp) = kahan_inc(p.v, c.value, c.comp);
+            } else {
+                *c = Cell {
+                    value: p.v,
+                    comp: 0.0,
+                    seen: true,
+                    drop_name: s.drop_name,
+                };
+            }
+        }
+    }
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
+    for (gi, o) in out.iter_mut().enumerate() {
+        let row = cells.get(gi * steps..(gi + 1) * steps).unwrap_or(&[]);
+        for (step, c) in row.iter().enumerate() {
+            if c.seen {
+                o.floats.push(crate::model::FPoint {
+                    t: ev.start + step as i64 * interval,
+                    v: c.value + c.comp,
+                });
+                // As the step loop does: the flag of the last step wins.
+                o.drop_name = c.drop_name;
+            }
+        }
+    }
+    out.retain(|s| s.len() > 0);
+    // Input and results were held together; then the input is released.
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    ev.sh.current.set(base);
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    Ok(out)
 }
 
 /// Ascending by value, NaN last.

@@ -260,7 +260,7 @@ pub(crate) fn eval_vector_binop(
     let rsig = sig_of(&rhs);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
-    let mut cache = ResultLabels::default();
+    let mut cache = ResultLabels::new(lhs.len().max(rhs.len()));
     let nsigs = sig_ids.len();
     ev.range_eval(vec![lhs, rhs], |v, idx, _| {
         let ls: Vec<usize> = idx[0].iter().map(|&i| lsig[i]).collect();
@@ -463,14 +463,29 @@ type Matched = (FastSet<usize>, FastSet<(usize, usize)>);
 /// id that stands for its label set.
 #[derive(Default)]
 struct ResultLabels {
+    /// By left series: the right series last paired with it, and the result.
+    /// A left series usually meets the same right series at every step.
+    by_left: Vec<Option<(usize, Labels, usize)>>,
     by_pair: FastMap<(usize, usize), (Labels, usize)>,
     ids: FastMap<Labels, usize>,
 }
 
 impl ResultLabels {
+    fn new(left_series: usize) -> Self {
+        ResultLabels {
+            by_left: vec![None; left_series],
+            ..Default::default()
+        }
+    }
+
     /// The labels for the pair `key` (computing them with `make` the first
     /// time) and their id; pairs involving a filled side are not cached.
     fn get(&mut self, key: (usize, usize), make: impl FnOnce() -> Labels) -> (Labels, usize) {
+        if let Some(Some((r, l, id))) = self.by_left.get(key.0)
+            && *r == key.1
+        {
+            return (l.clone(), *id);
+        }
         if let Some((l, id)) = self.by_pair.get(&key) {
             return (l.clone(), *id);
         }
@@ -479,6 +494,9 @@ impl ResultLabels {
         let id = *self.ids.entry(labels.clone()).or_insert(n);
         if key.0 != FILLED && key.1 != FILLED {
             self.by_pair.insert(key, (labels.clone(), id));
+            if let Some(slot) = self.by_left.get_mut(key.0) {
+                *slot = Some((key.1, labels.clone(), id));
+            }
         }
         (labels, id)
     }

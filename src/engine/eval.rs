@@ -268,8 +268,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         let before = self.sh.current.get().saturating_sub(inputs_total);
         let base = before + inputs_total;
         let mut out_points = 0usize;
-        for ts in self.steps() {
+        let num_steps = self.num_steps();
+        for (step, ts) in self.steps().enumerate() {
             self.tick()?;
+            // Points a series first seen at this step can still get.
+            let steps_left = num_steps.saturating_sub(step).min(1 << 16);
             let mut gathered = 0usize;
             for (i, m) in inputs.iter().enumerate() {
                 vectors[i].clear();
@@ -334,7 +337,11 @@ impl<'a, 'b> Ev<'a, 'b> {
                             Some(&i) => i,
                             None => {
                                 index.insert(s.labels.clone(), out.len());
-                                out.push(ESeries::new(s.labels.clone(), s.drop_name));
+                                let mut ser = ESeries::new(s.labels.clone(), s.drop_name);
+                                if s.h.is_none() {
+                                    ser.floats.reserve_exact(steps_left);
+                                }
+                                out.push(ser);
                                 last.push(i64::MIN);
                                 out.len() - 1
                             }

@@ -185,9 +185,13 @@ impl RangeCall<'_> {
         let mname = metric_name(&s.labels);
         let mut step_args = vec![0.0; self.scalar_args.len()];
         let (floats_all, hists_all): (&[FPoint], &[HPoint]) = (&s.floats, &s.hists);
+        if hists_all.is_empty() {
+            ss.floats.reserve_exact(ev.num_steps().min(1 << 16));
+        }
         // The windows only move forward: keep the float window's bounds and
         // advance them instead of searching the whole series at every step.
         let (mut flo, mut fhi) = (0usize, 0usize);
+        let mut last_window = 0usize;
         for (step, ts) in ev.steps().enumerate() {
             ev.tick()?;
             let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
@@ -222,7 +226,8 @@ impl RangeCall<'_> {
             }
             // The window is what this step holds in memory (as Prometheus
             // counts its buffered window), on top of the results so far.
-            ev.hold_briefly(floats.len() + hpoint_samples(hists))?;
+            last_window = floats.len() + hpoint_samples(hists);
+            ev.hold_briefly(last_window)?;
             for (i, a) in self.scalar_args.iter().enumerate() {
                 step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
             }
@@ -251,6 +256,9 @@ impl RangeCall<'_> {
             return Ok(None);
         }
         ev.add_samples(ss.samples())?;
+        // The last window is still buffered when the series' results are
+        // added (as in Prometheus, which releases it at the next series).
+        ev.hold_briefly(last_window)?;
         if (name == "rate" || name == "increase")
             && !mname.is_empty()
             && !ss.floats.is_empty()
