@@ -5,7 +5,9 @@
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
 //! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
-//! keeps only the queries or shapes containing `text`).
+//! keeps only the queries or shapes containing `text`). With `BENCH_STDIN=1`
+//! it prints `ready` once the data is loaded and then answers one
+//! `shape<TAB>query` line from stdin at a time.
 
 #[path = "../benches/data/mod.rs"]
 mod data;
@@ -29,16 +31,55 @@ fn main() {
     set.generate(|l, t, v| storage.add(l, t, v));
     storage.commit();
 
-    let end = set.last_timestamp();
+    let last = set.last_timestamp();
     let mut options = EngineOptions::default();
     options.max_samples = 500_000_000;
     options.threads = threads;
     let engine = Engine::new(options);
+    let run = |q: &str, shape: data::Shape| {
+        let (start, end, step) = shape.window(last);
+        let expr = parse(q).expect("benchmark query parses");
+        let mut times = Vec::with_capacity(runs);
+        let mut stats = promql_engine::engine::QueryStats::default();
+        for _ in 0..runs.max(1) {
+            let t0 = Instant::now();
+            let result = if step == 0 {
+                engine.instant(&storage, &expr, end)
+            } else {
+                engine.range(&storage, &expr, start, end, step)
+            }
+            .expect("benchmark query runs");
+            times.push(t0.elapsed().as_secs_f64());
+            stats = result.stats;
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{q}\t{}\t{:.6}\t{}\t{}",
+            shape.name(),
+            times[times.len() / 2],
+            stats.peak_samples,
+            stats.samples_read
+        );
+    };
+    if std::env::var("BENCH_STDIN").is_ok_and(|v| v == "1") {
+        // One `shape<TAB>query` per input line, answered as it arrives, so
+        // that a caller can interleave our runs with another engine's.
+        println!("ready");
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            let Some((shape, q)) = line.split_once('\t') else {
+                continue;
+            };
+            match data::Shape::ALL.iter().find(|s| s.name() == shape) {
+                Some(&shape) => run(q, shape),
+                None => println!("{q}\t{shape}\tnan\t0\t0"),
+            }
+        }
+        return;
+    }
     for shape in data::Shape::ALL {
         if shape.hours_needed() > hours {
             continue;
         }
-        let (start, end, step) = shape.window(end);
         for q in data::QUERIES {
             if filter
                 .as_deref()
@@ -46,29 +87,7 @@ fn main() {
             {
                 continue;
             }
-            let expr = parse(q).expect("benchmark query parses");
-            let mut times = Vec::with_capacity(runs);
-            let mut stats = Default::default();
-            for _ in 0..runs.max(1) {
-                let t0 = Instant::now();
-                let result = if step == 0 {
-                    engine.instant(&storage, &expr, end)
-                } else {
-                    engine.range(&storage, &expr, start, end, step)
-                }
-                .expect("benchmark query runs");
-                times.push(t0.elapsed().as_secs_f64());
-                stats = result.stats;
-            }
-            times.sort_by(f64::total_cmp);
-            let stats: promql_engine::engine::QueryStats = stats;
-            println!(
-                "{q}\t{}\t{:.6}\t{}\t{}",
-                shape.name(),
-                times[times.len() / 2],
-                stats.peak_samples,
-                stats.samples_read
-            );
+            run(q, shape);
         }
     }
 }

@@ -246,7 +246,13 @@ impl RangeCall<'_> {
                 args: &step_args,
                 span: self.arg_span,
             };
-            match kernel(ev, name, &w)? {
+            // The rate family directly; every other kernel by name.
+            let res = match self.name {
+                "rate" => rate(ev, &w, true, true),
+                "increase" => rate(ev, &w, true, false),
+                _ => kernel(ev, name, &w)?,
+            };
+            match res {
                 Out::None => {}
                 Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
                 Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
@@ -869,7 +875,14 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     };
     let (first, last) = (f[0], f[n1]);
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && sts.is_empty() {
+        // Without start timestamps only value drops count as resets.
+        for pair in f.windows(2) {
+            if pair[1].v < pair[0].v {
+                result += pair[0].v;
+            }
+        }
+    } else if is_counter {
         let mut overlap = false;
         for (i, pair) in f.windows(2).enumerate() {
             let (prev, cur) = (pair[0], pair[1]);
