@@ -1,8 +1,13 @@
 //! Times our engine on the benchmark queries over the generated data and
-//! prints one line per query: `query<TAB>median seconds<TAB>peak samples`.
+//! prints one line per query and shape:
+//! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read`.
 //! `scripts/bench-vs-prometheus` runs this next to Prometheus.
 //!
-//! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS`
+//! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
+//! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
+//! keeps only the queries or shapes containing `text`). With `BENCH_STDIN=1`
+//! it prints `ready` once the data is loaded and then answers one
+//! `shape<TAB>query` line from stdin at a time.
 
 #[path = "../benches/data/mod.rs"]
 mod data;
@@ -12,37 +17,77 @@ use std::time::Instant;
 use promql_engine::storage::MemoryStorage;
 use promql_engine::{Engine, EngineOptions, parse};
 
-/// The queries, shared with `scripts/bench-vs-prometheus` (one per line on stdin overrides).
-const QUERIES: &[&str] = &["rate(x_total[5m])", "sum by (job) (rate(x_total[5m]))"];
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let series: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let hours: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(2);
     let runs: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
 
+    // `BENCH_FILTER` keeps only queries or shapes whose text contains it.
+    let filter = std::env::var("BENCH_FILTER").ok();
+    let set = data::Mixed::new(series, hours);
     let mut storage = MemoryStorage::new();
-    data::generate(series, hours, |l, t, v| storage.add(l, t, v));
+    set.generate(|l, t, v| storage.add(l, t, v));
     storage.commit();
 
-    // Range query over the last hour of data at a 15 s step.
-    let end = data::timestamp(data::points(hours) - 1);
-    let start = end - 3_600_000;
-    let step = 15_000;
-    let engine = Engine::new(EngineOptions::default());
-    for q in QUERIES {
+    let last = set.last_timestamp();
+    let mut options = EngineOptions::default();
+    options.max_samples = 500_000_000;
+    options.threads = threads;
+    let engine = Engine::new(options);
+    let run = |q: &str, shape: data::Shape| {
+        let (start, end, step) = shape.window(last);
         let expr = parse(q).expect("benchmark query parses");
         let mut times = Vec::with_capacity(runs);
-        let mut peak = 0;
-        for _ in 0..runs {
+        let mut stats = promql_engine::engine::QueryStats::default();
+        for _ in 0..runs.max(1) {
             let t0 = Instant::now();
-            let result = engine
-                .range(&storage, &expr, start, end, step)
-                .expect("benchmark query runs");
+            let result = if step == 0 {
+                engine.instant(&storage, &expr, end)
+            } else {
+                engine.range(&storage, &expr, start, end, step)
+            }
+            .expect("benchmark query runs");
             times.push(t0.elapsed().as_secs_f64());
-            peak = result.stats.peak_samples;
+            stats = result.stats;
         }
         times.sort_by(f64::total_cmp);
-        println!("{q}\t{:.6}\t{peak}", times[times.len() / 2]);
+        println!(
+            "{q}\t{}\t{:.6}\t{}\t{}",
+            shape.name(),
+            times[times.len() / 2],
+            stats.peak_samples,
+            stats.samples_read
+        );
+    };
+    if std::env::var("BENCH_STDIN").is_ok_and(|v| v == "1") {
+        // One `shape<TAB>query` per input line, answered as it arrives, so
+        // that a caller can interleave our runs with another engine's.
+        println!("ready");
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            let Some((shape, q)) = line.split_once('\t') else {
+                continue;
+            };
+            match data::Shape::ALL.iter().find(|s| s.name() == shape) {
+                Some(&shape) => run(q, shape),
+                None => println!("{q}\t{shape}\tnan\t0\t0"),
+            }
+        }
+        return;
+    }
+    for shape in data::Shape::ALL {
+        if shape.hours_needed() > hours {
+            continue;
+        }
+        for q in data::QUERIES {
+            if filter
+                .as_deref()
+                .is_some_and(|f| !q.contains(f) && !shape.name().contains(f))
+            {
+                continue;
+            }
+            run(q, shape);
+        }
     }
 }

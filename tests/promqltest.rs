@@ -11,6 +11,7 @@
 //! - `PROMQLTEST_BLESS=1` rewrites `KNOWN_FAILURES` from this run's results.
 //! - `PROMQLTEST_FILTER=text` runs only files whose name contains `text`.
 //! - `PROMQLTEST_VERBOSE=1` prints every failure, not only unexpected ones.
+//! - `PROMQLTEST_THREADS=n` evaluates with `EngineOptions::threads = n`.
 //! - `PROMQLTEST_SHARED_DIR=path` reads the upstream scripts from `path`.
 //! - `PROMQLTEST_COMPRESSED=1` runs over a compressed `MemoryStorage`.
 
@@ -88,6 +89,14 @@ fn run_file(text: String) -> Result<ScriptReport, String> {
         .spawn(move || {
             let mut options = RunOptions::default();
             options.compressed_storage = std::env::var_os("PROMQLTEST_COMPRESSED").is_some();
+            // PROMQLTEST_THREADS=n evaluates with n worker threads
+            // (EngineOptions::threads); results must not change.
+            if let Some(n) = std::env::var("PROMQLTEST_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                options.engine.threads = n;
+            }
             let _ = tx.send(script.run(&options));
         });
     if let Err(e) = spawned {

@@ -126,3 +126,152 @@ pub fn generate_native(
         }
     }
 }
+
+/// The labels of gauge series `i` of `g`.
+pub fn gauge_labels(i: usize) -> Labels {
+    let job = format!("job-{}", i % 10);
+    let instance = format!("inst-{i}");
+    Labels::from_pairs(&[
+        ("__name__", "g"),
+        ("job", job.as_str()),
+        ("instance", instance.as_str()),
+    ])
+}
+
+/// Value of gauge series `i` at step `k`: a small integer that goes up and
+/// down, exact in text.
+pub fn gauge_value(i: usize, k: usize) -> f64 {
+    ((i * 31 + k * 17) % 1000) as f64
+}
+
+/// Number of `job` label values (`job-0` .. `job-9`).
+pub const JOBS: usize = 10;
+
+/// The labels of the `job_info` series of job `j` (the "one" side of the
+/// `group_left` join benchmark).
+pub fn job_info_labels(j: usize) -> Labels {
+    let job = format!("job-{j}");
+    let team = format!("team-{}", j % 3);
+    Labels::from_pairs(&[
+        ("__name__", "job_info"),
+        ("job", job.as_str()),
+        ("team", team.as_str()),
+    ])
+}
+
+/// The mixed benchmark data set for a series count `n`: `n` counters
+/// (`x_total`), `n / 10` gauges (`g`), `n / 10` classic histograms
+/// (`h_bucket`, 11 buckets each, so `1.1 n` series) and one `job_info`
+/// series per job; `hours` of samples every 15 s, fully deterministic.
+#[derive(Clone, Copy, Debug)]
+pub struct Mixed {
+    /// Counter series.
+    pub counters: usize,
+    /// Gauge series.
+    pub gauges: usize,
+    /// Classic histograms (each `BUCKET_BOUNDS.len() + 1` series).
+    pub histograms: usize,
+    /// Hours of data.
+    pub hours: usize,
+}
+
+impl Mixed {
+    /// The data set for `n` counters over `hours`.
+    pub fn new(n: usize, hours: usize) -> Self {
+        Mixed {
+            counters: n,
+            gauges: n / 10,
+            histograms: n / 10,
+            hours,
+        }
+    }
+
+    /// Total number of series.
+    pub fn series(&self) -> usize {
+        self.counters + self.gauges + self.histograms * (BUCKET_BOUNDS.len() + 1) + JOBS
+    }
+
+    /// Timestamp of the last sample.
+    pub fn last_timestamp(&self) -> i64 {
+        timestamp(points(self.hours) - 1)
+    }
+
+    /// Calls `f(labels, t, v)` for every sample, one series after another,
+    /// each series in time order, family by family (counters, gauges,
+    /// `job_info`, histogram buckets).
+    pub fn generate(&self, mut f: impl FnMut(&Labels, i64, f64)) {
+        generate(self.counters, self.hours, &mut f);
+        for i in 0..self.gauges {
+            let labels = gauge_labels(i);
+            for k in 0..points(self.hours) {
+                f(&labels, timestamp(k), gauge_value(i, k));
+            }
+        }
+        for j in 0..JOBS {
+            let labels = job_info_labels(j);
+            for k in 0..points(self.hours) {
+                f(&labels, timestamp(k), 1.0);
+            }
+        }
+        generate_classic(self.histograms, self.hours, &mut f);
+    }
+}
+
+/// A query shape: an instant query at the last sample, or a range query
+/// ending there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One evaluation at the last sample's time.
+    Instant,
+    /// 1 h at a 15 s step.
+    Range1h15s,
+    /// 24 h at a 1 m step.
+    Range24h1m,
+}
+
+impl Shape {
+    /// All shapes, in report order.
+    pub const ALL: [Shape; 3] = [Shape::Instant, Shape::Range1h15s, Shape::Range24h1m];
+
+    /// Short name used in reports and benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Instant => "instant",
+            Shape::Range1h15s => "range_1h_15s",
+            Shape::Range24h1m => "range_24h_1m",
+        }
+    }
+
+    /// `(start, end, step)` in milliseconds for data ending at `end`; step 0
+    /// for an instant query.
+    pub fn window(self, end: i64) -> (i64, i64, i64) {
+        match self {
+            Shape::Instant => (end, end, 0),
+            Shape::Range1h15s => (end - 3_600_000, end, 15_000),
+            Shape::Range24h1m => (end - 86_400_000, end, 60_000),
+        }
+    }
+
+    /// Hours of data the shape needs (its range plus the longest selector
+    /// range of the queries, 1 h).
+    pub fn hours_needed(self) -> usize {
+        match self {
+            Shape::Instant => 2,
+            Shape::Range1h15s => 2,
+            Shape::Range24h1m => 25,
+        }
+    }
+}
+
+/// The benchmark queries (shared by `benches/eval.rs`,
+/// `examples/bench_queries.rs` and `scripts/bench-vs-prometheus`).
+pub const QUERIES: &[&str] = &[
+    "rate(x_total[5m])",
+    "sum by (job) (rate(x_total[5m]))",
+    "histogram_quantile(0.99, sum by (le, job) (rate(h_bucket[5m])))",
+    "topk(10, rate(x_total[5m]))",
+    "rate(x_total[5m]) * on (job) group_left (team) job_info",
+    "count_over_time(g[1h])",
+    "max_over_time(rate(x_total[5m])[30m:1m])",
+    "x_total{instance=~\"inst-[0-9]*7\"}",
+];

@@ -167,12 +167,19 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         });
         series_group.push(idx);
     }
+    if a.op == Op::Sum
+        && input.iter().all(|s| s.hists.is_empty())
+        && group_index.len().saturating_mul(ev.num_steps()) <= FLOAT_SUM_CELLS
+    {
+        return float_sum(ev, &input, &series_group, out);
+    }
     let mut groups = vec![Group::default(); group_index.len()];
     let mut cursors = vec![(0usize, 0usize); input.len()];
     let expr_span = a.expr.span();
     let mut k_out: Matrix = Vec::new();
     let mut k_index: FastMap<Labels, usize> = FastMap::default();
     let mut k_members: Vec<Vec<ESample>> = vec![Vec::new(); groups.len()];
+    let mut k_best: Vec<Best> = (0..groups.len()).map(|_| Best::default()).collect();
     let input_total: usize = input.iter().map(ESeries::samples).sum();
     let base = ev.sh.current.get().saturating_sub(input_total);
     for (step, ts) in ev.steps().enumerate() {
@@ -183,6 +190,9 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         }
         for m in k_members.iter_mut() {
             m.clear();
+        }
+        for b in k_best.iter_mut() {
+            b.clear();
         }
         let mut k_stop = false;
         for (si, s) in input.iter().enumerate() {
@@ -234,13 +244,14 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             continue;
                         }
                         groups[gi].seen = true;
-                        let members = &mut k_members[gi];
+                        let k = k as usize;
                         if a.op == Op::Limitk {
-                            if (members.len() as i64) < k {
+                            let members = &mut k_members[gi];
+                            if members.len() < k {
                                 members.push(sample);
                             }
                         } else {
-                            members.push(sample);
+                            k_best[gi].offer(sample, si, k, a.op == Op::Topk);
                         }
                         groups[gi].count = k as f64;
                     }
@@ -256,17 +267,8 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                     if !groups[gi].seen {
                         continue;
                     }
-                    let k = groups[gi].count as usize;
-                    match a.op {
-                        Op::Topk => {
-                            members.sort_by(|x, y| desc_nan_last(x.f, y.f));
-                            members.truncate(k);
-                        }
-                        Op::Bottomk => {
-                            members.sort_by(|x, y| asc_nan_last(x.f, y.f));
-                            members.truncate(k);
-                        }
-                        _ => {}
+                    if matches!(a.op, Op::Topk | Op::Bottomk) {
+                        k_best[gi].drain_sorted(&mut step_out);
                     }
                     step_out.append(members);
                 }
@@ -310,6 +312,147 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         return Ok(k_out);
     }
     out.retain(|s| s.len() > 0);
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    Ok(out)
+}
+
+/// A candidate of `topk`/`bottomk`: its place in the sorted order is its
+/// value (NaN last), then its input position, so that among equal values the
+/// earlier series wins, as with a stable sort.
+struct Candidate {
+    sample: ESample,
+    pos: usize,
+    top: bool,
+}
+
+impl Candidate {
+    /// `Less` when `self` comes before `other` in the result.
+    fn rank(&self, other: &Self) -> std::cmp::Ordering {
+        let by_value = if self.top {
+            desc_nan_last(self.sample.f, other.sample.f)
+        } else {
+            asc_nan_last(self.sample.f, other.sample.f)
+        };
+        by_value.then(self.pos.cmp(&other.pos))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank(other).is_eq()
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank(other)
+    }
+}
+
+/// The best `k` candidates of one group at one step: a heap whose top is the
+/// worst kept candidate, so each offer costs O(log k) and at most `k`
+/// samples are held.
+#[derive(Default)]
+struct Best {
+    heap: std::collections::BinaryHeap<Candidate>,
+}
+
+impl Best {
+    fn clear(&mut self) {
+        self.heap.clear();
+    }
+
+    /// Offers the sample of input series `pos`; keeps it if it is among the
+    /// best `k` so far.
+    fn offer(&mut self, sample: ESample, pos: usize, k: usize, top: bool) {
+        let c = Candidate { sample, pos, top };
+        if self.heap.len() < k {
+            self.heap.push(c);
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && c.rank(&worst).is_lt()
+        {
+            *worst = c;
+        }
+    }
+
+    /// Moves the kept samples, best first, to `out`.
+    fn drain_sorted(&mut self, out: &mut Vec<ESample>) {
+        let heap = std::mem::take(&mut self.heap);
+        out.extend(heap.into_sorted_vec().into_iter().map(|c| c.sample));
+    }
+}
+
+/// Most (group, step) accumulators [`float_sum`] allocates.
+const FLOAT_SUM_CELLS: usize = 1 << 22;
+
+/// `sum` over float-only input, series by series: each (group, step) has its
+/// own Kahan accumulator and receives the series' values in input order, so
+/// the result is bit for bit the step-by-step one, while each input series is
+/// read once, front to back.
+fn float_sum(
+    ev: &Ev<'_, '_>,
+    input: &Matrix,
+    series_group: &[usize],
+    mut out: Matrix,
+) -> Result<Matrix, EvalError> {
+    #[derive(Clone, Copy, Default)]
+    struct Cell {
+        value: f64,
+        comp: f64,
+        seen: bool,
+        drop_name: bool,
+    }
+    let steps = ev.num_steps();
+    let interval = ev.interval.max(1);
+    let mut cells = vec![Cell::default(); out.len().saturating_mul(steps)];
+    for (s, &gi) in input.iter().zip(series_group) {
+        ev.tick()?;
+        let row = gi * steps;
+        for p in &s.floats {
+            let step = usize::try_from((p.t - ev.start) / interval).unwrap_or(usize::MAX);
+            let Some(c) = cells.get_mut(row + step).filter(|_| step < steps) else {
+                continue;
+            };
+            if c.seen {
+                c.drop_name |= s.drop_name;
+                (c.value, c.comp) = kahan_inc(p.v, c.value, c.comp);
+            } else {
+                *c = Cell {
+                    value: p.v,
+                    comp: 0.0,
+                    seen: true,
+                    drop_name: s.drop_name,
+                };
+            }
+        }
+    }
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
+    for (gi, o) in out.iter_mut().enumerate() {
+        let row = cells.get(gi * steps..(gi + 1) * steps).unwrap_or(&[]);
+        for (step, c) in row.iter().enumerate() {
+            if c.seen {
+                o.floats.push(crate::model::FPoint {
+                    t: ev.start + step as i64 * interval,
+                    v: c.value + c.comp,
+                });
+                // As the step loop does: the flag of the last step wins.
+                o.drop_name = c.drop_name;
+            }
+        }
+    }
+    out.retain(|s| s.len() > 0);
+    // Input and results were held together; then the input is released.
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    ev.sh.current.set(base);
     ev.add_samples(out.iter().map(ESeries::samples).sum())?;
     Ok(out)
 }

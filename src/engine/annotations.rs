@@ -53,6 +53,39 @@ impl Annotations {
         });
     }
 
+    /// Appends the annotations `other` collected (on another thread, for a
+    /// later part of the same evaluation), as if they had been added here.
+    pub fn merge(&mut self, other: Annotations) {
+        for a in other.list {
+            if let Some(span) = a.span {
+                self.add(a.level, a.message, span);
+            }
+        }
+        for m in other.monotonicity {
+            match self
+                .monotonicity
+                .iter_mut()
+                .find(|x| x.message == m.message)
+            {
+                Some(x) => {
+                    x.min_ts = x.min_ts.min(m.min_ts);
+                    x.max_ts = x.max_ts.max(m.max_ts);
+                    x.min_bucket = x.min_bucket.min(m.min_bucket);
+                    x.max_bucket = x.max_bucket.max(m.max_bucket);
+                    x.max_diff = x.max_diff.max(m.max_diff);
+                    x.count += m.count + 1;
+                }
+                None => self.monotonicity.push(m),
+            }
+        }
+        for (name, span, count) in other.overlaps {
+            match self.overlaps.iter_mut().find(|o| o.0 == name) {
+                Some(o) => o.2 += count,
+                None => self.overlaps.push((name, span, count)),
+            }
+        }
+    }
+
     /// Records one forced-monotonicity fix-up of histogram_quantile.
     pub fn monotonicity(
         &mut self,

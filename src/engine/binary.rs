@@ -260,7 +260,7 @@ pub(crate) fn eval_vector_binop(
     let rsig = sig_of(&rhs);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
-    let mut cache: FastMap<(usize, usize), Labels> = FastMap::default();
+    let mut cache = ResultLabels::new(lhs.len().max(rhs.len()));
     let nsigs = sig_ids.len();
     ev.range_eval(vec![lhs, rhs], |v, idx, _| {
         let ls: Vec<usize> = idx[0].iter().map(|&i| lsig[i]).collect();
@@ -334,7 +334,7 @@ fn vector_binop(
     left: Side<'_>,
     right_side: Side<'_>,
     nsigs: usize,
-    cache: &mut FastMap<(usize, usize), Labels>,
+    cache: &mut ResultLabels,
 ) -> Result<Vector, EvalError> {
     let (lhs, rhs) = (left.v, right_side.v);
     let m = &b.matching;
@@ -374,11 +374,10 @@ fn vector_binop(
         }
     }
     let one_to_one = m.card == VectorMatchCardinality::OneToOne;
-    let matched_one: FastSet<usize> = FastSet::default();
-    let matched_many: FastMap<usize, FastSet<Labels>> = FastMap::default();
-    let mut out = Vec::new();
-    type Matched = (FastSet<usize>, FastMap<usize, FastSet<Labels>>);
-    let mut matched: Matched = (matched_one, matched_many);
+    // Signatures that matched at this step, and (for group_left/right) the
+    // (signature, result label set id) pairs produced.
+    let mut matched: Matched = (FastSet::default(), FastSet::default());
+    let mut out = Vec::with_capacity(lhs.len());
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,
@@ -386,7 +385,7 @@ fn vector_binop(
                      out: &mut Vector,
                      matched: &mut Matched|
      -> Result<(), EvalError> {
-        let (matched_one, matched_many) = (&mut matched.0, &mut matched.1);
+        let (matched_sigs, matched_many) = (&mut matched.0, &mut matched.1);
         let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
         let Some((mut v, out_h, mut keep)) =
             elem_binop_any(ev, b, l.f, r.f, l.h.as_ref(), r.h.as_ref(), true)
@@ -397,26 +396,23 @@ fn vector_binop(
             v = btof(keep);
         }
         let drop_name = !ev.delayed() && b.return_bool;
-        let metric = match cache.get(&key) {
-            Some(l) => l.clone(),
-            None => {
-                let l = result_metric(&ls.labels, &rs.labels, b.op, m, drop_name);
-                if key.0 != FILLED && key.1 != FILLED {
-                    cache.insert(key, l.clone());
-                }
-                l
-            }
-        };
+        let (metric, id) = cache.get(key, || {
+            result_metric(&ls.labels, &rs.labels, b.op, m, drop_name)
+        });
         if one_to_one {
-            if !matched_one.insert(sig) {
+            if !matched_sigs.insert(sig) {
                 return Err(EvalError::Execution(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 ));
             }
-        } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
-            return Err(EvalError::Execution(
-                "multiple matches for labels: grouping labels must ensure unique matches".into(),
-            ));
+        } else {
+            matched_sigs.insert(sig);
+            if !matched_many.insert((sig, id)) {
+                return Err(EvalError::Execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
+                ));
+            }
         }
         if b.return_bool {
             keep = true;
@@ -447,11 +443,7 @@ fn vector_binop(
     let fill_other = fill.lhs;
     if let Some(f) = fill_other {
         for ((rs, sig), &rser) in rhs.iter().zip(rsig).zip(rser) {
-            let done = if one_to_one {
-                matched.0.contains(sig)
-            } else {
-                matched.1.get(sig).is_some_and(|s| !s.is_empty())
-            };
+            let done = matched.0.contains(sig);
             if done {
                 continue;
             }
@@ -460,6 +452,54 @@ fn vector_binop(
         }
     }
     Ok(out)
+}
+
+/// Signatures matched at one step, and the (signature, label set id) pairs
+/// produced there.
+type Matched = (FastSet<usize>, FastSet<(usize, usize)>);
+
+/// Result label sets of a vector-vector operation, computed once per pair of
+/// input series (the same pair always yields the same labels), each with an
+/// id that stands for its label set.
+#[derive(Default)]
+struct ResultLabels {
+    /// By left series: the right series last paired with it, and the result.
+    /// A left series usually meets the same right series at every step.
+    by_left: Vec<Option<(usize, Labels, usize)>>,
+    by_pair: FastMap<(usize, usize), (Labels, usize)>,
+    ids: FastMap<Labels, usize>,
+}
+
+impl ResultLabels {
+    fn new(left_series: usize) -> Self {
+        ResultLabels {
+            by_left: vec![None; left_series],
+            ..Default::default()
+        }
+    }
+
+    /// The labels for the pair `key` (computing them with `make` the first
+    /// time) and their id; pairs involving a filled side are not cached.
+    fn get(&mut self, key: (usize, usize), make: impl FnOnce() -> Labels) -> (Labels, usize) {
+        if let Some(Some((r, l, id))) = self.by_left.get(key.0)
+            && *r == key.1
+        {
+            return (l.clone(), *id);
+        }
+        if let Some((l, id)) = self.by_pair.get(&key) {
+            return (l.clone(), *id);
+        }
+        let labels = make();
+        let n = self.ids.len();
+        let id = *self.ids.entry(labels.clone()).or_insert(n);
+        if key.0 != FILLED && key.1 != FILLED {
+            self.by_pair.insert(key, (labels.clone(), id));
+            if let Some(slot) = self.by_left.get_mut(key.0) {
+                *slot = Some((key.1, labels.clone(), id));
+            }
+        }
+        (labels, id)
+    }
 }
 
 fn result_metric(

@@ -25,6 +25,8 @@ pub(crate) struct Shared<'a> {
     pub current: Cell<usize>,
     pub peak: Cell<usize>,
     pub total: Cell<u64>,
+    /// Samples read from storage.
+    pub read: Cell<u64>,
     pub deadline: Option<Instant>,
     ticks: Cell<u32>,
     pub annos: RefCell<Annotations>,
@@ -38,6 +40,7 @@ impl<'a> Shared<'a> {
             current: Cell::new(0),
             peak: Cell::new(0),
             total: Cell::new(0),
+            read: Cell::new(0),
             deadline: opts.timeout.and_then(|t| Instant::now().checked_add(t)),
             ticks: Cell::new(0),
             annos: RefCell::new(Annotations::default()),
@@ -117,11 +120,37 @@ impl<'a, 'b> Ev<'a, 'b> {
         Ok(())
     }
 
+    /// Accounts `n` samples held only for a moment on top of what is held
+    /// (a range function's window): raises the peak, checks the limit, and
+    /// leaves the current count unchanged.
+    pub fn hold_briefly(&self, n: usize) -> Result<(), EvalError> {
+        let cur = self.sh.current.get().saturating_add(n);
+        if cur > self.sh.peak.get() {
+            self.sh.peak.set(cur);
+        }
+        if cur > self.sh.opts.max_samples {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Takes over the counters and annotations of a worker evaluator that
+    /// ran part of this evaluation on another thread (its results are
+    /// accounted by the caller).
+    pub fn absorb_worker(&self, total: u64, read: u64, annos: Annotations) {
+        self.sh.total.set(self.sh.total.get().saturating_add(total));
+        self.sh.read.set(self.sh.read.get().saturating_add(read));
+        self.sh.annos.borrow_mut().merge(annos);
+    }
+
     /// Counts `n` samples read from storage.
     pub fn count_read(&self, n: usize) {
         self.sh
             .total
             .set(self.sh.total.get().saturating_add(n as u64));
+        self.sh
+            .read
+            .set(self.sh.read.get().saturating_add(n as u64));
     }
 
     /// Releases `n` samples.
@@ -226,7 +255,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut cursors: Vec<Vec<(usize, usize)>> =
             inputs.iter().map(|m| vec![(0, 0); m.len()]).collect();
         let mut out: Matrix = Vec::new();
-        let mut index: FastMap<Labels, (usize, i64)> = FastMap::default();
+        let mut index: FastMap<Labels, usize> = FastMap::default();
+        // Output series by the address of a label set seen before (the
+        // entry keeps that label set alive, so the address stays unique).
+        let mut by_addr: FastMap<usize, (Labels, usize)> = FastMap::default();
+        let mut last: Vec<i64> = Vec::new();
         let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
         let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
         // The inputs were counted when they were evaluated; they are released
@@ -235,8 +268,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         let before = self.sh.current.get().saturating_sub(inputs_total);
         let base = before + inputs_total;
         let mut out_points = 0usize;
-        for ts in self.steps() {
+        let num_steps = self.num_steps();
+        for (step, ts) in self.steps().enumerate() {
             self.tick()?;
+            // Points a series first seen at this step can still get.
+            let steps_left = num_steps.saturating_sub(step).min(1 << 16);
             let mut gathered = 0usize;
             for (i, m) in inputs.iter().enumerate() {
                 vectors[i].clear();
@@ -291,21 +327,34 @@ impl<'a, 'b> Ev<'a, 'b> {
                     .collect());
             }
             for s in result {
-                match index.get_mut(&s.labels) {
-                    Some((i, last)) => {
-                        if *last == ts {
-                            return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
-                        }
-                        *last = ts;
-                        out[*i].push(ts, s.f, s.h);
-                    }
+                // Most results reuse the same label set (the same allocation)
+                // at every step: find it by address before hashing labels.
+                let addr = labels_addr(&s.labels);
+                let i = match by_addr.get(&addr) {
+                    Some((_, i)) => *i,
                     None => {
-                        index.insert(s.labels.clone(), (out.len(), ts));
-                        let mut ser = ESeries::new(s.labels, s.drop_name);
-                        ser.push(ts, s.f, s.h);
-                        out.push(ser);
+                        let i = match index.get(&s.labels) {
+                            Some(&i) => i,
+                            None => {
+                                index.insert(s.labels.clone(), out.len());
+                                let mut ser = ESeries::new(s.labels.clone(), s.drop_name);
+                                if s.h.is_none() {
+                                    ser.floats.reserve_exact(steps_left);
+                                }
+                                out.push(ser);
+                                last.push(i64::MIN);
+                                out.len() - 1
+                            }
+                        };
+                        by_addr.insert(addr, (s.labels.clone(), i));
+                        i
                     }
+                };
+                if last[i] == ts {
+                    return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
                 }
+                last[i] = ts;
+                out[i].push(ts, s.f, s.h);
             }
         }
         self.sh.current.set(before + out_points);
@@ -384,6 +433,14 @@ impl<'a, 'b> Ev<'a, 'b> {
     fn eval_subquery(&self, s: &Subq) -> Result<Matrix, EvalError> {
         self.run_subquery(s)
     }
+}
+
+/// A key for the allocation behind a label set: two label sets with the same
+/// key (while both are alive) are the same set. Aligned addresses are shifted
+/// so that the hash's low bits vary.
+pub(crate) fn labels_addr(labels: &Labels) -> usize {
+    let slice = labels.as_slice();
+    ((slice.as_ptr() as usize) >> 3) ^ (slice.len() << 58)
 }
 
 /// Merges series that ended up with the same labels (after dropping names);

@@ -57,6 +57,10 @@ pub struct EngineOptions {
     pub experimental_functions: bool,
     /// Use start timestamps (created timestamps) where available (Prometheus' `UseStartTimestamps`).
     pub start_timestamps: bool,
+    /// Worker threads for evaluating range-vector functions over many series
+    /// (default 1: everything on the caller's thread). Results do not depend
+    /// on it.
+    pub threads: usize,
 }
 
 impl Default for EngineOptions {
@@ -70,6 +74,7 @@ impl Default for EngineOptions {
             delayed_name_removal: false,
             experimental_functions: false,
             start_timestamps: false,
+            threads: 1,
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct QueryStats {
     pub total_samples: u64,
     /// Most samples held in memory at once.
     pub peak_samples: u64,
+    /// Samples read from storage (each sample of a selected window once).
+    pub samples_read: u64,
     /// Time spent preparing (selecting series).
     pub prepare_time: Duration,
     /// Time spent evaluating.
@@ -381,7 +388,8 @@ impl Engine {
                     histograms: s.hists,
                 })
                 .collect();
-            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // Label sets are distinct here, so an unstable sort gives the same order.
+            out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
             Value::Matrix(out)
         };
         Ok(QueryResult {
@@ -390,6 +398,7 @@ impl Engine {
             stats: QueryStats {
                 total_samples: shared.total.get(),
                 peak_samples: shared.peak.get() as u64,
+                samples_read: shared.read.get(),
                 prepare_time: Duration::ZERO,
                 eval_time: began.elapsed(),
             },

@@ -2,6 +2,7 @@
 //! left-open range windows `(t - range, t]`, stale markers, offset and `@`,
 //! and the experimental `anchored`/`smoothed` modifiers.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::EvalError;
@@ -13,10 +14,11 @@ use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
 /// A series with its samples, stale markers removed, ready for windowing.
 #[derive(Debug, Clone)]
-pub(crate) struct RangeSeries {
+pub(crate) struct RangeSeries<'a> {
     pub labels: Labels,
-    pub floats: Vec<FPoint>,
-    pub hists: Vec<HPoint>,
+    /// The storage's samples when there is nothing to remove, else a copy.
+    pub floats: Cow<'a, [FPoint]>,
+    pub hists: Cow<'a, [HPoint]>,
     pub drop_name: bool,
     /// Start timestamps aligned with `floats` (empty when unknown).
     pub float_sts: Vec<i64>,
@@ -91,14 +93,38 @@ impl Ev<'_, '_> {
         for s in &series {
             self.tick()?;
             let mut ss = ESeries::new(s.labels.clone(), false);
-            for ts in self.steps() {
-                self.tick()?;
-                let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
-                    let n = h.as_deref().map_or(1, hist_samples);
-                    self.add_samples(n)?;
-                    self.count_read(n);
-                    ss.push(ts, f, h);
+            if s.histograms.is_empty() {
+                // Floats only: the steps move forward, and so does the
+                // latest sample at or before each; follow it with a cursor.
+                let floats: &[FPoint] = &s.floats;
+                let mut next = 0usize;
+                let mut held = 0usize;
+                for ts in self.steps() {
+                    self.tick()?;
+                    let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                    while next < floats.len() && floats[next].t <= r {
+                        next += 1;
+                    }
+                    let Some(p) = next.checked_sub(1).map(|i| floats[i]) else {
+                        continue;
+                    };
+                    if p.t > r.saturating_sub(lb) && !is_stale_nan(p.v) {
+                        held += 1;
+                        ss.floats.push(FPoint { t: ts, v: p.v });
+                    }
+                }
+                self.add_samples(held)?;
+                self.count_read(held);
+            } else {
+                for ts in self.steps() {
+                    self.tick()?;
+                    let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                    if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
+                        let n = h.as_deref().map_or(1, hist_samples);
+                        self.add_samples(n)?;
+                        self.count_read(n);
+                        ss.push(ts, f, h);
+                    }
                 }
             }
             if ss.len() > 0 {
@@ -261,14 +287,30 @@ impl Ev<'_, '_> {
     }
 }
 
-/// Copies a selected series without stale markers.
-pub(crate) fn to_range_series(s: &SelectedSeries<'_>) -> RangeSeries {
+/// A selected series without stale markers (borrowed when it has none).
+pub(crate) fn to_range_series<'a>(s: &'a SelectedSeries<'_>) -> RangeSeries<'a> {
     with_start_timestamps(s, StartTimestamps::default())
 }
 
-/// Copies a selected series without stale markers, keeping the start
-/// timestamps of the remaining samples when they are known.
-pub(crate) fn with_start_timestamps(s: &SelectedSeries<'_>, sts: StartTimestamps) -> RangeSeries {
+/// A selected series without stale markers (borrowed when it has none),
+/// keeping the start timestamps of the remaining samples when they are known.
+pub(crate) fn with_start_timestamps<'a>(
+    s: &'a SelectedSeries<'_>,
+    sts: StartTimestamps,
+) -> RangeSeries<'a> {
+    let aligned = |v: Vec<i64>, len: usize| if v.len() == len { v } else { Vec::new() };
+    let stale_floats = s.floats.iter().any(|p| is_stale_nan(p.v));
+    let stale_hists = s.histograms.iter().any(|p| is_stale_hist(&p.h));
+    if !stale_floats && !stale_hists {
+        return RangeSeries {
+            labels: s.labels.clone(),
+            floats: Cow::Borrowed(&s.floats),
+            hists: Cow::Borrowed(&s.histograms),
+            drop_name: false,
+            float_sts: aligned(sts.floats, s.floats.len()),
+            hist_sts: aligned(sts.histograms, s.histograms.len()),
+        };
+    }
     let keep_f: Vec<bool> = s.floats.iter().map(|p| !is_stale_nan(p.v)).collect();
     let keep_h: Vec<bool> = s.histograms.iter().map(|p| !is_stale_hist(&p.h)).collect();
     let pick = |v: Vec<i64>, keep: &[bool]| -> Vec<i64> {
@@ -283,20 +325,22 @@ pub(crate) fn with_start_timestamps(s: &SelectedSeries<'_>, sts: StartTimestamps
     };
     RangeSeries {
         labels: s.labels.clone(),
-        floats: s
-            .floats
-            .iter()
-            .zip(&keep_f)
-            .filter(|(_, k)| **k)
-            .map(|(p, _)| *p)
-            .collect(),
-        hists: s
-            .histograms
-            .iter()
-            .zip(&keep_h)
-            .filter(|(_, k)| **k)
-            .map(|(p, _)| p.clone())
-            .collect(),
+        floats: Cow::Owned(
+            s.floats
+                .iter()
+                .zip(&keep_f)
+                .filter(|(_, k)| **k)
+                .map(|(p, _)| *p)
+                .collect(),
+        ),
+        hists: Cow::Owned(
+            s.histograms
+                .iter()
+                .zip(&keep_h)
+                .filter(|(_, k)| **k)
+                .map(|(p, _)| p.clone())
+                .collect(),
+        ),
         drop_name: false,
         float_sts: pick(sts.floats, &keep_f),
         hist_sts: pick(sts.histograms, &keep_h),

@@ -115,7 +115,8 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
 
 /// Whether any two samples share a label set.
 pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: FastSet<&Labels> = FastSet::default();
+    seen.reserve(labels.size_hint().0);
     for l in labels {
         if !seen.insert(l) {
             return true;

@@ -9,7 +9,7 @@ use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
 use crate::engine::eval::DUPLICATE_LABELSET;
-use crate::engine::eval::Ev;
+use crate::engine::eval::{Ev, Shared};
 use crate::engine::kahan::{kahan_inc, quantile};
 use crate::engine::plan::{CallN, Node};
 use crate::engine::selector::{
@@ -19,6 +19,7 @@ use crate::engine::selector::{
 use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
+use crate::storage::{SelectHints, SelectedSeries};
 
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
 const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
@@ -85,7 +86,24 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     }
     let use_sts =
         ev.sh.opts.start_timestamps && matches!(name, "rate" | "irate" | "increase" | "resets");
-    let series: Vec<RangeSeries> = match arg {
+    let lb = ev.lookback();
+    let drop_name = name != "last_over_time" && name != "first_over_time";
+    // Prometheus reports kernel annotations at the first argument.
+    let arg_span = c.args.first().map_or(c.span, Node::span);
+    let call = RangeCall {
+        name,
+        range,
+        offset,
+        at,
+        anchored,
+        smoothed,
+        lb,
+        drop_name,
+        arg_span,
+        scalar_args: &scalar_args,
+    };
+    let mut out: Matrix = Vec::new();
+    match arg {
         Node::Matrix(m) => {
             let mut hints = ev.select_hints(&m.sel, Some(m.range));
             hints.func = Some(c.func.name);
@@ -94,120 +112,37 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 let seeks = ev.range_seeks(&m.sel, m.range);
                 crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
             }
-            let mut out = Vec::with_capacity(selected.len());
-            for s in &selected {
-                out.push(if use_sts {
-                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, &hints)?)
-                } else {
-                    to_range_series(s)
-                });
-            }
-            out
-        }
-        Node::Subquery(s) => ev
-            .run_subquery(s)?
-            .into_iter()
-            .map(|s| RangeSeries {
-                labels: s.labels,
-                floats: s.floats,
-                hists: forget_reset_hints(s.hists),
-                drop_name: s.drop_name,
-                float_sts: Vec::new(),
-                hist_sts: Vec::new(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let held: usize = series
-        .iter()
-        .map(|s| s.floats.len() + hpoint_samples(&s.hists))
-        .sum();
-    if matches!(arg, Node::Matrix(_)) {
-        // A subquery's result was counted when it was evaluated.
-        ev.add_samples(held)?;
-        ev.count_read(held);
-    }
-    let lb = ev.lookback();
-    let drop_name = name != "last_over_time" && name != "first_over_time";
-    // Prometheus reports kernel annotations at the first argument.
-    let arg_span = c.args.first().map_or(c.span, Node::span);
-    let mut out: Matrix = Vec::new();
-    let mut step_args = vec![0.0; scalar_args.len()];
-    for s in &series {
-        ev.tick()?;
-        let sdrop = drop_name || s.drop_name;
-        let labels = if !ev.delayed() && sdrop {
-            drop_metadata(&s.labels)
-        } else {
-            s.labels.clone()
-        };
-        let mut ss = ESeries::new(labels, sdrop);
-        let mname = metric_name(&s.labels);
-        for (step, ts) in ev.steps().enumerate() {
-            ev.tick()?;
-            let range_end = at.unwrap_or(ts).saturating_sub(offset);
-            let range_start = range_end.saturating_sub(range);
-            let (lo, hi) = if anchored {
-                (range_start.saturating_sub(lb), range_end)
-            } else if smoothed {
-                (range_start.saturating_sub(lb), range_end.saturating_add(lb))
+            let threads = ev.sh.opts.threads.max(1);
+            if threads > 1 && selected.len() >= 2 * threads {
+                out = call.parallel(ev, &selected, threads, use_sts, &hints)?;
             } else {
-                (range_start, range_end)
-            };
-            let fr = window_range(|i| s.floats[i].t, s.floats.len(), lo, hi);
-            let floats = &s.floats[fr.clone()];
-            let float_sts = s.float_sts.get(fr).unwrap_or(&[]);
-            let hr = window_range(|i| s.hists[i].t, s.hists.len(), lo, hi);
-            let hists = &s.hists[hr.clone()];
-            let hist_sts = s.hist_sts.get(hr).unwrap_or(&[]);
-            if floats.is_empty() && hists.is_empty() {
-                continue;
-            }
-            for (i, a) in scalar_args.iter().enumerate() {
-                step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
-            }
-            let w = Window {
-                floats,
-                float_sts,
-                hists,
-                hist_sts,
-                ts,
-                range,
-                range_start,
-                range_end,
-                anchored,
-                smoothed,
-                name: mname,
-                args: &step_args,
-                span: arg_span,
-            };
-            match kernel(ev, name, &w)? {
-                Out::None => {}
-                Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
-                Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
+                out = call.all_series(ev, &selected, use_sts, &hints)?;
             }
         }
-        if ss.len() > 0 {
-            ev.add_samples(ss.samples())?;
-            if (name == "rate" || name == "increase")
-                && !mname.is_empty()
-                && !ss.floats.is_empty()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suf| mname.ends_with(suf))
-            {
-                ev.info(
-                    format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
-                        go_quote(mname)
-                    ),
-                    arg_span,
-                );
+        Node::Subquery(sq) => {
+            let inner = ev.run_subquery(sq)?;
+            // The subquery's result was counted when it was evaluated; it is
+            // released series by series as it is consumed.
+            for s in inner {
+                let n = s.samples();
+                let rs = RangeSeries {
+                    labels: s.labels,
+                    floats: std::borrow::Cow::Owned(s.floats),
+                    hists: std::borrow::Cow::Owned(forget_reset_hints(s.hists)),
+                    drop_name: s.drop_name,
+                    float_sts: Vec::new(),
+                    hist_sts: Vec::new(),
+                };
+                let res = call.series(ev, &rs)?;
+                drop(rs);
+                ev.sub_samples(n);
+                if let Some(ss) = res {
+                    out.push(ss);
+                }
             }
-            out.push(ss);
         }
+        _ => {}
     }
-    ev.sub_samples(held);
     if name == "absent_over_time" {
         return Ok(absent_over_time(ev, c, mi, out));
     }
@@ -217,6 +152,236 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
+}
+
+/// One range-function call, applied to one series at a time.
+#[derive(Clone, Copy)]
+struct RangeCall<'e> {
+    name: &'static str,
+    range: i64,
+    offset: i64,
+    at: Option<i64>,
+    anchored: bool,
+    smoothed: bool,
+    lb: i64,
+    drop_name: bool,
+    arg_span: Span,
+    scalar_args: &'e [Vec<f64>],
+}
+
+impl RangeCall<'_> {
+    /// Evaluates the function over every step for one series; `None` when
+    /// no step produced a value.
+    fn series(&self, ev: &Ev<'_, '_>, s: &RangeSeries<'_>) -> Result<Option<ESeries>, EvalError> {
+        let name = self.name;
+        ev.tick()?;
+        let sdrop = self.drop_name || s.drop_name;
+        let labels = if !ev.delayed() && sdrop {
+            drop_metadata(&s.labels)
+        } else {
+            s.labels.clone()
+        };
+        let mut ss = ESeries::new(labels, sdrop);
+        let mname = metric_name(&s.labels);
+        let mut step_args = vec![0.0; self.scalar_args.len()];
+        let (floats_all, hists_all): (&[FPoint], &[HPoint]) = (&s.floats, &s.hists);
+        if hists_all.is_empty() {
+            ss.floats.reserve_exact(ev.num_steps().min(1 << 16));
+        }
+        // The windows only move forward: keep the float window's bounds and
+        // advance them instead of searching the whole series at every step.
+        let (mut flo, mut fhi) = (0usize, 0usize);
+        let mut last_window = 0usize;
+        for (step, ts) in ev.steps().enumerate() {
+            ev.tick()?;
+            let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
+            let range_start = range_end.saturating_sub(self.range);
+            let (lo, hi) = if self.anchored {
+                (range_start.saturating_sub(self.lb), range_end)
+            } else if self.smoothed {
+                (
+                    range_start.saturating_sub(self.lb),
+                    range_end.saturating_add(self.lb),
+                )
+            } else {
+                (range_start, range_end)
+            };
+            while flo < floats_all.len() && floats_all[flo].t <= lo {
+                flo += 1;
+            }
+            fhi = fhi.max(flo);
+            while fhi < floats_all.len() && floats_all[fhi].t <= hi {
+                fhi += 1;
+            }
+            let floats = &floats_all[flo..fhi];
+            let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
+            let (hists, hist_sts) = if hists_all.is_empty() {
+                (&[][..], &[][..])
+            } else {
+                let hr = window_range(|i| hists_all[i].t, hists_all.len(), lo, hi);
+                (&hists_all[hr.clone()], s.hist_sts.get(hr).unwrap_or(&[]))
+            };
+            if floats.is_empty() && hists.is_empty() {
+                continue;
+            }
+            // The window is what this step holds in memory (as Prometheus
+            // counts its buffered window), on top of the results so far.
+            last_window = floats.len() + hpoint_samples(hists);
+            ev.hold_briefly(last_window)?;
+            for (i, a) in self.scalar_args.iter().enumerate() {
+                step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
+            }
+            let w = Window {
+                floats,
+                float_sts,
+                hists,
+                hist_sts,
+                ts,
+                range: self.range,
+                range_start,
+                range_end,
+                anchored: self.anchored,
+                smoothed: self.smoothed,
+                name: mname,
+                args: &step_args,
+                span: self.arg_span,
+            };
+            // The rate family directly; every other kernel by name.
+            let res = match self.name {
+                "rate" => rate(ev, &w, true, true),
+                "increase" => rate(ev, &w, true, false),
+                _ => kernel(ev, name, &w)?,
+            };
+            match res {
+                Out::None => {}
+                Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
+                Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
+            }
+        }
+        if ss.len() == 0 {
+            return Ok(None);
+        }
+        ev.add_samples(ss.samples())?;
+        // The last window is still buffered when the series' results are
+        // added (as in Prometheus, which releases it at the next series).
+        ev.hold_briefly(last_window)?;
+        if (name == "rate" || name == "increase")
+            && !mname.is_empty()
+            && !ss.floats.is_empty()
+            && !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|suf| mname.ends_with(suf))
+        {
+            ev.info(
+                format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                    go_quote(mname)
+                ),
+                self.arg_span,
+            );
+        }
+        Ok(Some(ss))
+    }
+
+    /// Evaluates the function for selected series, series by series: only
+    /// one series' samples are looked at (and, when stale markers must be
+    /// removed, copied) at a time.
+    fn all_series(
+        &self,
+        ev: &Ev<'_, '_>,
+        selected: &[SelectedSeries<'_>],
+        use_sts: bool,
+        hints: &SelectHints,
+    ) -> Result<Matrix, EvalError> {
+        let mut out = Vec::new();
+        for s in selected {
+            let rs = if use_sts {
+                with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
+            } else {
+                to_range_series(s)
+            };
+            ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
+            if let Some(ss) = self.series(ev, &rs)? {
+                out.push(ss);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Self::all_series`] on `threads` scoped threads, each taking one
+    /// contiguous share of the series with its own counters and annotations;
+    /// the shares are joined in order, so results, annotations and errors
+    /// are those of the sequential evaluation.
+    fn parallel(
+        &self,
+        ev: &Ev<'_, '_>,
+        selected: &[SelectedSeries<'_>],
+        threads: usize,
+        use_sts: bool,
+        hints: &SelectHints,
+    ) -> Result<Matrix, EvalError> {
+        let (storage, opts, deadline) = (ev.sh.storage, ev.sh.opts, ev.sh.deadline);
+        let (start, end, interval) = (ev.start, ev.end, ev.interval);
+        let share = selected.len().div_ceil(threads).max(1);
+        let call = *self;
+        let parts: Vec<Result<Worker, EvalError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = selected
+                .chunks(share)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut shared = Shared::new(storage, opts);
+                        shared.deadline = deadline;
+                        let wev = Ev {
+                            sh: &shared,
+                            start,
+                            end,
+                            interval,
+                        };
+                        let out = call.all_series(&wev, part, use_sts, hints)?;
+                        Ok(Worker {
+                            out,
+                            peak: shared.peak.get(),
+                            total: shared.total.get(),
+                            read: shared.read.get(),
+                            annos: shared.annos.into_inner(),
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(EvalError::Execution("evaluation thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(selected.len());
+        let mut peaks = 0usize;
+        for part in parts {
+            let w = part?;
+            peaks = peaks.saturating_add(w.peak);
+            // The worker counted its results in its total; they are counted
+            // again below, as held by this evaluation.
+            let results: usize = w.out.iter().map(ESeries::samples).sum();
+            ev.absorb_worker(w.total.saturating_sub(results as u64), w.read, w.annos);
+            out.extend(w.out);
+        }
+        // The shares ran at the same time: at worst all their peaks coincided.
+        ev.hold_briefly(peaks)?;
+        ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+        Ok(out)
+    }
+}
+
+/// What one worker of [`RangeCall::parallel`] hands back.
+struct Worker {
+    out: Matrix,
+    peak: usize,
+    total: u64,
+    read: u64,
+    annos: crate::engine::annotations::Annotations,
 }
 
 /// Subquery results lose their explicit counter-reset hints: a subquery may
@@ -710,7 +875,14 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     };
     let (first, last) = (f[0], f[n1]);
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && sts.is_empty() {
+        // Without start timestamps only value drops count as resets.
+        for pair in f.windows(2) {
+            if pair[1].v < pair[0].v {
+                result += pair[0].v;
+            }
+        }
+    } else if is_counter {
         let mut overlap = false;
         for (i, pair) in f.windows(2).enumerate() {
             let (prev, cur) = (pair[0], pair[1]);

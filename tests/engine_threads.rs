@@ -1,0 +1,72 @@
+//! Evaluating range functions on several threads (`EngineOptions::threads`)
+//! gives exactly the sequential result: values, series order, annotations
+//! and statistics counters that do not depend on timing.
+
+use promql_engine::model::Labels;
+use promql_engine::storage::MemoryStorage;
+use promql_engine::{Engine, EngineOptions, QueryResult, parse};
+
+fn storage() -> MemoryStorage {
+    let mut s = MemoryStorage::new();
+    for i in 0..40usize {
+        let instance = format!("i{i}");
+        let job = format!("j{}", i % 3);
+        // A name without a counter suffix, so rate() adds an info annotation.
+        let name = if i % 2 == 0 { "req_total" } else { "req" };
+        let labels = Labels::from_pairs(&[
+            ("__name__", name),
+            ("instance", instance.as_str()),
+            ("job", job.as_str()),
+        ]);
+        for k in 0..200i64 {
+            // Counter resets every 50 samples, and a stale marker in series 7.
+            let v = if i == 7 && k == 120 {
+                f64::from_bits(0x7ff0_0000_0000_0002)
+            } else {
+                ((k % 50) * (i as i64 + 1)) as f64
+            };
+            s.add(&labels, k * 15_000, v);
+        }
+    }
+    s.commit();
+    s
+}
+
+fn run(threads: usize, q: &str, range: bool) -> QueryResult {
+    let mut options = EngineOptions::default();
+    options.threads = threads;
+    let engine = Engine::new(options);
+    let expr = parse(q).unwrap();
+    let s = storage();
+    if range {
+        engine.range(&s, &expr, 600_000, 2_900_000, 30_000).unwrap()
+    } else {
+        engine.instant(&s, &expr, 2_000_000).unwrap()
+    }
+}
+
+#[test]
+fn parallel_range_functions_match_sequential() {
+    for q in [
+        "rate({__name__=~\"req.*\"}[5m])",
+        "sum by (job) (increase({__name__=~\"req.*\"}[10m]))",
+        "max_over_time({__name__=~\"req.*\"}[3m])",
+        "resets(req_total[20m])",
+        "topk(3, deriv(req[5m]))",
+    ] {
+        for range in [false, true] {
+            let one = run(1, q, range);
+            for threads in [2, 3, 8] {
+                let many = run(threads, q, range);
+                assert_eq!(one.value, many.value, "{q} range={range} threads={threads}");
+                assert_eq!(one.annotations, many.annotations, "{q} threads={threads}");
+                assert_eq!(one.stats.samples_read, many.stats.samples_read, "{q}");
+                assert_eq!(one.stats.total_samples, many.stats.total_samples, "{q}");
+            }
+        }
+    }
+    // The info about a non-counter name is found on a worker thread and kept.
+    let r = run(4, "rate({__name__=~\"req.*\"}[5m])", true);
+    assert_eq!(r.annotations.len(), 1);
+    assert!(r.annotations[0].message.contains("might not be a counter"));
+}
