@@ -2,7 +2,7 @@
 //! Prometheus (2.42, as Debian packages it).
 //!
 //! Starts `prometheus` with native histograms and the remote-write receiver
-//! on an empty TSDB, writes histogram series through remote write (integer
+//! on an empty TSDB, writes histogram series with our `RemoteWriteClient` (integer
 //! histograms with counter resets, bucket layout changes, negative buckets,
 //! two kinds of zero threshold, and a gauge histogram), then reads them back
 //! with [`RemoteReadStorage`] as streamed chunks (which Prometheus serves as
@@ -19,73 +19,16 @@
 mod prometheus;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::{Prometheus, find_on_path};
 
-use promql_engine::model::{CounterResetHint, FloatHistogram, Labels, Matcher};
-use promql_engine::storage::remote::{RemoteReadStorage, ResponseType};
-use promql_engine::storage::{SelectHints, Storage};
-use prost::Message;
-
-/// The remote-write messages this test sends (prompb, the subset it uses).
-mod prompb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub labels: Vec<Label>,
-        #[prost(message, repeated, tag = "4")]
-        pub histograms: Vec<Histogram>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct BucketSpan {
-        #[prost(sint32, tag = "1")]
-        pub offset: i32,
-        #[prost(uint32, tag = "2")]
-        pub length: u32,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Histogram {
-        #[prost(uint64, optional, tag = "1")]
-        pub count_int: Option<u64>,
-        #[prost(double, tag = "3")]
-        pub sum: f64,
-        #[prost(sint32, tag = "4")]
-        pub schema: i32,
-        #[prost(double, tag = "5")]
-        pub zero_threshold: f64,
-        #[prost(uint64, optional, tag = "6")]
-        pub zero_count_int: Option<u64>,
-        #[prost(message, repeated, tag = "8")]
-        pub negative_spans: Vec<BucketSpan>,
-        #[prost(sint64, repeated, tag = "9")]
-        pub negative_deltas: Vec<i64>,
-        #[prost(message, repeated, tag = "11")]
-        pub positive_spans: Vec<BucketSpan>,
-        #[prost(sint64, repeated, tag = "12")]
-        pub positive_deltas: Vec<i64>,
-        #[prost(int32, tag = "14")]
-        pub reset_hint: i32,
-        #[prost(int64, tag = "15")]
-        pub timestamp: i64,
-    }
-}
+use promql_engine::model::{BucketSpan, CounterResetHint, FloatHistogram, Labels, Matcher};
+use promql_engine::storage::remote::{
+    HistogramEncoding, RemoteReadStorage, RemoteWriteClient, ResponseType,
+};
+use promql_engine::storage::{Appender, SelectHints, Storage};
 
 const INTERVAL_MS: i64 = 15_000;
 const SAMPLES: i64 = 400;
@@ -167,46 +110,51 @@ fn written(spec: &Spec, start: i64, k: i64) -> Written {
     }
 }
 
-fn spans_and_deltas(buckets: &BTreeMap<i32, u64>) -> (Vec<prompb::BucketSpan>, Vec<i64>) {
-    let mut spans: Vec<prompb::BucketSpan> = Vec::new();
-    let mut deltas = Vec::new();
-    let (mut next, mut prev) = (None::<i32>, 0i64);
+/// Spans and absolute bucket counts of `buckets` (index -> count).
+fn spans_and_counts(buckets: &BTreeMap<i32, u64>) -> (Vec<BucketSpan>, Vec<f64>) {
+    let mut spans: Vec<BucketSpan> = Vec::new();
+    let mut counts = Vec::new();
+    let mut next = None::<i32>;
     for (&i, &c) in buckets {
         match (next, spans.last_mut()) {
             (Some(n), Some(s)) if n == i => s.length += 1,
-            _ => spans.push(prompb::BucketSpan {
+            _ => spans.push(BucketSpan {
                 offset: next.map_or(i, |n| i - n),
                 length: 1,
             }),
         }
         next = Some(i + 1);
-        deltas.push(c as i64 - prev);
-        prev = c as i64;
+        counts.push(c as f64);
     }
-    (spans, deltas)
+    (spans, counts)
 }
 
-fn to_proto(spec: &Spec, w: &Written) -> prompb::Histogram {
-    let (positive_spans, positive_deltas) = spans_and_deltas(&w.positive);
-    let (negative_spans, negative_deltas) = spans_and_deltas(&w.negative);
-    prompb::Histogram {
-        count_int: Some(w.count),
-        sum: w.sum,
+/// The histogram to write (whole counts: sent as an integer histogram).
+fn to_histogram(spec: &Spec, w: &Written) -> FloatHistogram {
+    let (positive_spans, positive_buckets) = spans_and_counts(&w.positive);
+    let (negative_spans, negative_buckets) = spans_and_counts(&w.negative);
+    FloatHistogram {
+        counter_reset_hint: if spec.gauge {
+            CounterResetHint::Gauge
+        } else {
+            CounterResetHint::Unknown
+        },
         schema: spec.schema,
         zero_threshold: spec.zero_threshold,
-        zero_count_int: Some(w.zero_count),
-        negative_spans,
-        negative_deltas,
+        zero_count: w.zero_count as f64,
+        count: w.count as f64,
+        sum: w.sum,
         positive_spans,
-        positive_deltas,
-        reset_hint: if spec.gauge { 3 } else { 0 },
-        timestamp: w.t,
+        positive_buckets,
+        negative_spans,
+        negative_buckets,
+        ..FloatHistogram::default()
     }
 }
 
 /// What a read histogram says, in the same terms (empty buckets dropped).
 fn read_back(t: i64, h: &FloatHistogram) -> Written {
-    let buckets = |spans: &[promql_engine::model::BucketSpan], counts: &[f64]| {
+    let buckets = |spans: &[BucketSpan], counts: &[f64]| {
         let mut out = BTreeMap::new();
         let mut index = 0i32;
         let mut counts = counts.iter();
@@ -258,44 +206,22 @@ fn streamed_histogram_chunks_from_prometheus_read_back_as_written() {
         .unwrap_or(0);
     let start = (now - SAMPLES * INTERVAL_MS) / INTERVAL_MS * INTERVAL_MS;
 
-    let request = prompb::WriteRequest {
-        timeseries: SPECS
-            .iter()
-            .map(|spec| prompb::TimeSeries {
-                labels: vec![
-                    prompb::Label {
-                        name: "__name__".into(),
-                        value: spec.name.into(),
-                    },
-                    prompb::Label {
-                        name: "job".into(),
-                        value: "histograms".into(),
-                    },
-                ],
-                histograms: (0..SAMPLES)
-                    .map(|k| to_proto(spec, &written(spec, start, k)))
-                    .collect(),
-            })
-            .collect(),
-    };
-    let body = snap::raw::Encoder::new()
-        .compress_vec(&request.encode_to_vec())
-        .expect("snappy compresses");
-    let (status, text) = server
-        .post(
-            "/api/v1/write",
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write request");
-    assert!(
-        (200..300).contains(&status),
-        "remote write: {status} {text}"
-    );
+    let client =
+        RemoteWriteClient::builder(format!("http://127.0.0.1:{}/api/v1/write", server.port()))
+            .histogram_encoding(HistogramEncoding::IntegerWhenExact)
+            .build()
+            .expect("remote-write client builds");
+    let mut appender = client.appender();
+    for spec in &SPECS {
+        let labels = Labels::from_pairs(&[("__name__", spec.name), ("job", "histograms")]);
+        for k in 0..SAMPLES {
+            let w = written(spec, start, k);
+            appender
+                .append_histogram(&labels, w.t, Arc::new(to_histogram(spec, &w)))
+                .expect("remote write");
+        }
+    }
+    appender.flush().expect("remote write");
 
     let url = format!("http://127.0.0.1:{}/api/v1/read", server.port());
     let streamed = RemoteReadStorage::builder(&url)
