@@ -6,9 +6,11 @@
 //! [`RemoteReadStorage`] reading from that Prometheus (with each response
 //! type, SAMPLES and STREAMED_XOR_CHUNKS) and over a [`MemoryStorage`] loaded
 //! from the same file. Results must agree (series, timestamps, values within
-//! a relative 1e-9, and error messages). As `tests/differential.rs` compares
-//! the `MemoryStorage` results with Prometheus' own answers, this compares
-//! remote read with Prometheus transitively.
+//! a relative 1e-9, and error messages). Then, with every response type,
+//! each query as an instant query at the differential test's times and as
+//! range queries over its ranges, through remote read, against Prometheus'
+//! own `/api/v1/query` and `/api/v1/query_range` answers
+//! (`differential/cases.rs`).
 //!
 //! Then the failure paths: a response cut short at several points (by a proxy
 //! that relays part of Prometheus' real answer), Prometheus killed mid-response,
@@ -18,6 +20,9 @@
 //! or `PROMQL_SKIP_REMOTE=1`. `PROMQL_REMOTE_FILTER=text` runs only queries
 //! containing `text`. Prints `remote read: N passed, N failed`.
 
+#[allow(dead_code)]
+#[path = "differential/cases.rs"]
+mod cases;
 #[allow(dead_code)]
 #[path = "differential/compare.rs"]
 mod compare;
@@ -30,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use cases::{Mode, compare_query};
 use compare::{Outcome, compare};
 use prometheus::Prometheus;
 use promql_engine::model::api_json;
@@ -158,6 +164,25 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         tally.passed + tally.failed.len(),
         tally.with_data,
         compared.elapsed().as_secs_f64()
+    );
+
+    // Directly against Prometheus' own answers (its HTTP API), at the
+    // differential test's times, which avoid what 2.x and 3.x do differently.
+    let direct = Instant::now();
+    let before = tally.passed + tally.failed.len();
+    for (rt, remote) in &remotes {
+        for query in &queries {
+            for mode in [Mode::Instant, Mode::Range] {
+                let case = format!("{rt:?} {} {query} against Prometheus' API", mode.name());
+                let result = compare_query(&server, remote, query, mode, &mut Vec::new());
+                tally.record(case, result);
+            }
+        }
+    }
+    println!(
+        "remote read: {} comparisons with Prometheus' own answers in {:.1}s",
+        tally.passed + tally.failed.len() - before,
+        direct.elapsed().as_secs_f64()
     );
 
     for (case, result) in cli_cases(&root.join(DATA), &url) {
