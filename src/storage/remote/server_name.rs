@@ -91,3 +91,36 @@ impl Resolver for ServerNameResolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str, name: &str) -> Result<ServerNameTarget, TlsConfigError> {
+        ServerNameTarget::new(&url.parse().unwrap(), name)
+    }
+
+    #[test]
+    fn the_request_url_carries_the_name_and_host_keeps_the_authority() {
+        let t = target("https://10.1.2.3:9090/api/v1/read?x=1", "prom.internal").unwrap();
+        assert_eq!(t.request_url, "https://prom.internal:9090/api/v1/read?x=1");
+        assert_eq!(t.host_header, "10.1.2.3:9090");
+        assert_eq!(t.resolver.server_host, "prom.internal");
+
+        let t = target("https://prom.example/api/v1/write", "::1").unwrap();
+        assert_eq!(t.request_url, "https://[::1]/api/v1/write");
+        assert_eq!(t.host_header, "prom.example");
+        assert_eq!(t.resolver.server_host, "[::1]");
+    }
+
+    #[test]
+    fn names_that_are_neither_dns_names_nor_addresses_are_refused() {
+        for bad in ["", "not a name", "a/b"] {
+            let err = target("https://x:1/", bad).unwrap_err();
+            assert!(
+                matches!(err, TlsConfigError::BadServerName { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+}
