@@ -7,7 +7,7 @@ use std::time::Duration;
 #[cfg(feature = "remote-tls")]
 use super::tls::{TlsConfigError, TlsSettings};
 
-/// A remote endpoint's URL or a configured header is not usable.
+/// A remote endpoint's URL, a configured header or a TLS option is not usable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpConfigError {
@@ -117,7 +117,9 @@ impl HttpSettings {
         #[cfg(feature = "remote-tls")]
         {
             let config = config.tls_config(self.tls.config()?).build();
-            if let Some(name) = &self.tls.server_name {
+            // TLS options mean nothing to an http:// endpoint.
+            let https = uri.scheme_str() == Some("https");
+            if let Some(name) = self.tls.server_name.as_ref().filter(|_| https) {
                 let target = super::server_name::ServerNameTarget::new(&uri, name)?;
                 let resolver = target.resolver.clone();
                 self.server_name = Some(target);
