@@ -1,7 +1,9 @@
 //! What can go wrong talking to a remote-read endpoint.
 
 use super::frames::FrameError;
-use super::http::HttpConfigError;
+use super::http::{HttpConfigError, tls_hint};
+#[cfg(feature = "remote-tls")]
+use super::tls::TlsConfigError;
 use super::xor::XorError;
 use crate::storage::StorageError;
 use crate::storage::chunk::HistogramChunkError;
@@ -27,8 +29,12 @@ pub enum RemoteReadError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A TLS option (CA certificate, client certificate or key) is not usable.
+    #[cfg(feature = "remote-tls")]
+    #[error(transparent)]
+    Tls(TlsConfigError),
     /// The request could not be sent or the response head not received.
-    #[error("remote read from {url}: request failed: {source}")]
+    #[error("remote read from {url}: request failed: {source}{}", tls_hint(.source))]
     Transport {
         /// The endpoint.
         url: String,
@@ -174,6 +180,8 @@ impl From<HttpConfigError> for RemoteReadError {
             HttpConfigError::BadHeader { name, reason } => {
                 RemoteReadError::BadHeader { name, reason }
             }
+            #[cfg(feature = "remote-tls")]
+            HttpConfigError::Tls(e) => RemoteReadError::Tls(e),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! HTTP settings shared by the remote-read and remote-write clients: the
-//! endpoint URL, the timeout, authentication and custom headers, checked
-//! once and turned into a `ureq` agent.
+//! endpoint URL, the timeout, authentication, custom headers and (with
+//! `remote-tls`) the TLS options, checked once and turned into a `ureq` agent.
 
 use std::time::Duration;
 
-/// A remote endpoint's URL or a configured header is not usable.
+#[cfg(feature = "remote-tls")]
+use super::tls::{TlsConfigError, TlsSettings};
+
+/// A remote endpoint's URL, a configured header or a TLS option is not usable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpConfigError {
@@ -26,14 +29,23 @@ pub enum HttpConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A TLS option (CA certificate, client certificate or key) is not usable.
+    #[cfg(feature = "remote-tls")]
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
 }
 
-/// Endpoint, timeout and headers (authentication included) of a client.
+/// Endpoint, timeout, headers (authentication included) and TLS options of a client.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpSettings {
     pub(crate) url: String,
     pub(crate) timeout: Duration,
     pub(crate) headers: Vec<(String, String)>,
+    #[cfg(feature = "remote-tls")]
+    pub(crate) tls: TlsSettings,
+    /// Set by `agent` when the TLS server name is overridden.
+    #[cfg(feature = "remote-tls")]
+    server_name: Option<super::server_name::ServerNameTarget>,
 }
 
 impl HttpSettings {
@@ -43,6 +55,10 @@ impl HttpSettings {
             url,
             timeout: Duration::from_secs(60),
             headers: Vec::new(),
+            #[cfg(feature = "remote-tls")]
+            tls: TlsSettings::default(),
+            #[cfg(feature = "remote-tls")]
+            server_name: None,
         }
     }
 
@@ -64,9 +80,9 @@ impl HttpSettings {
         self.headers.push((name.to_string(), value.to_string()));
     }
 
-    /// Checks the URL and headers and builds the HTTP agent. `protocol`
-    /// (`read` or `write`) names the client in errors.
-    pub(crate) fn agent(&self, protocol: &'static str) -> Result<ureq::Agent, HttpConfigError> {
+    /// Checks the URL, headers and TLS options and builds the HTTP agent.
+    /// `protocol` (`read` or `write`) names the client in errors.
+    pub(crate) fn agent(&mut self, protocol: &'static str) -> Result<ureq::Agent, HttpConfigError> {
         let bad_url = |reason: &str| HttpConfigError::BadUrl {
             protocol,
             url: self.url.clone(),
@@ -94,12 +110,29 @@ impl HttpSettings {
             ureq::http::HeaderName::try_from(name.as_str()).map_err(|e| bad(e.to_string()))?;
             ureq::http::HeaderValue::try_from(value.as_str()).map_err(|e| bad(e.to_string()))?;
         }
-        Ok(ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .build()
-            .into())
+            .user_agent(USER_AGENT);
+        #[cfg(feature = "remote-tls")]
+        {
+            let config = config.tls_config(self.tls.config()?).build();
+            // TLS options mean nothing to an http:// endpoint.
+            let https = uri.scheme_str() == Some("https");
+            if let Some(name) = self.tls.server_name.as_ref().filter(|_| https) {
+                let target = super::server_name::ServerNameTarget::new(&uri, name)?;
+                let resolver = target.resolver.clone();
+                self.server_name = Some(target);
+                return Ok(ureq::Agent::with_parts(
+                    config,
+                    ureq::unversioned::transport::DefaultConnector::default(),
+                    resolver,
+                ));
+            }
+            Ok(config.into())
+        }
+        #[cfg(not(feature = "remote-tls"))]
+        Ok(config.build().into())
     }
 
     /// A POST request to the endpoint with the custom headers set.
@@ -107,11 +140,45 @@ impl HttpSettings {
         &self,
         agent: &ureq::Agent,
     ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
-        let mut request = agent.post(self.url.as_str());
+        #[cfg(feature = "remote-tls")]
+        if let Some(target) = &self.server_name {
+            let mut request = agent.post(target.request_url.as_str());
+            if !self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+            {
+                request = request.header("Host", target.host_header.as_str());
+            }
+            return self.with_headers(request);
+        }
+        self.with_headers(agent.post(self.url.as_str()))
+    }
+
+    /// The request with the custom headers set.
+    fn with_headers(
+        &self,
+        mut request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
         request
+    }
+}
+
+/// What the user can change when a request failed in the TLS handshake
+/// (the server's certificate refused, a client certificate wanted), as a
+/// parenthesized suffix for the error message; empty otherwise.
+pub(crate) fn tls_hint(error: &ureq::Error) -> &'static str {
+    #[cfg(feature = "remote-tls")]
+    {
+        super::tls::hint(error)
+    }
+    #[cfg(not(feature = "remote-tls"))]
+    {
+        let _ = error;
+        ""
     }
 }
 

@@ -42,11 +42,17 @@ mod http;
 #[cfg(test)]
 mod http_tests;
 mod proto;
+#[cfg(feature = "remote-tls")]
+mod server_name;
+#[cfg(feature = "remote-tls")]
+mod tls;
 pub mod write;
 pub mod xor;
 
 pub use error::RemoteReadError;
 pub use http::HttpConfigError;
+#[cfg(feature = "remote-tls")]
+pub use tls::TlsConfigError;
 pub use write::{
     HistogramEncoding, RemoteWriteAppender, RemoteWriteBuilder, RemoteWriteClient,
     RemoteWriteError, RetryPolicy, WriteFailure, WriteStats,
@@ -134,6 +140,9 @@ impl RemoteReadBuilder {
         self
     }
 
+    #[cfg(feature = "remote-tls")]
+    crate::storage::remote::tls::tls_builder_methods!();
+
     /// Largest STREAMED_XOR_CHUNKS frame accepted. Default: 50 MiB (as Prometheus).
     pub fn max_frame_bytes(mut self, limit: u64) -> Self {
         self.max_frame_bytes = limit;
@@ -146,8 +155,9 @@ impl RemoteReadBuilder {
         self
     }
 
-    /// Checks the URL and headers and builds the storage. No request is made.
-    pub fn build(self) -> Result<RemoteReadStorage, RemoteReadError> {
+    /// Checks the URL and headers, reads and checks the TLS certificates
+    /// and keys (with `remote-tls`), and builds the storage. No request is made.
+    pub fn build(mut self) -> Result<RemoteReadStorage, RemoteReadError> {
         let agent = self.http.agent("read")?;
         Ok(RemoteReadStorage {
             agent,

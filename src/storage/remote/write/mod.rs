@@ -40,7 +40,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::http::HttpSettings;
+use super::http::{HttpSettings, tls_hint};
 use crate::model::{FloatHistogram, Labels, Timestamp};
 use crate::storage::{Appender, StorageError};
 
@@ -97,6 +97,9 @@ impl RemoteWriteBuilder {
         self
     }
 
+    #[cfg(feature = "remote-tls")]
+    crate::storage::remote::tls::tls_builder_methods!();
+
     /// Most samples and histograms per request (at least 1). Default: 2000
     /// (Prometheus' `max_samples_per_send`).
     pub fn max_samples_per_send(mut self, n: usize) -> Self {
@@ -120,8 +123,9 @@ impl RemoteWriteBuilder {
         self
     }
 
-    /// Checks the URL and headers and builds the client. No request is made.
-    pub fn build(self) -> Result<RemoteWriteClient, RemoteWriteError> {
+    /// Checks the URL and headers, reads and checks the TLS certificates
+    /// and keys (with `remote-tls`), and builds the client. No request is made.
+    pub fn build(mut self) -> Result<RemoteWriteClient, RemoteWriteError> {
         let agent = self.http.agent("write")?;
         Ok(RemoteWriteClient {
             agent,
@@ -233,7 +237,10 @@ impl RemoteWriteClient {
             .send(body);
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(format!("request failed: {e}"), None),
+            Err(e) => {
+                let hint = tls_hint(&e);
+                return Attempt::Retry(format!("request failed: {e}{hint}"), None);
+            }
         };
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
