@@ -28,7 +28,10 @@ fn values(points: &[HPoint]) -> usize {
 
 fuzz_target!(|data: &[u8]| {
     // Whatever decodes stays within the budget for the chunk's size.
-    let decoded = [decode_histogram_chunk(data), decode_float_histogram_chunk(data)];
+    let decoded = [
+        decode_histogram_chunk(data),
+        decode_float_histogram_chunk(data),
+    ];
     for points in decoded.into_iter().flatten() {
         assert!(values(&points) <= decode_budget(data.len()));
     }
