@@ -308,3 +308,66 @@ fn a_histogram_chunk_repeating_a_large_layout_is_refused_not_expanded() {
     assert_eq!(got[0].histograms.len(), 10);
     assert_eq!(got[0].histograms[9].h.custom_values.len(), 2000);
 }
+
+#[test]
+fn a_second_signal_stops_rules_run_stuck_in_a_remote_write_retry() {
+    // The endpoint asks for 300 s between attempts: the first SIGINT waits
+    // for the retries to finish (it flushes), the second exits at once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = drain_request(&mut conn);
+            let _ = tx.send(());
+            let _ = conn.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 300\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promql"))
+        .args([
+            "rules",
+            "run",
+            "--data",
+            "testdata/demo/demo.om",
+            "--remote-write",
+            &url,
+            "testdata/demo/rules/performance.rules.yml",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let signal = |name: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([name, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the first remote-write request");
+    std::thread::sleep(Duration::from_millis(300));
+    signal("-INT");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited on the first signal"
+    );
+    let started = Instant::now();
+    signal("-INT");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after the second SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}

@@ -50,12 +50,18 @@ fn sleep_until(t: i64, stop: &AtomicBool) -> bool {
     }
 }
 
-/// A flag set by SIGINT or SIGTERM.
+/// A flag set by SIGINT or SIGTERM. A second signal, while the first is
+/// still being honoured (e.g. during a remote-write retry that waits for a
+/// server's `Retry-After`), exits at once with status 128 + the signal.
 fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Failure::Usage(format!("cannot handle signal {signal}: {e}")))?;
+        let failed =
+            |e: std::io::Error| Failure::Usage(format!("cannot handle signal {signal}: {e}"));
+        // Registered first, so that it sees the flag as it was before this signal.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))
+            .map_err(failed)?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(failed)?;
     }
     Ok(stop)
 }
@@ -132,12 +138,15 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
 /// interval behind `now` (evaluations that fell behind are skipped), in one
 /// step whatever the gap (a clock jump of years with a 1 ms interval).
 fn skip_missed(next: i64, interval: i64, now: i64) -> i64 {
-    match now.checked_sub(next) {
-        Some(behind) if interval > 0 && behind >= interval => {
-            next.saturating_add((behind / interval).saturating_mul(interval))
-        }
-        _ => next,
-    }
+    // In i128, where neither the gap nor the skip can overflow.
+    let (next, interval, now) = (i128::from(next), i128::from(interval), i128::from(now));
+    let behind = now - next;
+    let skipped = if interval > 0 && behind >= interval {
+        next + behind / interval * interval
+    } else {
+        next
+    };
+    i64::try_from(skipped).unwrap_or(i64::MAX)
 }
 
 /// Prints one evaluation: outputs on standard output, the log line (and the
