@@ -326,6 +326,15 @@ fn a_second_signal_stops_rules_run_stuck_in_a_remote_write_retry() {
             );
         }
     });
+    // A rule with an output at any time (the demo data is from 2023).
+    let dir = std::env::temp_dir().join(format!("promql-robustness-remote-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("one.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: g\n  interval: 1h\n  rules:\n  - record: one\n    expr: vector(1)\n",
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promql"))
         .args([
             "rules",
@@ -334,16 +343,17 @@ fn a_second_signal_stops_rules_run_stuck_in_a_remote_write_retry() {
             "testdata/demo/demo.om",
             "--remote-write",
             &url,
-            "testdata/demo/rules/performance.rules.yml",
+            &rules.to_string_lossy(),
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let pid = child.id().to_string();
     let signal = |name: &str| {
         let sent = std::process::Command::new("kill")
-            .args([name, &child.id().to_string()])
+            .args([name, &pid])
             .status()
             .unwrap();
         assert!(sent.success());
