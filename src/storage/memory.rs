@@ -104,20 +104,33 @@ impl MemSeries {
         if upto == 0 {
             return;
         }
-        for run in self.floats[..upto].chunks(CHUNK_SAMPLES) {
-            let (Some(first), Some(last)) = (run.first(), run.last()) else {
-                continue;
-            };
-            // Sorted, de-duplicated runs always encode.
-            if let Ok(data) = encode_xor(run) {
+        let mut sealed = 0;
+        'runs: for run in self.floats[..upto].chunks(CHUNK_SAMPLES) {
+            // Neighbours more than `i64::MAX` apart cannot share a chunk;
+            // a sorted series has at most one such gap: cut the run there.
+            let cut = run
+                .windows(2)
+                .position(|w| w[1].t.checked_sub(w[0].t).is_none())
+                .map_or(run.len(), |i| i + 1);
+            let (head, tail) = run.split_at(cut);
+            for part in [head, tail] {
+                let (Some(first), Some(last)) = (part.first(), part.last()) else {
+                    continue;
+                };
+                // Sorted, de-duplicated parts always encode; should one not,
+                // it and the rest stay uncompressed rather than be lost.
+                let Ok(data) = encode_xor(part) else {
+                    break 'runs;
+                };
                 self.chunks.push(FloatChunk {
                     min_t: first.t,
                     max_t: last.t,
                     data: data.into_boxed_slice(),
                 });
+                sealed += part.len();
             }
         }
-        self.floats.drain(..upto);
+        self.floats.drain(..sealed);
     }
 
     /// The float samples in `start..=end`, borrowed when none are compressed.
@@ -600,6 +613,94 @@ mod tests {
                 let (a, b) = (start * 10, (start + len) * 10);
                 proptest::prop_assert_eq!(select_all(&plain, a, b), select_all(&packed, a, b));
             }
+        }
+    }
+
+    #[test]
+    fn compressed_store_keeps_samples_more_than_i64_max_apart() {
+        // Found by the audit: a run of 120 samples holding both i64::MIN and
+        // i64::MAX could not be encoded and was dropped when sealed.
+        let l = Labels::from_pairs(&[("__name__", "x")]);
+        // i64::MIN and 0 are 2^63 apart, one more than a delta can hold.
+        let mut times = vec![i64::MIN];
+        times.extend(0..118);
+        times.push(i64::MAX);
+        for (store_all, extra) in [(false, 0), (true, 0), (true, 5)] {
+            let mut plain = MemoryStorage::new();
+            let mut packed = MemoryStorage::compressed();
+            for (i, &t) in times
+                .iter()
+                .chain(&[i64::MAX - 10][..extra.min(1)])
+                .enumerate()
+            {
+                let v = f64::from_bits(0x7ff8_0000_dead_0000 | i as u64);
+                plain.add(&l, t, v);
+                packed.add(&l, t, v);
+            }
+            if store_all {
+                packed.shrink_to_fit();
+            }
+            plain.commit();
+            packed.commit();
+            assert_eq!(packed.sample_count(), plain.sample_count());
+            for (a, b) in [(i64::MIN, i64::MAX), (i64::MIN, 0), (1, i64::MAX), (-3, 3)] {
+                assert_eq!(
+                    select_all(&plain, a, b),
+                    select_all(&packed, a, b),
+                    "{a}..{b}"
+                );
+            }
+            assert_eq!(packed.time_range(), plain.time_range());
+        }
+    }
+
+    /// Timestamps crowded at the ends of `i64` and around zero.
+    fn extreme_time() -> impl proptest::strategy::Strategy<Value = i64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(0i64),
+            i64::MIN..i64::MIN + 2_000,
+            i64::MAX - 2_000..=i64::MAX,
+            -2_000i64..2_000,
+            any::<i64>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compressed_store_answers_like_the_plain_one_at_extreme_times(
+            writes in proptest::collection::vec(
+                (0usize..2, extreme_time(), proptest::prelude::any::<u64>()), 0..500),
+            windows in proptest::collection::vec((extreme_time(), extreme_time()), 1..5),
+            commit_every in 1usize..300,
+        ) {
+            let mut plain = MemoryStorage::new();
+            let mut packed = MemoryStorage::compressed();
+            for (n, &(series, t, bits)) in writes.iter().enumerate() {
+                let l = Labels::from_pairs(&[("__name__", "x"), ("s", &series.to_string())]);
+                // Any bit pattern: NaN payloads, stale markers, infinities.
+                let v = f64::from_bits(bits);
+                plain.add(&l, t, v);
+                packed.add(&l, t, v);
+                if n % commit_every == 0 {
+                    packed.commit();
+                }
+                if n % (commit_every * 2 + 1) == 0 {
+                    packed.shrink_to_fit();
+                }
+            }
+            let all = (i64::MIN, i64::MAX);
+            for &(a, b) in windows.iter().chain([&all]) {
+                let (a, b) = (a.min(b), a.max(b));
+                proptest::prop_assert_eq!(select_all(&plain, a, b), select_all(&packed, a, b));
+            }
+            plain.commit();
+            packed.shrink_to_fit();
+            proptest::prop_assert_eq!(plain.sample_count(), packed.sample_count());
+            proptest::prop_assert_eq!(plain.time_range(), packed.time_range());
+            proptest::prop_assert_eq!(select_all(&plain, all.0, all.1), select_all(&packed, all.0, all.1));
         }
     }
 

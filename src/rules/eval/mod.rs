@@ -201,7 +201,9 @@ impl Group {
                 .interval
                 .as_ref()
                 .map(|i| ms(i.value))
-                .or(options.default_interval_ms)
+                // As in Prometheus, `interval: 0s` means the default.
+                .filter(|&ms| ms > 0)
+                .or(options.default_interval_ms.filter(|&ms| ms > 0))
                 .unwrap_or(60_000),
             query_offset_ms: group
                 .query_offset

@@ -32,6 +32,25 @@ const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
 /// Widths of varbit numbers by the number of `1` bits in their prefix.
 const VARBIT_WIDTHS: [u32; 7] = [3, 6, 9, 12, 18, 25, 56];
 
+/// Values (spans, custom bounds and bucket counts, 8 bytes each) the
+/// histograms decoded from one chunk may hold together, whatever the chunk's
+/// size: 4 Mi values, 32 MiB.
+pub const DECODE_BUDGET_BASE: usize = 1 << 22;
+
+/// Values the decoded histograms may hold per byte of chunk, on top of
+/// [`DECODE_BUDGET_BASE`]. Every bucket of every sample takes at least one
+/// bit of the chunk, so real chunks stay far below 16 values (two per
+/// bucket: the count and at most one span) per byte; the layout, though, is
+/// written once and repeated in every decoded sample, so without this bound
+/// a 40 KiB chunk (20,000 custom bounds or empty spans, 65,535 samples of 4
+/// bits) would decode to 10 GiB.
+pub const DECODE_BUDGET_PER_BYTE: usize = 16;
+
+/// The most values the histograms decoded from a chunk of `len` bytes may hold.
+pub fn decode_budget(len: usize) -> usize {
+    DECODE_BUDGET_BASE.saturating_add(len.saturating_mul(DECODE_BUDGET_PER_BYTE))
+}
+
 /// Why a histogram chunk could not be decoded or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -65,6 +84,23 @@ pub enum HistogramChunkError {
     /// The integer encoder was given counts that are not whole numbers.
     #[error("sample {0} has counts that are not non-negative whole numbers")]
     NotInteger(usize),
+    /// The decoded histograms would hold more values (spans, custom bounds,
+    /// buckets) than [`decode_budget`] allows for the chunk's size: the
+    /// chunk repeats a large layout in many samples.
+    #[error(
+        "histogram chunk of {len} bytes would decode to more than {limit} values \
+         (spans, bounds and buckets; {per_sample} per sample, over the limit at sample {sample})"
+    )]
+    TooLarge {
+        /// The chunk's size in bytes.
+        len: usize,
+        /// The budget for that size.
+        limit: usize,
+        /// The sample that went over it.
+        sample: usize,
+        /// Spans, custom bounds and buckets of one decoded sample.
+        per_sample: usize,
+    },
 }
 
 // ---------------------------------------------------------------- varbit --
@@ -168,8 +204,25 @@ impl Layout {
     }
 
     fn bucket_counts(&self) -> (usize, usize) {
-        let count = |s: &[BucketSpan]| s.iter().map(|s| s.length as usize).sum();
+        let count = |s: &[BucketSpan]| {
+            s.iter()
+                .fold(0usize, |n, s| n.saturating_add(s.length as usize))
+        };
         (count(&self.positive_spans), count(&self.negative_spans))
+    }
+
+    /// Spans, custom bounds and buckets one decoded (non-stale) sample holds.
+    fn values_per_sample(&self) -> usize {
+        let (np, nn) = self.bucket_counts();
+        [
+            self.positive_spans.len(),
+            self.negative_spans.len(),
+            self.custom_values.len(),
+            np,
+            nn,
+        ]
+        .into_iter()
+        .fold(0usize, usize::saturating_add)
     }
 
     fn read(r: &mut BitReader<'_>) -> Result<Option<Self>, HistogramChunkError> {
@@ -341,6 +394,45 @@ struct Header<'a> {
     stream: BitReader<'a>,
 }
 
+/// Counts the values decoded histograms hold against [`decode_budget`].
+struct Budget {
+    len: usize,
+    limit: usize,
+    used: usize,
+    per_sample: usize,
+}
+
+impl Budget {
+    fn new(data: &[u8], layout: &Layout) -> Self {
+        Budget {
+            len: data.len(),
+            limit: decode_budget(data.len()),
+            used: 0,
+            per_sample: layout.values_per_sample(),
+        }
+    }
+
+    /// Charges one non-stale sample.
+    fn charge(&mut self, sample: usize) -> Result<(), HistogramChunkError> {
+        self.used = self.used.saturating_add(self.per_sample);
+        if self.used > self.limit {
+            return Err(HistogramChunkError::TooLarge {
+                len: self.len,
+                limit: self.limit,
+                sample,
+                per_sample: self.per_sample,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Room for the samples announced, but no more than the data can hold
+/// (every sample after the first takes at least four bits).
+fn capacity(expected: usize, r: &BitReader<'_>) -> usize {
+    expected.min(1 + r.remaining() / 4)
+}
+
 fn read_header(data: &[u8]) -> Result<Header<'_>, HistogramChunkError> {
     let [hi, lo, flags, rest @ ..] = data else {
         return Err(HistogramChunkError::NoHeader(data.len()));
@@ -454,7 +546,8 @@ pub fn decode_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, HistogramChunk
     let mut sum = XorValue::default();
     let mut pos = vec![DodInt::default(); np];
     let mut neg = vec![DodInt::default(); nn];
-    out.reserve(expected);
+    let mut budget = Budget::new(data, &layout);
+    out.reserve(capacity(expected, &r));
     for i in 0..expected {
         let truncated = HistogramChunkError::Truncated {
             decoded: i,
@@ -495,6 +588,7 @@ pub fn decode_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, HistogramChunk
         let h = if is_stale_nan(sum.value()) {
             stale_histogram(hint)
         } else {
+            budget.charge(i)?;
             histogram_of(
                 &layout,
                 hint,
@@ -537,7 +631,8 @@ pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, Histogra
     );
     let mut pos = vec![XorValue::default(); np];
     let mut neg = vec![XorValue::default(); nn];
-    out.reserve(expected);
+    let mut budget = Budget::new(data, &layout);
+    out.reserve(capacity(expected, &r));
     for i in 0..expected {
         let truncated = HistogramChunkError::Truncated {
             decoded: i,
@@ -579,6 +674,7 @@ pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, Histogra
         let h = if is_stale_nan(sum.value()) {
             stale_histogram(hint)
         } else {
+            budget.charge(i)?;
             histogram_of(
                 &layout,
                 hint,
@@ -937,6 +1033,179 @@ mod tests {
                 .collect();
             let _ = decode_histogram_chunk(&bytes);
             let _ = decode_float_histogram_chunk(&bytes);
+        }
+    }
+
+    /// A chunk announcing 65,535 samples whose layout has `bounds` custom
+    /// bounds (or, without them, `bounds` empty spans), every sample after
+    /// the first repeating the previous one in four bits.
+    fn repeated_layout_chunk(bounds: u64, float: bool) -> Vec<u8> {
+        let mut w = BitWriter::with_header(&[0xff, 0xff, 0]);
+        write_zero_threshold(&mut w, 0.0);
+        let custom = bounds % 2 == 0;
+        write_varbit_int(&mut w, if custom { -53 } else { 0 });
+        write_varbit_uint(&mut w, if custom { 0 } else { bounds });
+        if !custom {
+            for _ in 0..bounds {
+                write_varbit_uint(&mut w, 0);
+                write_varbit_int(&mut w, 0);
+            }
+        }
+        write_varbit_uint(&mut w, 0);
+        if custom {
+            write_varbit_uint(&mut w, bounds);
+            for _ in 0..bounds {
+                write_varbit_uint(&mut w, 1); // the bound 0, in five bits
+            }
+        }
+        write_varbit_int(&mut w, 0); // first timestamp
+        if float {
+            for v in [0.0f64, 0.0, 1.0] {
+                w.bits(v.to_bits(), 64);
+            }
+        } else {
+            write_varbit_uint(&mut w, 0);
+            write_varbit_uint(&mut w, 0);
+            w.bits(1.0f64.to_bits(), 64);
+        }
+        for _ in 1..65_535 {
+            w.bits(0, 4);
+        }
+        w.into_bytes()
+    }
+
+    #[test]
+    fn a_layout_repeated_in_every_sample_is_bounded_by_the_chunk_size() {
+        // Found by the audit: ~45 KiB decoded to 65,535 histograms of 20,000
+        // bounds each (10 GiB) before the decode budget.
+        for bounds in [20_000, 20_001] {
+            for float in [false, true] {
+                let bytes = repeated_layout_chunk(bounds, float);
+                assert!(bytes.len() < 50_000, "{}", bytes.len());
+                let got = if float {
+                    decode_float_histogram_chunk(&bytes)
+                } else {
+                    decode_histogram_chunk(&bytes)
+                };
+                let Err(HistogramChunkError::TooLarge {
+                    len,
+                    limit,
+                    sample,
+                    per_sample,
+                }) = got
+                else {
+                    panic!("{bounds} {float}: {:?}", got.map(|p| p.len()));
+                };
+                assert_eq!((len, limit), (bytes.len(), decode_budget(bytes.len())));
+                assert_eq!(per_sample as u64, bounds);
+                assert!(sample * per_sample <= limit + per_sample);
+            }
+        }
+        // The same layouts with few samples are fine.
+        let err = decode_histogram_chunk(&repeated_layout_chunk(20_000, false))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("would decode to more than"), "{err}");
+        let mut small = repeated_layout_chunk(20_000, false);
+        small[..2].copy_from_slice(&100u16.to_be_bytes());
+        let got = decode_histogram_chunk(&small).unwrap();
+        assert_eq!(got.len(), 100);
+        assert_eq!(got[99].h.custom_values.len(), 20_000);
+    }
+
+    #[test]
+    fn real_sized_chunks_are_within_the_budget() {
+        // 120 samples of 4,000 buckets in 4 spans, and 8,000 custom bounds.
+        let layout = Layout {
+            schema: 0,
+            zero_threshold: 0.0,
+            positive_spans: vec![span(-3000, 1000), span(5, 1000), span(5, 1000)],
+            negative_spans: vec![span(0, 1000)],
+            custom_values: vec![],
+        };
+        let custom = Layout {
+            schema: CUSTOM_BUCKETS_SCHEMA,
+            zero_threshold: 0.0,
+            positive_spans: vec![span(0, 3), span(7000, 2)],
+            negative_spans: vec![],
+            custom_values: (0..8000).map(f64::from).collect(),
+        };
+        for layout in [layout, custom] {
+            let times: Vec<i64> = (0..120).map(|i| i * 15_000).collect();
+            // Constant histograms: every bucket costs one bit per sample.
+            let p: Vec<HPoint> = times
+                .iter()
+                .map(|&t| HPoint {
+                    t,
+                    h: Arc::new(hist(0.0, &layout, 1.0)),
+                })
+                .collect();
+            let ints = encode_histogram_chunk(&p, CounterResetHint::Unknown).unwrap();
+            assert!(same(&decode_histogram_chunk(&ints).unwrap(), &p));
+            let floats = encode_float_histogram_chunk(&p, CounterResetHint::Unknown).unwrap();
+            assert!(same(&decode_float_histogram_chunk(&floats).unwrap(), &p));
+        }
+    }
+
+    /// Values (spans, bounds, buckets) held by decoded histograms.
+    fn decoded_values(points: &[HPoint]) -> usize {
+        points
+            .iter()
+            .map(|p| {
+                let h = &p.h;
+                h.positive_spans.len()
+                    + h.negative_spans.len()
+                    + h.custom_values.len()
+                    + h.positive_buckets.len()
+                    + h.negative_buckets.len()
+            })
+            .sum()
+    }
+
+    /// A chunk that starts with a plausible layout (so that decoding gets
+    /// past it) and continues with arbitrary bytes.
+    fn chunk_with_layout() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u16>(),
+            any::<u8>(),
+            any::<bool>(),
+            prop::collection::vec((0u32..4, -3i32..3), 0..40),
+            0u64..300,
+            prop::collection::vec(any::<u8>(), 0..3000),
+        )
+            .prop_map(|(count, flags, custom, spans, bounds, tail)| {
+                let mut w = BitWriter::with_header(&[(count >> 8) as u8, count as u8, flags]);
+                write_zero_threshold(&mut w, 0.0);
+                write_varbit_int(&mut w, if custom { -53 } else { 2 });
+                write_varbit_uint(&mut w, spans.len() as u64);
+                for &(length, offset) in &spans {
+                    write_varbit_uint(&mut w, u64::from(length));
+                    write_varbit_int(&mut w, i64::from(offset));
+                }
+                write_varbit_uint(&mut w, 0);
+                if custom {
+                    write_varbit_uint(&mut w, bounds);
+                    for i in 0..bounds {
+                        write_custom_bound(&mut w, i as f64 / 8.0);
+                    }
+                }
+                let mut bytes = w.into_bytes();
+                bytes.extend(tail);
+                bytes
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_chunks_never_panic_and_decode_within_the_budget(
+            bytes in prop_oneof![prop::collection::vec(any::<u8>(), 0..3000), chunk_with_layout()],
+        ) {
+            for decode in [decode_histogram_chunk, decode_float_histogram_chunk] {
+                if let Ok(points) = decode(&bytes) {
+                    prop_assert!(decoded_values(&points) <= decode_budget(bytes.len()));
+                    prop_assert!(points.len() <= 1 + bytes.len() * 2);
+                }
+            }
         }
     }
 

@@ -27,7 +27,8 @@ pub enum XorError {
     /// A varint in the stream is longer than 64 bits.
     #[error("XOR chunk has a malformed varint in sample {0}")]
     BadVarint(usize),
-    /// A timestamp overflowed `i64`.
+    /// A timestamp overflowed `i64` while decoding, or the encoder was given
+    /// two consecutive timestamps more than `i64::MAX` apart.
     #[error("XOR chunk timestamp overflows in sample {0}")]
     TimestampOverflow(usize),
     /// The encoder was given more samples than a chunk can count.
@@ -148,7 +149,9 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
         return Err(XorError::NoHeader(data.len()));
     };
     let expected = usize::from(u16::from_be_bytes([*hi, *lo]));
-    out.reserve(expected);
+    // Room for the samples announced, but no more than the data can hold
+    // (every sample after the first takes at least two bits).
+    out.reserve(expected.min(1 + rest.len().saturating_mul(4)));
     let truncated = |decoded| XorError::Truncated { decoded, expected };
     let mut r = BitReader::new(rest);
 
@@ -260,8 +263,9 @@ impl XorEncoder {
         self.count == 0
     }
 
-    /// Adds a sample. Timestamps must strictly increase; a chunk holds at
-    /// most 65535 samples.
+    /// Adds a sample. Timestamps must strictly increase, by at most
+    /// `i64::MAX` from one sample to the next; a chunk holds at most 65535
+    /// samples.
     pub fn push(&mut self, t: Timestamp, v: f64) -> Result<(), XorError> {
         let i = self.len();
         let Some(count) = self.count.checked_add(1) else {
@@ -276,6 +280,9 @@ impl XorEncoder {
             _ => {
                 let delta = match t.checked_sub(self.t) {
                     Some(d) if d > 0 => d,
+                    // Increasing, but more than `i64::MAX` apart: the
+                    // format cannot hold the gap.
+                    None if t > self.t => return Err(XorError::TimestampOverflow(i)),
                     _ => return Err(XorError::NotIncreasing(i)),
                 };
                 if i == 1 {
@@ -456,6 +463,49 @@ mod tests {
                 .len(),
             65_535
         );
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_round_trip_or_are_refused_clearly() {
+        let p = points(&[
+            (i64::MIN, 1.0),
+            (-1, 2.0),
+            (i64::MAX - 1, 3.0),
+            (i64::MAX, 4.0),
+        ]);
+        assert!(same(&decode_xor(&encode_xor(&p).unwrap()).unwrap(), &p));
+        // Increasing, but further apart than a delta can say.
+        let p = points(&[(i64::MIN, 1.0), (i64::MAX, 2.0)]);
+        assert_eq!(encode_xor(&p), Err(XorError::TimestampOverflow(1)));
+        let p = points(&[(i64::MIN, 1.0), (0, 2.0), (1, 2.0)]);
+        assert_eq!(encode_xor(&p), Err(XorError::TimestampOverflow(1)));
+    }
+
+    #[test]
+    fn a_short_chunk_announcing_many_samples_reserves_little() {
+        let mut out = Vec::new();
+        assert_eq!(
+            decode_xor_into(&[0xff, 0xff, 0], &mut out),
+            Err(XorError::Truncated {
+                decoded: 0,
+                expected: 65_535
+            })
+        );
+        assert!(out.capacity() <= 8, "{}", out.capacity());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_decode_in_proportion(
+            bytes in prop::collection::vec(any::<u8>(), 0..2000),
+        ) {
+            let mut out = Vec::new();
+            let ok = decode_xor_into(&bytes, &mut out).is_ok();
+            prop_assert!(out.capacity() <= 1 + 4 * bytes.len());
+            if ok {
+                prop_assert!(out.len() <= 1 + 4 * bytes.len());
+            }
+        }
     }
 
     /// Values drawn mostly from the awkward ones: NaN, stale markers, ±Inf,

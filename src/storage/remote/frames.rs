@@ -38,6 +38,15 @@ pub enum FrameError {
         /// The limit.
         limit: u64,
     },
+    /// The frames together are larger than the configured limit on a
+    /// whole response.
+    #[error("response is over the limit of {limit} bytes at frame {frame}")]
+    ResponseTooLarge {
+        /// Zero-based frame number.
+        frame: usize,
+        /// The limit.
+        limit: u64,
+    },
     /// The payload does not match its checksum.
     #[error("frame {frame} is corrupt: CRC-32C {actual:#010x}, expected {expected:#010x}")]
     Checksum {
@@ -84,6 +93,10 @@ pub struct FrameReader<R> {
     inner: R,
     limit: u64,
     frame: usize,
+    /// Most bytes of the whole stream (length prefixes, checksums and payloads).
+    total_limit: u64,
+    /// Bytes of the frames read so far.
+    total: u64,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -93,7 +106,17 @@ impl<R: Read> FrameReader<R> {
             inner,
             limit,
             frame: 0,
+            total_limit: u64::MAX,
+            total: 0,
         }
+    }
+
+    /// Refuses a stream whose frames (length prefixes, checksums and
+    /// payloads) add up to more than `limit` bytes, before reading the
+    /// frame that would cross it. Default: no limit.
+    pub fn with_total_limit(mut self, limit: u64) -> Self {
+        self.total_limit = limit;
+        self
     }
 
     /// The next frame's payload, or `None` when the stream ends cleanly
@@ -108,6 +131,19 @@ impl<R: Read> FrameReader<R> {
                 frame,
                 size,
                 limit: self.limit,
+            });
+        }
+        // The prefix took at most 10 bytes; the checksum takes 4.
+        let prefix = varint_len(size);
+        self.total = self
+            .total
+            .saturating_add(prefix)
+            .saturating_add(4)
+            .saturating_add(size);
+        if self.total > self.total_limit {
+            return Err(FrameError::ResponseTooLarge {
+                frame,
+                limit: self.total_limit,
             });
         }
         let mut crc = [0u8; 4];
@@ -180,6 +216,11 @@ impl<R: Read> FrameReader<R> {
         }
         Ok(())
     }
+}
+
+/// Bytes of the varint encoding of `n`.
+fn varint_len(n: u64) -> u64 {
+    u64::from((64 - n.leading_zeros()).max(1).div_ceil(7))
 }
 
 /// Frames `payload` (for tests and for servers written in Rust).
@@ -275,6 +316,65 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_stream_over_the_total_limit_is_refused_before_the_frame_that_crosses_it() {
+        let frame = encode_frame(&[5; 100]);
+        assert_eq!(frame.len(), 105);
+        let stream: Vec<u8> = std::iter::repeat_n(&frame, 4).flatten().copied().collect();
+        // Exactly three frames fit.
+        let mut r = FrameReader::new(stream.as_slice(), 1000).with_total_limit(315);
+        for _ in 0..3 {
+            assert!(r.next_frame().unwrap().is_some());
+        }
+        let err = r.next_frame().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FrameError::ResponseTooLarge {
+                    frame: 3,
+                    limit: 315
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "response is over the limit of 315 bytes at frame 3"
+        );
+        // An endless stream of empty frames stops at the limit too.
+        let empty = encode_frame(&[]);
+        let endless = std::io::Read::take(std::io::repeat(0), u64::MAX);
+        assert_eq!(empty, vec![0, 0, 0, 0, 0]);
+        let mut r = FrameReader::new(endless, 10).with_total_limit(1 << 16);
+        let mut frames = 0;
+        let err = loop {
+            match r.next_frame() {
+                Ok(Some(_)) => frames += 1,
+                Ok(None) => panic!("endless stream ended"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(frames, (1 << 16) / 5);
+        assert!(
+            matches!(err, FrameError::ResponseTooLarge { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for (n, len) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u64::MAX, 10),
+        ] {
+            assert_eq!(varint_len(n), len, "{n}");
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ use prost::Message;
 use super::{SelectHints, SelectedSeries, Storage, StorageError};
 use crate::model::{MatchOp, Matcher};
 
+mod body;
 mod decode;
 mod error;
 pub mod frames;
@@ -68,8 +69,6 @@ const SAMPLES_CONTENT_TYPE: &str = "application/x-protobuf";
 /// Content type of a STREAMED_XOR_CHUNKS response.
 const STREAMED_CONTENT_TYPE: &str =
     "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
-/// Longest server error message kept from a non-2xx response.
-const MAX_ERROR_BODY: u64 = 1024;
 
 /// Which response type to ask the endpoint for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -149,7 +148,9 @@ impl RemoteReadBuilder {
         self
     }
 
-    /// Largest SAMPLES response accepted, compressed and decompressed. Default: 1 GiB.
+    /// Largest response accepted: a SAMPLES body, compressed and
+    /// decompressed, or all the frames of a STREAMED_XOR_CHUNKS response
+    /// together. Default: 1 GiB.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.max_response_bytes = limit;
         self
@@ -229,16 +230,10 @@ impl RemoteReadStorage {
             .to_string();
         let mut body = response.into_body();
         if !(200..300).contains(&status) {
-            let text = body
-                .with_config()
-                .limit(MAX_ERROR_BODY)
-                .read_to_vec()
-                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-                .unwrap_or_else(|e| format!("(no readable body: {e})"));
             return Err(RemoteReadError::Status {
                 url: url.to_string(),
                 status,
-                body: text,
+                body: body::error_message(body),
             });
         }
         let window = Window {
@@ -248,7 +243,8 @@ impl RemoteReadStorage {
         };
         let series = if content_type.starts_with(STREAMED_CONTENT_TYPE) {
             let reader = body.into_with_config().limit(u64::MAX).reader();
-            let mut frames = FrameReader::new(reader, self.config.max_frame_bytes);
+            let mut frames = FrameReader::new(reader, self.config.max_frame_bytes)
+                .with_total_limit(self.config.max_response_bytes);
             decode::decode_stream(&mut frames, &window)?
         } else if content_type.starts_with(SAMPLES_CONTENT_TYPE) {
             let compressed = body

@@ -120,7 +120,7 @@ struct Setup {
 
 impl SourceArgs {
     fn setup(&self, files: &[PathBuf]) -> Result<Setup, Failure> {
-        let timeout_ms = parse_duration_arg(&self.timeout).map_err(Failure::Usage)?;
+        let timeout_ms = duration_flag("timeout", &self.timeout)?;
         let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
         let groups = load_groups(files)?;
         let sink = self.sink(timeout)?;
@@ -188,6 +188,17 @@ fn load_groups(files: &[PathBuf]) -> Result<Vec<Group>, Failure> {
     }
 }
 
+/// A duration flag's value in milliseconds; negative ones are refused.
+fn duration_flag(flag: &str, value: &str) -> Result<i64, Failure> {
+    let ms = parse_duration_arg(value).map_err(|e| Failure::Usage(format!("--{flag}: {e}")))?;
+    if ms < 0 {
+        return Err(Failure::Usage(format!(
+            "--{flag} must not be negative, got {value:?}"
+        )));
+    }
+    Ok(ms)
+}
+
 /// Runs `rules eval` or `rules run`.
 pub(crate) fn run_rules(kind: RulesKind) -> Result<(), Failure> {
     match kind {
@@ -206,17 +217,16 @@ pub(crate) fn run_rules(kind: RulesKind) -> Result<(), Failure> {
             output,
             files,
         } => {
-            let keep_outputs_ms = parse_duration_arg(&keep_outputs).map_err(Failure::Usage)?;
+            let keep_outputs_ms = duration_flag("keep-outputs", &keep_outputs)?;
             let start = start
                 .as_deref()
                 .map(parse_time)
                 .transpose()
-                .map_err(Failure::Usage)?;
+                .map_err(|e| Failure::Usage(format!("--start: {e}")))?;
             let duration = duration
                 .as_deref()
-                .map(parse_duration_arg)
-                .transpose()
-                .map_err(Failure::Usage)?;
+                .map(|d| duration_flag("for", d))
+                .transpose()?;
             if start.is_some() && iterations.is_none() && duration.is_none() {
                 return Err(Failure::Usage(
                     "--start needs --iterations or --for (a simulated clock never waits)".into(),
@@ -241,7 +251,10 @@ fn eval_once(
     output: RulesOutput,
     files: &[PathBuf],
 ) -> Result<(), Failure> {
-    let at = at.map(parse_time).transpose().map_err(Failure::Usage)?;
+    let at = at
+        .map(parse_time)
+        .transpose()
+        .map_err(|e| Failure::Usage(format!("--at: {e}")))?;
     let Setup {
         storage,
         default_time,

@@ -50,12 +50,18 @@ fn sleep_until(t: i64, stop: &AtomicBool) -> bool {
     }
 }
 
-/// A flag set by SIGINT or SIGTERM.
+/// A flag set by SIGINT or SIGTERM. A second signal, while the first is
+/// still being honoured (e.g. during a remote-write retry that waits for a
+/// server's `Retry-After`), exits at once with status 128 + the signal.
 fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Failure::Usage(format!("cannot handle signal {signal}: {e}")))?;
+        let failed =
+            |e: std::io::Error| Failure::Usage(format!("cannot handle signal {signal}: {e}"));
+        // Registered first, so that it sees the flag as it was before this signal.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))
+            .map_err(failed)?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(failed)?;
     }
     Ok(stop)
 }
@@ -74,16 +80,19 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
     let simulated = bounds.start.is_some();
     let start = bounds.start.unwrap_or_else(now_ms);
     let end = bounds.duration_ms.map(|d| start.saturating_add(d));
-    let mut next = vec![start; groups.len()];
+    // The next evaluation time of each group; `None` once the next one would
+    // be past the end of time (`interval: 292000000y`).
+    let mut next = vec![Some(start); groups.len()];
     let mut done = vec![0u64; groups.len()];
     let mut store = OverlayStore::new(storage.as_ref(), sink);
     let (mut evaluations, mut failed) = (0u64, false);
     let mut trim_at = TRIM_THRESHOLD;
     while !stop.load(Ordering::Relaxed) {
         let due = (0..groups.len())
-            .filter(|&i| bounds.iterations.is_none_or(|n| done.get(i) < Some(&n)))
-            .min_by_key(|&i| (next.get(i).copied().unwrap_or(i64::MAX), i));
-        let (Some(i), Some(&t)) = (due, due.and_then(|i| next.get(i))) else {
+            .filter_map(|i| Some((next.get(i).copied().flatten()?, i)))
+            .filter(|&(_, i)| bounds.iterations.is_none_or(|n| done.get(i) < Some(&n)))
+            .min();
+        let Some((t, i)) = due else {
             break;
         };
         if end.is_some_and(|e| t > e) || (!simulated && !sleep_until(t, &stop)) {
@@ -105,10 +114,10 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
         }
         if let (Some(d), Some(n)) = (done.get_mut(i), next.get_mut(i)) {
             *d += 1;
-            *n = t.saturating_add(interval);
+            *n = t.checked_add(interval);
             // On the wall clock, evaluations that fell behind are skipped.
-            while !simulated && *n + interval <= now_ms() {
-                *n += interval;
+            if !simulated {
+                *n = n.map(|n| skip_missed(n, interval, now_ms()));
             }
         }
     }
@@ -123,6 +132,21 @@ pub(crate) fn run(setup: Setup, bounds: &Bounds, output: RulesOutput) -> Result<
     } else {
         Ok(())
     }
+}
+
+/// The first of `next`, `next + interval`, ... that is not a whole
+/// interval behind `now` (evaluations that fell behind are skipped), in one
+/// step whatever the gap (a clock jump of years with a 1 ms interval).
+fn skip_missed(next: i64, interval: i64, now: i64) -> i64 {
+    // In i128, where neither the gap nor the skip can overflow.
+    let (next, interval, now) = (i128::from(next), i128::from(interval), i128::from(now));
+    let behind = now - next;
+    let skipped = if interval > 0 && behind >= interval {
+        next + behind / interval * interval
+    } else {
+        next
+    };
+    i64::try_from(skipped).unwrap_or(i64::MAX)
 }
 
 /// Prints one evaluation: outputs on standard output, the log line (and the
@@ -146,5 +170,23 @@ fn print_evaluation(
     match write {
         Some(w) => eprintln!("{}\n  {}", report.log_line(), w.text()),
         None => eprintln!("{}", report.log_line()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skip_missed;
+
+    #[test]
+    fn missed_evaluations_are_skipped_in_one_step() {
+        assert_eq!(skip_missed(1000, 100, 1000), 1000);
+        assert_eq!(skip_missed(1000, 100, 1099), 1000);
+        assert_eq!(skip_missed(1000, 100, 1100), 1100);
+        assert_eq!(skip_missed(1000, 100, 1250), 1200);
+        // Far behind with a tiny interval: no loop, no overflow.
+        assert_eq!(skip_missed(i64::MIN, 1, i64::MAX), i64::MAX);
+        assert_eq!(skip_missed(0, 1, 1 << 62), 1 << 62);
+        assert_eq!(skip_missed(i64::MAX, i64::MAX, 0), i64::MAX);
+        assert_eq!(skip_missed(5, 0, 10), 5);
     }
 }

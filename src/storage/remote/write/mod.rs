@@ -57,9 +57,6 @@ pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
 
 use encode::Batch;
 
-/// Longest server message kept from a failed response.
-const MAX_ERROR_BODY: u64 = 1024;
-
 /// Configures a [`RemoteWriteClient`].
 #[derive(Clone, Debug)]
 #[must_use]
@@ -251,13 +248,7 @@ impl RemoteWriteClient {
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-        let message = response
-            .into_body()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec()
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-            .unwrap_or_else(|e| format!("(no readable body: {e})"));
+        let message = super::body::error_message(response.into_body());
         if retry::is_retryable(status) {
             Attempt::Retry(format!("HTTP status {status}: {message}"), retry_after)
         } else {

@@ -67,7 +67,11 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         return Some(Duration::from_secs(seconds));
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(date.timestamp()).ok()?);
+    // A date before 1970 is in the past too.
+    let Ok(seconds) = u64::try_from(date.timestamp()) else {
+        return Some(Duration::ZERO);
+    };
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -128,5 +132,61 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_are_bounded_or_ignored() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+        let p = RetryPolicy::default();
+        // Huge: honoured only up to MAX_RETRY_AFTER.
+        for huge in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let d = parse_retry_after(huge, now);
+            assert!(d.is_some_and(|d| d > MAX_RETRY_AFTER), "{huge}");
+            assert_eq!(p.delay(1, d), MAX_RETRY_AFTER, "{huge}");
+        }
+        // Before 1970: in the past, so no wait.
+        assert_eq!(
+            parse_retry_after("Mon, 01 Jan 1900 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        // Garbage, negative, fractional, overflowing, empty: the backoff applies.
+        let long = "9".repeat(10_000);
+        for bad in [
+            "",
+            " ",
+            "-1",
+            "1.5",
+            "1e3",
+            "0x10",
+            "18446744073709551616",
+            long.as_str(),
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "\u{0}",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:.20}");
+            assert_eq!(p.delay(2, None), p.backoff(2));
+        }
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        let p = RetryPolicy {
+            min_backoff: Duration::MAX,
+            max_backoff: Duration::from_secs(5),
+            max_attempts: u32::MAX,
+        };
+        for attempt in [0, 1, 2, 31, 32, 33, 64, u32::MAX] {
+            assert_eq!(p.backoff(attempt), Duration::from_secs(5), "{attempt}");
+        }
+        let p = RetryPolicy {
+            min_backoff: Duration::from_nanos(1),
+            max_backoff: Duration::MAX,
+            max_attempts: 3,
+        };
+        assert_eq!(
+            p.backoff(u32::MAX),
+            Duration::from_nanos(u64::from(u32::MAX))
+        );
+        assert_eq!(p.backoff(0), Duration::from_nanos(1));
     }
 }

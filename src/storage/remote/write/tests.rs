@@ -451,3 +451,150 @@ fn whole_histograms_can_go_as_integer_histograms() {
     let decoded = WriteRequest::decode(raw.as_slice()).unwrap();
     assert_eq!(decoded.timeseries[0].histograms[0].count_float, Some(10.0));
 }
+
+#[test]
+fn a_huge_error_body_is_cut_to_its_start_not_lost() {
+    // Found by the audit: a refusal with a body over 1 KiB (an HTML error
+    // page) was reported as "(no readable body: ...)" without the message.
+    let page = format!("invalid sample: {}", "x".repeat(1 << 20));
+    let server = FakeServer::start(vec![answer("400 Bad Request", "", &page)]);
+    let client = RemoteWriteClient::builder(&server.url)
+        .retry(fast_retries(2))
+        .build()
+        .unwrap();
+    let mut appender = client.appender();
+    appender.append(&up("a"), 0, 1.0).unwrap();
+    let err = appender.flush().unwrap_err();
+    let RemoteWriteError::Failed { failure, .. } = &err else {
+        panic!("{err:?}");
+    };
+    let WriteFailure::Rejected { status, message } = failure else {
+        panic!("{failure:?}");
+    };
+    assert_eq!(*status, 400);
+    assert!(message.starts_with("invalid sample: xxx"), "{message:.80}");
+    assert!(message.ends_with(" [truncated]"), "{}", &message[1000..]);
+    assert_eq!(message.len(), 1024 + " [truncated]".len());
+}
+
+#[test]
+fn retryable_answers_with_garbage_retry_after_fall_back_to_the_backoff() {
+    let script = [
+        "Retry-After: soon\r\n",
+        "Retry-After: -5\r\n",
+        "Retry-After: 1.5\r\n",
+        "Retry-After: 99999999999999999999999\r\n",
+        "Retry-After: Thu, 01 Jan 1970 00:00:00 GMT\r\n",
+        "Retry-After: \r\n",
+    ]
+    .iter()
+    .map(|h| answer("503 Service Unavailable", h, &"e".repeat(5000)))
+    .collect();
+    let server = FakeServer::start(script);
+    let client = RemoteWriteClient::builder(&server.url)
+        .retry(fast_retries(7))
+        .build()
+        .unwrap();
+    let mut appender = client.appender();
+    appender.append(&up("a"), 0, 1.0).unwrap();
+    let started = std::time::Instant::now();
+    let stats = appender.flush().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (stats.requests, stats.retries, stats.samples_sent),
+        (7, 6, 1)
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_on_every_attempt() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+    // Accepts connections and reads, but never answers.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let client = RemoteWriteClient::builder(url)
+        .timeout(Duration::from_millis(200))
+        .retry(fast_retries(3))
+        .build()
+        .unwrap();
+    let mut appender = client.appender();
+    appender.append(&up("a"), 0, 1.0).unwrap();
+    let started = std::time::Instant::now();
+    let err = appender.flush().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = err.stats().unwrap();
+    assert_eq!((stats.requests, stats.samples_failed), (3, 1));
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn giant_label_sets_and_histograms_with_huge_spans_are_encoded_as_given() {
+    let mut batch = Batch::default();
+    let labels: Vec<(String, String)> = (0..10_000)
+        .map(|i| (format!("l{i:05}"), "v".repeat(100)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    batch.push_sample(&Labels::from_pairs(&pairs), 0, 1.0);
+    // Spans announcing far more buckets than present: sent as given.
+    let h = FloatHistogram {
+        schema: 0,
+        positive_spans: vec![BucketSpan {
+            offset: i32::MIN,
+            length: u32::MAX,
+        }],
+        positive_buckets: vec![1.0],
+        ..Default::default()
+    };
+    for encoding in [
+        HistogramEncoding::Float,
+        HistogramEncoding::IntegerWhenExact,
+    ] {
+        batch.push_histogram(&up("h"), 0, &h, encoding);
+    }
+    let body = batch.encode().unwrap();
+    let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+    let request = WriteRequest::decode(raw.as_slice()).unwrap();
+    assert_eq!(request.timeseries[0].labels.len(), 10_000);
+    assert_eq!(request.timeseries[1].histograms.len(), 2);
+    assert_eq!(
+        request.timeseries[1].histograms[0].positive_spans[0].length,
+        u32::MAX
+    );
+}
+
+#[test]
+fn zero_limits_in_the_builder_are_raised_to_one() {
+    let server = FakeServer::start(vec![answer("500 Internal Server Error", "", "")]);
+    let client = RemoteWriteClient::builder(&server.url)
+        .max_samples_per_send(0)
+        .retry(RetryPolicy {
+            max_attempts: 0,
+            ..fast_retries(1)
+        })
+        .build()
+        .unwrap();
+    let mut appender = client.appender();
+    // A batch of one: sent (and refused once, not retried) while appending.
+    assert!(appender.append(&up("a"), 0, 1.0).is_err());
+    assert_eq!(appender.pending(), 0);
+    assert_eq!(server.requests(), 1);
+}
