@@ -233,9 +233,9 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(150);
 
 #[test]
 fn timeout_is_honoured_inside_a_long_subquery() {
-    // 30 series of one day; the subquery has 86,400 steps per series and
-    // takes about 4.4 s to finish without a timeout (debug build).
-    let storage = store(30, 24 * 60);
+    // 120 series of one day; the subquery has 86,400 steps per series and
+    // takes about 4 s to finish without a timeout (debug build).
+    let storage = store(120, 24 * 60);
     let took = time_out(&storage, "max_over_time(rate(x[5m])[1d:1s])", None);
     println!("subquery timed out after {took:?}");
     assert!(
@@ -320,7 +320,9 @@ fn every_query_shape_stops_near_the_deadline() {
 
 #[test]
 fn timeout_is_honoured_in_range_queries_over_many_series() {
-    let storage = store(200, 60);
+    // Big enough that each query needs several times the 100 ms deadline
+    // (7.2M points at a 500 ms step), however fast the engine gets.
+    let storage = store(1000, 60);
     for q in [
         "sum by (i) (rate(x[5m]))",
         "quantile_over_time(0.9, x[30m])",
@@ -328,7 +330,7 @@ fn timeout_is_honoured_in_range_queries_over_many_series() {
         "topk(5, x)",
         "x / on(i) x",
     ] {
-        let took = time_out(&storage, q, Some((0, 3_600_000, 1_000)));
+        let took = time_out(&storage, q, Some((0, 3_600_000, 500)));
         println!("{q}: timed out after {took:?}");
         assert!(
             took < Duration::from_millis(100) + TIMEOUT_SLACK,

@@ -28,7 +28,7 @@ pub(crate) struct Shared<'a> {
     /// Samples read from storage.
     pub read: Cell<u64>,
     pub deadline: Option<Instant>,
-    ticks: Cell<u32>,
+    ticks: Cell<u64>,
     pub annos: RefCell<Annotations>,
 }
 
@@ -91,11 +91,21 @@ impl<'a, 'b> Ev<'a, 'b> {
         self.start == self.end
     }
 
-    /// Checks the timeout every so often.
+    /// Checks the timeout every so often: one unit of work done.
     pub fn tick(&self) -> Result<(), EvalError> {
-        let n = self.sh.ticks.get().wrapping_add(1);
-        self.sh.ticks.set(n);
-        if n % 256 == 0
+        self.tick_by(1)
+    }
+
+    /// Checks the timeout every so often: `work` units of work done (e.g.
+    /// one per sample a step gathers), so that a step over many series
+    /// checks the clock as often as many steps over few.
+    pub fn tick_by(&self, work: usize) -> Result<(), EvalError> {
+        /// Units of work between two looks at the clock.
+        const CHECK_EVERY: u64 = 256;
+        let before = self.sh.ticks.get();
+        let after = before.wrapping_add(u64::try_from(work).unwrap_or(u64::MAX));
+        self.sh.ticks.set(after);
+        if before / CHECK_EVERY != after / CHECK_EVERY
             && let Some(d) = self.sh.deadline
             && Instant::now() > d
         {
@@ -307,6 +317,7 @@ impl<'a, 'b> Ev<'a, 'b> {
             }
             self.sh.current.set(base + out_points);
             self.add_samples(gathered)?;
+            self.tick_by(gathered)?;
             let result = f(&vectors, &idxs, ts)?;
             self.sh.current.set(base + out_points);
             let produced: usize = result.iter().map(ESample::samples).sum();
