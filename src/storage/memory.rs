@@ -404,17 +404,27 @@ impl MemoryStorage {
     }
 }
 
-/// `items` reordered by ascending `keys` (`(rank, index into items)`, one
-/// per item, ranks unique).
-fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>) -> Vec<T> {
+/// `items` reordered by ascending `keys`: one `(rank, index into items)`
+/// per item, ranks unique and below `rank_count`. A selection of a good part
+/// of all series is placed by rank in one pass; a small one is sorted.
+fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -> Vec<T> {
     if keys.is_sorted() {
         return items;
     }
-    keys.sort_unstable();
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    keys.into_iter()
-        .filter_map(|(_, i)| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    let mut take = |i: usize| slots.get_mut(i).and_then(Option::take);
+    let dense = keys.len().saturating_mul(8) >= rank_count;
+    if dense && keys.iter().all(|&(rank, _)| rank < rank_count) {
+        let mut by_rank = vec![usize::MAX; rank_count];
+        for &(rank, i) in &keys {
+            if let Some(slot) = by_rank.get_mut(rank) {
+                *slot = i;
+            }
+        }
+        return by_rank.into_iter().filter_map(take).collect();
+    }
+    keys.sort_unstable();
+    keys.into_iter().filter_map(|(_, i)| take(i)).collect()
 }
 
 /// The sample count in an XOR chunk's header.
@@ -467,7 +477,7 @@ impl Storage for MemoryStorage {
                 histograms,
             });
         });
-        Ok(reorder(out, keys))
+        Ok(reorder(out, keys, ranks.len()))
     }
 }
 
@@ -748,6 +758,26 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reorder_sorts_by_rank_dense_or_sparse(
+            ranks in proptest::sample::subsequence((0..200usize).collect::<Vec<_>>(), 0..60),
+            rank_count in 200usize..2_000,
+            seed in proptest::num::u64::ANY,
+        ) {
+            // The ranks in a scrambled order, each item naming its rank.
+            let mut keyed: Vec<usize> = ranks.clone();
+            let n = keyed.len().max(1);
+            keyed.rotate_left((seed as usize) % n);
+            if seed % 2 == 0 {
+                keyed.reverse();
+            }
+            let keys: Vec<(usize, usize)> = keyed.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+            let got = reorder(keyed.clone(), keys, rank_count);
+            proptest::prop_assert_eq!(got, ranks);
         }
     }
 
