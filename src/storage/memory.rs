@@ -9,9 +9,14 @@ use super::chunk::{decode_xor_into, encode_xor};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
+mod order;
 mod usage;
+mod window;
 
 pub use usage::MemoryUsage;
+
+use order::LabelOrder;
+use window::{partition_point_from_end, window};
 
 /// Samples per compressed chunk, as in Prometheus' TSDB.
 const CHUNK_SAMPLES: usize = 120;
@@ -36,6 +41,8 @@ pub struct MemoryStorage {
     postings: HashMap<(Arc<str>, Arc<str>), Vec<usize>>,
     /// Whether float samples are compressed into chunks.
     compress: bool,
+    /// Rank of each series in label order, the order `select` returns.
+    order: LabelOrder,
 }
 
 /// A handle to one series of a [`MemoryStorage`], from
@@ -140,7 +147,7 @@ impl MemSeries {
             return Cow::Borrowed(head);
         }
         let mut out = Vec::new();
-        let first = self.chunks.partition_point(|c| c.max_t < start);
+        let first = partition_point_from_end(&self.chunks, |c| c.max_t < start);
         for c in self.chunks[first..].iter().take_while(|c| c.min_t <= end) {
             let from = out.len();
             let _ = decode_xor_into(&c.data, &mut out);
@@ -252,6 +259,7 @@ impl MemoryStorage {
                 .push(id);
         }
         self.by_labels.insert(labels.clone(), id);
+        self.order.invalidate();
         self.series.push(MemSeries {
             labels: labels.clone(),
             sorted: true,
@@ -314,6 +322,8 @@ impl MemoryStorage {
     /// Sorts every series that received out-of-order samples. Reads need a
     /// sorted store; [`Storage::select`] on an unsorted store sorts copies.
     /// With compression, full chunks of the sorted samples are compressed.
+    /// The label order of the series, which `select` returns them in, is
+    /// computed here (or by the first select) when series were added.
     pub fn commit(&mut self) {
         let compress = self.compress;
         for s in &mut self.series {
@@ -322,6 +332,9 @@ impl MemoryStorage {
                 s.seal(false);
             }
         }
+        // Ready the label order now rather than in the first query; it
+        // is only recomputed after new series were added.
+        self.order.ranks(&self.series);
     }
 
     /// Commits, compresses every float sample (with compression on), and
@@ -340,6 +353,7 @@ impl MemoryStorage {
             s.histograms.shrink_to_fit();
             s.start_timestamps.shrink_to_fit();
         }
+        self.order.ranks(&self.series);
         self.series.shrink_to_fit();
         self.by_labels.shrink_to_fit();
         self.postings.shrink_to_fit();
@@ -354,27 +368,76 @@ impl MemoryStorage {
     }
 
     /// Candidate series ids for `matchers`, using the postings of `=` matchers
-    /// with non-empty values to narrow the scan.
-    fn candidates(&self, matchers: &[Matcher]) -> Vec<usize> {
-        let mut best: Option<&Vec<usize>> = None;
-        for m in matchers {
+    /// with non-empty values to narrow the scan: the postings of the most
+    /// selective one with its index in `matchers` (every candidate satisfies
+    /// that matcher), or `None` when no matcher narrows the scan.
+    fn candidates(&self, matchers: &[Matcher]) -> Option<(&[usize], usize)> {
+        let mut best: Option<(&[usize], usize)> = None;
+        for (i, m) in matchers.iter().enumerate() {
             if m.op == crate::model::MatchOp::Equal && !m.value.is_empty() {
                 let key = (
                     Arc::<str>::from(m.name.as_str()),
                     Arc::<str>::from(m.value.as_str()),
                 );
                 match self.postings.get(&key) {
-                    None => return vec![],
-                    Some(p) if best.is_none_or(|b| p.len() < b.len()) => best = Some(p),
+                    None => return Some((&[], i)),
+                    Some(p) if best.is_none_or(|(b, _)| p.len() < b.len()) => {
+                        best = Some((p, i));
+                    }
                     _ => {}
                 }
             }
         }
-        match best {
-            Some(p) => p.clone(),
-            None => (0..self.series.len()).collect(),
+        best
+    }
+
+    /// Calls `f(id, series)` for every series matching `matchers`, in id
+    /// order (the order the series records lie in memory).
+    fn for_each_match<'s>(&'s self, matchers: &[Matcher], mut f: impl FnMut(usize, &'s MemSeries)) {
+        let all: Vec<usize>;
+        let (ids, satisfied) = match self.candidates(matchers) {
+            Some((ids, i)) => (ids, Some(i)),
+            None => {
+                all = (0..self.series.len()).collect();
+                (all.as_slice(), None)
+            }
+        };
+        for &id in ids {
+            let Some(s) = self.series.get(id) else {
+                continue;
+            };
+            let matches = matchers
+                .iter()
+                .enumerate()
+                .all(|(i, m)| Some(i) == satisfied || m.matches_labels(&s.labels));
+            if matches {
+                f(id, s);
+            }
         }
     }
+}
+
+/// `items` reordered by ascending `keys`: one `(rank, index into items)`
+/// per item, ranks unique and below `rank_count`. A selection of a good part
+/// of all series is placed by rank in one pass; a small one is sorted.
+fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -> Vec<T> {
+    if keys.is_sorted() {
+        return items;
+    }
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let mut take = |i: usize| slots.get_mut(i).and_then(Option::take);
+    let dense = keys.len().saturating_mul(8) >= rank_count;
+    if dense && keys.iter().all(|&(rank, _)| rank < rank_count) {
+        let mut by_rank = vec![usize::MAX; rank_count];
+        for &(rank, i) in &keys {
+            if let Some(slot) = by_rank.get_mut(rank) {
+                *slot = i;
+            }
+        }
+        return by_rank.into_iter().filter_map(take).collect();
+    }
+    keys.sort_unstable();
+    keys.into_iter().filter_map(|(_, i)| take(i)).collect()
 }
 
 /// The sample count in an XOR chunk's header.
@@ -399,12 +462,11 @@ impl Storage for MemoryStorage {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
+        let ranks = self.order.ranks(&self.series);
         let mut out = Vec::new();
-        for id in self.candidates(matchers) {
-            let s = &self.series[id];
-            if !matchers.iter().all(|m| m.matches_labels(&s.labels)) {
-                continue;
-            }
+        // (rank in label order, index into `out`)
+        let mut keys = Vec::new();
+        self.for_each_match(matchers, |id, s| {
             let (start, end) = (hints.start, hints.end);
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
@@ -419,16 +481,16 @@ impl Storage for MemoryStorage {
                 )
             };
             if floats.is_empty() && histograms.is_empty() {
-                continue;
+                return;
             }
+            keys.push((ranks.get(id).copied().unwrap_or(usize::MAX), out.len()));
             out.push(SelectedSeries {
                 labels: s.labels.clone(),
                 floats,
                 histograms,
             });
-        }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        });
+        Ok(reorder(out, keys, ranks.len()))
     }
 }
 
@@ -461,13 +523,6 @@ impl MemoryStorage {
                 .collect(),
         }
     }
-}
-
-/// The sub-slice of time-sorted `points` inside `start..=end`.
-fn window<T>(points: &[T], start: Timestamp, end: Timestamp, t: impl Fn(&T) -> Timestamp) -> &[T] {
-    let lo = points.partition_point(|p| t(p) < start);
-    let hi = points.partition_point(|p| t(p) <= end);
-    &points[lo..hi.max(lo)]
 }
 
 impl Appender for MemoryStorage {
@@ -613,6 +668,129 @@ mod tests {
                 let (a, b) = (start * 10, (start + len) * 10);
                 proptest::prop_assert_eq!(select_all(&plain, a, b), select_all(&packed, a, b));
             }
+        }
+    }
+
+    /// One step of a random store history: an append (series index, time,
+    /// value; most go to series 0, so that it fills compressed chunks), a
+    /// commit, or a query (matcher set index, window start, length).
+    #[derive(Clone, Debug)]
+    enum Step {
+        Append(usize, i64, i32),
+        Commit,
+        Query(usize, i64, i64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (0usize..40, 0i64..300, -2i32..5)
+                .prop_map(|(s, t, v)| Step::Append(if s < 12 { s } else { 0 }, t, v)),
+            1 => Just(Step::Commit),
+            2 => (0usize..7, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
+        ]
+    }
+
+    /// Label sets that do not sort in the order they are created in.
+    fn history_labels(i: usize) -> Labels {
+        let name = if i % 3 == 0 { "y" } else { "x" };
+        let inst = format!("i-{}", 11 - i);
+        match i % 4 {
+            0 => Labels::from_pairs(&[("__name__", name), ("inst", &inst)]),
+            1 => Labels::from_pairs(&[("__name__", name), ("inst", &inst), ("job", "a")]),
+            _ => Labels::from_pairs(&[
+                ("__name__", name),
+                ("job", if i % 2 == 0 { "b" } else { "a" }),
+                ("z", &inst),
+            ]),
+        }
+    }
+
+    fn history_matchers(i: usize) -> Vec<Matcher> {
+        let re = |n: &str, v: &str| Matcher::new(MatchOp::Regex, n, v).unwrap();
+        let ne = |n: &str, v: &str| Matcher::new(MatchOp::NotEqual, n, v).unwrap();
+        match i {
+            0 => vec![Matcher::equal("__name__", "x")],
+            1 => vec![Matcher::equal("__name__", "x"), Matcher::equal("job", "a")],
+            2 => vec![re("inst", "i-1.*")],
+            3 => vec![Matcher::equal("job", ""), re("__name__", ".+")],
+            4 => vec![ne("job", "a"), Matcher::equal("__name__", "y")],
+            5 => vec![Matcher::equal("job", "b"), Matcher::equal("__name__", "x")],
+            _ => vec![Matcher::equal("job", "zzz")],
+        }
+    }
+
+    type Selection = Vec<(Labels, Vec<(i64, u64)>)>;
+
+    fn selection(s: &MemoryStorage, matchers: &[Matcher], start: i64, end: i64) -> Selection {
+        s.select(matchers, &SelectHints::window(start, end))
+            .unwrap()
+            .into_iter()
+            .map(|sel| {
+                let pts = sel.floats.iter().map(|p| (p.t, p.v.to_bits())).collect();
+                (sel.labels, pts)
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn select_equals_a_naive_filter_and_sort(
+            steps in proptest::collection::vec(step(), 0..700),
+            compressed in proptest::bool::ANY,
+        ) {
+            use std::collections::BTreeMap;
+            let mut store = if compressed { MemoryStorage::compressed() } else { MemoryStorage::new() };
+            // The model: labels -> time -> value, the last write winning.
+            let mut model: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
+            for step in steps {
+                match step {
+                    Step::Append(i, t, v) => {
+                        let l = history_labels(i);
+                        let v = if v == -2 { crate::model::stale_nan() } else { f64::from(v) };
+                        store.add(&l, t * 10, v);
+                        model.entry(l).or_default().insert(t * 10, v);
+                    }
+                    Step::Commit => store.commit(),
+                    Step::Query(m, a, len) => {
+                        let matchers = history_matchers(m);
+                        let (start, end) = (a * 10, (a + len) * 10);
+                        let want: Selection = model
+                            .iter()
+                            .filter(|(l, _)| matchers.iter().all(|m| m.matches_labels(l)))
+                            .map(|(l, pts)| {
+                                let pts = pts
+                                    .range(start..=end)
+                                    .map(|(&t, v)| (t, v.to_bits()))
+                                    .collect::<Vec<_>>();
+                                (l.clone(), pts)
+                            })
+                            .filter(|(_, pts)| !pts.is_empty())
+                            .collect();
+                        proptest::prop_assert_eq!(selection(&store, &matchers, start, end), want);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reorder_sorts_by_rank_dense_or_sparse(
+            ranks in proptest::sample::subsequence((0..200usize).collect::<Vec<_>>(), 0..60),
+            rank_count in 200usize..2_000,
+            seed in proptest::num::u64::ANY,
+        ) {
+            // The ranks in a scrambled order, each item naming its rank.
+            let mut keyed: Vec<usize> = ranks.clone();
+            let n = keyed.len().max(1);
+            keyed.rotate_left((seed as usize) % n);
+            if seed % 2 == 0 {
+                keyed.reverse();
+            }
+            let keys: Vec<(usize, usize)> = keyed.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+            let got = reorder(keyed.clone(), keys, rank_count);
+            proptest::prop_assert_eq!(got, ranks);
         }
     }
 

@@ -27,7 +27,7 @@ pub struct MemoryUsage {
     pub histogram_bytes: usize,
     /// Per-series records, label sets and label strings.
     pub series_bytes: usize,
-    /// The label-set map and the postings index.
+    /// The label-set map, the postings index and the cached label order.
     pub index_bytes: usize,
     /// Float samples stored.
     pub float_samples: usize,
@@ -138,7 +138,8 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
                 .sum::<usize>();
         u.histogram_samples += s.histograms.len();
     }
-    u.index_bytes = table_bytes::<(Labels, usize)>(store.by_labels.capacity())
+    u.index_bytes = store.order.bytes()
+        + table_bytes::<(Labels, usize)>(store.by_labels.capacity())
         + table_bytes::<((Arc<str>, Arc<str>), Vec<usize>)>(store.postings.capacity());
     for ((name, value), ids) in &store.postings {
         u.index_bytes += seen.string(name) + seen.string(value);
