@@ -207,6 +207,35 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The builder methods both remote clients share for authentication and
+/// headers, expanded inside each builder's `impl` (the builder has an
+/// `http: HttpSettings` field).
+macro_rules! auth_builder_methods {
+    () => {
+        /// Sends HTTP basic authentication.
+        pub fn basic_auth(mut self, username: &str, password: &str) -> Self {
+            self.http.basic_auth(username, password);
+            self
+        }
+
+        /// Sends `Authorization: Bearer <token>`.
+        pub fn bearer_token(mut self, token: &str) -> Self {
+            self.http.bearer_token(token);
+            self
+        }
+
+        /// Sends a custom header with every request (replacing an earlier
+        /// one of the same name, compared case-insensitively), e.g.
+        /// `X-Scope-OrgID`.
+        pub fn header(mut self, name: &str, value: &str) -> Self {
+            self.http.header(name, value);
+            self
+        }
+    };
+}
+
+pub(crate) use auth_builder_methods;
+
 #[cfg(test)]
 mod tests {
     use super::*;

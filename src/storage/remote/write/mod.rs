@@ -75,24 +75,7 @@ impl RemoteWriteBuilder {
         self
     }
 
-    /// Sends HTTP basic authentication.
-    pub fn basic_auth(mut self, username: &str, password: &str) -> Self {
-        self.http.basic_auth(username, password);
-        self
-    }
-
-    /// Sends `Authorization: Bearer <token>`.
-    pub fn bearer_token(mut self, token: &str) -> Self {
-        self.http.bearer_token(token);
-        self
-    }
-
-    /// Sends a custom header with every request (replacing an earlier one
-    /// of the same name, compared case-insensitively), e.g. `X-Scope-OrgID`.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.http.header(name, value);
-        self
-    }
+    crate::storage::remote::http::auth_builder_methods!();
 
     #[cfg(feature = "remote-tls")]
     crate::storage::remote::tls::tls_builder_methods!();
