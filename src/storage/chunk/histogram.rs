@@ -529,90 +529,163 @@ fn absolute(diffs: &[DodInt]) -> Vec<f64> {
         .collect()
 }
 
+/// The values of one sample of an integer chunk: counts as deltas of
+/// deltas (buckets as differences to the previous bucket), the sum as XOR.
+struct IntFields {
+    count: DodInt,
+    zero: DodInt,
+    sum: XorValue,
+    pos: Vec<DodInt>,
+    neg: Vec<DodInt>,
+}
+
+impl SampleFields for IntFields {
+    fn new(positive: usize, negative: usize) -> Self {
+        IntFields {
+            count: DodInt::default(),
+            zero: DodInt::default(),
+            sum: XorValue::default(),
+            pos: vec![DodInt::default(); positive],
+            neg: vec![DodInt::default(); negative],
+        }
+    }
+
+    fn read_first(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        self.count.value = read_varbit_uint(r)? as i64;
+        self.zero.value = read_varbit_uint(r)? as i64;
+        self.sum = XorValue::starting_at(f64::from_bits(r.bits(64)?));
+        for b in self.pos.iter_mut().chain(self.neg.iter_mut()) {
+            b.value = read_varbit_int(r)?;
+        }
+        Some(())
+    }
+
+    fn read_scalars(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        self.count.read(r)?;
+        self.zero.read(r)?;
+        self.sum.read(r)
+    }
+
+    fn read_buckets(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        for b in self.pos.iter_mut().chain(self.neg.iter_mut()) {
+            b.read(r)?;
+        }
+        Some(())
+    }
+
+    fn sum(&self) -> f64 {
+        self.sum.value()
+    }
+
+    fn histogram(&self, layout: &Layout, hint: CounterResetHint) -> FloatHistogram {
+        histogram_of(
+            layout,
+            hint,
+            (
+                self.count.value as u64 as f64,
+                self.zero.value as u64 as f64,
+                self.sum.value(),
+            ),
+            absolute(&self.pos),
+            absolute(&self.neg),
+        )
+    }
+}
+
 /// Decodes an integer native-histogram chunk (encoding `HISTOGRAM`).
 pub fn decode_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, HistogramChunkError> {
-    let Header {
-        expected,
-        hint,
-        stream: mut r,
-    } = read_header(data)?;
-    let mut out = Vec::new();
-    if expected == 0 {
-        return Ok(out);
-    }
-    let (layout, np, nn) = read_layout(&mut r, expected)?;
-    let mut t = DodInt::default();
-    let (mut count, mut zero) = (DodInt::default(), DodInt::default());
-    let mut sum = XorValue::default();
-    let mut pos = vec![DodInt::default(); np];
-    let mut neg = vec![DodInt::default(); nn];
-    let mut budget = Budget::new(data, &layout);
-    out.reserve(capacity(expected, &r));
-    for i in 0..expected {
-        let truncated = HistogramChunkError::Truncated {
-            decoded: i,
-            expected,
-        };
-        if i == 0 {
-            let first = (|| {
-                t.value = read_varbit_int(&mut r)?;
-                count.value = read_varbit_uint(&mut r)? as i64;
-                zero.value = read_varbit_uint(&mut r)? as i64;
-                sum = XorValue::starting_at(f64::from_bits(r.bits(64)?));
-                for b in pos.iter_mut().chain(neg.iter_mut()) {
-                    b.value = read_varbit_int(&mut r)?;
-                }
-                Some(())
-            })();
-            first.ok_or(truncated)?;
-        } else {
-            let before = t.value;
-            let next = (|| {
-                t.read(&mut r)?;
-                count.read(&mut r)?;
-                zero.read(&mut r)?;
-                sum.read(&mut r)?;
-                if !is_stale_nan(sum.value()) {
-                    for b in pos.iter_mut().chain(neg.iter_mut()) {
-                        b.read(&mut r)?;
-                    }
-                }
-                Some(())
-            })();
-            next.ok_or(truncated)?;
-            if before.checked_add(t.delta) != Some(t.value) {
-                return Err(HistogramChunkError::TimestampOverflow(i));
-            }
-        }
-        let hint = sample_hint(hint, i);
-        let h = if is_stale_nan(sum.value()) {
-            stale_histogram(hint)
-        } else {
-            budget.charge(i)?;
-            histogram_of(
-                &layout,
-                hint,
-                (
-                    count.value as u64 as f64,
-                    zero.value as u64 as f64,
-                    sum.value(),
-                ),
-                absolute(&pos),
-                absolute(&neg),
-            )
-        };
-        out.push(HPoint {
-            t: t.value,
-            h: Arc::new(h),
-        });
-    }
-    Ok(out)
+    decode_chunk::<IntFields>(data)
 }
 
 // ----------------------------------------------------------------- float --
 
+/// The values of one sample of a float chunk, each XOR-coded.
+struct FloatFields {
+    count: XorValue,
+    zero: XorValue,
+    sum: XorValue,
+    pos: Vec<XorValue>,
+    neg: Vec<XorValue>,
+}
+
+impl SampleFields for FloatFields {
+    fn new(positive: usize, negative: usize) -> Self {
+        FloatFields {
+            count: XorValue::default(),
+            zero: XorValue::default(),
+            sum: XorValue::default(),
+            pos: vec![XorValue::default(); positive],
+            neg: vec![XorValue::default(); negative],
+        }
+    }
+
+    fn read_first(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        for field in [&mut self.count, &mut self.zero, &mut self.sum]
+            .into_iter()
+            .chain(self.pos.iter_mut())
+            .chain(self.neg.iter_mut())
+        {
+            *field = XorValue::starting_at(f64::from_bits(r.bits(64)?));
+        }
+        Some(())
+    }
+
+    fn read_scalars(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        for field in [&mut self.count, &mut self.zero, &mut self.sum] {
+            field.read(r)?;
+        }
+        Some(())
+    }
+
+    fn read_buckets(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        for b in self.pos.iter_mut().chain(self.neg.iter_mut()) {
+            b.read(r)?;
+        }
+        Some(())
+    }
+
+    fn sum(&self) -> f64 {
+        self.sum.value()
+    }
+
+    fn histogram(&self, layout: &Layout, hint: CounterResetHint) -> FloatHistogram {
+        histogram_of(
+            layout,
+            hint,
+            (self.count.value(), self.zero.value(), self.sum.value()),
+            self.pos.iter().map(XorValue::value).collect(),
+            self.neg.iter().map(XorValue::value).collect(),
+        )
+    }
+}
+
 /// Decodes a float native-histogram chunk (encoding `FLOAT_HISTOGRAM`).
 pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, HistogramChunkError> {
+    decode_chunk::<FloatFields>(data)
+}
+
+// ------------------------------------------------------------ both kinds --
+
+/// What the integer and float encodings code differently: the values of
+/// one sample after its timestamp.
+trait SampleFields {
+    /// State for a layout with these numbers of positive and negative buckets.
+    fn new(positive: usize, negative: usize) -> Self;
+    /// Reads the first sample's values (written in full).
+    fn read_first(&mut self, r: &mut BitReader<'_>) -> Option<()>;
+    /// Reads a later sample's count, zero count and sum.
+    fn read_scalars(&mut self, r: &mut BitReader<'_>) -> Option<()>;
+    /// Reads a later sample's buckets (absent after a stale marker's sum).
+    fn read_buckets(&mut self, r: &mut BitReader<'_>) -> Option<()>;
+    /// The current sum (a stale NaN marks a stale sample).
+    fn sum(&self) -> f64;
+    /// The current sample as a histogram of `layout`.
+    fn histogram(&self, layout: &Layout, hint: CounterResetHint) -> FloatHistogram;
+}
+
+/// Decodes a chunk: header, layout, then each sample's timestamp (delta of
+/// deltas) and values, within the decode budget.
+fn decode_chunk<F: SampleFields>(data: &[u8]) -> Result<Vec<HPoint>, HistogramChunkError> {
     let Header {
         expected,
         hint,
@@ -624,13 +697,7 @@ pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, Histogra
     }
     let (layout, np, nn) = read_layout(&mut r, expected)?;
     let mut t = DodInt::default();
-    let (mut count, mut zero, mut sum) = (
-        XorValue::default(),
-        XorValue::default(),
-        XorValue::default(),
-    );
-    let mut pos = vec![XorValue::default(); np];
-    let mut neg = vec![XorValue::default(); nn];
+    let mut fields = F::new(np, nn);
     let mut budget = Budget::new(data, &layout);
     out.reserve(capacity(expected, &r));
     for i in 0..expected {
@@ -641,27 +708,16 @@ pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, Histogra
         if i == 0 {
             let first = (|| {
                 t.value = read_varbit_int(&mut r)?;
-                for field in [&mut count, &mut zero, &mut sum]
-                    .into_iter()
-                    .chain(pos.iter_mut())
-                    .chain(neg.iter_mut())
-                {
-                    *field = XorValue::starting_at(f64::from_bits(r.bits(64)?));
-                }
-                Some(())
+                fields.read_first(&mut r)
             })();
             first.ok_or(truncated)?;
         } else {
             let before = t.value;
             let next = (|| {
                 t.read(&mut r)?;
-                for field in [&mut count, &mut zero, &mut sum] {
-                    field.read(&mut r)?;
-                }
-                if !is_stale_nan(sum.value()) {
-                    for b in pos.iter_mut().chain(neg.iter_mut()) {
-                        b.read(&mut r)?;
-                    }
+                fields.read_scalars(&mut r)?;
+                if !is_stale_nan(fields.sum()) {
+                    fields.read_buckets(&mut r)?;
                 }
                 Some(())
             })();
@@ -671,17 +727,11 @@ pub fn decode_float_histogram_chunk(data: &[u8]) -> Result<Vec<HPoint>, Histogra
             }
         }
         let hint = sample_hint(hint, i);
-        let h = if is_stale_nan(sum.value()) {
+        let h = if is_stale_nan(fields.sum()) {
             stale_histogram(hint)
         } else {
             budget.charge(i)?;
-            histogram_of(
-                &layout,
-                hint,
-                (count.value(), zero.value(), sum.value()),
-                pos.iter().map(XorValue::value).collect(),
-                neg.iter().map(XorValue::value).collect(),
-            )
+            fields.histogram(&layout, hint)
         };
         out.push(HPoint {
             t: t.value,
