@@ -6,7 +6,8 @@
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
 //! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
 //! keeps only the queries or shapes containing `text`). With `BENCH_STDIN=1`
-//! it prints `ready` once the data is loaded and then answers one
+//! it prints `ready<TAB>memory read bandwidth in bytes per second` once the
+//! data is loaded and then answers one
 //! `shape<TAB>query` line from stdin at a time.
 
 #[path = "../benches/data/mod.rs"]
@@ -64,7 +65,9 @@ fn main() {
     if std::env::var("BENCH_STDIN").is_ok_and(|v| v == "1") {
         // One `shape<TAB>query` per input line, answered as it arrives, so
         // that a caller can interleave our runs with another engine's.
-        println!("ready");
+        // The read bandwidth lets the caller compare each query with the
+        // time needed just to read the samples it touches.
+        println!("ready\t{:.0}", data::read_bandwidth());
         for line in std::io::stdin().lines().map_while(Result::ok) {
             let Some((shape, q)) = line.split_once('\t') else {
                 continue;

@@ -275,3 +275,30 @@ pub const QUERIES: &[&str] = &[
     "max_over_time(rate(x_total[5m])[30m:1m])",
     "x_total{instance=~\"inst-[0-9]*7\"}",
 ];
+
+/// Sums `data` in four independent lanes, so that the loop runs at the
+/// speed memory delivers the values rather than at the latency of one
+/// chain of additions.
+pub fn sum_in_lanes(data: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    for chunk in data.chunks_exact(4) {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum()
+}
+
+/// This machine's memory read bandwidth in bytes per second: the best of
+/// five sums of a 256 MiB `f64` array (far beyond the caches).
+pub fn read_bandwidth() -> f64 {
+    const N: usize = 32 << 20;
+    let data: Vec<f64> = (0..N).map(|i| (i % 1000) as f64).collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = std::time::Instant::now();
+        std::hint::black_box(sum_in_lanes(std::hint::black_box(&data)));
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    (N * 8) as f64 / best
+}

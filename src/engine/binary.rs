@@ -262,9 +262,13 @@ pub(crate) fn eval_vector_binop(
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()));
     let nsigs = sig_ids.len();
+    let mut scratch = StepScratch::default();
+    let (mut ls, mut rs) = (Vec::new(), Vec::new());
     ev.range_eval(vec![lhs, rhs], |v, idx, _| {
-        let ls: Vec<usize> = idx[0].iter().map(|&i| lsig[i]).collect();
-        let rs: Vec<usize> = idx[1].iter().map(|&i| rsig[i]).collect();
+        ls.clear();
+        ls.extend(idx[0].iter().map(|&i| lsig[i]));
+        rs.clear();
+        rs.extend(idx[1].iter().map(|&i| rsig[i]));
         match b.op {
             BinaryOp::And => {
                 if v[0].is_empty() || v[1].is_empty() {
@@ -313,6 +317,7 @@ pub(crate) fn eval_vector_binop(
                 },
                 nsigs,
                 &mut cache,
+                &mut scratch,
             ),
         }
     })
@@ -335,6 +340,7 @@ fn vector_binop(
     right_side: Side<'_>,
     nsigs: usize,
     cache: &mut ResultLabels,
+    scratch: &mut StepScratch,
 ) -> Result<Vector, EvalError> {
     let (lhs, rhs) = (left.v, right_side.v);
     let m = &b.matching;
@@ -352,10 +358,11 @@ fn vector_binop(
     };
     let (lhs, lsig, lser) = (left.v, left.sig, left.series);
     let (rhs, rsig, rser) = (right_side.v, right_side.sig, right_side.series);
+    scratch.next_step(nsigs);
     // The "one" side by signature: (sample, series index).
-    let mut right: Vec<Option<(&ESample, usize)>> = vec![None; nsigs];
-    for ((s, sig), &ser) in rhs.iter().zip(rsig).zip(rser) {
-        if let Some(Some((dup, _))) = right.get(*sig) {
+    for (ri, (s, sig)) in rhs.iter().zip(rsig).enumerate() {
+        if let Some(dup) = scratch.right(*sig) {
+            let dup = &rhs[dup.0];
             let one_side = if swapped { "left" } else { "right" };
             let matched = prom_labels_string(&match_labels(&s.labels, m));
             let (mut a, mut c) = (
@@ -369,23 +376,17 @@ fn vector_binop(
                 "found duplicate series for the match group {matched} on the {one_side} hand-side of the operation: [{a}, {c}];many-to-many matching not allowed: matching labels must be unique on one side"
             )));
         }
-        if let Some(slot) = right.get_mut(*sig) {
-            *slot = Some((s, ser));
-        }
+        scratch.set_right(*sig, ri, rser[ri]);
     }
     let one_to_one = m.card == VectorMatchCardinality::OneToOne;
-    // Signatures that matched at this step, and (for group_left/right) the
-    // (signature, result label set id) pairs produced.
-    let mut matched: Matched = (FastSet::default(), FastSet::default());
     let mut out = Vec::with_capacity(lhs.len());
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,
                      key: (usize, usize),
                      out: &mut Vector,
-                     matched: &mut Matched|
+                     scratch: &mut StepScratch|
      -> Result<(), EvalError> {
-        let (matched_sigs, matched_many) = (&mut matched.0, &mut matched.1);
         let (l, r) = if swapped { (rs, ls) } else { (ls, rs) };
         let Some((mut v, out_h, mut keep)) =
             elem_binop_any(ev, b, l.f, r.f, l.h.as_ref(), r.h.as_ref(), true)
@@ -400,14 +401,14 @@ fn vector_binop(
             result_metric(&ls.labels, &rs.labels, b.op, m, drop_name)
         });
         if one_to_one {
-            if !matched_sigs.insert(sig) {
+            if !scratch.match_sig(sig) {
                 return Err(EvalError::Execution(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 ));
             }
         } else {
-            matched_sigs.insert(sig);
-            if !matched_many.insert((sig, id)) {
+            scratch.match_sig(sig);
+            if !scratch.matched_many.insert((sig, id)) {
                 return Err(EvalError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches"
                         .into(),
@@ -430,12 +431,12 @@ fn vector_binop(
         Ok(())
     };
     for ((ls, sig), &lser) in lhs.iter().zip(lsig).zip(lser) {
-        match right.get(*sig).copied().flatten() {
-            Some((rs, rser)) => do_op(ls, rs, *sig, (lser, rser), &mut out, &mut matched)?,
+        match scratch.right(*sig) {
+            Some((ri, rser)) => do_op(ls, &rhs[ri], *sig, (lser, rser), &mut out, scratch)?,
             None => {
                 if let Some(f) = fill.rhs {
                     let rs = ESample::float(match_labels(&ls.labels, m), f);
-                    do_op(ls, &rs, *sig, (lser, FILLED), &mut out, &mut matched)?;
+                    do_op(ls, &rs, *sig, (lser, FILLED), &mut out, scratch)?;
                 }
             }
         }
@@ -443,20 +444,72 @@ fn vector_binop(
     let fill_other = fill.lhs;
     if let Some(f) = fill_other {
         for ((rs, sig), &rser) in rhs.iter().zip(rsig).zip(rser) {
-            let done = matched.0.contains(sig);
+            let done = scratch.is_matched(*sig);
             if done {
                 continue;
             }
             let ls = ESample::float(match_labels(&rs.labels, m), f);
-            do_op(&ls, rs, *sig, (FILLED, rser), &mut out, &mut matched)?;
+            do_op(&ls, rs, *sig, (FILLED, rser), &mut out, scratch)?;
         }
     }
     Ok(out)
 }
 
-/// Signatures matched at one step, and the (signature, label set id) pairs
-/// produced there.
-type Matched = (FastSet<usize>, FastSet<(usize, usize)>);
+/// What [`vector_binop`] tracks within one step, kept across steps so that
+/// no step allocates: the "one" side by signature, the signatures matched,
+/// and the (signature, result label set id) pairs produced. Entries are
+/// stamped with the step they belong to instead of being cleared.
+#[derive(Default)]
+struct StepScratch {
+    step: u64,
+    /// By signature: (step, sample index, series index) of the "one" side.
+    right: Vec<(u64, usize, usize)>,
+    /// By signature: the step at which it last matched.
+    matched: Vec<u64>,
+    matched_many: FastSet<(usize, usize)>,
+}
+
+impl StepScratch {
+    /// Starts a step over `nsigs` signatures.
+    fn next_step(&mut self, nsigs: usize) {
+        self.step += 1;
+        if self.right.len() < nsigs {
+            self.right.resize(nsigs, (0, 0, 0));
+            self.matched.resize(nsigs, 0);
+        }
+        self.matched_many.clear();
+    }
+
+    /// The "one" side sample (index, series) with this signature at this step.
+    fn right(&self, sig: usize) -> Option<(usize, usize)> {
+        match self.right.get(sig) {
+            Some(&(step, i, ser)) if step == self.step => Some((i, ser)),
+            _ => None,
+        }
+    }
+
+    fn set_right(&mut self, sig: usize, i: usize, ser: usize) {
+        if let Some(slot) = self.right.get_mut(sig) {
+            *slot = (self.step, i, ser);
+        }
+    }
+
+    /// Marks the signature matched; false when it already was at this step.
+    fn match_sig(&mut self, sig: usize) -> bool {
+        match self.matched.get_mut(sig) {
+            Some(at) if *at == self.step => false,
+            Some(at) => {
+                *at = self.step;
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn is_matched(&self, sig: usize) -> bool {
+        self.matched.get(sig) == Some(&self.step)
+    }
+}
 
 /// Result label sets of a vector-vector operation, computed once per pair of
 /// input series (the same pair always yields the same labels), each with an

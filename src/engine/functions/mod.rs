@@ -7,6 +7,7 @@ mod info;
 mod instant;
 mod label;
 mod range;
+mod reset_marks;
 mod sort;
 
 pub(crate) use hist_range::{HintTracker, interpolate_hist};

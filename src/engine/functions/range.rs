@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::hist_range;
+use super::reset_marks::{ResetMarks, WindowResets, scan_values_before};
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
@@ -41,6 +42,9 @@ pub(crate) struct Window<'a> {
     pub name: &'a str,
     pub args: &'a [f64],
     pub span: Span,
+    /// The counter resets among `floats` when they were found once for the
+    /// whole series (see [`ResetMarks`]).
+    pub resets: Option<WindowResets<'a>>,
 }
 
 /// What a kernel produced for one step.
@@ -192,6 +196,14 @@ impl RangeCall<'_> {
         // advance them instead of searching the whole series at every step.
         let (mut flo, mut fhi) = (0usize, 0usize);
         let mut last_window = 0usize;
+        // `rate` and `increase` over plain counter samples look up the
+        // resets found once instead of scanning every window.
+        let mut marks = (matches!(name, "rate" | "increase")
+            && hists_all.is_empty()
+            && s.float_sts.is_empty()
+            && !self.anchored
+            && !self.smoothed)
+            .then(|| ResetMarks::new(floats_all));
         for (step, ts) in ev.steps().enumerate() {
             ev.tick()?;
             let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
@@ -245,6 +257,7 @@ impl RangeCall<'_> {
                 name: mname,
                 args: &step_args,
                 span: self.arg_span,
+                resets: marks.as_mut().map(|m| m.advance(flo, fhi)),
             };
             // The rate family directly; every other kernel by name.
             let res = match self.name {
@@ -877,10 +890,9 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     let mut result = last.v - first.v;
     if is_counter && sts.is_empty() {
         // Without start timestamps only value drops count as resets.
-        for pair in f.windows(2) {
-            if pair[1].v < pair[0].v {
-                result += pair[0].v;
-            }
+        match w.resets {
+            Some(marks) => marks.values_before(f).for_each(|v| result += v),
+            None => scan_values_before(f).for_each(|v| result += v),
         }
     } else if is_counter {
         let mut overlap = false;
