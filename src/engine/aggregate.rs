@@ -211,7 +211,8 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
             }
             let gi = series_group[si];
             if is_k {
-                let sample = ESample {
+                // The sample is built (its labels shared) only when kept.
+                let sample = |f: f64, h: Option<Arc<FloatHistogram>>| ESample {
                     labels: s.labels.clone(),
                     t: ts,
                     f,
@@ -225,8 +226,8 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             k_stop = true;
                             continue;
                         }
-                        if ratio_selects(r, &sample.labels) {
-                            k_members[gi].push(sample);
+                        if ratio_selects(r, &s.labels) {
+                            k_members[gi].push(sample(f, h));
                         }
                         groups[gi].seen = true;
                     }
@@ -236,7 +237,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             k_stop = true;
                             continue;
                         }
-                        if sample.h.is_some() && a.op != Op::Limitk {
+                        if h.is_some() && a.op != Op::Limitk {
                             ev.info(
                                 format!("ignored histogram in {} aggregation", a.op.as_str()),
                                 a.span,
@@ -248,10 +249,10 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                         if a.op == Op::Limitk {
                             let members = &mut k_members[gi];
                             if members.len() < k {
-                                members.push(sample);
+                                members.push(sample(f, h));
                             }
                         } else {
-                            k_best[gi].offer(sample, si, k, a.op == Op::Topk);
+                            k_best[gi].offer(f, si, k, a.op == Op::Topk);
                         }
                         groups[gi].count = k as f64;
                     }
@@ -268,7 +269,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                         continue;
                     }
                     if matches!(a.op, Op::Topk | Op::Bottomk) {
-                        k_best[gi].drain_sorted(&mut step_out);
+                        k_best[gi].drain_sorted(&input, ts, &mut step_out);
                     }
                     step_out.append(members);
                 }
@@ -316,11 +317,12 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     Ok(out)
 }
 
-/// A candidate of `topk`/`bottomk`: its place in the sorted order is its
-/// value (NaN last), then its input position, so that among equal values the
-/// earlier series wins, as with a stable sort.
+/// A candidate of `topk`/`bottomk` (a float sample of input series `pos`):
+/// its place in the sorted order is its value (NaN last), then its input
+/// position, so that among equal values the earlier series wins, as with a
+/// stable sort.
 struct Candidate {
-    sample: ESample,
+    f: f64,
     pos: usize,
     top: bool,
 }
@@ -329,9 +331,9 @@ impl Candidate {
     /// `Less` when `self` comes before `other` in the result.
     fn rank(&self, other: &Self) -> std::cmp::Ordering {
         let by_value = if self.top {
-            desc_nan_last(self.sample.f, other.sample.f)
+            desc_nan_last(self.f, other.f)
         } else {
-            asc_nan_last(self.sample.f, other.sample.f)
+            asc_nan_last(self.f, other.f)
         };
         by_value.then(self.pos.cmp(&other.pos))
     }
@@ -370,10 +372,10 @@ impl Best {
         self.heap.clear();
     }
 
-    /// Offers the sample of input series `pos`; keeps it if it is among the
+    /// Offers the value of input series `pos`; keeps it if it is among the
     /// best `k` so far.
-    fn offer(&mut self, sample: ESample, pos: usize, k: usize, top: bool) {
-        let c = Candidate { sample, pos, top };
+    fn offer(&mut self, f: f64, pos: usize, k: usize, top: bool) {
+        let c = Candidate { f, pos, top };
         if self.heap.len() < k {
             self.heap.push(c);
         } else if let Some(mut worst) = self.heap.peek_mut()
@@ -383,10 +385,19 @@ impl Best {
         }
     }
 
-    /// Moves the kept samples, best first, to `out`.
-    fn drain_sorted(&mut self, out: &mut Vec<ESample>) {
+    /// Moves the kept samples at step `t`, best first, to `out`.
+    fn drain_sorted(&mut self, input: &[ESeries], t: i64, out: &mut Vec<ESample>) {
         let heap = std::mem::take(&mut self.heap);
-        out.extend(heap.into_sorted_vec().into_iter().map(|c| c.sample));
+        out.extend(heap.into_sorted_vec().into_iter().filter_map(|c| {
+            let s = input.get(c.pos)?;
+            Some(ESample {
+                labels: s.labels.clone(),
+                t,
+                f: c.f,
+                h: None,
+                drop_name: s.drop_name,
+            })
+        }));
     }
 }
 
