@@ -2,6 +2,8 @@
 //! operators, vector matching with `on`/`ignoring`, `group_left`/`group_right`
 //! and the experimental `fill` modifiers.
 
+mod by_series;
+
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
@@ -262,6 +264,11 @@ pub(crate) fn eval_vector_binop(
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()));
     let nsigs = sig_ids.len();
+    if let Some(result) =
+        by_series::eval_by_series(ev, b, &lhs, &rhs, (&lsig, &rsig, nsigs), &mut cache)
+    {
+        return result;
+    }
     let mut scratch = StepScratch::default();
     let (mut ls, mut rs) = (Vec::new(), Vec::new());
     ev.range_eval(vec![lhs, rhs], |v, idx, _| {

@@ -372,6 +372,34 @@ impl<'a, 'b> Ev<'a, 'b> {
         Ok(out)
     }
 
+    /// The sample accounting [`Self::range_eval`] does, for a result that
+    /// was computed series by series: `gathered[i]` input points and
+    /// `produced[i]` result points at step `i`, the inputs released at the
+    /// end. Peaks, totals, the samples limit and the timeout come out as
+    /// they would from the step loop.
+    pub fn account_steps<'s>(
+        &self,
+        inputs: impl Iterator<Item = &'s ESeries>,
+        gathered: &[usize],
+        produced: &[usize],
+    ) -> Result<(), EvalError> {
+        let inputs_total: usize = inputs.map(ESeries::samples).sum();
+        let base = self.sh.current.get();
+        let before = base.saturating_sub(inputs_total);
+        let mut out_points = 0usize;
+        for (&g, &p) in gathered.iter().zip(produced) {
+            self.tick()?;
+            self.sh.current.set(base + out_points);
+            self.add_samples(g)?;
+            self.tick_by(g)?;
+            self.sh.current.set(base + out_points);
+            out_points += p;
+            self.add_samples(p)?;
+        }
+        self.sh.current.set(before + out_points);
+        Ok(())
+    }
+
     fn eval_binary(&self, b: &BinN) -> Result<Matrix, EvalError> {
         let (lt, rt) = (b.lhs.ty(), b.rhs.ty());
         let lhs = self.eval_matrix(&b.lhs)?;

@@ -1,0 +1,160 @@
+//! A range query is the instant query at each of its steps: for vector
+//! matching this compares the range evaluation (which may match series once
+//! for all steps) with instant evaluations (always step by step) on random
+//! data with gaps, repeated signatures, NaNs and comparisons.
+
+use promql_engine::engine::{Engine, EngineOptions};
+use promql_engine::model::{Labels, SampleValue, Value};
+use promql_engine::parse;
+use promql_engine::storage::MemoryStorage;
+use proptest::prelude::*;
+
+const STEP_MS: i64 = 15_000;
+const STEPS: i64 = 12;
+
+/// Queries whose match may or may not depend on the step, depending on the
+/// data: duplicate signatures, colliding results, bool and filtering
+/// comparisons, both group directions and one-to-one matching.
+const QUERIES: &[&str] = &[
+    "a * on (job) group_left b",
+    "a > on (job) group_left b",
+    "a > bool on (job) group_left b",
+    "b - on (job) group_right a",
+    "b <= on (job) group_right (inst) a",
+    "a / ignoring (inst) group_left b",
+    "a + c",
+    "a == c",
+    "a != bool c",
+    "a * on (job) b",
+    "a * on (job, inst) group_left (extra) c",
+    "a % on (job) group_left a",
+    "sum by (job) (a * on (job) group_left b)",
+];
+
+#[derive(Debug, Clone)]
+struct SeriesSpec {
+    name: &'static str,
+    labels: Vec<(&'static str, String)>,
+    /// Per step: `None` for no sample, else the value.
+    values: Vec<Option<f64>>,
+}
+
+fn value() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        2 => Just(None),
+        6 => (-2i32..4).prop_map(|v| Some(f64::from(v))),
+        1 => Just(Some(f64::NAN)),
+    ]
+}
+
+fn series(name: &'static str, with_inst: bool) -> impl Strategy<Value = SeriesSpec> {
+    (
+        0u8..2,
+        0u8..3,
+        0u8..2,
+        proptest::collection::vec(value(), STEPS as usize),
+    )
+        .prop_map(move |(job, inst, extra, values)| {
+            let mut labels = vec![("job", format!("j{job}"))];
+            if with_inst {
+                labels.push(("inst", format!("i{inst}")));
+            }
+            if name == "c" {
+                labels.push(("extra", format!("e{extra}")));
+            }
+            SeriesSpec {
+                name,
+                labels,
+                values,
+            }
+        })
+}
+
+fn data() -> impl Strategy<Value = Vec<SeriesSpec>> {
+    (
+        proptest::collection::vec(series("a", true), 1..5),
+        proptest::collection::vec(series("b", false), 0..3),
+        proptest::collection::vec(series("c", true), 0..3),
+    )
+        .prop_map(|(a, b, c)| a.into_iter().chain(b).chain(c).collect())
+}
+
+fn store(specs: &[SeriesSpec]) -> MemoryStorage {
+    let mut s = MemoryStorage::new();
+    for spec in specs {
+        let mut pairs: Vec<(&str, &str)> = vec![("__name__", spec.name)];
+        pairs.extend(spec.labels.iter().map(|(n, v)| (*n, v.as_str())));
+        let labels = Labels::from_pairs(&pairs);
+        for (k, v) in spec.values.iter().enumerate() {
+            if let Some(v) = v {
+                s.add(&labels, k as i64 * STEP_MS, *v);
+            }
+        }
+    }
+    s.commit();
+    s
+}
+
+/// (labels, value bits) sorted, so that NaNs compare equal.
+fn key(labels: &Labels, v: f64) -> (String, u64) {
+    (labels.to_string(), v.to_bits())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn range_steps_equal_instant_queries(specs in data()) {
+        let storage = store(&specs);
+        let mut opts = EngineOptions::default();
+        // A missing sample leaves a gap at its step.
+        opts.lookback_delta = 10_000;
+        let engine = Engine::new(opts);
+        for q in QUERIES {
+            let expr = parse(q).unwrap();
+            let range = engine.range(&storage, &expr, 0, (STEPS - 1) * STEP_MS, STEP_MS);
+            let instants: Vec<_> = (0..STEPS)
+                .map(|k| engine.instant(&storage, &expr, k * STEP_MS))
+                .collect();
+            match range {
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(
+                        instants.iter().any(|r| matches!(r, Err(ie) if ie.to_string() == msg)),
+                        "{q}: the range query failed ({msg}) but no step did"
+                    );
+                }
+                Ok(r) => {
+                    let Value::Matrix(m) = r.value else {
+                        panic!("{q}: a range query returns a matrix");
+                    };
+                    for (k, inst) in instants.into_iter().enumerate() {
+                        let t = k as i64 * STEP_MS;
+                        let inst = match inst {
+                            Ok(inst) => inst,
+                            Err(e) => return Err(TestCaseError::fail(format!(
+                                "{q}: step {t} failed alone ({e}) but not in the range query"
+                            ))),
+                        };
+                        let Value::Vector(v) = inst.value else {
+                            panic!("{q}: an instant query returns a vector");
+                        };
+                        let mut want: Vec<_> = v
+                            .iter()
+                            .map(|s| match s.value {
+                                SampleValue::Float(f) => key(&s.labels, f),
+                                SampleValue::Histogram(_) => unreachable!("floats only"),
+                            })
+                            .collect();
+                        let mut got: Vec<_> = m
+                            .iter()
+                            .flat_map(|s| s.floats.iter().filter(|p| p.t == t).map(|p| key(&s.labels, p.v)))
+                            .collect();
+                        want.sort();
+                        got.sort();
+                        prop_assert_eq!(got, want, "{} at {}", q, t);
+                    }
+                }
+            }
+        }
+    }
+}
