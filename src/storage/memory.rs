@@ -11,11 +11,13 @@ use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
 mod order;
 mod usage;
+mod values;
 mod window;
 
 pub use usage::MemoryUsage;
 
 use order::LabelOrder;
+use values::{LabelValues, intersect_sorted};
 use window::{partition_point_from_end, window};
 
 /// Samples per compressed chunk, as in Prometheus' TSDB.
@@ -39,6 +41,8 @@ pub struct MemoryStorage {
     by_labels: HashMap<Labels, usize>,
     /// (label name, label value) -> ids of series with that pair, ascending.
     postings: HashMap<(Arc<str>, Arc<str>), Vec<usize>>,
+    /// The distinct values of each label name (the keys of `postings`).
+    values: LabelValues,
     /// Whether float samples are compressed into chunks.
     compress: bool,
     /// Rank of each series in label order, the order `select` returns.
@@ -253,10 +257,14 @@ impl MemoryStorage {
         }
         let id = self.series.len();
         for l in labels.iter() {
-            self.postings
+            let ids = self
+                .postings
                 .entry((l.name.clone(), l.value.clone()))
-                .or_default()
-                .push(id);
+                .or_default();
+            if ids.is_empty() {
+                self.values.add(&l.name, &l.value);
+            }
+            ids.push(id);
         }
         self.by_labels.insert(labels.clone(), id);
         self.order.invalidate();
@@ -360,6 +368,7 @@ impl MemoryStorage {
         for ids in self.postings.values_mut() {
             ids.shrink_to_fit();
         }
+        self.values.shrink_to_fit();
     }
 
     /// An account of the memory the store holds (see [`MemoryUsage`]).
@@ -391,25 +400,67 @@ impl MemoryStorage {
         best
     }
 
+    /// The ids of the series a `=~` matcher selects, ascending, from the
+    /// label's distinct values (each tested once, however many series share
+    /// it), or `None` when that is not cheaper than testing `candidates`
+    /// series. Only for regexes that do not match the empty string: those
+    /// select only series that have the label.
+    fn regex_ids(&self, m: &Matcher, candidates: usize) -> Option<Vec<usize>> {
+        if m.op != crate::model::MatchOp::Regex || m.matches("") {
+            return None;
+        }
+        let Some((name, values)) = self.values.get(&m.name) else {
+            return Some(Vec::new());
+        };
+        if values.len() > candidates {
+            return None;
+        }
+        let mut ids = Vec::new();
+        for value in values.iter().filter(|v| m.matches(v)) {
+            if let Some(p) = self.postings.get(&(name.clone(), value.clone())) {
+                ids.extend_from_slice(p);
+            }
+        }
+        // A series has one value per name: the lists are disjoint.
+        ids.sort_unstable();
+        Some(ids)
+    }
+
     /// Calls `f(id, series)` for every series matching `matchers`, in id
     /// order (the order the series records lie in memory).
     fn for_each_match<'s>(&'s self, matchers: &[Matcher], mut f: impl FnMut(usize, &'s MemSeries)) {
-        let all: Vec<usize>;
-        let (ids, satisfied) = match self.candidates(matchers) {
-            Some((ids, i)) => (ids, Some(i)),
+        let mut narrowed: Vec<usize>;
+        let mut satisfied = vec![false; matchers.len()];
+        let mut ids: &[usize] = match self.candidates(matchers) {
+            Some((ids, i)) => {
+                satisfied[i] = true;
+                ids
+            }
             None => {
-                all = (0..self.series.len()).collect();
-                (all.as_slice(), None)
+                narrowed = (0..self.series.len()).collect();
+                &narrowed
             }
         };
+        // Regex matchers over labels with fewer values than candidates
+        // narrow the candidates through the values instead of per series.
+        for (i, m) in matchers.iter().enumerate() {
+            if satisfied[i] {
+                continue;
+            }
+            if let Some(hits) = self.regex_ids(m, ids.len()) {
+                narrowed = intersect_sorted(ids, &hits);
+                ids = &narrowed;
+                satisfied[i] = true;
+            }
+        }
         for &id in ids {
             let Some(s) = self.series.get(id) else {
                 continue;
             };
             let matches = matchers
                 .iter()
-                .enumerate()
-                .all(|(i, m)| Some(i) == satisfied || m.matches_labels(&s.labels));
+                .zip(&satisfied)
+                .all(|(m, &done)| done || m.matches_labels(&s.labels));
             if matches {
                 f(id, s);
             }
@@ -687,7 +738,7 @@ mod tests {
             6 => (0usize..40, 0i64..300, -2i32..5)
                 .prop_map(|(s, t, v)| Step::Append(if s < 12 { s } else { 0 }, t, v)),
             1 => Just(Step::Commit),
-            2 => (0usize..7, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
+            2 => (0usize..12, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
         ]
     }
 
@@ -716,6 +767,15 @@ mod tests {
             3 => vec![Matcher::equal("job", ""), re("__name__", ".+")],
             4 => vec![ne("job", "a"), Matcher::equal("__name__", "y")],
             5 => vec![Matcher::equal("job", "b"), Matcher::equal("__name__", "x")],
+            // Regexes answered through the values of a label: with and
+            // without an equality matcher, on a label some series lack,
+            // matching the empty string (then series without the label
+            // match too), and on a label no series has.
+            6 => vec![Matcher::equal("__name__", "x"), re("inst", "i-(1|3|5).*")],
+            7 => vec![re("z", "i-[0-9]"), re("job", "a|b")],
+            8 => vec![Matcher::equal("__name__", "y"), re("z", "i-1.*|")],
+            9 => vec![re("__name__", "x|y"), re("nothere", "a.*")],
+            10 => vec![re("job", "b"), ne("inst", "i-9")],
             _ => vec![Matcher::equal("job", "zzz")],
         }
     }

@@ -27,7 +27,8 @@ pub struct MemoryUsage {
     pub histogram_bytes: usize,
     /// Per-series records, label sets and label strings.
     pub series_bytes: usize,
-    /// The label-set map, the postings index and the cached label order.
+    /// The label-set map, the postings index, the values by label name and
+    /// the cached label order.
     pub index_bytes: usize,
     /// Float samples stored.
     pub float_samples: usize,
@@ -144,6 +145,12 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
     for ((name, value), ids) in &store.postings {
         u.index_bytes += seen.string(name) + seen.string(value);
         u.index_bytes += ids.capacity() * size_of::<usize>();
+    }
+    u.index_bytes += table_bytes::<(Arc<str>, Vec<Arc<str>>)>(store.values.capacity());
+    for (name, values) in store.values.iter() {
+        u.index_bytes += seen.string(name);
+        u.index_bytes += values.capacity() * size_of::<Arc<str>>();
+        u.index_bytes += values.iter().map(|v| seen.string(v)).sum::<usize>();
     }
     for labels in store.by_labels.keys() {
         u.index_bytes += seen.labels(labels);
