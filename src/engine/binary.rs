@@ -262,7 +262,7 @@ pub(crate) fn eval_vector_binop(
     let rsig = sig_of(&rhs);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
-    let mut cache = ResultLabels::new(lhs.len().max(rhs.len()));
+    let mut cache = ResultLabels::new(lhs.len().max(rhs.len()), ev.num_steps() > 1);
     let nsigs = sig_ids.len();
     if let Some(result) =
         by_series::eval_by_series(ev, b, &lhs, &rhs, (&lsig, &rsig, nsigs), &mut cache)
@@ -528,12 +528,22 @@ struct ResultLabels {
     by_left: Vec<Option<(usize, Labels, usize)>>,
     by_pair: FastMap<(usize, usize), (Labels, usize)>,
     ids: FastMap<Labels, usize>,
+    /// Whether pairs recur (more than one step): then they are cached.
+    many_steps: bool,
 }
 
 impl ResultLabels {
-    fn new(left_series: usize) -> Self {
+    /// A cache for `left_series` series; with `many_steps` false (an
+    /// instant evaluation, where each pair is met once) only the label-set
+    /// ids are kept.
+    fn new(left_series: usize, many_steps: bool) -> Self {
         ResultLabels {
-            by_left: vec![None; left_series],
+            by_left: if many_steps {
+                vec![None; left_series]
+            } else {
+                Vec::new()
+            },
+            many_steps,
             ..Default::default()
         }
     }
@@ -552,7 +562,7 @@ impl ResultLabels {
         let labels = make();
         let n = self.ids.len();
         let id = *self.ids.entry(labels.clone()).or_insert(n);
-        if key.0 != FILLED && key.1 != FILLED {
+        if self.many_steps && key.0 != FILLED && key.1 != FILLED {
             self.by_pair.insert(key, (labels.clone(), id));
             if let Some(slot) = self.by_left.get_mut(key.0) {
                 *slot = Some((key.1, labels.clone(), id));
