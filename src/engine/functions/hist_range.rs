@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use super::range::{
-    Out, Window, extrapolation_factor, first_start_timestamp, start_time_overlap,
-    start_timestamp_reset,
-};
+use super::extrapolation::extrapolation_factor;
+use super::range::{Out, Window, first_start_timestamp, start_time_overlap, start_timestamp_reset};
 use crate::engine::eval::Ev;
 use crate::engine::histops::{
     HistOp, add_annotated, info_reconciled, note_error, sub_annotated, warn_mixed_schemas,

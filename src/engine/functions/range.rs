@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::extrapolation::{ShapeMemo, extrapolation_factor};
 use super::hist_range;
 use super::reset_marks::{ResetMarks, WindowResets, scan_values_before};
 use super::{absent_labels, metric_name};
@@ -45,6 +46,9 @@ pub(crate) struct Window<'a> {
     /// The counter resets among `floats` when they were found once for the
     /// whole series (see [`ResetMarks`]).
     pub resets: Option<WindowResets<'a>>,
+    /// The last window shape's extrapolation, kept across the steps of one
+    /// series (see [`ShapeMemo`]).
+    pub shapes: Option<&'a ShapeMemo>,
 }
 
 /// What a kernel produced for one step.
@@ -204,6 +208,7 @@ impl RangeCall<'_> {
             && !self.anchored
             && !self.smoothed)
             .then(|| ResetMarks::new(floats_all));
+        let shapes = ShapeMemo::default();
         for (step, ts) in ev.steps().enumerate() {
             ev.tick()?;
             let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
@@ -258,6 +263,7 @@ impl RangeCall<'_> {
                 args: &step_args,
                 span: self.arg_span,
                 resets: marks.as_mut().map(|m| m.advance(flo, fhi)),
+                shapes: Some(&shapes),
             };
             // The rate family directly; every other kernel by name.
             let res = match self.name {
@@ -927,61 +933,6 @@ pub(crate) fn first_start_timestamp(w: &Window<'_>, sts: &[i64], first_t: i64) -
     sts.first()
         .copied()
         .filter(|&st| st != 0 && st > w.range_start && st < first_t)
-}
-
-/// Prometheus' extrapolation of `rate`/`increase`/`delta` from the sampled
-/// interval to the whole window, shared by floats and histograms.
-///
-/// `intervals` is the number of sample intervals (samples - 1), `start` the
-/// first sample's start timestamp when it applies (see
-/// [`first_start_timestamp`]), and `zero_ratio` the first sample's share of
-/// the increase (for counters: extrapolation never goes below zero).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn extrapolation_factor(
-    w: &Window<'_>,
-    first_t: i64,
-    last_t: i64,
-    intervals: usize,
-    start: Option<i64>,
-    zero_ratio: Option<f64>,
-    is_counter: bool,
-    is_rate: bool,
-) -> f64 {
-    let mut to_start = (first_t as f64 - w.range_start as f64) / 1000.0;
-    let mut to_end = (w.range_end as f64 - last_t as f64) / 1000.0;
-    let mut sampled = (last_t as f64 - first_t as f64) / 1000.0;
-    let avg_interval = if intervals > 0 {
-        sampled / intervals as f64
-    } else {
-        0.0
-    };
-    let threshold = avg_interval * 1.1;
-    if let Some(st0) = start {
-        to_start = 0.0;
-        sampled = (last_t as f64 - st0 as f64) / 1000.0;
-    } else {
-        if to_start >= threshold {
-            to_start = avg_interval / 2.0;
-        }
-        if is_counter {
-            let to_zero = zero_ratio.map_or(to_start, |ratio| sampled * ratio);
-            if to_zero < to_start {
-                to_start = to_zero;
-            }
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg_interval / 2.0;
-    }
-    let mut factor = if sampled != 0.0 {
-        (sampled + to_start + to_end) / sampled
-    } else {
-        1.0
-    };
-    if is_rate {
-        factor /= w.range as f64 / 1000.0;
-    }
-    factor
 }
 
 fn extended_rate(w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out {
