@@ -1,7 +1,8 @@
 //! A range query is the instant query at each of its steps: for vector
-//! matching this compares the range evaluation (which may match series once
-//! for all steps) with instant evaluations (always step by step) on random
-//! data with gaps, repeated signatures, NaNs and comparisons.
+//! matching and `topk`/`bottomk` this compares the range evaluation (which
+//! may work series by series) with instant evaluations (always step by
+//! step) on random data with gaps, repeated signatures, ties, NaNs and
+//! comparisons.
 
 use promql_engine::engine::{Engine, EngineOptions};
 use promql_engine::model::{Labels, SampleValue, Value};
@@ -29,6 +30,12 @@ const QUERIES: &[&str] = &[
     "a * on (job, inst) group_left (extra) c",
     "a % on (job) group_left a",
     "sum by (job) (a * on (job) group_left b)",
+    // Ties, NaNs and a k that changes from step to step, for `topk`'s
+    // series-by-series evaluation.
+    "topk(2, a)",
+    "bottomk by (job) (1, a)",
+    "topk by (inst) (1, a + c)",
+    "bottomk(scalar(sum(b)), a)",
 ];
 
 #[derive(Debug, Clone)]

@@ -173,6 +173,29 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     {
         return float_sum(ev, &input, &series_group, out);
     }
+    if matches!(a.op, Op::Topk | Op::Bottomk)
+        && !ev.is_instant()
+        && input.iter().all(|s| s.hists.is_empty())
+        && group_index.len().saturating_mul(ev.num_steps()) <= FLOAT_TOPK_CELLS
+    {
+        let ks = ps
+            .values
+            .iter()
+            .map(|&p| {
+                usize::try_from((p as i64).min(input.len() as i64))
+                    .ok()
+                    .filter(|&k| k >= 1)
+            })
+            .collect::<Vec<_>>();
+        return float_topk(
+            ev,
+            &input,
+            &series_group,
+            group_index.len(),
+            &ks,
+            a.op == Op::Topk,
+        );
+    }
     let mut groups = vec![Group::default(); group_index.len()];
     let mut cursors = vec![(0usize, 0usize); input.len()];
     let expr_span = a.expr.span();
@@ -399,6 +422,68 @@ impl Best {
             })
         }));
     }
+}
+
+/// Most (group, step) heaps [`float_topk`] allocates.
+const FLOAT_TOPK_CELLS: usize = 1 << 20;
+
+/// `topk`/`bottomk` over float-only input, series by series: each (group,
+/// step) has its own heap of (value, input position), which orders
+/// candidates the same whatever order they are offered in, so the result
+/// is the step-by-step one while each input series is read once, front to
+/// back. `ks[step]` is `k` at that step (`None`: nothing is selected).
+fn float_topk(
+    ev: &Ev<'_, '_>,
+    input: &Matrix,
+    series_group: &[usize],
+    groups: usize,
+    ks: &[Option<usize>],
+    top: bool,
+) -> Result<Matrix, EvalError> {
+    let steps = ev.num_steps();
+    let interval = ev.interval.max(1);
+    let mut heaps: Vec<Best> = (0..groups.saturating_mul(steps))
+        .map(|_| Best::default())
+        .collect();
+    for (si, (s, &gi)) in input.iter().zip(series_group).enumerate() {
+        ev.tick_by(s.floats.len())?;
+        for p in &s.floats {
+            let step = usize::try_from((p.t - ev.start) / interval).unwrap_or(usize::MAX);
+            let Some(&Some(k)) = ks.get(step) else {
+                continue;
+            };
+            if let Some(best) = heaps.get_mut(gi * steps + step) {
+                best.offer(p.v, si, k, top);
+            }
+        }
+    }
+    // Results by step, then group, best first: the order in which the step
+    // loop meets (and so creates) the output series.
+    let mut out: Matrix = Vec::new();
+    let mut index: FastMap<Labels, usize> = FastMap::default();
+    let mut winners = Vec::new();
+    for step in 0..steps {
+        let t = ev.start + step as i64 * interval;
+        for gi in 0..groups {
+            if let Some(best) = heaps.get_mut(gi * steps + step) {
+                best.drain_sorted(input, t, &mut winners);
+            }
+        }
+        for w in winners.drain(..) {
+            let i = *index.entry(w.labels.clone()).or_insert_with(|| {
+                out.push(ESeries::new(w.labels.clone(), w.drop_name));
+                out.len() - 1
+            });
+            out[i].push(t, w.f, None);
+        }
+    }
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
+    // Input and results were held together; then the input is released.
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    ev.sh.current.set(base);
+    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    Ok(out)
 }
 
 /// Most (group, step) accumulators [`float_sum`] allocates.
