@@ -633,18 +633,8 @@ mod tests {
         );
     }
 
-    fn select_all(s: &MemoryStorage, start: i64, end: i64) -> Vec<(Labels, Vec<(i64, u64)>)> {
-        s.select(
-            &[Matcher::equal("__name__", "x")],
-            &SelectHints::window(start, end),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|sel| {
-            let pts = sel.floats.iter().map(|p| (p.t, p.v.to_bits())).collect();
-            (sel.labels, pts)
-        })
-        .collect()
+    fn select_all(s: &MemoryStorage, start: i64, end: i64) -> Selection {
+        selection(s, &[Matcher::equal("__name__", "x")], start, end)
     }
 
     #[test]
