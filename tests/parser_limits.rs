@@ -174,3 +174,29 @@ fn empty_quoted_metric_name_round_trips() {
     let e = promql_engine::parse(r#"{"", jo="x"}"#).unwrap();
     assert_eq!(e.to_string(), r#"{"",jo="x"}"#);
 }
+
+/// Found by the `roundtrip` fuzz target: `info`'s label selector argument
+/// may be empty (`{}`), and it printed as nothing, leaving `info(x, )`.
+#[test]
+fn empty_info_label_selector_round_trips() {
+    let options = promql_engine::ParseOptions::all();
+    for src in [
+        "info(up, {})",
+        r#"info({job="i"}, {})"#,
+        "info(rate(x[5m]), {})",
+    ] {
+        let e = promql_engine::parse_with(src, &options).expect("info with {} parses");
+        let printed = e.to_string();
+        assert!(printed.ends_with(", {})"), "{src} printed as {printed}");
+        let again = promql_engine::parse_with(&printed, &options)
+            .unwrap_or_else(|err| panic!("{src} printed as {printed}: {err}"));
+        assert!(e.eq_ignore_spans(&again), "{src} printed as {printed}");
+        let pretty = promql_engine::format(&e);
+        let again = promql_engine::parse_with(&pretty, &options)
+            .unwrap_or_else(|err| panic!("{src} pretty-printed as {pretty}: {err}"));
+        assert!(
+            e.eq_ignore_spans(&again),
+            "{src} pretty-printed as {pretty}"
+        );
+    }
+}

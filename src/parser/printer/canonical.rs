@@ -247,6 +247,12 @@ fn selector_matchers(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
         other => other,
     };
     if quoted_name.is_none() && printed.is_empty() {
+        // A selector with neither name nor matchers (only valid as `info`'s
+        // label selector argument) prints as `{}`, so that it parses back.
+        // Prometheus prints nothing there, which does not parse.
+        if v.name.is_none() {
+            w.write_str("{}")?;
+        }
         return Ok(());
     }
     w.write_char('{')?;
