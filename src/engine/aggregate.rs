@@ -477,13 +477,7 @@ fn float_topk(
             out[i].push(t, w.f, None);
         }
     }
-    let input_total: usize = input.iter().map(ESeries::samples).sum();
-    let base = ev.sh.current.get().saturating_sub(input_total);
-    // Input and results were held together; then the input is released.
-    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
-    ev.sh.current.set(base);
-    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
-    Ok(out)
+    release_input(ev, input, out)
 }
 
 /// Most (group, step) accumulators [`float_sum`] allocates.
@@ -530,8 +524,6 @@ fn float_sum(
             }
         }
     }
-    let input_total: usize = input.iter().map(ESeries::samples).sum();
-    let base = ev.sh.current.get().saturating_sub(input_total);
     for (gi, o) in out.iter_mut().enumerate() {
         let row = cells.get(gi * steps..(gi + 1) * steps).unwrap_or(&[]);
         for (step, c) in row.iter().enumerate() {
@@ -546,10 +538,19 @@ fn float_sum(
         }
     }
     out.retain(|s| s.len() > 0);
-    // Input and results were held together; then the input is released.
-    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    release_input(ev, input, out)
+}
+
+/// The sample accounting of an aggregation computed series by series:
+/// `input` and the results `out` were held together, then the input is
+/// released and the results stay.
+fn release_input(ev: &Ev<'_, '_>, input: &Matrix, out: Matrix) -> Result<Matrix, EvalError> {
+    let input_total: usize = input.iter().map(ESeries::samples).sum();
+    let base = ev.sh.current.get().saturating_sub(input_total);
+    let results: usize = out.iter().map(ESeries::samples).sum();
+    ev.add_samples(results)?;
     ev.sh.current.set(base);
-    ev.add_samples(out.iter().map(ESeries::samples).sum())?;
+    ev.add_samples(results)?;
     Ok(out)
 }
 
