@@ -265,6 +265,37 @@ fn experimental_functions_need_the_option() {
 }
 
 #[test]
+fn series_of_one_name_collide_when_their_type_labels_are_dropped() {
+    // Same name and labels but for `__type__`: dropping the metadata labels
+    // makes them one label set, which immediate removal rejects; with one
+    // `__type__` (or functions that keep the name) the results are distinct.
+    let mut s = MemoryStorage::new();
+    for kind in ["counter", "gauge"] {
+        let lbl = l(&[("__name__", "m_total"), ("__type__", kind), ("a", "1")]);
+        for i in 0..=5 {
+            s.add(&lbl, i * 60_000, i as f64);
+        }
+    }
+    let eval = |q: &str| {
+        let expr = parse_with(q, &ParseOptions::all()).unwrap();
+        Engine::new(EngineOptions::default()).instant(&s, &expr, 300_000)
+    };
+    assert_eq!(
+        eval("rate(m_total[5m])").unwrap_err().to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    for q in [
+        r#"rate(m_total{__type__="gauge"}[5m])"#,
+        "last_over_time(m_total[5m])",
+    ] {
+        match eval(q).unwrap().value {
+            Value::Vector(v) => assert_eq!(v.len(), 1 + usize::from(q.starts_with("last")), "{q}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn name_removal_collisions_depend_on_the_mode() {
     let q = parse_with(r#"rate({job="c"}[5m])"#, &ParseOptions::all()).unwrap();
     // Immediate removal: two series with the same labels is an error, even

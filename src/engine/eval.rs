@@ -69,6 +69,20 @@ impl<'a, 'b> Ev<'a, 'b> {
         }
     }
 
+    /// An upper bound on the points of one output series built from
+    /// `samples` samples that each count for at most `reach` milliseconds
+    /// of steps (a range, or the lookback), to reserve without reserving
+    /// for steps no sample can reach.
+    pub(crate) fn points_bound(&self, samples: usize, reach: i64) -> usize {
+        let steps_per_sample = usize::try_from(reach / self.interval.max(1))
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        self.num_steps()
+            .min(samples.saturating_mul(steps_per_sample))
+            .min(1 << 16)
+    }
+
+    /// Number of evaluation steps.
     pub fn num_steps(&self) -> usize {
         if self.end < self.start {
             return 0;

@@ -97,6 +97,7 @@ impl Ev<'_, '_> {
                 // Floats only: the steps move forward, and so does the
                 // latest sample at or before each; follow it with a cursor.
                 let floats: &[FPoint] = &s.floats;
+                ss.floats.reserve_exact(self.points_bound(floats.len(), lb));
                 let mut next = 0usize;
                 let mut held = 0usize;
                 for ts in self.steps() {

@@ -113,6 +113,16 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
     }
 }
 
+/// Whether all `sets` carry the same metadata labels, values included, so
+/// that [`drop_metadata`] keeps distinct sets distinct.
+pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
+    let metadata = |set: &'a Labels| set.iter().filter(|l| METADATA_LABELS.contains(&&*l.name));
+    let Some(first) = sets.next() else {
+        return true;
+    };
+    sets.all(|set| metadata(set).eq(metadata(first)))
+}
+
 /// Whether any two samples share a label set.
 pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
     let mut seen: FastSet<&Labels> = FastSet::default();

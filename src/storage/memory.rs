@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::chunk::{decode_xor_into, encode_xor};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
-use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
+use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels, Matcher, Timestamp};
 
 mod order;
 mod usage;
@@ -256,20 +256,38 @@ impl MemoryStorage {
             return id;
         }
         let id = self.series.len();
+        // Strings already stored are shared rather than kept once per
+        // series: a label name is stored once, and so is each distinct
+        // value of it. Besides the memory, this keeps the strings that most
+        // series share (names, jobs) in few cache lines.
+        let mut interned = Vec::with_capacity(labels.len());
         for l in labels.iter() {
-            let ids = self
+            let name = self
+                .values
+                .get(&l.name)
+                .map_or_else(|| l.name.clone(), |(n, _)| n.clone());
+            let pair = match self
                 .postings
-                .entry((l.name.clone(), l.value.clone()))
-                .or_default();
+                .get_key_value(&(name.clone(), l.value.clone()))
+            {
+                Some((stored, _)) => stored.clone(),
+                None => (name, l.value.clone()),
+            };
+            let ids = self.postings.entry(pair.clone()).or_default();
             if ids.is_empty() {
-                self.values.add(&l.name, &l.value);
+                self.values.add(&pair.0, &pair.1);
             }
             ids.push(id);
+            interned.push(Label {
+                name: pair.0,
+                value: pair.1,
+            });
         }
+        let labels = Labels::new(interned);
         self.by_labels.insert(labels.clone(), id);
         self.order.invalidate();
         self.series.push(MemSeries {
-            labels: labels.clone(),
+            labels,
             sorted: true,
             ..Default::default()
         });

@@ -122,7 +122,9 @@ pub enum StorageError {
 pub trait Storage: Send + Sync {
     /// The series matching all `matchers`, with their samples in
     /// `hints.start..=hints.end`. Series without samples in the window may be
-    /// omitted.
+    /// omitted. Each label set appears at most once: a backend holding one
+    /// series in several places merges them (as [`FanoutStorage`] does); the
+    /// engine relies on it.
     fn select(
         &self,
         matchers: &[Matcher],

@@ -18,7 +18,9 @@ use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
 };
-use crate::engine::types::{ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples};
+use crate::engine::types::{
+    ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples, same_metadata,
+};
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 use crate::storage::{SelectHints, SelectedSeries};
@@ -111,6 +113,10 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         scalar_args: &scalar_args,
     };
     let mut out: Matrix = Vec::new();
+    // Whether the results are known to have distinct label sets: the series
+    // of one selection are distinct (a storage returns each label set
+    // once), and stay so unless dropping the metadata labels merges some.
+    let mut distinct = false;
     match arg {
         Node::Matrix(m) => {
             let mut hints = ev.select_hints(&m.sel, Some(m.range));
@@ -120,6 +126,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 let seeks = ev.range_seeks(&m.sel, m.range);
                 crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
             }
+            distinct = !drop_name || same_metadata(selected.iter().map(|s| &s.labels));
             let threads = ev.sh.opts.threads.max(1);
             if threads > 1 && selected.len() >= 2 * threads {
                 out = call.parallel(ev, &selected, threads, use_sts, &hints)?;
@@ -156,7 +163,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     }
     // Prometheus rejects any two output series with the same labels here,
     // even when their points would not collide.
-    if !ev.delayed() && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
+    if !ev.delayed() && !distinct && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
         return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
     Ok(out)
@@ -194,7 +201,9 @@ impl RangeCall<'_> {
         let mut step_args = vec![0.0; self.scalar_args.len()];
         let (floats_all, hists_all): (&[FPoint], &[HPoint]) = (&s.floats, &s.hists);
         if hists_all.is_empty() {
-            ss.floats.reserve_exact(ev.num_steps().min(1 << 16));
+            let reach = self.range.saturating_add(self.lb.saturating_mul(2));
+            ss.floats
+                .reserve_exact(ev.points_bound(floats_all.len(), reach));
         }
         // The windows only move forward: keep the float window's bounds and
         // advance them instead of searching the whole series at every step.

@@ -1,51 +1,108 @@
-//! Finding the samples of a time-sorted column inside a window, cheaply for
-//! the common case of a window at the end of the data (instant queries,
-//! the last steps of range queries).
+//! Finding the samples of a time-sorted column inside a window with few
+//! dependent memory reads.
+//!
+//! Scraped series are close to evenly spaced, so the position of a time in
+//! a series is well predicted by interpolating between its first and last
+//! samples. The search probes that guess first and gallops outwards from
+//! it: an evenly spaced series costs a couple of probes, near the guess,
+//! where a bisection of a long series would miss the cache at every step.
+//! Any spacing gives the right answer; an uneven one only costs more probes.
 
 use crate::model::Timestamp;
 
 /// The sub-slice of time-sorted `points` inside `start..=end`.
-///
-/// The end is found with one comparison when the window reaches past the
-/// newest sample; the start is found by galloping back from the end, so a
-/// short window near the end touches only the last few samples.
 pub(super) fn window<T>(
     points: &[T],
     start: Timestamp,
     end: Timestamp,
     t: impl Fn(&T) -> Timestamp,
 ) -> &[T] {
-    let hi = match points.last() {
-        None => return points,
-        Some(last) if t(last) <= end => points.len(),
-        Some(_) => points.partition_point(|p| t(p) <= end),
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return points;
+    };
+    // Both ends are read at once (independent loads), then every guess is
+    // arithmetic on them.
+    let (first_t, last_t) = (t(first), t(last));
+    let guess = |at: Timestamp| interpolate(points.len(), first_t, last_t, at);
+    let hi = if last_t <= end {
+        points.len()
+    } else if end < first_t {
+        0
+    } else {
+        partition_point_near(points, guess(end) + 1, |p| t(p) <= end)
     };
     let head = &points[..hi];
-    let lo = partition_point_from_end(head, |p| t(p) < start);
-    &head[lo..]
+    let lo = if start <= first_t {
+        0
+    } else {
+        partition_point_near(head, guess(start), |p| t(p) < start)
+    };
+    &head[lo.min(hi)..]
+}
+
+/// The index that time `at` would have in `len` evenly spaced samples from
+/// `first_t` to `last_t`, clamped to `0..=len`.
+fn interpolate(len: usize, first_t: Timestamp, last_t: Timestamp, at: Timestamp) -> usize {
+    if len < 2 || last_t <= first_t {
+        return 0;
+    }
+    // i128: no product or difference of two i64 times can overflow it.
+    let span = i128::from(last_t) - i128::from(first_t);
+    let offset = (i128::from(at) - i128::from(first_t)).clamp(0, span);
+    let last_index = (len - 1) as i128;
+    usize::try_from(offset * last_index / span).map_or(len, |i| i.min(len))
+}
+
+/// Like `slice::partition_point` (`pred` holds for a prefix of `items`), but
+/// probing `guess` first and galloping away from it, so an answer near the
+/// guess costs O(log distance) probes near the guess.
+pub(super) fn partition_point_near<T>(
+    items: &[T],
+    guess: usize,
+    pred: impl Fn(&T) -> bool,
+) -> usize {
+    let guess = guess.min(items.len());
+    // Invariant below: the answer is in lo..=hi.
+    let (mut lo, mut hi) = (0, items.len());
+    if let Some(item) = items.get(guess) {
+        if pred(item) {
+            lo = guess + 1;
+            // Gallop forwards until an item fails.
+            let mut step = 1;
+            while let Some(item) = items.get(lo + step - 1) {
+                if !pred(item) {
+                    hi = lo + step - 1;
+                    break;
+                }
+                lo += step;
+                step *= 2;
+            }
+        } else {
+            hi = guess;
+        }
+    }
+    if hi == guess {
+        // Gallop backwards until an item holds.
+        let mut step = 1;
+        while hi > lo {
+            let probe = hi.saturating_sub(step).max(lo);
+            if pred(&items[probe]) {
+                lo = probe + 1;
+                break;
+            }
+            hi = probe;
+            step *= 2;
+        }
+    }
+    let rest = items.get(lo..hi).unwrap_or_default();
+    lo + rest.partition_point(pred)
 }
 
 /// Like `slice::partition_point`, but searching exponentially from the end
 /// before bisecting, so an answer near the end costs O(log distance) probes
 /// near the end of the slice.
 pub(super) fn partition_point_from_end<T>(items: &[T], pred: impl Fn(&T) -> bool) -> usize {
-    // Invariant: every item at or after `hi` fails `pred`.
-    let mut hi = items.len();
-    let mut step = 1;
-    while hi > 0 {
-        let probe = hi.saturating_sub(step);
-        let Some(item) = items.get(probe) else {
-            break;
-        };
-        if pred(item) {
-            // The boundary is in probe + 1 ..= hi.
-            let rest = items.get(probe + 1..hi).unwrap_or_default();
-            return probe + 1 + rest.partition_point(&pred);
-        }
-        hi = probe;
-        step *= 2;
-    }
-    0
+    partition_point_near(items, items.len(), pred)
 }
 
 #[cfg(test)]
@@ -69,5 +126,43 @@ mod tests {
                 lo
             );
         }
+
+        #[test]
+        fn any_guess_gives_the_partition_point(
+            mut ts in proptest::collection::vec(-50i64..50, 0..80),
+            at in -60i64..60,
+            guess in 0usize..100,
+        ) {
+            ts.sort_unstable();
+            proptest::prop_assert_eq!(
+                partition_point_near(&ts, guess, |&x| x < at),
+                ts.partition_point(|&x| x < at)
+            );
+        }
+
+        #[test]
+        fn extreme_times_do_not_overflow(
+            mut ts in proptest::collection::vec(proptest::num::i64::ANY, 1..40),
+            start in proptest::num::i64::ANY,
+            end in proptest::num::i64::ANY,
+        ) {
+            ts.sort_unstable();
+            let lo = ts.partition_point(|&x| x < start);
+            let hi = ts.partition_point(|&x| x <= end);
+            proptest::prop_assert_eq!(window(&ts, start, end, |&x| x), &ts[lo..hi.max(lo)]);
+        }
+    }
+
+    #[test]
+    fn evenly_spaced_windows_are_found_near_the_guess() {
+        let ts: Vec<i64> = (0..480).map(|i| i * 15_000).collect();
+        let probes = std::cell::Cell::new(0);
+        let at = 300 * 15_000 + 7;
+        let got = partition_point_near(&ts, interpolate(ts.len(), 0, 479 * 15_000, at), |&x| {
+            probes.set(probes.get() + 1);
+            x < at
+        });
+        assert_eq!(got, 301);
+        assert!(probes.get() <= 3, "{} probes", probes.get());
     }
 }

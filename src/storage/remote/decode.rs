@@ -68,9 +68,9 @@ pub(crate) fn decode_samples(
         .map_err(|e| malformed(format!("protobuf: {e}")))?;
     let [result] = <[proto::QueryResult; 1]>::try_from(response.results)
         .map_err(|results| malformed(format!("expected 1 query result, got {}", results.len())))?;
-    let mut out = Vec::with_capacity(result.timeseries.len());
+    let mut out = Collected::default();
     for ts in result.timeseries {
-        let mut floats: Vec<FPoint> = ts
+        let floats: Vec<FPoint> = ts
             .samples
             .into_iter()
             .map(|s| FPoint {
@@ -79,8 +79,7 @@ pub(crate) fn decode_samples(
             })
             .filter(|p| w.contains(p.t))
             .collect();
-        sort_dedup(&mut floats, |p| p.t);
-        let mut histograms: Vec<HPoint> = ts
+        let histograms: Vec<HPoint> = ts
             .histograms
             .iter()
             .filter(|h| w.contains(h.timestamp))
@@ -89,14 +88,47 @@ pub(crate) fn decode_samples(
                 h: Arc::new(to_float_histogram(h)),
             })
             .collect();
-        sort_dedup(&mut histograms, |p| p.t);
-        out.push(DecodedSeries {
-            labels: to_labels(ts.labels),
-            floats,
-            histograms,
-        });
+        out.add(to_labels(ts.labels), floats, histograms);
     }
-    Ok(out)
+    Ok(out.finish())
+}
+
+/// Decoded series by label set. The parts of one series, split over frames
+/// or repeated by a server, are joined into one, as the engine expects one
+/// series per label set.
+#[derive(Default)]
+struct Collected {
+    series: Vec<DecodedSeries>,
+    index: HashMap<Labels, usize>,
+}
+
+impl Collected {
+    fn add(&mut self, labels: Labels, floats: Vec<FPoint>, histograms: Vec<HPoint>) {
+        match self.index.get(&labels) {
+            Some(&slot) => {
+                let series = &mut self.series[slot];
+                series.floats.extend(floats);
+                series.histograms.extend(histograms);
+            }
+            None => {
+                self.index.insert(labels.clone(), self.series.len());
+                self.series.push(DecodedSeries {
+                    labels,
+                    floats,
+                    histograms,
+                });
+            }
+        }
+    }
+
+    /// The series, each with its samples sorted by time and one per timestamp.
+    fn finish(mut self) -> Vec<DecodedSeries> {
+        for series in &mut self.series {
+            sort_dedup(&mut series.floats, |p| p.t);
+            sort_dedup(&mut series.histograms, |p| p.t);
+        }
+        self.series
+    }
 }
 
 /// Reads every frame of a STREAMED_XOR_CHUNKS response to the end and
@@ -106,8 +138,7 @@ pub(crate) fn decode_stream<R: Read>(
     frames: &mut FrameReader<R>,
     w: &Window<'_>,
 ) -> Result<Vec<DecodedSeries>, RemoteReadError> {
-    let mut out: Vec<DecodedSeries> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out = Collected::default();
     while let Some(payload) = frames
         .next_frame()
         .map_err(|source| RemoteReadError::Stream {
@@ -129,30 +160,15 @@ pub(crate) fn decode_stream<R: Read>(
         }
         for series in frame.chunked_series {
             let labels = to_labels(series.labels);
-            let slot = *index.entry(labels.clone()).or_insert_with(|| {
-                out.push(DecodedSeries {
-                    labels: labels.clone(),
-                    floats: Vec::new(),
-                    histograms: Vec::new(),
-                });
-                out.len() - 1
-            });
             let mut floats = Vec::new();
             let mut histograms = Vec::new();
             for chunk in series.chunks {
                 decode_chunk(chunk, &labels, w, &mut floats, &mut histograms)?;
             }
-            if let Some(series) = out.get_mut(slot) {
-                series.floats.extend(floats);
-                series.histograms.extend(histograms);
-            }
+            out.add(labels, floats, histograms);
         }
     }
-    for series in &mut out {
-        sort_dedup(&mut series.floats, |p| p.t);
-        sort_dedup(&mut series.histograms, |p| p.t);
-    }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn decode_chunk(
@@ -287,6 +303,32 @@ mod tests {
             Labels::from_pairs(&[("__name__", "up"), ("job", "a")])
         );
         assert_eq!(out[0].floats, pts(2..6));
+    }
+
+    #[test]
+    fn samples_response_repeating_a_series_gives_it_once() {
+        let part = |range: std::ops::Range<i64>| proto::TimeSeries {
+            labels: vec![label("__name__", "up"), label("job", "a")],
+            samples: pts(range)
+                .iter()
+                .map(|p| proto::Sample {
+                    value: p.v,
+                    timestamp: p.t,
+                })
+                .collect(),
+            histograms: vec![],
+        };
+        let response = proto::ReadResponse {
+            results: vec![proto::QueryResult {
+                timeseries: vec![part(4..8), part(0..5)],
+            }],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&response.encode_to_vec())
+            .unwrap();
+        let out = decode_samples(&body, 1 << 20, &window(0, 10_000)).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].floats, pts(0..8));
     }
 
     #[test]
