@@ -81,7 +81,18 @@ fn factor(w: &Window<'_>, sampled: f64, to_start: f64, to_end: f64, is_rate: boo
 
 /// Where a window's first and last samples sit, relative to the window,
 /// with the range and the function: what a [`Shape`] depends on.
-type ShapeKey = [i64; 6];
+///
+/// A struct rather than an array: its derived comparison is inlined
+/// field by field, where an array's goes through `memcmp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShapeKey {
+    lead: i64,
+    trail: i64,
+    span: i64,
+    intervals: usize,
+    range: i64,
+    is_rate: bool,
+}
 
 /// The last window shape of one series and its [`Shape`].
 #[derive(Debug, Default)]
@@ -105,14 +116,14 @@ impl ShapeMemo {
         if !exact {
             return Shape::new(w, first_t, last_t, intervals, is_rate);
         }
-        let key = [
-            first_t - w.range_start,
-            w.range_end - last_t,
-            last_t - first_t,
-            i64::try_from(intervals).unwrap_or(i64::MAX),
-            w.range,
-            i64::from(is_rate),
-        ];
+        let key = ShapeKey {
+            lead: first_t - w.range_start,
+            trail: w.range_end - last_t,
+            span: last_t - first_t,
+            intervals,
+            range: w.range,
+            is_rate,
+        };
         if let Some((k, shape)) = self.0.get()
             && k == key
         {
@@ -122,6 +133,20 @@ impl ShapeMemo {
         self.0.set(Some((key, shape)));
         shape
     }
+}
+
+/// The first sample's share of a counter's increase, `first / increase`,
+/// where the counter rule (never extrapolate below zero) may use it: `None`
+/// where it cannot change the factor.
+///
+/// The rule extrapolates to the start by `sampled * ratio` seconds when that
+/// is less than the `to_start` of the window's [`Shape`], which is below
+/// 1.1 average intervals, so below 1.1 `sampled`. A ratio of 2 or more gives
+/// at least `2 * sampled` (rounding is monotonic and doubling exact), which
+/// never is: the division, slow next to the rest of a window, is skipped,
+/// as it is for most windows of a counter that did not just start.
+pub(crate) fn zero_ratio(first: f64, increase: f64) -> Option<f64> {
+    (increase > 0.0 && first >= 0.0 && first < 2.0 * increase).then(|| first / increase)
 }
 
 /// Prometheus' extrapolation factor for a window.
@@ -226,6 +251,44 @@ mod tests {
                 let fresh = extrapolation_factor(&window(end, range, None), first_t, last_t, intervals, None, ratio, is_counter, is_rate);
                 proptest::prop_assert_eq!(memoized.to_bits(), fresh.to_bits());
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// Skipping the ratio where it is 2 or more never changes a factor.
+        #[test]
+        fn skipped_zero_ratios_do_not_change_the_factor(
+            end in -1_000_000_000i64..1_000_000_000,
+            sampled in 0i64..600_000,
+            intervals in proptest::prop_oneof![3 => 1usize..3, 1 => 0usize..50],
+            // Time before the first sample, in average intervals: mostly
+            // under the 1.1 at which Prometheus stops extrapolating to it.
+            lead in 0.0f64..1.2,
+            trail in 0i64..100_000,
+            // The first value in increases, or any value.
+            share in proptest::option::weighted(0.8, 0.0f64..3.0),
+            first in proptest::prop_oneof![
+                proptest::strategy::Just(0.0),
+                proptest::strategy::Just(f64::INFINITY),
+                proptest::num::f64::ANY,
+            ],
+            increase in proptest::prop_oneof![
+                4 => 0.0f64..1e12,
+                1 => proptest::strategy::Just(f64::INFINITY),
+                1 => proptest::num::f64::ANY,
+            ],
+            is_rate in proptest::bool::ANY,
+        ) {
+            let lead = (sampled as f64 / intervals.max(1) as f64 * lead) as i64;
+            let range = (lead + sampled + trail).max(1);
+            let w = window(end, range, None);
+            let first_t = w.range_start + lead;
+            let last_t = first_t + sampled;
+            let first = share.map_or(first, |share| increase * share);
+            let always = (increase > 0.0 && first >= 0.0).then(|| first / increase);
+            let f = |ratio| extrapolation_factor(&w, first_t, last_t, intervals, None, ratio, true, is_rate);
+            proptest::prop_assert_eq!(f(zero_ratio(first, increase)).to_bits(), f(always).to_bits());
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::extrapolation::extrapolation_factor;
+use super::extrapolation::{extrapolation_factor, zero_ratio};
 use super::range::{Out, Window, first_start_timestamp, start_time_overlap, start_timestamp_reset};
 use crate::engine::eval::Ev;
 use crate::engine::histops::{
@@ -122,8 +122,7 @@ pub(crate) fn extrapolated_hist_rate(
     }
     let zero_ratio = result
         .as_ref()
-        .filter(|r| r.count > 0.0 && h[0].h.count >= 0.0)
-        .map(|r| h[0].h.count / r.count);
+        .and_then(|r| zero_ratio(h[0].h.count, r.count));
     let factor = extrapolation_factor(w, first_t, last_t, n1, st0, zero_ratio, is_counter, is_rate);
     match result {
         Some(mut r) => {

@@ -8,6 +8,7 @@ mod info;
 mod instant;
 mod label;
 mod range;
+mod range_fn;
 mod reset_marks;
 mod sort;
 

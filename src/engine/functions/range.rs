@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use super::extrapolation::{ShapeMemo, extrapolation_factor};
+use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
+use super::range_fn::RangeFn;
 use super::reset_marks::{ResetMarks, WindowResets, scan_values_before};
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
@@ -63,6 +64,11 @@ pub(crate) enum Out {
 /// Evaluates a function whose argument `mi` is a range vector.
 pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<Matrix, EvalError> {
     let name = c.func.name;
+    let Some(func) = RangeFn::from_name(name) else {
+        return Err(EvalError::Execution(format!(
+            "function {name:?} is not supported over range vectors"
+        )));
+    };
     let arg = &c.args[mi];
     let (range, offset, at, anchored, smoothed) = match arg {
         Node::Matrix(m) => (
@@ -101,7 +107,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
     // Prometheus reports kernel annotations at the first argument.
     let arg_span = c.args.first().map_or(c.span, Node::span);
     let call = RangeCall {
-        name,
+        func,
         range,
         offset,
         at,
@@ -172,7 +178,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
 /// One range-function call, applied to one series at a time.
 #[derive(Clone, Copy)]
 struct RangeCall<'e> {
-    name: &'static str,
+    func: RangeFn,
     range: i64,
     offset: i64,
     at: Option<i64>,
@@ -188,7 +194,6 @@ impl RangeCall<'_> {
     /// Evaluates the function over every step for one series; `None` when
     /// no step produced a value.
     fn series(&self, ev: &Ev<'_, '_>, s: &RangeSeries<'_>) -> Result<Option<ESeries>, EvalError> {
-        let name = self.name;
         ev.tick()?;
         let sdrop = self.drop_name || s.drop_name;
         let labels = if !ev.delayed() && sdrop {
@@ -211,7 +216,7 @@ impl RangeCall<'_> {
         let mut last_window = 0usize;
         // `rate` and `increase` over plain counter samples look up the
         // resets found once instead of scanning every window.
-        let mut marks = (matches!(name, "rate" | "increase")
+        let mut marks = (self.func.is_counter_rate()
             && hists_all.is_empty()
             && s.float_sts.is_empty()
             && !self.anchored
@@ -275,10 +280,10 @@ impl RangeCall<'_> {
                 shapes: Some(&shapes),
             };
             // The rate family directly; every other kernel by name.
-            let res = match self.name {
-                "rate" => rate(ev, &w, true, true),
-                "increase" => rate(ev, &w, true, false),
-                _ => kernel(ev, name, &w)?,
+            let res = match self.func {
+                RangeFn::Rate => rate(ev, &w, true, true),
+                RangeFn::Increase => rate(ev, &w, true, false),
+                func => kernel(ev, func, &w)?,
             };
             match res {
                 Out::None => {}
@@ -293,7 +298,7 @@ impl RangeCall<'_> {
         // The last window is still buffered when the series' results are
         // added (as in Prometheus, which releases it at the next series).
         ev.hold_briefly(last_window)?;
-        if (name == "rate" || name == "increase")
+        if self.func.is_counter_rate()
             && !mname.is_empty()
             && !ss.floats.is_empty()
             && !["_total", "_sum", "_count", "_bucket"]
@@ -476,18 +481,19 @@ fn ignored_hist_info(ev: &Ev<'_, '_>, w: &Window<'_>) {
     );
 }
 
-fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError> {
+fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalError> {
+    use RangeFn as F;
     let f = w.floats;
-    Ok(match name {
-        "rate" => rate(ev, w, true, true),
-        "increase" => rate(ev, w, true, false),
-        "delta" => rate(ev, w, false, false),
-        "irate" => instant_value(ev, w, true),
-        "idelta" => instant_value(ev, w, false),
-        "count_over_time" => Out::Float((f.len() + w.hists.len()) as f64),
-        "present_over_time" => Out::Float(1.0),
-        "absent_over_time" => Out::Float(1.0),
-        "last_over_time" => {
+    Ok(match func {
+        F::Rate => rate(ev, w, true, true),
+        F::Increase => rate(ev, w, true, false),
+        F::Delta => rate(ev, w, false, false),
+        F::Irate => instant_value(ev, w, true),
+        F::Idelta => instant_value(ev, w, false),
+        F::CountOverTime => Out::Float((f.len() + w.hists.len()) as f64),
+        F::PresentOverTime => Out::Float(1.0),
+        F::AbsentOverTime => Out::Float(1.0),
+        F::LastOverTime => {
             let lf = f.last();
             let lh = w.hists.last();
             match (lf, lh) {
@@ -497,7 +503,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 (None, None) => Out::None,
             }
         }
-        "first_over_time" => {
+        F::FirstOverTime => {
             let ff = f.first();
             let fh = w.hists.first();
             match (ff, fh) {
@@ -507,29 +513,29 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 (None, None) => Out::None,
             }
         }
-        "ts_of_last_over_time" => {
+        F::TsOfLastOverTime => {
             let t = f
                 .last()
                 .map_or(0, |p| p.t)
                 .max(w.hists.last().map_or(0, |p| p.t));
             Out::Float(t as f64 / 1000.0)
         }
-        "ts_of_first_over_time" => {
+        F::TsOfFirstOverTime => {
             let t = f
                 .first()
                 .map_or(i64::MAX, |p| p.t)
                 .min(w.hists.first().map_or(i64::MAX, |p| p.t));
             Out::Float(t as f64 / 1000.0)
         }
-        "sum_over_time" | "avg_over_time" => {
+        F::SumOverTime | F::AvgOverTime => {
             if !f.is_empty() && !w.hists.is_empty() {
                 mixed_warning(ev, w);
                 return Ok(Out::None);
             }
             if f.is_empty() {
-                return Ok(hist_range::sum_avg_hists(ev, w, name == "avg_over_time"));
+                return Ok(hist_range::sum_avg_hists(ev, w, func == F::AvgOverTime));
             }
-            if name == "sum_over_time" {
+            if func == F::SumOverTime {
                 let (mut sum, mut c) = (0.0, 0.0);
                 for p in f {
                     (sum, c) = kahan_inc(p.v, sum, c);
@@ -539,15 +545,15 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 Out::Float(avg(f))
             }
         }
-        "max_over_time" | "min_over_time" | "ts_of_max_over_time" | "ts_of_min_over_time" => {
+        F::MaxOverTime | F::MinOverTime | F::TsOfMaxOverTime | F::TsOfMinOverTime => {
             if f.is_empty() {
                 return Ok(Out::None);
             }
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            let is_max = name.contains("max");
-            let ts_of = name.starts_with("ts_of");
+            let is_max = matches!(func, F::MaxOverTime | F::TsOfMaxOverTime);
+            let ts_of = matches!(func, F::TsOfMaxOverTime | F::TsOfMinOverTime);
             let mut best = f[0].v;
             let mut best_t = f[0].t;
             for p in f {
@@ -565,7 +571,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
             }
             Out::Float(if ts_of { best_t as f64 / 1000.0 } else { best })
         }
-        "quantile_over_time" => {
+        F::QuantileOverTime => {
             let q = w.args.first().copied().unwrap_or(f64::NAN);
             if f.is_empty() {
                 return Ok(Out::None);
@@ -582,7 +588,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
             let mut vals: Vec<f64> = f.iter().map(|p| p.v).collect();
             Out::Float(quantile(q, &mut vals))
         }
-        "mad_over_time" => {
+        F::MadOverTime => {
             if f.is_empty() {
                 return Ok(Out::None);
             }
@@ -597,7 +603,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
             let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
             Out::Float(quantile(0.5, &mut dev))
         }
-        "stddev_over_time" | "stdvar_over_time" => {
+        F::StddevOverTime | F::StdvarOverTime => {
             if f.is_empty() {
                 return Ok(Out::None);
             }
@@ -612,13 +618,13 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 (aux, caux) = kahan_inc(delta * (p.v - (mean + cmean)), aux, caux);
             }
             let var = (aux + caux) / count;
-            Out::Float(if name == "stddev_over_time" {
+            Out::Float(if func == F::StddevOverTime {
                 var.sqrt()
             } else {
                 var
             })
         }
-        "deriv" | "predict_linear" => {
+        F::Deriv | F::PredictLinear => {
             if f.len() < 2 {
                 if f.len() == 1 && !w.hists.is_empty() {
                     ignored_hist_info(ev, w);
@@ -628,7 +634,7 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            if name == "deriv" {
+            if func == F::Deriv {
                 let (slope, _) = linear_regression(f, f[0].t);
                 Out::Float(slope)
             } else {
@@ -637,8 +643,8 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 Out::Float(slope * d + intercept)
             }
         }
-        "changes" | "resets" => changes_resets(w, name == "resets"),
-        "double_exponential_smoothing" => {
+        F::Changes | F::Resets => changes_resets(w, func == F::Resets),
+        F::DoubleExponentialSmoothing => {
             let sf = w.args.first().copied().unwrap_or(f64::NAN);
             let tf = w.args.get(1).copied().unwrap_or(f64::NAN);
             if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
@@ -672,11 +678,6 @@ fn kernel(ev: &Ev<'_, '_>, name: &str, w: &Window<'_>) -> Result<Out, EvalError>
                 ignored_hist_info(ev, w);
             }
             Out::Float(s1)
-        }
-        other => {
-            return Err(EvalError::Execution(format!(
-                "function {other:?} is not supported over range vectors"
-            )));
         }
     })
 }
@@ -931,7 +932,7 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     } else if n1 == 0 {
         return Out::None;
     }
-    let zero_ratio = (result > 0.0 && first.v >= 0.0).then(|| first.v / result);
+    let zero_ratio = zero_ratio(first.v, result);
     let factor = extrapolation_factor(w, first.t, last.t, n1, st0, zero_ratio, is_counter, is_rate);
     Out::Float(result * factor)
 }
