@@ -36,6 +36,11 @@ const QUERIES: &[&str] = &[
     "bottomk by (job) (1, a)",
     "topk by (inst) (1, a + c)",
     "bottomk(scalar(sum(b)), a)",
+    // Sliding windows with resets and gaps, for the rate loop's cursors,
+    // reset marks and extrapolation memo.
+    "rate(a[45s])",
+    "increase(a[1m] offset 15s)",
+    "rate(c[30s]) * on (job, inst) group_left a",
 ];
 
 #[derive(Debug, Clone)]

@@ -223,72 +223,77 @@ impl RangeCall<'_> {
             && !self.smoothed)
             .then(|| ResetMarks::new(floats_all));
         let shapes = ShapeMemo::default();
-        for (step, ts) in ev.steps().enumerate() {
-            ev.tick()?;
-            let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
-            let range_start = range_end.saturating_sub(self.range);
-            let (lo, hi) = if self.anchored {
-                (range_start.saturating_sub(self.lb), range_end)
-            } else if self.smoothed {
-                (
-                    range_start.saturating_sub(self.lb),
-                    range_end.saturating_add(self.lb),
-                )
-            } else {
-                (range_start, range_end)
-            };
-            while flo < floats_all.len() && floats_all[flo].t <= lo {
-                flo += 1;
-            }
-            fhi = fhi.max(flo);
-            while fhi < floats_all.len() && floats_all[fhi].t <= hi {
-                fhi += 1;
-            }
-            let floats = &floats_all[flo..fhi];
-            let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
-            let (hists, hist_sts) = if hists_all.is_empty() {
-                (&[][..], &[][..])
-            } else {
-                let hr = window_range(|i| hists_all[i].t, hists_all.len(), lo, hi);
-                (&hists_all[hr.clone()], s.hist_sts.get(hr).unwrap_or(&[]))
-            };
-            if floats.is_empty() && hists.is_empty() {
-                continue;
-            }
-            // The window is what this step holds in memory (as Prometheus
-            // counts its buffered window), on top of the results so far.
-            last_window = floats.len() + hpoint_samples(hists);
-            ev.hold_briefly(last_window)?;
-            for (i, a) in self.scalar_args.iter().enumerate() {
-                step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
-            }
-            let w = Window {
-                floats,
-                float_sts,
-                hists,
-                hist_sts,
-                ts,
-                range: self.range,
-                range_start,
-                range_end,
-                anchored: self.anchored,
-                smoothed: self.smoothed,
-                name: mname,
-                args: &step_args,
-                span: self.arg_span,
-                resets: marks.as_mut().map(|m| m.advance(flo, fhi)),
-                shapes: Some(&shapes),
-            };
-            // The rate family directly; every other kernel by name.
-            let res = match self.func {
-                RangeFn::Rate => rate(ev, &w, true, true),
-                RangeFn::Increase => rate(ev, &w, true, false),
-                func => kernel(ev, func, &w)?,
-            };
-            match res {
-                Out::None => {}
-                Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
-                Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
+        if let Some(marks) = marks.as_mut() {
+            last_window =
+                self.sliding_counter_rate(ev, floats_all, marks, &shapes, mname, &mut ss)?;
+        } else {
+            for (step, ts) in ev.steps().enumerate() {
+                ev.tick()?;
+                let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
+                let range_start = range_end.saturating_sub(self.range);
+                let (lo, hi) = if self.anchored {
+                    (range_start.saturating_sub(self.lb), range_end)
+                } else if self.smoothed {
+                    (
+                        range_start.saturating_sub(self.lb),
+                        range_end.saturating_add(self.lb),
+                    )
+                } else {
+                    (range_start, range_end)
+                };
+                while flo < floats_all.len() && floats_all[flo].t <= lo {
+                    flo += 1;
+                }
+                fhi = fhi.max(flo);
+                while fhi < floats_all.len() && floats_all[fhi].t <= hi {
+                    fhi += 1;
+                }
+                let floats = &floats_all[flo..fhi];
+                let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
+                let (hists, hist_sts) = if hists_all.is_empty() {
+                    (&[][..], &[][..])
+                } else {
+                    let hr = window_range(|i| hists_all[i].t, hists_all.len(), lo, hi);
+                    (&hists_all[hr.clone()], s.hist_sts.get(hr).unwrap_or(&[]))
+                };
+                if floats.is_empty() && hists.is_empty() {
+                    continue;
+                }
+                // The window is what this step holds in memory (as Prometheus
+                // counts its buffered window), on top of the results so far.
+                last_window = floats.len() + hpoint_samples(hists);
+                ev.hold_briefly(last_window)?;
+                for (i, a) in self.scalar_args.iter().enumerate() {
+                    step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
+                }
+                let w = Window {
+                    floats,
+                    float_sts,
+                    hists,
+                    hist_sts,
+                    ts,
+                    range: self.range,
+                    range_start,
+                    range_end,
+                    anchored: self.anchored,
+                    smoothed: self.smoothed,
+                    name: mname,
+                    args: &step_args,
+                    span: self.arg_span,
+                    resets: None,
+                    shapes: Some(&shapes),
+                };
+                // The rate family directly; every other kernel by name.
+                let res = match self.func {
+                    RangeFn::Rate => rate(ev, &w, true, true),
+                    RangeFn::Increase => rate(ev, &w, true, false),
+                    func => kernel(ev, func, &w)?,
+                };
+                match res {
+                    Out::None => {}
+                    Out::Float(v) => ss.floats.push(FPoint { t: ts, v }),
+                    Out::Hist(h) => ss.hists.push(HPoint { t: ts, h }),
+                }
             }
         }
         if ss.len() == 0 {
@@ -314,6 +319,78 @@ impl RangeCall<'_> {
             );
         }
         Ok(Some(ss))
+    }
+
+    /// The steps of `rate` or `increase` over float samples without start
+    /// timestamps or extended windows, the commonest range function: the
+    /// general step loop and kernel, with everything that cannot apply
+    /// left out. The results are those of [`rate`]. Returns the size of the
+    /// last window.
+    fn sliding_counter_rate(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        marks: &mut ResetMarks,
+        shapes: &ShapeMemo,
+        mname: &str,
+        ss: &mut ESeries,
+    ) -> Result<usize, EvalError> {
+        let is_rate = self.func == RangeFn::Rate;
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut last_window = 0usize;
+        for ts in ev.steps() {
+            ev.tick()?;
+            let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
+            let range_start = range_end.saturating_sub(self.range);
+            while lo < floats.len() && floats[lo].t <= range_start {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < floats.len() && floats[hi].t <= range_end {
+                hi += 1;
+            }
+            let n = hi - lo;
+            if n == 0 {
+                continue;
+            }
+            last_window = n;
+            ev.hold_briefly(n)?;
+            if n < 2 {
+                continue;
+            }
+            let window = &floats[lo..hi];
+            let (first, last) = (window[0], window[n - 1]);
+            let mut result = last.v - first.v;
+            marks
+                .advance(lo, hi)
+                .values_before(window)
+                .for_each(|v| result += v);
+            let w = Window {
+                floats: window,
+                float_sts: &[],
+                hists: &[],
+                hist_sts: &[],
+                ts,
+                range: self.range,
+                range_start,
+                range_end,
+                anchored: false,
+                smoothed: false,
+                name: mname,
+                args: &[],
+                span: self.arg_span,
+                resets: None,
+                shapes: Some(shapes),
+            };
+            let zero_ratio = zero_ratio(first.v, result);
+            let factor =
+                extrapolation_factor(&w, first.t, last.t, n - 1, None, zero_ratio, true, is_rate);
+            ss.floats.push(FPoint {
+                t: ts,
+                v: result * factor,
+            });
+        }
+        Ok(last_window)
     }
 
     /// Evaluates the function for selected series, series by series: only
