@@ -98,22 +98,23 @@ impl Ev<'_, '_> {
                 // latest sample at or before each; follow it with a cursor.
                 let floats: &[FPoint] = &s.floats;
                 ss.floats.reserve_exact(self.points_bound(floats.len(), lb));
+                // One look at the clock per series: the loop below does
+                // a bounded amount of work per step.
+                self.tick_by(self.num_steps())?;
                 let mut next = 0usize;
-                let mut held = 0usize;
                 for ts in self.steps() {
-                    self.tick()?;
                     let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                     while next < floats.len() && floats[next].t <= r {
                         next += 1;
                     }
-                    let Some(p) = next.checked_sub(1).map(|i| floats[i]) else {
+                    let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i)) else {
                         continue;
                     };
                     if p.t > r.saturating_sub(lb) && !is_stale_nan(p.v) {
-                        held += 1;
                         ss.floats.push(FPoint { t: ts, v: p.v });
                     }
                 }
+                let held = ss.floats.len();
                 self.add_samples(held)?;
                 self.count_read(held);
             } else {
