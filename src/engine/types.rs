@@ -116,7 +116,14 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
 /// Whether all `sets` carry the same metadata labels, values included, so
 /// that [`drop_metadata`] keeps distinct sets distinct.
 pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
-    let metadata = |set: &'a Labels| set.iter().filter(|l| METADATA_LABELS.contains(&&*l.name));
+    // Names are sorted, so the metadata labels come before any name past
+    // the greatest of them: most sets are left after one or two labels.
+    let greatest = METADATA_LABELS[2];
+    let metadata = |set: &'a Labels| {
+        set.iter()
+            .take_while(move |l| *l.name <= *greatest)
+            .filter(|l| METADATA_LABELS.contains(&&*l.name))
+    };
     let Some(first) = sets.next() else {
         return true;
     };
@@ -199,6 +206,26 @@ pub(crate) type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasher
 mod tests {
     use super::*;
     use crate::model::BucketSpan;
+
+    #[test]
+    fn same_metadata_compares_every_metadata_label() {
+        // `same_metadata` stops at the greatest metadata name.
+        assert!(METADATA_LABELS.is_sorted());
+        let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
+        let a = set(&[("A", "1"), ("__name__", "m"), ("__unit__", "s"), ("b", "1")]);
+        let b = set(&[("A", "2"), ("__name__", "m"), ("__unit__", "s"), ("b", "2")]);
+        let c = set(&[
+            ("A", "2"),
+            ("__name__", "m"),
+            ("__unit__", "ms"),
+            ("b", "2"),
+        ]);
+        let d = set(&[("__name__", "m"), ("__type__", "gauge"), ("__unit__", "s")]);
+        assert!(same_metadata([&a, &b].into_iter()));
+        assert!(!same_metadata([&a, &c].into_iter()));
+        assert!(!same_metadata([&a, &d].into_iter()));
+        assert!(same_metadata([&d].into_iter()));
+    }
 
     #[test]
     fn histograms_count_by_their_size() {
