@@ -537,12 +537,15 @@ impl ResultLabels {
     /// instant evaluation, where each pair is met once) only the label-set
     /// ids are kept.
     fn new(left_series: usize, many_steps: bool) -> Self {
+        let mut ids = FastMap::default();
+        ids.reserve(left_series);
         ResultLabels {
             by_left: if many_steps {
                 vec![None; left_series]
             } else {
                 Vec::new()
             },
+            ids,
             many_steps,
             ..Default::default()
         }
@@ -594,8 +597,8 @@ fn result_metric(
     if !m.include.is_empty() {
         let mut b = labels.builder();
         for name in &m.include {
-            match rhs.get(name) {
-                Some(v) => b.set_mut(name.as_str(), v),
+            match rhs.label(name) {
+                Some(l) => b.set_mut(l.name.clone(), l.value.clone()),
                 None => b.remove_mut(name),
             }
         }

@@ -67,12 +67,18 @@ impl Labels {
         )
     }
 
-    /// The value of label `name`, if present.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    /// The label called `name`, if present (its strings can be shared
+    /// into another label set without copying).
+    pub fn label(&self, name: &str) -> Option<&Label> {
         self.labels
             .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
-            .map(|i| &*self.labels[i].value)
+            .map(|i| &self.labels[i])
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.label(name).map(|l| &*l.value)
     }
 
     /// Whether label `name` is present.
