@@ -106,10 +106,16 @@ pub(crate) enum Val {
 
 /// `labels` without `__name__`, `__type__` and `__unit__`.
 pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
-    if labels.iter().any(|l| METADATA_LABELS.contains(&&*l.name)) {
-        labels.without(&METADATA_LABELS)
-    } else {
-        labels.clone()
+    let mut at = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| METADATA_LABELS.contains(&&*l.name))
+        .map(|(i, _)| i);
+    match (at.next(), at.next()) {
+        (None, _) => labels.clone(),
+        // The common case, a metric name alone: one allocation.
+        (Some(i), None) => labels.without_index(i),
+        _ => labels.without(&METADATA_LABELS),
     }
 }
 

@@ -158,6 +158,18 @@ impl Labels {
         self.filter(|l| !names.iter().any(|n| n.as_ref() == &*l.name))
     }
 
+    /// The labels without the one at position `index` (in name order),
+    /// built with a single allocation.
+    pub(crate) fn without_index(&self, index: usize) -> Labels {
+        let (head, tail) = self.labels.split_at(index.min(self.labels.len()));
+        let tail = tail.get(1..).unwrap_or_default();
+        // A chain of slices has an exact length, so the `Arc` is allocated
+        // at its size and filled in place.
+        Labels {
+            labels: head.iter().chain(tail).cloned().collect(),
+        }
+    }
+
     /// The labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
         let kept: Vec<Label> = self.labels.iter().filter(|l| keep(l)).cloned().collect();

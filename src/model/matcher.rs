@@ -7,6 +7,10 @@ use regex::Regex;
 
 use super::labels::{Labels, is_valid_legacy_label_name, write_quoted};
 
+mod literals;
+
+use literals::FastRegex;
+
 /// Upper bound on the compiled size of one matcher regex, so that a hostile
 /// pattern cannot take unbounded memory.
 pub const REGEX_SIZE_LIMIT: usize = 4 << 20;
@@ -54,7 +58,7 @@ pub struct Matcher {
     pub op: MatchOp,
     /// The value or regex source as written.
     pub value: String,
-    regex: Option<Arc<Regex>>,
+    regex: Option<Arc<FastRegex>>,
 }
 
 /// A regex in a matcher did not compile.
@@ -77,7 +81,9 @@ impl Matcher {
     ) -> Result<Self, InvalidRegex> {
         let (name, value) = (name.into(), value.into());
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(Arc::new(compile_anchored(&value)?)),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Arc::new(FastRegex::new(&value, compile_anchored(&value)?)))
+            }
             _ => None,
         };
         Ok(Matcher {

@@ -1,0 +1,167 @@
+//! Cheap checks in front of a matcher's regex, from the literals that every
+//! match must contain (what Prometheus' `FastRegexMatcher` does): a pattern
+//! that only lists alternatives (`a|b|c`) is answered by a look-up in a
+//! sorted list, and any other is run only on values that have its required
+//! prefix and suffix. The answers are always the regex's own.
+
+use regex::Regex;
+use regex_syntax::hir::Hir;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// An anchored matcher regex with the literal checks its pattern allows.
+#[derive(Debug)]
+pub(crate) struct FastRegex {
+    regex: Regex,
+    plan: Plan,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// The pattern matches exactly these values (sorted, unique).
+    OneOf(Vec<Box<[u8]>>),
+    /// Every match starts with `prefix` and ends with `suffix` (either may
+    /// be empty); the regex decides.
+    Affixes { prefix: Vec<u8>, suffix: Vec<u8> },
+}
+
+impl FastRegex {
+    /// `regex` is `pattern` compiled as a matcher compiles it (anchored,
+    /// `.` matching newlines).
+    pub(crate) fn new(pattern: &str, regex: Regex) -> Self {
+        let plan = parse(pattern).map_or(
+            Plan::Affixes {
+                prefix: Vec::new(),
+                suffix: Vec::new(),
+            },
+            |hir| plan(&hir),
+        );
+        FastRegex { regex, plan }
+    }
+
+    /// Whether the whole of `value` matches.
+    pub(crate) fn is_match(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        match &self.plan {
+            Plan::OneOf(values) => values.binary_search_by(|v| (**v).cmp(bytes)).is_ok(),
+            Plan::Affixes { prefix, suffix } => {
+                bytes.starts_with(prefix) && bytes.ends_with(suffix) && self.regex.is_match(value)
+            }
+        }
+    }
+}
+
+/// The pattern as the matcher's regex reads it (`(?s)`).
+fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .dot_matches_new_line(true)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+fn plan(hir: &Hir) -> Plan {
+    let prefixes = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    // Exact literals are whole matches, and a finite exact sequence lists
+    // every match, except that the extractor reads look-around assertions
+    // (`^`, `$`, `\b`) as empty strings, which inside an anchored pattern
+    // they are not: only assertion-free patterns become lists.
+    if hir.properties().look_set().is_empty()
+        && prefixes.is_exact()
+        && let Some(literals) = prefixes.literals()
+    {
+        let mut values: Vec<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
+        values.sort();
+        values.dedup();
+        return Plan::OneOf(values);
+    }
+    // Every match starts with one of the prefixes (and ends with one of
+    // the suffixes), so with their common part; assertions match empty
+    // strings and do not change that.
+    let suffixes = Extractor::new().kind(ExtractKind::Suffix).extract(hir);
+    Plan::Affixes {
+        prefix: prefixes
+            .longest_common_prefix()
+            .unwrap_or_default()
+            .to_vec(),
+        suffix: suffixes
+            .longest_common_suffix()
+            .unwrap_or_default()
+            .to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::matcher::compile_anchored;
+
+    fn fast(pattern: &str) -> FastRegex {
+        FastRegex::new(pattern, compile_anchored(pattern).unwrap())
+    }
+
+    #[test]
+    fn alternatives_become_a_list_and_others_get_affixes() {
+        assert_eq!(
+            fast("b|a|c|a").plan,
+            Plan::OneOf(vec![b"a"[..].into(), b"b"[..].into(), b"c"[..].into()])
+        );
+        assert_eq!(
+            fast("inst-[0-9]*7").plan,
+            Plan::Affixes {
+                prefix: b"inst-".to_vec(),
+                suffix: b"7".to_vec()
+            }
+        );
+        // An assertion inside the pattern: `a$b` matches nothing.
+        assert!(!matches!(fast("a$b").plan, Plan::OneOf(_)));
+        assert!(!fast("a$b").is_match("ab"));
+        assert!(fast("a|").is_match(""));
+        assert!(fast("(?i)ab").is_match("aB"));
+    }
+
+    /// A small pattern language with the constructs whose literals matter:
+    /// alternation, classes, repetition, groups, case folding, assertions
+    /// and non-ASCII characters.
+    fn pattern() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let atom = prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("é".to_string()),
+            Just("è".to_string()),
+            Just(".".to_string()),
+            Just("[ab]".to_string()),
+            Just("[^a]".to_string()),
+            Just("\\d".to_string()),
+            Just("^".to_string()),
+            Just("$".to_string()),
+            Just("\\b".to_string()),
+            Just("".to_string()),
+        ];
+        atom.prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.join("|")),
+                inner.clone().prop_map(|p| format!("({p})*")),
+                inner.clone().prop_map(|p| format!("(?:{p})+")),
+                inner.clone().prop_map(|p| format!("({p})?")),
+                inner.clone().prop_map(|p| format!("(?i:{p})")),
+                inner.prop_map(|p| format!("({p}){{1,2}}")),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn answers_are_the_regex_answers(
+            pattern in pattern(),
+            values in proptest::collection::vec("[abAéèÉ1\n]{0,5}", 1..20),
+        ) {
+            let regex = compile_anchored(&pattern).unwrap();
+            let fast = FastRegex::new(&pattern, regex.clone());
+            for v in values {
+                proptest::prop_assert_eq!(fast.is_match(&v), regex.is_match(&v), "{:?} on {:?}", pattern, v);
+            }
+        }
+    }
+}
