@@ -1,13 +1,14 @@
 //! The distinct values of each label name, for matchers that are cheaper
 //! to test once per value than once per series.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use super::FastMap;
 
 /// Label name -> its distinct values, in the order first seen.
 #[derive(Debug, Default)]
 pub(super) struct LabelValues {
-    by_name: HashMap<Arc<str>, Vec<Arc<str>>>,
+    by_name: FastMap<Arc<str>, Vec<Arc<str>>>,
 }
 
 impl LabelValues {
