@@ -276,26 +276,34 @@ mod tests {
         )
     }
 
+    /// `up{job="a"}` with the float samples `pts(range)`.
+    fn up_series(range: std::ops::Range<i64>) -> proto::TimeSeries {
+        proto::TimeSeries {
+            labels: vec![label("__name__", "up"), label("job", "a")],
+            samples: pts(range)
+                .iter()
+                .map(|p| proto::Sample {
+                    value: p.v,
+                    timestamp: p.t,
+                })
+                .collect(),
+            histograms: vec![],
+        }
+    }
+
+    /// A SAMPLES body answering one query with `timeseries`.
+    fn samples_body(timeseries: Vec<proto::TimeSeries>) -> Vec<u8> {
+        let response = proto::ReadResponse {
+            results: vec![proto::QueryResult { timeseries }],
+        };
+        snap::raw::Encoder::new()
+            .compress_vec(&response.encode_to_vec())
+            .unwrap()
+    }
+
     #[test]
     fn samples_response_is_decoded_and_windowed() {
-        let response = proto::ReadResponse {
-            results: vec![proto::QueryResult {
-                timeseries: vec![proto::TimeSeries {
-                    labels: vec![label("__name__", "up"), label("job", "a")],
-                    samples: pts(0..10)
-                        .iter()
-                        .map(|p| proto::Sample {
-                            value: p.v,
-                            timestamp: p.t,
-                        })
-                        .collect(),
-                    histograms: vec![],
-                }],
-            }],
-        };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&response.encode_to_vec())
-            .unwrap();
+        let body = samples_body(vec![up_series(0..10)]);
         let out = decode_samples(&body, 1 << 20, &window(2000, 5000)).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(
@@ -307,25 +315,7 @@ mod tests {
 
     #[test]
     fn samples_response_repeating_a_series_gives_it_once() {
-        let part = |range: std::ops::Range<i64>| proto::TimeSeries {
-            labels: vec![label("__name__", "up"), label("job", "a")],
-            samples: pts(range)
-                .iter()
-                .map(|p| proto::Sample {
-                    value: p.v,
-                    timestamp: p.t,
-                })
-                .collect(),
-            histograms: vec![],
-        };
-        let response = proto::ReadResponse {
-            results: vec![proto::QueryResult {
-                timeseries: vec![part(4..8), part(0..5)],
-            }],
-        };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&response.encode_to_vec())
-            .unwrap();
+        let body = samples_body(vec![up_series(4..8), up_series(0..5)]);
         let out = decode_samples(&body, 1 << 20, &window(0, 10_000)).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].floats, pts(0..8));
@@ -343,18 +333,11 @@ mod tests {
             timestamp: t,
             ..Default::default()
         };
-        let response = proto::ReadResponse {
-            results: vec![proto::QueryResult {
-                timeseries: vec![proto::TimeSeries {
-                    labels: vec![label("__name__", "h")],
-                    samples: vec![],
-                    histograms: vec![hist(3000, 7), hist(1000, 5), hist(9000, 9)],
-                }],
-            }],
-        };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&response.encode_to_vec())
-            .unwrap();
+        let body = samples_body(vec![proto::TimeSeries {
+            labels: vec![label("__name__", "h")],
+            samples: vec![],
+            histograms: vec![hist(3000, 7), hist(1000, 5), hist(9000, 9)],
+        }]);
         let out = decode_samples(&body, 1 << 20, &window(0, 5000)).unwrap();
         let got: Vec<(i64, f64, Vec<f64>)> = out[0]
             .histograms
