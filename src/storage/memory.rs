@@ -439,7 +439,7 @@ impl MemoryStorage {
             return None;
         }
         let mut ids = Vec::new();
-        for value in values.iter().filter(|v| m.matches(v)) {
+        for value in values.filter(|v| m.matches(v)) {
             if let Some(p) = self.postings.get(&(name.clone(), value.clone())) {
                 ids.extend_from_slice(p);
             }

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
+use super::values::NameValues;
 use super::{FloatChunk, MemSeries, MemoryStorage};
 use crate::model::{BucketSpan, FPoint, FloatHistogram, HPoint, Label, Labels, Timestamp};
 
@@ -146,11 +147,14 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
         u.index_bytes += seen.string(name) + seen.string(value);
         u.index_bytes += ids.capacity() * size_of::<usize>();
     }
-    u.index_bytes += table_bytes::<(Arc<str>, Vec<Arc<str>>)>(store.values.capacity());
+    u.index_bytes += table_bytes::<(Arc<str>, NameValues)>(store.values.capacity());
     for (name, values) in store.values.iter() {
-        u.index_bytes += seen.string(name);
-        u.index_bytes += values.capacity() * size_of::<Arc<str>>();
-        u.index_bytes += values.iter().map(|v| seen.string(v)).sum::<usize>();
+        u.index_bytes += seen.string(name) + values.own_bytes();
+        u.index_bytes += values
+            .values()
+            .iter()
+            .map(|v| seen.string(v))
+            .sum::<usize>();
     }
     for labels in store.by_labels.keys() {
         u.index_bytes += seen.labels(labels);
