@@ -209,7 +209,6 @@ mod tests {
             name: "x",
             args: &[],
             span: Span::default(),
-            resets: None,
             shapes,
         }
     }

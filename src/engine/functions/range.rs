@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
 use super::range_fn::RangeFn;
-use super::reset_marks::{ResetMarks, WindowResets, scan_values_before};
+use super::reset_marks::{ResetMarks, scan_values_before};
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
@@ -46,9 +46,6 @@ pub(crate) struct Window<'a> {
     pub name: &'a str,
     pub args: &'a [f64],
     pub span: Span,
-    /// The counter resets among `floats` when they were found once for the
-    /// whole series (see [`ResetMarks`]).
-    pub resets: Option<WindowResets<'a>>,
     /// The last window shape's extrapolation, kept across the steps of one
     /// series (see [`ShapeMemo`]).
     pub shapes: Option<&'a ShapeMemo>,
@@ -214,18 +211,14 @@ impl RangeCall<'_> {
         // advance them instead of searching the whole series at every step.
         let (mut flo, mut fhi) = (0usize, 0usize);
         let mut last_window = 0usize;
-        // `rate` and `increase` over plain counter samples look up the
-        // resets found once instead of scanning every window.
-        let mut marks = (self.func.is_counter_rate()
+        let shapes = ShapeMemo::default();
+        if self.func.is_counter_rate()
             && hists_all.is_empty()
             && s.float_sts.is_empty()
             && !self.anchored
-            && !self.smoothed)
-            .then(|| ResetMarks::new(floats_all));
-        let shapes = ShapeMemo::default();
-        if let Some(marks) = marks.as_mut() {
-            last_window =
-                self.sliding_counter_rate(ev, floats_all, marks, &shapes, mname, &mut ss)?;
+            && !self.smoothed
+        {
+            last_window = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss)?;
         } else {
             for (step, ts) in ev.steps().enumerate() {
                 ev.tick()?;
@@ -280,7 +273,6 @@ impl RangeCall<'_> {
                     name: mname,
                     args: &step_args,
                     span: self.arg_span,
-                    resets: None,
                     shapes: Some(&shapes),
                 };
                 // The rate family directly; every other kernel by name.
@@ -324,18 +316,20 @@ impl RangeCall<'_> {
     /// The steps of `rate` or `increase` over float samples without start
     /// timestamps or extended windows, the commonest range function: the
     /// general step loop and kernel, with everything that cannot apply
-    /// left out. The results are those of [`rate`]. Returns the size of the
-    /// last window.
+    /// left out, and the series' counter resets found once (each window
+    /// takes those between its bounds, added in the order a scan would).
+    /// The results are those of [`rate`]. Returns the size of the last
+    /// window.
     fn sliding_counter_rate(
         &self,
         ev: &Ev<'_, '_>,
         floats: &[FPoint],
-        marks: &mut ResetMarks,
         shapes: &ShapeMemo,
         mname: &str,
         ss: &mut ESeries,
     ) -> Result<usize, EvalError> {
         let is_rate = self.func == RangeFn::Rate;
+        let mut marks = ResetMarks::new(floats);
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut last_window = 0usize;
         for ts in ev.steps() {
@@ -379,7 +373,6 @@ impl RangeCall<'_> {
                 name: mname,
                 args: &[],
                 span: self.arg_span,
-                resets: None,
                 shapes: Some(shapes),
             };
             let zero_ratio = zero_ratio(first.v, result);
@@ -983,10 +976,7 @@ fn rate(ev: &Ev<'_, '_>, w: &Window<'_>, is_counter: bool, is_rate: bool) -> Out
     let mut result = last.v - first.v;
     if is_counter && sts.is_empty() {
         // Without start timestamps only value drops count as resets.
-        match w.resets {
-            Some(marks) => marks.values_before(f).for_each(|v| result += v),
-            None => scan_values_before(f).for_each(|v| result += v),
-        }
+        scan_values_before(f).for_each(|v| result += v);
     } else if is_counter {
         let mut overlap = false;
         for (i, pair) in f.windows(2).enumerate() {
