@@ -261,7 +261,16 @@ fn streamed_histogram_chunks_from_prometheus_read_back_as_written() {
             .iter()
             .map(|p| read_back(p.t, &p.h))
             .collect();
-        let want: Vec<Written> = (0..SAMPLES).map(|k| written(spec, start, k)).collect();
+        // `read_back` leaves out buckets with a zero count, which a gauge
+        // writes now and then (and Prometheus may keep or drop).
+        let want: Vec<Written> = (0..SAMPLES)
+            .map(|k| {
+                let mut w = written(spec, start, k);
+                w.positive.retain(|_, c| *c != 0);
+                w.negative.retain(|_, c| *c != 0);
+                w
+            })
+            .collect();
         assert_eq!(read.len(), want.len(), "{}", spec.name);
         for (r, w) in read.iter().zip(&want) {
             assert_eq!(r, w, "{}", spec.name);
