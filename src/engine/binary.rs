@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, prom_labels_string};
-use crate::model::{FloatHistogram, Labels, METRIC_NAME};
+use crate::model::{FloatHistogram, Label, Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
 /// Applies `op` to two scalars (comparisons yield 1 or 0).
@@ -240,6 +240,41 @@ pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
     }
 }
 
+/// Numbers the match signatures of the series of both sides (the labels
+/// [`match_labels`] keeps) in order of first appearance: one id per series
+/// of each side, and the number of distinct signatures. The signatures are
+/// compared as runs of borrowed labels, so no label set is built.
+fn signature_ids(sides: [&Matrix; 2], m: &VectorMatching) -> ([Vec<usize>; 2], usize) {
+    let named = |l: &Label| m.matching_labels.iter().any(|n| *n == *l.name);
+    let keep = |l: &Label| {
+        if m.on {
+            named(l)
+        } else {
+            !named(l) && *l.name != *METRIC_NAME
+        }
+    };
+    // Every side's kept labels, one run per series, in one buffer.
+    let mut kept: Vec<&Label> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(sides[0].len() + sides[1].len());
+    for s in sides.iter().flat_map(|side| side.iter()) {
+        kept.extend(s.labels.iter().filter(|l| keep(l)));
+        ends.push(kept.len());
+    }
+    let mut ids: FastMap<&[&Label], usize> = FastMap::default();
+    let mut start = 0;
+    let mut all: Vec<usize> = ends
+        .iter()
+        .map(|&end| {
+            let run = &kept[start..end];
+            start = end;
+            let n = ids.len();
+            *ids.entry(run).or_insert(n)
+        })
+        .collect();
+    let right = all.split_off(sides[0].len());
+    ([all, right], ids.len())
+}
+
 /// Evaluates a vector-vector binary operation over all steps.
 pub(crate) fn eval_vector_binop(
     ev: &Ev<'_, '_>,
@@ -248,22 +283,10 @@ pub(crate) fn eval_vector_binop(
     rhs: Matrix,
 ) -> Result<Matrix, EvalError> {
     // Signatures per input series, shared by all steps.
-    let mut sig_ids: FastMap<Labels, usize> = FastMap::default();
-    let mut sig_of = |m: &Matrix| -> Vec<usize> {
-        m.iter()
-            .map(|s| {
-                let sig = match_labels(&s.labels, &b.matching);
-                let n = sig_ids.len();
-                *sig_ids.entry(sig).or_insert(n)
-            })
-            .collect()
-    };
-    let lsig = sig_of(&lhs);
-    let rsig = sig_of(&rhs);
+    let ([lsig, rsig], nsigs) = signature_ids([&lhs, &rhs], &b.matching);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()), ev.num_steps() > 1);
-    let nsigs = sig_ids.len();
     if let Some(result) =
         by_series::eval_by_series(ev, b, &lhs, &rhs, (&lsig, &rsig, nsigs), &mut cache)
     {
@@ -595,14 +618,7 @@ fn result_metric(
         };
     }
     if !m.include.is_empty() {
-        let mut b = labels.builder();
-        for name in &m.include {
-            match rhs.label(name) {
-                Some(l) => b.set_mut(l.name.clone(), l.value.clone()),
-                None => b.remove_mut(name),
-            }
-        }
-        labels = b.build();
+        labels = labels.with_copied_from(rhs, &m.include);
     }
     labels
 }

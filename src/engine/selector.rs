@@ -301,7 +301,12 @@ pub(crate) fn with_start_timestamps<'a>(
     sts: StartTimestamps,
 ) -> RangeSeries<'a> {
     let aligned = |v: Vec<i64>, len: usize| if v.len() == len { v } else { Vec::new() };
-    let stale_floats = s.floats.iter().any(|p| is_stale_nan(p.v));
+    // A fold rather than `any`: no branch per sample, and stale markers
+    // are rare, so the scan almost always runs to the end anyway.
+    let stale_floats = s
+        .floats
+        .iter()
+        .fold(false, |any, p| any | is_stale_nan(p.v));
     let stale_hists = s.histograms.iter().any(|p| is_stale_hist(&p.h));
     if !stale_floats && !stale_hists {
         return RangeSeries {

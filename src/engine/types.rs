@@ -3,11 +3,24 @@
 
 use std::sync::Arc;
 
-use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
+use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels};
 
 /// Labels that describe a metric rather than a series: dropped together when
 /// a function or operator changes what the value means.
 pub(crate) const METADATA_LABELS: [&str; 3] = ["__name__", "__type__", "__unit__"];
+
+/// Whether `name` is one of [`METADATA_LABELS`]. All three are eight bytes
+/// long, so each test is one length check and at most three 8-byte
+/// comparisons (this runs for every label of every series a function
+/// drops the name of).
+pub(crate) fn is_metadata_name(name: &str) -> bool {
+    const _: () = assert!(
+        METADATA_LABELS[0].len() == 8
+            && METADATA_LABELS[1].len() == 8
+            && METADATA_LABELS[2].len() == 8
+    );
+    matches!(name.as_bytes(), b"__name__" | b"__type__" | b"__unit__")
+}
 
 /// One series of an evaluated (range) result.
 #[derive(Clone, Debug, Default)]
@@ -109,31 +122,32 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
     let mut at = labels
         .iter()
         .enumerate()
-        .filter(|(_, l)| METADATA_LABELS.contains(&&*l.name))
+        .filter(|(_, l)| is_metadata_name(&l.name))
         .map(|(i, _)| i);
     match (at.next(), at.next()) {
         (None, _) => labels.clone(),
         // The common case, a metric name alone: one allocation.
         (Some(i), None) => labels.without_index(i),
-        _ => labels.without(&METADATA_LABELS),
+        _ => labels.filter(|l| !is_metadata_name(&l.name)),
     }
 }
 
 /// Whether all `sets` carry the same metadata labels, values included, so
 /// that [`drop_metadata`] keeps distinct sets distinct.
 pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
-    // Names are sorted, so the metadata labels come before any name past
-    // the greatest of them: most sets are left after one or two labels.
-    let greatest = METADATA_LABELS[2];
+    // Names are sorted and the metadata names start with `_`, so they come
+    // before any name whose first byte is greater: most sets are left after
+    // their first label or two.
     let metadata = |set: &'a Labels| {
         set.iter()
-            .take_while(move |l| *l.name <= *greatest)
-            .filter(|l| METADATA_LABELS.contains(&&*l.name))
+            .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
+            .filter(|l| is_metadata_name(&l.name))
     };
     let Some(first) = sets.next() else {
         return true;
     };
-    sets.all(|set| metadata(set).eq(metadata(first)))
+    let wanted: Vec<&Label> = metadata(first).collect();
+    sets.all(|set| metadata(set).eq(wanted.iter().copied()))
 }
 
 /// Whether any two samples share a label set.
@@ -214,9 +228,28 @@ mod tests {
     use crate::model::BucketSpan;
 
     #[test]
+    fn metadata_names_are_exactly_the_three() {
+        for name in METADATA_LABELS {
+            assert!(is_metadata_name(name), "{name}");
+        }
+        for name in [
+            "",
+            "instance",
+            "__name_",
+            "__name__x",
+            "_name__",
+            "__NAME__",
+            "__job__",
+            "__unit_",
+        ] {
+            assert!(!is_metadata_name(name), "{name}");
+        }
+    }
+
+    #[test]
     fn same_metadata_compares_every_metadata_label() {
-        // `same_metadata` stops at the greatest metadata name.
-        assert!(METADATA_LABELS.is_sorted());
+        // `same_metadata` stops at the first name starting above `_`.
+        assert!(METADATA_LABELS.iter().all(|n| n.starts_with('_')));
         let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
         let a = set(&[("A", "1"), ("__name__", "m"), ("__unit__", "s"), ("b", "1")]);
         let b = set(&[("A", "2"), ("__name__", "m"), ("__unit__", "s"), ("b", "2")]);

@@ -25,6 +25,9 @@ impl Label {
     }
 }
 
+/// Label sets up to this size are searched by a scan, larger ones by bisection.
+const LINEAR_LOOKUP_MAX: usize = 12;
+
 /// A set of labels sorted by name, with unique names and no empty values.
 ///
 /// Cloning is an atomic reference-count increment. Equality, ordering and
@@ -70,6 +73,11 @@ impl Labels {
     /// The label called `name`, if present (its strings can be shared
     /// into another label set without copying).
     pub fn label(&self, name: &str) -> Option<&Label> {
+        // Typical sets are small: a scan comparing lengths first beats a
+        // bisection comparing whole strings.
+        if self.labels.len() <= LINEAR_LOOKUP_MAX {
+            return self.labels.iter().find(|l| *l.name == *name);
+        }
         self.labels
             .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
@@ -172,6 +180,24 @@ impl Labels {
 
     /// The labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
+        if self.labels.len() <= 64 {
+            // Decide once per label, then allocate the result at its size.
+            let mut mask = 0u64;
+            for (i, l) in self.labels.iter().enumerate() {
+                if keep(l) {
+                    mask |= 1 << i;
+                }
+            }
+            let len = mask.count_ones() as usize;
+            if len == self.labels.len() {
+                return self.clone();
+            }
+            let kept = self.labels.iter().enumerate();
+            let kept = kept.filter(|&(i, _)| mask & (1 << i) != 0).map(|(_, l)| l);
+            return Labels {
+                labels: collect_exact(len, kept),
+            };
+        }
         let kept: Vec<Label> = self.labels.iter().filter(|l| keep(l)).cloned().collect();
         if kept.len() == self.labels.len() {
             return self.clone();
@@ -180,6 +206,38 @@ impl Labels {
             labels: kept.into(),
         }
     }
+}
+
+impl Labels {
+    /// These labels with those named in `names` taken from `other`: added
+    /// or replaced where `other` has them, removed where it does not (what
+    /// `group_left(names)` does to the result). One allocation.
+    pub(crate) fn with_copied_from<S: AsRef<str>>(&self, other: &Labels, names: &[S]) -> Labels {
+        let named = |l: &&Label| names.iter().any(|n| n.as_ref() == &*l.name);
+        let mine = || self.labels.iter().filter(|l| !named(l));
+        let theirs = || other.labels.iter().filter(named);
+        let len = mine().count() + theirs().count();
+        // Both runs are sorted by name and share no name: merge them.
+        let (mut mine, mut theirs) = (mine().peekable(), theirs().peekable());
+        let merged = std::iter::from_fn(|| match (mine.peek(), theirs.peek()) {
+            (Some(a), Some(b)) if a.name < b.name => mine.next(),
+            (Some(_), Some(_)) | (None, _) => theirs.next(),
+            (Some(_), None) => mine.next(),
+        });
+        Labels {
+            labels: collect_exact(len, merged),
+        }
+    }
+}
+
+/// The first `len` of `labels`, cloned into an `Arc` allocated once at its
+/// size (a mapped range has a trusted length, so it is filled in place).
+/// `labels` yields at least `len` items; were it shorter, the rest would be
+/// empty labels.
+fn collect_exact<'a>(len: usize, mut labels: impl Iterator<Item = &'a Label>) -> Arc<[Label]> {
+    (0..len)
+        .map(|_| labels.next().cloned().unwrap_or_else(|| Label::new("", "")))
+        .collect()
 }
 
 impl fmt::Debug for Labels {
@@ -312,6 +370,49 @@ impl<'a> IntoIterator for &'a Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Label sets over a few names (so that sets share some), up to 70
+    /// labels (past the 64 that `filter` decides with a bit mask).
+    fn label_set() -> impl proptest::strategy::Strategy<Value = Labels> {
+        let pair = (0u8..80, 0u8..3).prop_map(|(n, v)| (format!("n{n}"), format!("v{v}")));
+        proptest::collection::vec(pair, 0..70).prop_map(|pairs| Labels::from_pairs(&pairs))
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn copying_labels_equals_setting_them_one_by_one(
+            mine in label_set(),
+            theirs in label_set(),
+            names in proptest::collection::vec((0u8..80).prop_map(|n| format!("n{n}")), 0..6),
+        ) {
+            let mut b = mine.builder();
+            for name in &names {
+                match theirs.get(name) {
+                    Some(v) => b.set_mut(name.as_str(), v),
+                    None => b.remove_mut(name),
+                }
+            }
+            prop_assert_eq!(mine.with_copied_from(&theirs, &names), b.build());
+        }
+
+        #[test]
+        fn filter_keeps_exactly_the_chosen_labels(set in label_set(), modulus in 1usize..5) {
+            let mut calls = 0;
+            let got = set.filter(|l| {
+                calls += 1;
+                (l.name.len() + usize::from(l.value.as_bytes()[1])) % modulus == 0
+            });
+            let want: Vec<Label> = set
+                .iter()
+                .filter(|l| (l.name.len() + usize::from(l.value.as_bytes()[1])) % modulus == 0)
+                .cloned()
+                .collect();
+            prop_assert_eq!(got.as_slice(), &want[..]);
+            prop_assert_eq!(calls, set.len());
+        }
+    }
 
     #[test]
     fn sorted_deduplicated_and_empty_values_dropped() {

@@ -449,20 +449,23 @@ impl MemoryStorage {
         Some(ids)
     }
 
-    /// Calls `f(id, series)` for every series matching `matchers`, in id
-    /// order (the order the series records lie in memory).
-    fn for_each_match<'s>(&'s self, matchers: &[Matcher], mut f: impl FnMut(usize, &'s MemSeries)) {
-        let mut narrowed: Vec<usize>;
+    /// The series matching `matchers`, in id order (the order the series
+    /// records lie in memory), and how many there are when every matcher
+    /// was settled by the index (else 0: the count is not known).
+    fn matching<'s, 'm>(
+        &'s self,
+        matchers: &'m [Matcher],
+    ) -> (
+        usize,
+        impl Iterator<Item = (usize, &'s MemSeries)> + use<'s, 'm>,
+    ) {
         let mut satisfied = vec![false; matchers.len()];
-        let mut ids: &[usize] = match self.candidates(matchers) {
+        let mut ids: Cow<'s, [usize]> = match self.candidates(matchers) {
             Some((ids, i)) => {
                 satisfied[i] = true;
-                ids
+                Cow::Borrowed(ids)
             }
-            None => {
-                narrowed = (0..self.series.len()).collect();
-                &narrowed
-            }
+            None => Cow::Owned((0..self.series.len()).collect()),
         };
         // Regex matchers over labels with fewer values than candidates
         // narrow the candidates through the values instead of per series.
@@ -471,23 +474,25 @@ impl MemoryStorage {
                 continue;
             }
             if let Some(hits) = self.regex_ids(m, ids.len()) {
-                narrowed = intersect_sorted(ids, &hits);
-                ids = &narrowed;
+                ids = Cow::Owned(intersect_sorted(&ids, &hits));
                 satisfied[i] = true;
             }
         }
-        for &id in ids {
-            let Some(s) = self.series.get(id) else {
-                continue;
-            };
+        let known = if satisfied.iter().all(|&done| done) {
+            ids.len()
+        } else {
+            0
+        };
+        let series = (0..ids.len()).filter_map(move |k| {
+            let id = ids[k];
+            let s = self.series.get(id)?;
             let matches = matchers
                 .iter()
                 .zip(&satisfied)
                 .all(|(m, &done)| done || m.matches_labels(&s.labels));
-            if matches {
-                f(id, s);
-            }
-        }
+            matches.then_some((id, s))
+        });
+        (known, series)
     }
 }
 
@@ -540,7 +545,10 @@ impl Storage for MemoryStorage {
         let mut out = Vec::new();
         // (rank in label order, index into `out`)
         let mut keys = Vec::new();
-        self.for_each_match(matchers, |id, s| {
+        let (known, matching) = self.matching(matchers);
+        out.reserve_exact(known);
+        keys.reserve_exact(known);
+        for (id, s) in matching {
             let (start, end) = (hints.start, hints.end);
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
@@ -555,7 +563,7 @@ impl Storage for MemoryStorage {
                 )
             };
             if floats.is_empty() && histograms.is_empty() {
-                return;
+                continue;
             }
             keys.push((ranks.get(id).copied().unwrap_or(usize::MAX), out.len()));
             out.push(SelectedSeries {
@@ -563,7 +571,7 @@ impl Storage for MemoryStorage {
                 floats,
                 histograms,
             });
-        });
+        }
         Ok(reorder(out, keys, ranks.len()))
     }
 }

@@ -396,7 +396,7 @@ impl RangeCall<'_> {
         use_sts: bool,
         hints: &SelectHints,
     ) -> Result<Matrix, EvalError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(selected.len());
         for s in selected {
             let rs = if use_sts {
                 with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)

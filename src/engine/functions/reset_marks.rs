@@ -23,6 +23,14 @@ pub(crate) struct ResetMarks {
 impl ResetMarks {
     /// Finds the resets of `floats`.
     pub(crate) fn new(floats: &[FPoint]) -> Self {
+        // Most series have no reset: rule that out first with a loop that
+        // does not branch on the data.
+        let any = floats
+            .windows(2)
+            .fold(false, |any, pair| any | (pair[1].v < pair[0].v));
+        if !any {
+            return ResetMarks::default();
+        }
         let at = floats
             .windows(2)
             .enumerate()

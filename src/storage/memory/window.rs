@@ -46,6 +46,14 @@ fn interpolate(len: usize, first_t: Timestamp, last_t: Timestamp, at: Timestamp)
     if len < 2 || last_t <= first_t {
         return 0;
     }
+    // Times a few years apart and series of a few million samples fit the
+    // product in 64 bits, sparing the 128-bit division.
+    if let (Some(span), Some(offset)) = (last_t.checked_sub(first_t), at.checked_sub(first_t)) {
+        let offset = offset.clamp(0, span);
+        if let Some(scaled) = offset.checked_mul((len - 1) as i64) {
+            return usize::try_from(scaled / span).map_or(len, |i| i.min(len));
+        }
+    }
     // i128: no product or difference of two i64 times can overflow it.
     let span = i128::from(last_t) - i128::from(first_t);
     let offset = (i128::from(at) - i128::from(first_t)).clamp(0, span);
@@ -138,6 +146,29 @@ mod tests {
                 partition_point_near(&ts, guess, |&x| x < at),
                 ts.partition_point(|&x| x < at)
             );
+        }
+
+        #[test]
+        fn interpolation_is_exact_in_either_width(
+            len in 0usize..10_000_000,
+            first_t in proptest::num::i64::ANY,
+            last_t in proptest::num::i64::ANY,
+            at in proptest::num::i64::ANY,
+        ) {
+            // The 128-bit formula, which cannot overflow.
+            let want = |last_t: i64, at: i64| {
+                if len < 2 || last_t <= first_t {
+                    return 0;
+                }
+                let span = i128::from(last_t) - i128::from(first_t);
+                let offset = (i128::from(at) - i128::from(first_t)).clamp(0, span);
+                usize::try_from(offset * (len as i128 - 1) / span).map_or(len, |i| i.min(len))
+            };
+            proptest::prop_assert_eq!(interpolate(len, first_t, last_t, at), want(last_t, at));
+            // Times close together take the 64-bit path.
+            let near = first_t.saturating_add(1_000_000_000);
+            let at = first_t.saturating_add(at.rem_euclid(1_000_000_001));
+            proptest::prop_assert_eq!(interpolate(len, first_t, near, at), want(near, at));
         }
 
         #[test]
