@@ -13,22 +13,24 @@ use super::functions::HintTracker;
 use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
-use super::types::{ESample, ESeries, FastMap, Matrix};
+use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels};
 use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
-use crate::model::{FloatHistogram, Labels, METRIC_NAME};
+use crate::model::{FloatHistogram, Label, Labels, METRIC_NAME};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
 pub(crate) fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
+    labels.filter(|l| in_group_key(l, grouping, without))
+}
+
+/// Whether `label` is part of its series' grouping key.
+fn in_group_key(label: &Label, grouping: &[String], without: bool) -> bool {
+    let named = grouping.iter().any(|n| **n == *label.name);
     if without {
-        let mut names: Vec<&str> = grouping.iter().map(String::as_str).collect();
-        names.push(METRIC_NAME);
-        labels.without(&names)
-    } else if grouping.is_empty() {
-        Labels::empty()
+        !named && *label.name != *METRIC_NAME
     } else {
-        labels.keep_only(grouping)
+        named
     }
 }
 
@@ -155,28 +157,29 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     }
 
     // Map input series to groups.
-    let mut group_index: FastMap<Labels, usize> = FastMap::default();
-    let mut series_group = Vec::with_capacity(input.len());
-    let mut out: Matrix = Vec::new();
-    for s in &input {
-        let key = group_labels(&s.labels, &a.grouping, a.without);
-        let n = group_index.len();
-        let idx = *group_index.entry(key.clone()).or_insert_with(|| {
-            out.push(ESeries::new(key, false));
-            n
-        });
-        series_group.push(idx);
-    }
+    let (series_group, firsts) = group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
+        in_group_key(l, &a.grouping, a.without)
+    });
+    let mut out: Matrix = firsts
+        .iter()
+        .map(|&i| {
+            ESeries::new(
+                group_labels(&input[i].labels, &a.grouping, a.without),
+                false,
+            )
+        })
+        .collect();
+    let group_count = out.len();
     if a.op == Op::Sum
         && input.iter().all(|s| s.hists.is_empty())
-        && group_index.len().saturating_mul(ev.num_steps()) <= FLOAT_SUM_CELLS
+        && group_count.saturating_mul(ev.num_steps()) <= FLOAT_SUM_CELLS
     {
         return float_sum(ev, &input, &series_group, out);
     }
     if matches!(a.op, Op::Topk | Op::Bottomk)
         && !ev.is_instant()
         && input.iter().all(|s| s.hists.is_empty())
-        && group_index.len().saturating_mul(ev.num_steps()) <= FLOAT_TOPK_CELLS
+        && group_count.saturating_mul(ev.num_steps()) <= FLOAT_TOPK_CELLS
     {
         let ks = ps
             .values
@@ -191,12 +194,12 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
             ev,
             &input,
             &series_group,
-            group_index.len(),
+            group_count,
             &ks,
             a.op == Op::Topk,
         );
     }
-    let mut groups = vec![Group::default(); group_index.len()];
+    let mut groups = vec![Group::default(); group_count];
     let mut cursors = vec![(0usize, 0usize); input.len()];
     let expr_span = a.expr.span();
     let mut k_out: Matrix = Vec::new();

@@ -10,7 +10,10 @@ use super::plan::BinN;
 use std::sync::Arc;
 
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
-use super::types::{ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, prom_labels_string};
+use super::types::{
+    ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels,
+    prom_labels_string,
+};
 use crate::model::{FloatHistogram, Label, Labels, METRIC_NAME};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
@@ -242,8 +245,7 @@ pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
 
 /// Numbers the match signatures of the series of both sides (the labels
 /// [`match_labels`] keeps) in order of first appearance: one id per series
-/// of each side, and the number of distinct signatures. The signatures are
-/// compared as runs of borrowed labels, so no label set is built.
+/// of each side, and the number of distinct signatures.
 fn signature_ids(sides: [&Matrix; 2], m: &VectorMatching) -> ([Vec<usize>; 2], usize) {
     let named = |l: &Label| m.matching_labels.iter().any(|n| *n == *l.name);
     let keep = |l: &Label| {
@@ -253,26 +255,10 @@ fn signature_ids(sides: [&Matrix; 2], m: &VectorMatching) -> ([Vec<usize>; 2], u
             !named(l) && *l.name != *METRIC_NAME
         }
     };
-    // Every side's kept labels, one run per series, in one buffer.
-    let mut kept: Vec<&Label> = Vec::new();
-    let mut ends: Vec<usize> = Vec::with_capacity(sides[0].len() + sides[1].len());
-    for s in sides.iter().flat_map(|side| side.iter()) {
-        kept.extend(s.labels.iter().filter(|l| keep(l)));
-        ends.push(kept.len());
-    }
-    let mut ids: FastMap<&[&Label], usize> = FastMap::default();
-    let mut start = 0;
-    let mut all: Vec<usize> = ends
-        .iter()
-        .map(|&end| {
-            let run = &kept[start..end];
-            start = end;
-            let n = ids.len();
-            *ids.entry(run).or_insert(n)
-        })
-        .collect();
-    let right = all.split_off(sides[0].len());
-    ([all, right], ids.len())
+    let sets = sides.iter().flat_map(|side| side.iter().map(|s| &s.labels));
+    let (mut left, firsts) = group_by_kept_labels(sets, keep);
+    let right = left.split_off(sides[0].len());
+    ([left, right], firsts.len())
 }
 
 /// Evaluates a vector-vector binary operation over all steps.

@@ -87,7 +87,14 @@ impl<'a, 'b> Ev<'a, 'b> {
         if self.end < self.start {
             return 0;
         }
-        let span = (self.end as i128 - self.start as i128) / self.interval.max(1) as i128;
+        let interval = self.interval.max(1);
+        // 128 bits only for windows wider than `i64` can hold (the
+        // division in 64 bits is several times cheaper, and this runs for
+        // every series).
+        let span = match self.end.checked_sub(self.start) {
+            Some(width) => i128::from(width / interval),
+            None => (i128::from(self.end) - i128::from(self.start)) / i128::from(interval),
+        };
         usize::try_from(span)
             .unwrap_or(usize::MAX)
             .saturating_add(1)

@@ -150,6 +150,41 @@ pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> b
     sets.all(|set| metadata(set).eq(wanted.iter().copied()))
 }
 
+/// Groups label sets by the labels `keep` selects from each (a grouping
+/// key, a match signature): the group of every set, numbered in order of
+/// first appearance, and the position of the first set of each group. The
+/// selected labels are compared as borrowed runs, so no label set is built
+/// per input.
+pub(crate) fn group_by_kept_labels<'a>(
+    sets: impl Iterator<Item = &'a Labels>,
+    keep: impl Fn(&Label) -> bool,
+) -> (Vec<usize>, Vec<usize>) {
+    // Every set's kept labels, one run after another in one buffer.
+    let mut kept: Vec<&Label> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(sets.size_hint().0);
+    for set in sets {
+        kept.extend(set.iter().filter(|l| keep(l)));
+        ends.push(kept.len());
+    }
+    let mut ids: FastMap<&[&Label], usize> = FastMap::default();
+    let mut firsts = Vec::new();
+    let mut start = 0;
+    let groups = ends
+        .iter()
+        .enumerate()
+        .map(|(i, &end)| {
+            let run = &kept[start..end];
+            start = end;
+            let n = ids.len();
+            *ids.entry(run).or_insert_with(|| {
+                firsts.push(i);
+                n
+            })
+        })
+        .collect();
+    (groups, firsts)
+}
+
 /// Whether any two samples share a label set.
 pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
     let mut seen: FastSet<&Labels> = FastSet::default();
