@@ -12,6 +12,41 @@ use super::types::{ESeries, Matrix, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
+/// Evaluation steps whose times, and the sample windows they read, are
+/// known not to overflow: the loop over them needs no saturating arithmetic.
+#[derive(Clone, Copy, Debug)]
+struct PlainSteps {
+    first: i64,
+    interval: i64,
+    count: usize,
+    offset: i64,
+    lookback: i64,
+}
+
+/// For each step of `steps`, the latest float sample at or before the step
+/// (less the offset) and within the lookback, unless it is a stale marker,
+/// appended to `out` at the step's time. `floats` is sorted by time.
+fn latest_at_steps(floats: &[FPoint], steps: PlainSteps, out: &mut Vec<FPoint>) {
+    let mut next = 0usize;
+    let mut ts = steps.first;
+    for _ in 0..steps.count {
+        let r = ts - steps.offset;
+        while let Some(p) = floats.get(next)
+            && p.t <= r
+        {
+            next += 1;
+        }
+        if let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i))
+            && p.t > r - steps.lookback
+            && !is_stale_nan(p.v)
+        {
+            out.push(FPoint { t: ts, v: p.v });
+        }
+        // The step after the last is never used, but must not overflow.
+        ts = ts.wrapping_add(steps.interval);
+    }
+}
+
 /// A series with its samples, stale markers removed, ready for windowing.
 #[derive(Debug, Clone)]
 pub(crate) struct RangeSeries<'a> {
@@ -101,17 +136,22 @@ impl Ev<'_, '_> {
                 // One look at the clock per series: the loop below does
                 // a bounded amount of work per step.
                 self.tick_by(self.num_steps())?;
-                let mut next = 0usize;
-                for ts in self.steps() {
-                    let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                    while next < floats.len() && floats[next].t <= r {
-                        next += 1;
-                    }
-                    let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i)) else {
-                        continue;
-                    };
-                    if p.t > r.saturating_sub(lb) && !is_stale_nan(p.v) {
-                        ss.floats.push(FPoint { t: ts, v: p.v });
+                match self.plain_step_range(sel, lb) {
+                    Some(steps) => latest_at_steps(floats, steps, &mut ss.floats),
+                    None => {
+                        let mut next = 0usize;
+                        for ts in self.steps() {
+                            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                            while next < floats.len() && floats[next].t <= r {
+                                next += 1;
+                            }
+                            let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i)) else {
+                                continue;
+                            };
+                            if p.t > r.saturating_sub(lb) && !is_stale_nan(p.v) {
+                                ss.floats.push(FPoint { t: ts, v: p.v });
+                            }
+                        }
                     }
                 }
                 let held = ss.floats.len();
@@ -134,6 +174,28 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// The steps of an instant selector without `@` as [`PlainSteps`],
+    /// when no step time, offset or lookback sum can overflow (else the
+    /// caller takes the saturating path).
+    fn plain_step_range(&self, sel: &Sel, lb: i64) -> Option<PlainSteps> {
+        if sel.at.is_some() || self.end < self.start {
+            return None;
+        }
+        let interval = self.interval.max(1);
+        let count = i64::try_from(self.num_steps()).ok()?;
+        // The last step, and the earliest and latest sample times read.
+        let last = self.start.checked_add((count - 1).checked_mul(interval)?)?;
+        last.checked_sub(sel.offset)?;
+        self.start.checked_sub(sel.offset)?.checked_sub(lb)?;
+        Some(PlainSteps {
+            first: self.start,
+            interval,
+            count: usize::try_from(count).ok()?,
+            offset: sel.offset,
+            lookback: lb,
+        })
     }
 
     /// The smoothed histogram at `data_ts`: the sample there, else the
