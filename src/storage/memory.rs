@@ -7,17 +7,17 @@ use std::sync::Arc;
 
 use super::chunk::{decode_xor_into, encode_xor};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
-use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels, Matcher, Timestamp};
+use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
 mod order;
+mod postings;
 mod usage;
-mod values;
 mod window;
 
 pub use usage::MemoryUsage;
 
 use order::LabelOrder;
-use values::{LabelValues, intersect_sorted};
+use postings::{Postings, intersect_sorted};
 use window::{partition_point_from_end, window};
 
 /// The store's hash maps: keyed by label text that scrape targets control,
@@ -44,10 +44,8 @@ const CHUNK_SAMPLES: usize = 120;
 pub struct MemoryStorage {
     series: Vec<MemSeries>,
     by_labels: FastMap<Labels, usize>,
-    /// (label name, label value) -> ids of series with that pair, ascending.
-    postings: FastMap<(Arc<str>, Arc<str>), Vec<usize>>,
-    /// The distinct values of each label name (the keys of `postings`).
-    values: LabelValues,
+    /// Label name -> value -> ids of the series with that pair.
+    postings: Postings,
     /// Whether float samples are compressed into chunks.
     compress: bool,
     /// Rank of each series in label order, the order `select` returns.
@@ -265,29 +263,10 @@ impl MemoryStorage {
         // series: a label name is stored once, and so is each distinct
         // value of it. Besides the memory, this keeps the strings that most
         // series share (names, jobs) in few cache lines.
-        let mut interned = Vec::with_capacity(labels.len());
-        for l in labels.iter() {
-            let name = self
-                .values
-                .get(&l.name)
-                .map_or_else(|| l.name.clone(), |(n, _)| n.clone());
-            let pair = match self
-                .postings
-                .get_key_value(&(name.clone(), l.value.clone()))
-            {
-                Some((stored, _)) => stored.clone(),
-                None => (name, l.value.clone()),
-            };
-            let ids = self.postings.entry(pair.clone()).or_default();
-            if ids.is_empty() {
-                self.values.add(&pair.0, &pair.1);
-            }
-            ids.push(id);
-            interned.push(Label {
-                name: pair.0,
-                value: pair.1,
-            });
-        }
+        let interned = labels
+            .iter()
+            .map(|l| self.postings.add(&l.name, &l.value, id))
+            .collect();
         let labels = Labels::new(interned);
         self.by_labels.insert(labels.clone(), id);
         self.order.invalidate();
@@ -388,10 +367,6 @@ impl MemoryStorage {
         self.series.shrink_to_fit();
         self.by_labels.shrink_to_fit();
         self.postings.shrink_to_fit();
-        for ids in self.postings.values_mut() {
-            ids.shrink_to_fit();
-        }
-        self.values.shrink_to_fit();
     }
 
     /// An account of the memory the store holds (see [`MemoryUsage`]).
@@ -407,11 +382,7 @@ impl MemoryStorage {
         let mut best: Option<(&[usize], usize)> = None;
         for (i, m) in matchers.iter().enumerate() {
             if m.op == crate::model::MatchOp::Equal && !m.value.is_empty() {
-                let key = (
-                    Arc::<str>::from(m.name.as_str()),
-                    Arc::<str>::from(m.value.as_str()),
-                );
-                match self.postings.get(&key) {
+                match self.postings.ids(&m.name, &m.value) {
                     None => return Some((&[], i)),
                     Some(p) if best.is_none_or(|(b, _)| p.len() < b.len()) => {
                         best = Some((p, i));
@@ -432,17 +403,15 @@ impl MemoryStorage {
         if m.op != crate::model::MatchOp::Regex || m.matches("") {
             return None;
         }
-        let Some((name, values)) = self.values.get(&m.name) else {
+        let Some((_, values)) = self.postings.get(&m.name) else {
             return Some(Vec::new());
         };
         if values.len() > candidates {
             return None;
         }
         let mut ids = Vec::new();
-        for value in values.filter(|v| m.matches(v)) {
-            if let Some(p) = self.postings.get(&(name.clone(), value.clone())) {
-                ids.extend_from_slice(p);
-            }
+        for series in values.ids_where(|v| m.matches(v)) {
+            ids.extend_from_slice(series);
         }
         // A series has one value per name: the lists are disjoint.
         ids.sort_unstable();

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
-use super::values::NameValues;
+use super::postings::NameValues;
 use super::{FloatChunk, MemSeries, MemoryStorage};
 use crate::model::{BucketSpan, FPoint, FloatHistogram, HPoint, Label, Labels, Timestamp};
 
@@ -142,18 +142,19 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
     }
     u.index_bytes = store.order.bytes()
         + table_bytes::<(Labels, usize)>(store.by_labels.capacity())
-        + table_bytes::<((Arc<str>, Arc<str>), Vec<usize>)>(store.postings.capacity());
-    for ((name, value), ids) in &store.postings {
-        u.index_bytes += seen.string(name) + seen.string(value);
-        u.index_bytes += ids.capacity() * size_of::<usize>();
-    }
-    u.index_bytes += table_bytes::<(Arc<str>, NameValues)>(store.values.capacity());
-    for (name, values) in store.values.iter() {
+        + table_bytes::<(Arc<str>, NameValues)>(store.postings.capacity());
+    for (name, values) in store.postings.iter() {
         u.index_bytes += seen.string(name) + values.own_bytes();
+        u.index_bytes += table_bytes::<(Arc<str>, usize)>(values.positions_capacity());
         u.index_bytes += values
             .values()
             .iter()
             .map(|v| seen.string(v))
+            .sum::<usize>();
+        u.index_bytes += values
+            .id_lists()
+            .iter()
+            .map(|ids| ids.capacity() * size_of::<usize>())
             .sum::<usize>();
     }
     for labels in store.by_labels.keys() {

@@ -1,0 +1,213 @@
+//! The postings index: for each label name, its distinct values and, for
+//! each value, the ids of the series that have it.
+//!
+//! Values are grouped by name, so that a `=~` matcher tests each value of
+//! its label once and finds the series of the matching ones by position
+//! (no hashing, no reference counts touched); an `=` matcher looks its value
+//! up by name, then by value.
+
+use std::sync::Arc;
+
+use super::FastMap;
+use crate::model::Label;
+
+/// Label name -> its values and their series.
+#[derive(Debug, Default)]
+pub(super) struct Postings {
+    by_name: FastMap<Arc<str>, NameValues>,
+}
+
+/// The distinct values of one label name, in the order first seen, with the
+/// series of each. Their text is also laid end to end, so that testing
+/// every value reads one buffer rather than one allocation per value, each
+/// a likely cache miss.
+#[derive(Debug, Default)]
+pub(super) struct NameValues {
+    values: Vec<Arc<str>>,
+    text: String,
+    /// Where each value's text ends in `text`.
+    ends: Vec<usize>,
+    /// Position of each value in `values`.
+    positions: FastMap<Arc<str>, usize>,
+    /// The ids of the series with each value, ascending.
+    ids: Vec<Vec<usize>>,
+}
+
+impl NameValues {
+    /// Number of values.
+    pub(super) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The ids of the series of each value whose text satisfies `keep`.
+    pub(super) fn ids_where<'a>(
+        &'a self,
+        mut keep: impl FnMut(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a [usize]> + 'a {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .zip(&self.ids)
+            .filter_map(move |(&end, ids)| {
+                let text = self.text.get(start..end).unwrap_or_default();
+                start = end;
+                keep(text).then_some(&ids[..])
+            })
+    }
+
+    /// The ids of the series with `value`, ascending.
+    pub(super) fn ids(&self, value: &str) -> Option<&[usize]> {
+        let &at = self.positions.get(value)?;
+        self.ids.get(at).map(Vec::as_slice)
+    }
+
+    /// The values, in the order first seen.
+    pub(super) fn values(&self) -> &[Arc<str>] {
+        &self.values
+    }
+
+    /// The id lists, aligned with [`values`](Self::values).
+    pub(super) fn id_lists(&self) -> &[Vec<usize>] {
+        &self.ids
+    }
+
+    /// Capacity of the value table.
+    pub(super) fn positions_capacity(&self) -> usize {
+        self.positions.capacity()
+    }
+
+    /// Bytes of the lists and the laid-out text (not the shared strings, the
+    /// value table or the id lists' contents).
+    pub(super) fn own_bytes(&self) -> usize {
+        self.values.capacity() * std::mem::size_of::<Arc<str>>()
+            + self.text.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.ids.capacity() * std::mem::size_of::<Vec<usize>>()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.values.shrink_to_fit();
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.positions.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        for ids in &mut self.ids {
+            ids.shrink_to_fit();
+        }
+    }
+}
+
+impl Postings {
+    /// Records that series `id` (greater than any recorded before) has the
+    /// label `name`=`value`, and returns that label with the strings the
+    /// index already holds, so that each name and each distinct value is
+    /// stored once however many series have it.
+    pub(super) fn add(&mut self, name: &Arc<str>, value: &Arc<str>, id: usize) -> Label {
+        let entry = self.by_name.entry(name.clone());
+        // The key the table holds when the name is known.
+        let name = entry.key().clone();
+        let values = entry.or_default();
+        let at = match values.positions.get(value) {
+            Some(&at) => at,
+            None => {
+                let at = values.values.len();
+                values.values.push(value.clone());
+                values.text.push_str(value);
+                values.ends.push(values.text.len());
+                values.positions.insert(value.clone(), at);
+                values.ids.push(Vec::new());
+                at
+            }
+        };
+        if let Some(ids) = values.ids.get_mut(at) {
+            ids.push(id);
+        }
+        Label {
+            name,
+            value: values.values[at].clone(),
+        }
+    }
+
+    /// The name (as stored) and its values.
+    pub(super) fn get(&self, name: &str) -> Option<(&Arc<str>, &NameValues)> {
+        self.by_name.get_key_value(name)
+    }
+
+    /// The ids of the series with label `name`=`value`, ascending.
+    pub(super) fn ids(&self, name: &str, value: &str) -> Option<&[usize]> {
+        self.by_name.get(name)?.ids(value)
+    }
+
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.by_name.shrink_to_fit();
+        for values in self.by_name.values_mut() {
+            values.shrink_to_fit();
+        }
+    }
+
+    /// Every name with its values.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &NameValues)> {
+        self.by_name.iter()
+    }
+
+    /// Capacity of the name table.
+    pub(super) fn capacity(&self) -> usize {
+        self.by_name.capacity()
+    }
+}
+
+/// The ids present in both ascending lists, ascending.
+pub(super) fn intersect_sorted(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        match x.cmp(&y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(x);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intersection_of_sorted_ids() {
+        assert_eq!(
+            intersect_sorted(&[1, 3, 5, 9], &[0, 3, 4, 9, 12]),
+            vec![3, 9]
+        );
+        assert!(intersect_sorted(&[], &[1]).is_empty());
+    }
+
+    #[test]
+    fn values_by_name_in_first_seen_order_with_their_series() {
+        let mut p = Postings::default();
+        let job = || Arc::<str>::from("job");
+        let (a, b) = (Arc::<str>::from("a"), Arc::<str>::from("b"));
+        let first = p.add(&job(), &a, 0);
+        p.add(&job(), &b, 1);
+        let again = p.add(&job(), &Arc::from("a"), 2);
+        p.add(&job(), &Arc::from("ab"), 3);
+        // Strings already held are shared.
+        assert!(Arc::ptr_eq(&first.value, &again.value));
+        assert!(Arc::ptr_eq(&first.name, &again.name));
+        let (name, values) = p.get("job").unwrap();
+        assert_eq!(&**name, "job");
+        assert_eq!(values.len(), 3);
+        assert_eq!(&values.values()[..2], &[a, b]);
+        let kept: Vec<&[usize]> = values.ids_where(|t| t.starts_with('a')).collect();
+        assert_eq!(kept, [&[0, 2][..], &[3][..]]);
+        assert_eq!(p.ids("job", "a"), Some(&[0, 2][..]));
+        assert_eq!(p.ids("job", "c"), None);
+        assert!(p.get("x").is_none());
+        assert_eq!(p.ids("x", "a"), None);
+    }
+}
