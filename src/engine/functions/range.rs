@@ -339,7 +339,11 @@ impl RangeCall<'_> {
             while lo < floats.len() && floats[lo].t <= range_start {
                 lo += 1;
             }
-            hi = hi.max(lo);
+            if hi <= lo {
+                // A first window (or one past a gap): bisect rather than
+                // walk, as an instant query has only this one.
+                hi = lo + floats[lo..].partition_point(|p| p.t <= range_end);
+            }
             while hi < floats.len() && floats[hi].t <= range_end {
                 hi += 1;
             }
