@@ -282,6 +282,26 @@ mod tests {
     }
 
     #[test]
+    fn label_sets_are_grouped_by_their_kept_labels_in_first_seen_order() {
+        let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
+        let sets = [
+            set(&[("__name__", "a"), ("i", "1"), ("job", "x")]),
+            set(&[("__name__", "b"), ("i", "2"), ("job", "y")]),
+            set(&[("__name__", "a"), ("i", "3"), ("job", "x")]),
+            set(&[("__name__", "a"), ("i", "4")]),
+            set(&[("i", "5")]),
+        ];
+        let by_job = group_by_kept_labels(sets.iter(), |l| &*l.name == "job");
+        // The last two lack `job`: one group, the empty key.
+        assert_eq!(by_job, (vec![0, 1, 0, 2, 2], vec![0, 1, 3]));
+        let by_name_and_job =
+            group_by_kept_labels(sets.iter(), |l| matches!(&*l.name, "__name__" | "job"));
+        assert_eq!(by_name_and_job, (vec![0, 1, 0, 2, 3], vec![0, 1, 3, 4]));
+        assert_eq!(group_by_kept_labels(sets.iter(), |_| true).1.len(), 5);
+        assert_eq!(group_by_kept_labels([].iter(), |_| true), (vec![], vec![]));
+    }
+
+    #[test]
     fn same_metadata_compares_every_metadata_label() {
         // `same_metadata` stops at the first name starting above `_`.
         assert!(METADATA_LABELS.iter().all(|n| n.starts_with('_')));
