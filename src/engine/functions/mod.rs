@@ -10,6 +10,7 @@ mod label;
 mod range;
 mod range_fn;
 mod reset_marks;
+mod sliding_extreme;
 mod sort;
 
 pub(crate) use hist_range::{HintTracker, interpolate_hist};

@@ -8,6 +8,7 @@ use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
 use super::range_fn::RangeFn;
 use super::reset_marks::{ResetMarks, scan_values_before};
+use super::sliding_extreme::SlidingExtreme;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
@@ -220,6 +221,13 @@ impl RangeCall<'_> {
         {
             last_window = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss)?;
         } else {
+            // `max_over_time` and friends over floats keep their candidates
+            // from one window to the next instead of rescanning it.
+            let mut extreme = if hists_all.is_empty() && !self.anchored && !self.smoothed {
+                SlidingExtreme::new(self.func)
+            } else {
+                None
+            };
             for (step, ts) in ev.steps().enumerate() {
                 ev.tick()?;
                 let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
@@ -256,6 +264,18 @@ impl RangeCall<'_> {
                 // counts its buffered window), on top of the results so far.
                 last_window = floats.len() + hpoint_samples(hists);
                 ev.hold_briefly(last_window)?;
+                if let Some(extreme) = &mut extreme {
+                    if let Some(i) = extreme.advance(floats_all, flo, fhi) {
+                        let p = floats_all[i];
+                        let v = if self.func.is_ts_of() {
+                            p.t as f64 / 1000.0
+                        } else {
+                            p.v
+                        };
+                        ss.floats.push(FPoint { t: ts, v });
+                    }
+                    continue;
+                }
                 for (i, a) in self.scalar_args.iter().enumerate() {
                     step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
                 }
@@ -627,7 +647,7 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
                 ignored_hist_info(ev, w);
             }
             let is_max = matches!(func, F::MaxOverTime | F::TsOfMaxOverTime);
-            let ts_of = matches!(func, F::TsOfMaxOverTime | F::TsOfMinOverTime);
+            let ts_of = func.is_ts_of();
             let mut best = f[0].v;
             let mut best_t = f[0].t;
             for p in f {

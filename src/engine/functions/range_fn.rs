@@ -107,6 +107,11 @@ impl RangeFn {
     pub(crate) fn is_counter_rate(self) -> bool {
         matches!(self, RangeFn::Rate | RangeFn::Increase)
     }
+
+    /// Whether the function returns the time of the sample it picks.
+    pub(crate) fn is_ts_of(self) -> bool {
+        matches!(self, RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime)
+    }
 }
 
 #[cfg(test)]
