@@ -222,8 +222,10 @@ impl RangeCall<'_> {
             last_window = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss)?;
         } else {
             // `max_over_time` and friends over floats keep their candidates
-            // from one window to the next instead of rescanning it.
-            let mut extreme = if hists_all.is_empty() && !self.anchored && !self.smoothed {
+            // from one window to the next instead of rescanning it (a single
+            // window is scanned: there is nothing to keep).
+            let sliding = ev.num_steps() > 1 && hists_all.is_empty();
+            let mut extreme = if sliding && !self.anchored && !self.smoothed {
                 SlidingExtreme::new(self.func)
             } else {
                 None
