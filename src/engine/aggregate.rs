@@ -13,25 +13,15 @@ use super::functions::HintTracker;
 use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
-use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels};
+use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels, in_key};
 use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
-use crate::model::{FloatHistogram, Label, Labels, METRIC_NAME};
+use crate::model::{FloatHistogram, Labels};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
 pub(crate) fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
-    labels.filter(|l| in_group_key(l, grouping, without))
-}
-
-/// Whether `label` is part of its series' grouping key.
-fn in_group_key(label: &Label, grouping: &[String], without: bool) -> bool {
-    let named = grouping.iter().any(|n| **n == *label.name);
-    if without {
-        !named && *label.name != *METRIC_NAME
-    } else {
-        named
-    }
+    labels.filter(|l| in_key(l, grouping, without))
 }
 
 struct Params {
@@ -158,7 +148,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
 
     // Map input series to groups.
     let (series_group, firsts) = group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
-        in_group_key(l, &a.grouping, a.without)
+        in_key(l, &a.grouping, a.without)
     });
     let mut out: Matrix = firsts
         .iter()

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
-    ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels,
+    ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels, in_key,
     prom_labels_string,
 };
-use crate::model::{FloatHistogram, Label, Labels, METRIC_NAME};
+use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
 /// Applies `op` to two scalars (comparisons yield 1 or 0).
@@ -234,29 +234,15 @@ pub(crate) fn vector_scalar_binop(
 
 /// The labels used to match a series with the other side.
 pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
-    if m.on {
-        labels.keep_only(&m.matching_labels)
-    } else {
-        let mut names: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
-        names.push(METRIC_NAME);
-        labels.without(&names)
-    }
+    labels.filter(|l| in_key(l, &m.matching_labels, !m.on))
 }
 
 /// Numbers the match signatures of the series of both sides (the labels
 /// [`match_labels`] keeps) in order of first appearance: one id per series
 /// of each side, and the number of distinct signatures.
 fn signature_ids(sides: [&Matrix; 2], m: &VectorMatching) -> ([Vec<usize>; 2], usize) {
-    let named = |l: &Label| m.matching_labels.iter().any(|n| *n == *l.name);
-    let keep = |l: &Label| {
-        if m.on {
-            named(l)
-        } else {
-            !named(l) && *l.name != *METRIC_NAME
-        }
-    };
     let sets = sides.iter().flat_map(|side| side.iter().map(|s| &s.labels));
-    let (mut left, firsts) = group_by_kept_labels(sets, keep);
+    let (mut left, firsts) = group_by_kept_labels(sets, |l| in_key(l, &m.matching_labels, !m.on));
     let right = left.split_off(sides[0].len());
     ([left, right], firsts.len())
 }

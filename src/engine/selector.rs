@@ -12,38 +12,28 @@ use super::types::{ESeries, Matrix, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
-/// Evaluation steps whose times, and the sample windows they read, are
-/// known not to overflow: the loop over them needs no saturating arithmetic.
-#[derive(Clone, Copy, Debug)]
-struct PlainSteps {
-    first: i64,
-    interval: i64,
-    count: usize,
-    offset: i64,
-    lookback: i64,
-}
-
-/// For each step of `steps`, the latest float sample at or before the step
-/// (less the offset) and within the lookback, unless it is a stale marker,
-/// appended to `out` at the step's time. `floats` is sorted by time.
-fn latest_at_steps(floats: &[FPoint], steps: PlainSteps, out: &mut Vec<FPoint>) {
+/// For each `(step time, read time, floor)` of `steps` (read times never
+/// decreasing): the latest float sample at or before the read time and
+/// after the floor, unless it is a stale marker, appended to `out` at the
+/// step time. `floats` is sorted by time.
+fn latest_at_steps(
+    floats: &[FPoint],
+    steps: impl Iterator<Item = (i64, i64, i64)>,
+    out: &mut Vec<FPoint>,
+) {
     let mut next = 0usize;
-    let mut ts = steps.first;
-    for _ in 0..steps.count {
-        let r = ts - steps.offset;
+    for (ts, read, floor) in steps {
         while let Some(p) = floats.get(next)
-            && p.t <= r
+            && p.t <= read
         {
             next += 1;
         }
         if let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i))
-            && p.t > r - steps.lookback
+            && p.t > floor
             && !is_stale_nan(p.v)
         {
             out.push(FPoint { t: ts, v: p.v });
         }
-        // The step after the last is never used, but must not overflow.
-        ts = ts.wrapping_add(steps.interval);
     }
 }
 
@@ -136,22 +126,14 @@ impl Ev<'_, '_> {
                 // One look at the clock per series: the loop below does
                 // a bounded amount of work per step.
                 self.tick_by(self.num_steps())?;
-                match self.plain_step_range(sel, lb) {
+                match self.plain_steps(sel, lb) {
                     Some(steps) => latest_at_steps(floats, steps, &mut ss.floats),
                     None => {
-                        let mut next = 0usize;
-                        for ts in self.steps() {
-                            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                            while next < floats.len() && floats[next].t <= r {
-                                next += 1;
-                            }
-                            let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i)) else {
-                                continue;
-                            };
-                            if p.t > r.saturating_sub(lb) && !is_stale_nan(p.v) {
-                                ss.floats.push(FPoint { t: ts, v: p.v });
-                            }
-                        }
+                        let steps = self.steps().map(|ts| {
+                            let read = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                            (ts, read, read.saturating_sub(lb))
+                        });
+                        latest_at_steps(floats, steps, &mut ss.floats);
                     }
                 }
                 let held = ss.floats.len();
@@ -176,26 +158,30 @@ impl Ev<'_, '_> {
         Ok(out)
     }
 
-    /// The steps of an instant selector without `@` as [`PlainSteps`],
-    /// when no step time, offset or lookback sum can overflow (else the
-    /// caller takes the saturating path).
-    fn plain_step_range(&self, sel: &Sel, lb: i64) -> Option<PlainSteps> {
+    /// The `(step time, read time, floor)` of each step of an instant
+    /// selector without `@`, in plain arithmetic, when no step time, offset
+    /// or lookback sum can overflow (else the caller saturates).
+    fn plain_steps(
+        &self,
+        sel: &Sel,
+        lb: i64,
+    ) -> Option<impl Iterator<Item = (i64, i64, i64)> + use<>> {
         if sel.at.is_some() || self.end < self.start {
             return None;
         }
-        let interval = self.interval.max(1);
+        let (first, interval, offset) = (self.start, self.interval.max(1), sel.offset);
         let count = i64::try_from(self.num_steps()).ok()?;
         // The last step, and the earliest and latest sample times read.
-        let last = self.start.checked_add((count - 1).checked_mul(interval)?)?;
-        last.checked_sub(sel.offset)?;
-        self.start.checked_sub(sel.offset)?.checked_sub(lb)?;
-        Some(PlainSteps {
-            first: self.start,
-            interval,
-            count: usize::try_from(count).ok()?,
-            offset: sel.offset,
-            lookback: lb,
-        })
+        let last = first.checked_add((count - 1).checked_mul(interval)?)?;
+        last.checked_sub(offset)?;
+        first.checked_sub(offset)?.checked_sub(lb)?;
+        // The step after the last is never used, but must not overflow.
+        let times = (0..count).scan(first, move |ts, _| {
+            let step = *ts;
+            *ts = ts.wrapping_add(interval);
+            Some(step)
+        });
+        Some(times.map(move |ts| (ts, ts - offset, ts - offset - lb)))
     }
 
     /// The smoothed histogram at `data_ts`: the sample there, else the

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels};
+use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels, METRIC_NAME};
 
 /// Labels that describe a metric rather than a series: dropped together when
 /// a function or operator changes what the value means.
@@ -148,6 +148,18 @@ pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> b
     };
     let wanted: Vec<&Label> = metadata(first).collect();
     sets.all(|set| metadata(set).eq(wanted.iter().copied()))
+}
+
+/// Whether `label` belongs to a grouping key or match signature built from
+/// `names`: one of them (`by`, `on`), or, with `without` (`without`,
+/// `ignoring`), none of them and not the metric name.
+pub(crate) fn in_key(label: &Label, names: &[String], without: bool) -> bool {
+    let named = names.iter().any(|n| **n == *label.name);
+    if without {
+        !named && *label.name != *METRIC_NAME
+    } else {
+        named
+    }
 }
 
 /// Groups label sets by the labels `keep` selects from each (a grouping
