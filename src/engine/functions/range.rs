@@ -163,7 +163,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         _ => {}
     }
     if name == "absent_over_time" {
-        return Ok(absent_over_time(ev, c, mi, out));
+        return absent_over_time(ev, c, mi, out);
     }
     // Prometheus rejects any two output series with the same labels here,
     // even when their points would not collide.
@@ -530,31 +530,49 @@ fn forget_reset_hints(mut hists: Vec<HPoint>) -> Vec<HPoint> {
     hists
 }
 
-fn absent_over_time(ev: &Ev<'_, '_>, c: &CallN, mi: usize, mat: Matrix) -> Matrix {
-    let steps: Vec<i64> = ev.steps().collect();
-    let mut found = std::collections::HashSet::new();
+/// One series with 1 at every step where no series of `mat` has a point,
+/// or none when every step has one.
+fn absent_over_time(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    mi: usize,
+    mat: Matrix,
+) -> Result<Matrix, EvalError> {
+    let (start, interval) = (ev.start, ev.interval.max(1));
+    // Results lie on the step grid: mark each step that has a point.
+    let mut found = vec![false; ev.num_steps()];
     for s in &mat {
-        for p in &s.floats {
-            found.insert(p.t);
-        }
-        for p in &s.hists {
-            found.insert(p.t);
+        ev.tick_by(s.floats.len() + s.hists.len())?;
+        let times = s
+            .floats
+            .iter()
+            .map(|p| p.t)
+            .chain(s.hists.iter().map(|p| p.t));
+        for t in times {
+            let step = t
+                .checked_sub(start)
+                .filter(|d| *d >= 0 && d % interval == 0)
+                .and_then(|d| usize::try_from(d / interval).ok());
+            if let Some(seen) = step.and_then(|i| found.get_mut(i)) {
+                *seen = true;
+            }
         }
     }
-    let missing: Vec<FPoint> = steps
-        .iter()
-        .filter(|t| !found.contains(t))
-        .map(|&t| FPoint { t, v: 1.0 })
+    let missing: Vec<FPoint> = ev
+        .steps()
+        .zip(&found)
+        .filter(|(_, seen)| !**seen)
+        .map(|(t, _)| FPoint { t, v: 1.0 })
         .collect();
     if missing.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    vec![ESeries {
+    Ok(vec![ESeries {
         labels: absent_labels(&c.args[mi]),
         floats: missing,
         hists: Vec::new(),
         drop_name: true,
-    }]
+    }])
 }
 
 fn mixed_warning(ev: &Ev<'_, '_>, w: &Window<'_>) {
