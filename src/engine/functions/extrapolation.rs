@@ -99,7 +99,7 @@ struct ShapeKey {
 pub(crate) struct ShapeMemo(Cell<Option<(ShapeKey, Shape)>>);
 
 impl ShapeMemo {
-    #[inline]
+    #[inline(always)]
     fn shape(
         &self,
         w: &Window<'_>,
@@ -158,7 +158,7 @@ pub(crate) fn zero_ratio(first: f64, increase: f64) -> Option<f64> {
 /// sample's share of the increase (for counters: extrapolation never goes
 /// below zero).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(crate) fn extrapolation_factor(
     w: &Window<'_>,
     first_t: i64,

@@ -353,28 +353,54 @@ impl RangeCall<'_> {
         let is_rate = self.func == RangeFn::Rate;
         let mut marks = ResetMarks::new(floats);
         let (mut lo, mut hi) = (0usize, 0usize);
+        // How far each bound moved at the last step: with regular scrapes
+        // and steps, how far it moves at this one.
+        let (mut lo_stride, mut hi_stride) = (0usize, 0usize);
         let mut last_window = 0usize;
+        // One window value for every step; only its bounds change.
+        let mut w = Window {
+            floats: &[],
+            float_sts: &[],
+            hists: &[],
+            hist_sts: &[],
+            ts: 0,
+            range: self.range,
+            range_start: 0,
+            range_end: 0,
+            anchored: false,
+            smoothed: false,
+            name: mname,
+            args: &[],
+            span: self.arg_span,
+            shapes: Some(shapes),
+        };
+        // One look at the clock per series (each step does a bounded amount
+        // of work, and the windows walk each sample once).
+        ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
+        // The largest window: what the steps held in memory at most, on top
+        // of what is held (which does not change during the loop).
+        let mut largest = 0usize;
         for ts in ev.steps() {
-            ev.tick()?;
             let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
             let range_start = range_end.saturating_sub(self.range);
-            while lo < floats.len() && floats[lo].t <= range_start {
-                lo += 1;
-            }
+            let next_lo = first_after(floats, lo, lo_stride, range_start);
+            lo_stride = next_lo - lo;
+            lo = next_lo;
             if hi <= lo {
                 // A first window (or one past a gap): bisect rather than
                 // walk, as an instant query has only this one.
                 hi = lo + floats[lo..].partition_point(|p| p.t <= range_end);
-            }
-            while hi < floats.len() && floats[hi].t <= range_end {
-                hi += 1;
+            } else {
+                let next_hi = first_after(floats, hi, hi_stride, range_end);
+                hi_stride = next_hi - hi;
+                hi = next_hi;
             }
             let n = hi - lo;
             if n == 0 {
                 continue;
             }
             last_window = n;
-            ev.hold_briefly(n)?;
+            largest = largest.max(n);
             if n < 2 {
                 continue;
             }
@@ -385,22 +411,10 @@ impl RangeCall<'_> {
                 .advance(lo, hi)
                 .values_before(window)
                 .for_each(|v| result += v);
-            let w = Window {
-                floats: window,
-                float_sts: &[],
-                hists: &[],
-                hist_sts: &[],
-                ts,
-                range: self.range,
-                range_start,
-                range_end,
-                anchored: false,
-                smoothed: false,
-                name: mname,
-                args: &[],
-                span: self.arg_span,
-                shapes: Some(shapes),
-            };
+            w.floats = window;
+            w.ts = ts;
+            w.range_start = range_start;
+            w.range_end = range_end;
             let zero_ratio = zero_ratio(first.v, result);
             let factor =
                 extrapolation_factor(&w, first.t, last.t, n - 1, None, zero_ratio, true, is_rate);
@@ -409,6 +423,7 @@ impl RangeCall<'_> {
                 v: result * factor,
             });
         }
+        ev.hold_briefly(largest)?;
         Ok(last_window)
     }
 
@@ -515,6 +530,24 @@ struct Worker {
 
 /// Subquery results lose their explicit counter-reset hints: a subquery may
 /// skip the sample after a reset or return it several times.
+/// The first position at or after `from` whose sample is after `bound`,
+/// where no sample before `from` is (times ascending). `guess` is how far
+/// the answer probably is from `from` (how far the previous step's moved):
+/// with regular scrapes and steps it is right, and two comparisons confirm
+/// it; else the samples are walked one by one.
+fn first_after(floats: &[FPoint], from: usize, guess: usize, bound: i64) -> usize {
+    let at = from + guess;
+    let last_in = guess == 0 || floats.get(at - 1).is_some_and(|p| p.t <= bound);
+    if last_in && floats.get(at).is_none_or(|p| p.t > bound) && at <= floats.len() {
+        return at;
+    }
+    let mut i = from;
+    while i < floats.len() && floats[i].t <= bound {
+        i += 1;
+    }
+    i
+}
+
 fn forget_reset_hints(mut hists: Vec<HPoint>) -> Vec<HPoint> {
     use crate::model::CounterResetHint as Hint;
     for p in &mut hists {
@@ -1126,4 +1159,43 @@ pub(crate) fn start_timestamp_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_
 /// Whether a start timestamp overlaps the previous sample.
 pub(crate) fn start_time_overlap(prev_st: i64, prev_t: i64, cur_st: i64) -> bool {
     cur_st != 0 && cur_st < prev_t && cur_st != prev_st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// `first_after` finds what walking the samples finds, whatever the
+        /// guess: right, a little off, or anywhere (also past the end), with
+        /// bounds on sample times, between them and outside them.
+        #[test]
+        fn first_after_equals_a_walk(
+            gaps in proptest::collection::vec(0i64..4, 0..60),
+            from_frac in 0.0f64..1.0,
+            bound_at in proptest::option::of(0usize..60),
+            bound in -2i64..250,
+            off in -2i64..3,
+            far in proptest::option::weighted(0.2, 0usize..70),
+        ) {
+            let mut t = 0;
+            let floats: Vec<FPoint> = gaps
+                .iter()
+                .map(|g| {
+                    t += g;
+                    FPoint { t, v: 0.0 }
+                })
+                .collect();
+            let bound = bound_at
+                .and_then(|i| floats.get(i))
+                .map_or(bound, |p| p.t);
+            // Any start with no sample before it after the bound.
+            let max_from = floats.partition_point(|p| p.t <= bound);
+            let from = (max_from as f64 * from_frac) as usize;
+            let walked = from + floats[from..].iter().take_while(|p| p.t <= bound).count();
+            let near = usize::try_from((walked - from) as i64 + off).unwrap_or(0);
+            let guess = far.unwrap_or(near);
+            proptest::prop_assert_eq!(first_after(&floats, from, guess, bound), walked);
+        }
+    }
 }
