@@ -211,6 +211,8 @@ impl RangeCall<'_> {
         // The windows only move forward: keep the float window's bounds and
         // advance them instead of searching the whole series at every step.
         let (mut flo, mut fhi) = (0usize, 0usize);
+        // How far each bound moved at the last step (see `first_after`).
+        let (mut flo_stride, mut fhi_stride) = (0usize, 0usize);
         let mut last_window = 0usize;
         let shapes = ShapeMemo::default();
         if self.func.is_counter_rate()
@@ -244,13 +246,12 @@ impl RangeCall<'_> {
                 } else {
                     (range_start, range_end)
                 };
-                while flo < floats_all.len() && floats_all[flo].t <= lo {
-                    flo += 1;
-                }
-                fhi = fhi.max(flo);
-                while fhi < floats_all.len() && floats_all[fhi].t <= hi {
-                    fhi += 1;
-                }
+                let next_flo = first_after(floats_all, flo, flo_stride, lo);
+                flo_stride = next_flo - flo;
+                flo = next_flo;
+                let next_fhi = first_after(floats_all, fhi.max(flo), fhi_stride, hi);
+                fhi_stride = next_fhi - fhi.max(flo);
+                fhi = next_fhi;
                 let floats = &floats_all[flo..fhi];
                 let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
                 let (hists, hist_sts) = if hists_all.is_empty() {
