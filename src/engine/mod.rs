@@ -384,7 +384,7 @@ impl Engine {
                 .into_iter()
                 .map(|s| Series {
                     labels: s.labels,
-                    floats: s.floats,
+                    floats: s.floats.into_vec(),
                     histograms: s.hists,
                 })
                 .collect();

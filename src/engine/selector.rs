@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
-use super::types::{ESeries, Matrix, hist_samples, hpoint_samples};
+use super::types::{ESeries, Matrix, Points, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -19,7 +19,7 @@ use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 fn latest_at_steps(
     floats: &[FPoint],
     steps: impl Iterator<Item = (i64, i64, i64)>,
-    out: &mut Vec<FPoint>,
+    out: &mut Points,
 ) {
     let mut next = 0usize;
     for (ts, read, floor) in steps {
@@ -327,7 +327,7 @@ impl Ev<'_, '_> {
             if n > 0 {
                 out.push(ESeries {
                     labels: s.labels.clone(),
-                    floats,
+                    floats: Points::from_vec(floats),
                     hists,
                     drop_name: false,
                 });

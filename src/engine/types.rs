@@ -4,6 +4,11 @@
 use std::sync::Arc;
 
 use crate::model::{FPoint, FloatHistogram, HPoint, Label, Labels, METRIC_NAME};
+use smallvec::SmallVec;
+
+/// The float points of an evaluated series: a single point (every series of
+/// an instant evaluation) is kept inline, without an allocation.
+pub(crate) type Points = SmallVec<[FPoint; 1]>;
 
 /// Labels that describe a metric rather than a series: dropped together when
 /// a function or operator changes what the value means.
@@ -26,7 +31,7 @@ pub(crate) fn is_metadata_name(name: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ESeries {
     pub labels: Labels,
-    pub floats: Vec<FPoint>,
+    pub floats: Points,
     pub hists: Vec<HPoint>,
     /// The metric name (and type/unit) must be dropped at the end of evaluation.
     pub drop_name: bool,
@@ -36,7 +41,7 @@ impl ESeries {
     pub fn new(labels: Labels, drop_name: bool) -> Self {
         ESeries {
             labels,
-            floats: Vec::new(),
+            floats: Points::new(),
             hists: Vec::new(),
             drop_name,
         }

@@ -21,7 +21,7 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, drop_metadata, has_duplicate_labels, hpoint_samples, same_metadata,
+    ESeries, Matrix, Points, drop_metadata, has_duplicate_labels, hpoint_samples, same_metadata,
 };
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
@@ -146,7 +146,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 let n = s.samples();
                 let rs = RangeSeries {
                     labels: s.labels,
-                    floats: std::borrow::Cow::Owned(s.floats),
+                    floats: std::borrow::Cow::Owned(s.floats.into_vec()),
                     hists: std::borrow::Cow::Owned(forget_reset_hints(s.hists)),
                     drop_name: s.drop_name,
                     float_sts: Vec::new(),
@@ -603,7 +603,7 @@ fn absent_over_time(
     }
     Ok(vec![ESeries {
         labels: absent_labels(&c.args[mi]),
-        floats: missing,
+        floats: Points::from_vec(missing),
         hists: Vec::new(),
         drop_name: true,
     }])
