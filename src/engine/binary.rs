@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
     ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels, in_key,
-    prom_labels_string,
+    prom_labels_string, same_metadata,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -259,6 +259,11 @@ pub(crate) fn eval_vector_binop(
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()), ev.num_steps() > 1);
+    cache.distinct = match b.matching.card {
+        VectorMatchCardinality::ManyToOne => many_side_results_distinct(&lhs, &b.matching),
+        VectorMatchCardinality::OneToMany => many_side_results_distinct(&rhs, &b.matching),
+        _ => false,
+    };
     if let Some(result) =
         by_series::eval_by_series(ev, b, &lhs, &rhs, (&lsig, &rsig, nsigs), &mut cache)
     {
@@ -335,6 +340,28 @@ struct Side<'a> {
 
 const FILLED: usize = usize::MAX;
 
+/// The label-set id of results whose uniqueness needs no check.
+const NO_ID: usize = usize::MAX;
+
+/// Whether the results of a many-to-one (or one-to-many) match are
+/// distinct whenever their "many" side series are: then no two results of
+/// a step can share a label set, and their ids need not be computed.
+///
+/// A result is its "many" side series' labels, without the metadata labels
+/// when they are dropped, with the `group_left`/`group_right` labels set
+/// from the "one" side series its signature matched (the same for equal
+/// signatures). Two distinct series can only give equal results if they
+/// differ in those labels alone: so it is enough that no series has one of
+/// them, and that all carry the same metadata labels.
+fn many_side_results_distinct(many: &Matrix, m: &VectorMatching) -> bool {
+    let has_included = many.iter().any(|s| {
+        s.labels
+            .iter()
+            .any(|l| m.include.iter().any(|n| **n == *l.name))
+    });
+    !has_included && same_metadata(many.iter().map(|s| &s.labels))
+}
+
 fn vector_binop(
     ev: &Ev<'_, '_>,
     b: &BinN,
@@ -381,6 +408,8 @@ fn vector_binop(
         scratch.set_right(*sig, ri, rser[ri]);
     }
     let one_to_one = m.card == VectorMatchCardinality::OneToOne;
+    // One-to-one matches are checked by signature alone.
+    let need_id = !one_to_one && !cache.distinct;
     let mut out = Vec::with_capacity(lhs.len());
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
@@ -399,7 +428,7 @@ fn vector_binop(
             v = btof(keep);
         }
         let drop_name = !ev.delayed() && b.return_bool;
-        let (metric, id) = cache.get(key, || {
+        let (metric, id) = cache.get(key, need_id, || {
             result_metric(&ls.labels, &rs.labels, b.op, m, drop_name)
         });
         if one_to_one {
@@ -410,7 +439,7 @@ fn vector_binop(
             }
         } else {
             scratch.match_sig(sig);
-            if !scratch.matched_many.insert((sig, id)) {
+            if need_id && !scratch.matched_many.insert((sig, id)) {
                 return Err(EvalError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches"
                         .into(),
@@ -525,6 +554,11 @@ struct ResultLabels {
     ids: FastMap<Labels, usize>,
     /// Whether pairs recur (more than one step): then they are cached.
     many_steps: bool,
+    /// How many label sets to expect (the larger side's series).
+    expected: usize,
+    /// Whether distinct "many" side series always give distinct results
+    /// (see [`many_side_results_distinct`]).
+    distinct: bool,
 }
 
 impl ResultLabels {
@@ -532,15 +566,13 @@ impl ResultLabels {
     /// instant evaluation, where each pair is met once) only the label-set
     /// ids are kept.
     fn new(left_series: usize, many_steps: bool) -> Self {
-        let mut ids = FastMap::default();
-        ids.reserve(left_series);
         ResultLabels {
             by_left: if many_steps {
                 vec![None; left_series]
             } else {
                 Vec::new()
             },
-            ids,
+            expected: left_series,
             many_steps,
             ..Default::default()
         }
@@ -548,7 +580,17 @@ impl ResultLabels {
 
     /// The labels for the pair `key` (computing them with `make` the first
     /// time) and their id; pairs involving a filled side are not cached.
-    fn get(&mut self, key: (usize, usize), make: impl FnOnce() -> Labels) -> (Labels, usize) {
+    /// Without `need_id`, an instant evaluation (each pair met once) makes
+    /// the labels and numbers nothing: the id is [`NO_ID`].
+    fn get(
+        &mut self,
+        key: (usize, usize),
+        need_id: bool,
+        make: impl FnOnce() -> Labels,
+    ) -> (Labels, usize) {
+        if !self.many_steps && !need_id {
+            return (make(), NO_ID);
+        }
         if let Some(Some((r, l, id))) = self.by_left.get(key.0)
             && *r == key.1
         {
@@ -558,6 +600,10 @@ impl ResultLabels {
             return (l.clone(), *id);
         }
         let labels = make();
+        if self.ids.capacity() == 0 {
+            // Sized on first use: evaluations that need no ids allocate none.
+            self.ids.reserve(self.expected);
+        }
         let n = self.ids.len();
         let id = *self.ids.entry(labels.clone()).or_insert(n);
         if self.many_steps && key.0 != FILLED && key.1 != FILLED {

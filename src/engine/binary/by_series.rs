@@ -85,7 +85,7 @@ pub(super) fn eval_by_series(
         let Some(os) = one.get(oi) else {
             continue;
         };
-        let (labels, id) = cache.get((mi, oi), || {
+        let (labels, id) = cache.get((mi, oi), true, || {
             result_metric(&ms.labels, &os.labels, b.op, m, drop_name)
         });
         if id_used.len() <= id {
