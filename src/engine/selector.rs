@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
-use super::types::{ESeries, Matrix, Points, hist_samples, hpoint_samples};
+use super::types::{ESeries, Matrix, PointSink, Points, hist_samples, hpoint_samples};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -19,7 +19,7 @@ use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 fn latest_at_steps(
     floats: &[FPoint],
     steps: impl Iterator<Item = (i64, i64, i64)>,
-    out: &mut Points,
+    out: &mut impl PointSink,
 ) {
     let mut next = 0usize;
     for (ts, read, floor) in steps {
@@ -32,7 +32,7 @@ fn latest_at_steps(
             && p.t > floor
             && !is_stale_nan(p.v)
         {
-            out.push(FPoint { t: ts, v: p.v });
+            out.push_point(FPoint { t: ts, v: p.v });
         }
     }
 }
@@ -122,19 +122,15 @@ impl Ev<'_, '_> {
                 // Floats only: the steps move forward, and so does the
                 // latest sample at or before each; follow it with a cursor.
                 let floats: &[FPoint] = &s.floats;
-                ss.floats.reserve_exact(self.points_bound(floats.len(), lb));
                 // One look at the clock per series: the loop below does
                 // a bounded amount of work per step.
                 self.tick_by(self.num_steps())?;
-                match self.plain_steps(sel, lb) {
-                    Some(steps) => latest_at_steps(floats, steps, &mut ss.floats),
-                    None => {
-                        let steps = self.steps().map(|ts| {
-                            let read = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                            (ts, read, read.saturating_sub(lb))
-                        });
-                        latest_at_steps(floats, steps, &mut ss.floats);
-                    }
+                if self.num_steps() > 1 {
+                    let mut points = Vec::with_capacity(self.points_bound(floats.len(), lb));
+                    self.latest_at_each_step(sel, lb, floats, &mut points);
+                    ss.floats = Points::from_vec(points);
+                } else {
+                    self.latest_at_each_step(sel, lb, floats, &mut ss.floats);
                 }
                 let held = ss.floats.len();
                 self.add_samples(held)?;
@@ -156,6 +152,20 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// [`latest_at_steps`] over this evaluation's steps.
+    fn latest_at_each_step(&self, sel: &Sel, lb: i64, floats: &[FPoint], out: &mut impl PointSink) {
+        match self.plain_steps(sel, lb) {
+            Some(steps) => latest_at_steps(floats, steps, out),
+            None => {
+                let steps = self.steps().map(|ts| {
+                    let read = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                    (ts, read, read.saturating_sub(lb))
+                });
+                latest_at_steps(floats, steps, out);
+            }
+        }
     }
 
     /// The `(step time, read time, floor)` of each step of an instant

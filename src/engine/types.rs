@@ -10,6 +10,28 @@ use smallvec::SmallVec;
 /// an instant evaluation) is kept inline, without an allocation.
 pub(crate) type Points = SmallVec<[FPoint; 1]>;
 
+/// Where a hot loop appends points: a `Vec` over many steps, or [`Points`]
+/// directly for a single step. Loops generic over it are compiled once for
+/// each, so the `Vec` loop does not pay `SmallVec`'s check of where its
+/// buffer is at every point.
+pub(crate) trait PointSink {
+    fn push_point(&mut self, p: FPoint);
+}
+
+impl PointSink for Vec<FPoint> {
+    #[inline(always)]
+    fn push_point(&mut self, p: FPoint) {
+        self.push(p);
+    }
+}
+
+impl PointSink for Points {
+    #[inline(always)]
+    fn push_point(&mut self, p: FPoint) {
+        self.push(p);
+    }
+}
+
 /// Labels that describe a metric rather than a series: dropped together when
 /// a function or operator changes what the value means.
 pub(crate) const METADATA_LABELS: [&str; 3] = ["__name__", "__type__", "__unit__"];

@@ -17,7 +17,7 @@ mod window;
 pub use usage::MemoryUsage;
 
 use order::LabelOrder;
-use postings::{Postings, intersect_sorted};
+use postings::Postings;
 use window::{partition_point_from_end, window};
 
 /// The store's hash maps: keyed by label text that scrape targets control,
@@ -394,28 +394,37 @@ impl MemoryStorage {
         best
     }
 
-    /// The ids of the series a `=~` matcher selects, ascending, from the
-    /// label's distinct values (each tested once, however many series share
-    /// it), or `None` when that is not cheaper than testing `candidates`
-    /// series. Only for regexes that do not match the empty string: those
-    /// select only series that have the label.
-    fn regex_ids(&self, m: &Matcher, candidates: usize) -> Option<Vec<usize>> {
+    /// The ids in `ids` (ascending) whose series a `=~` matcher selects,
+    /// found through the label's distinct values (each tested once, however
+    /// many series share it), or `None` when that is not cheaper than
+    /// testing the series of `ids` one by one. Only for regexes that do not
+    /// match the empty string: those select only series that have the label.
+    fn narrow_by_regex(&self, m: &Matcher, ids: &[usize]) -> Option<Vec<usize>> {
         if m.op != crate::model::MatchOp::Regex || m.matches("") {
             return None;
         }
         let Some((_, values)) = self.postings.get(&m.name) else {
             return Some(Vec::new());
         };
-        if values.len() > candidates {
+        if values.len() > ids.len() {
             return None;
         }
-        let mut ids = Vec::new();
+        // The selected series as a bit set: no sorting of the matching
+        // values' id lists, one pass over `ids` to keep them.
+        let mut selected = vec![0u64; self.series.len().div_ceil(64)];
         for series in values.ids_where(|v| m.matches(v)) {
-            ids.extend_from_slice(series);
+            for &id in series {
+                if let Some(word) = selected.get_mut(id / 64) {
+                    *word |= 1 << (id % 64);
+                }
+            }
         }
-        // A series has one value per name: the lists are disjoint.
-        ids.sort_unstable();
-        Some(ids)
+        let is_selected = |id: usize| {
+            selected
+                .get(id / 64)
+                .is_some_and(|word| word & (1 << (id % 64)) != 0)
+        };
+        Some(ids.iter().copied().filter(|&id| is_selected(id)).collect())
     }
 
     /// The series matching `matchers`, in id order (the order the series
@@ -442,8 +451,8 @@ impl MemoryStorage {
             if satisfied[i] {
                 continue;
             }
-            if let Some(hits) = self.regex_ids(m, ids.len()) {
-                ids = Cow::Owned(intersect_sorted(&ids, &hits));
+            if let Some(kept) = self.narrow_by_regex(m, &ids) {
+                ids = Cow::Owned(kept);
                 satisfied[i] = true;
             }
         }

@@ -21,7 +21,8 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, Points, drop_metadata, has_duplicate_labels, hpoint_samples, same_metadata,
+    ESeries, Matrix, PointSink, Points, drop_metadata, has_duplicate_labels, hpoint_samples,
+    same_metadata,
 };
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
@@ -221,7 +222,14 @@ impl RangeCall<'_> {
             && !self.anchored
             && !self.smoothed
         {
-            last_window = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss)?;
+            last_window = if ev.num_steps() > 1 {
+                let mut points = std::mem::take(&mut ss.floats).into_vec();
+                let last = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut points);
+                ss.floats = Points::from_vec(points);
+                last?
+            } else {
+                self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss.floats)?
+            };
         } else {
             // `max_over_time` and friends over floats keep their candidates
             // from one window to the next instead of rescanning it (a single
@@ -343,13 +351,16 @@ impl RangeCall<'_> {
     /// takes those between its bounds, added in the order a scan would).
     /// The results are those of [`rate`]. Returns the size of the last
     /// window.
+    // Not inlined: compiled once per sink, each copy keeps the inlining
+    // budget its loop needs.
+    #[inline(never)]
     fn sliding_counter_rate(
         &self,
         ev: &Ev<'_, '_>,
         floats: &[FPoint],
         shapes: &ShapeMemo,
         mname: &str,
-        ss: &mut ESeries,
+        out: &mut impl PointSink,
     ) -> Result<usize, EvalError> {
         let is_rate = self.func == RangeFn::Rate;
         let mut marks = ResetMarks::new(floats);
@@ -419,7 +430,7 @@ impl RangeCall<'_> {
             let zero_ratio = zero_ratio(first.v, result);
             let factor =
                 extrapolation_factor(&w, first.t, last.t, n - 1, None, zero_ratio, true, is_rate);
-            ss.floats.push(FPoint {
+            out.push_point(FPoint {
                 t: ts,
                 v: result * factor,
             });

@@ -156,36 +156,9 @@ impl Postings {
     }
 }
 
-/// The ids present in both ascending lists, ascending.
-pub(super) fn intersect_sorted(a: &[usize], b: &[usize]) -> Vec<usize> {
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
-        match x.cmp(&y) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(x);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn intersection_of_sorted_ids() {
-        assert_eq!(
-            intersect_sorted(&[1, 3, 5, 9], &[0, 3, 4, 9, 12]),
-            vec![3, 9]
-        );
-        assert!(intersect_sorted(&[], &[1]).is_empty());
-    }
 
     #[test]
     fn values_by_name_in_first_seen_order_with_their_series() {
