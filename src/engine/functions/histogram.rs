@@ -2,13 +2,11 @@
 //! classic (`le`-labelled) bucket series and native histograms (whose math
 //! lives in [`crate::model::histogram`]).
 
-use std::collections::HashMap;
-
 use super::metric_name;
 use crate::engine::annotations::{go_g, go_quote, with_metric_name};
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
-use crate::engine::types::{ESample, Vector, drop_metadata};
+use crate::engine::types::{ESample, FastMap, Vector, drop_metadata};
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::Span;
 
@@ -23,19 +21,72 @@ struct Group {
     buckets: Vec<Bucket>,
 }
 
-/// Groups classic bucket samples by their labels without `le`, and returns
-/// the native histograms that do not collide with a classic group.
-fn group_buckets<'v>(ev: &Ev<'_, '_>, v: &'v Vector, span: Span) -> (Vec<Group>, Vec<&'v ESample>) {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+/// The classic-bucket grouping of the input series of one evaluation,
+/// worked out once per series instead of at every step: each series' group
+/// (its labels without `le`) and upper bound.
+#[derive(Default)]
+pub(crate) struct BucketGrouping {
+    /// By input series: unset until first seen, then its group and upper
+    /// bound, or `None` when its `le` is missing or malformed.
+    by_series: Vec<Option<Option<(usize, f64)>>>,
+    /// Each group's labels, numbered in order of first appearance.
+    keys: Vec<Labels>,
+    index: FastMap<Labels, usize>,
+    /// By group: the step it was last seen at and its position in that
+    /// step's groups.
+    slots: Vec<(u64, usize)>,
+    step: u64,
+}
+
+impl BucketGrouping {
+    /// The group and upper bound of a classic bucket sample of input
+    /// series `series`, found once per series.
+    fn bucket_of(&mut self, series: usize, s: &ESample) -> Option<(usize, f64)> {
+        if let Some(Some(known)) = self.by_series.get(series) {
+            return *known;
+        }
+        let found = parse_go_float(s.labels.get("le").unwrap_or("")).map(|upper| {
+            let key = s.labels.without(&["le"]);
+            let next = self.keys.len();
+            let group = *self.index.entry(key.clone()).or_insert(next);
+            if group == next {
+                self.keys.push(key);
+            }
+            (group, upper)
+        });
+        if self.by_series.len() <= series {
+            self.by_series.resize(series + 1, None);
+        }
+        self.by_series[series] = Some(found);
+        found
+    }
+}
+
+/// Groups classic bucket samples by their labels without `le` (in order of
+/// first appearance in `v`), and returns the native histograms that do not
+/// collide with a classic group. `series` holds the input series of each
+/// sample of `v`, which `grouping` remembers across steps.
+fn group_buckets<'v>(
+    ev: &Ev<'_, '_>,
+    v: &'v Vector,
+    series: &[usize],
+    grouping: &mut BucketGrouping,
+    span: Span,
+) -> (Vec<Group>, Vec<&'v ESample>) {
+    grouping.step += 1;
+    let step = grouping.step;
     let mut groups: Vec<Group> = Vec::new();
     let mut natives: Vec<&ESample> = Vec::new();
-    for s in v {
+    for (i, s) in v.iter().enumerate() {
         if s.h.is_some() {
             natives.push(s);
             continue;
         }
-        let le = s.labels.get("le").unwrap_or("");
-        let Some(upper) = parse_go_float(le) else {
+        // Without a series index (never in an evaluation), an id past all
+        // others keeps the sample apart.
+        let si = series.get(i).copied().unwrap_or(usize::MAX - i);
+        let Some((group, upper)) = grouping.bucket_of(si, s) else {
+            let le = s.labels.get("le").unwrap_or("");
             let name = if ev.delayed() {
                 metric_name(&s.labels)
             } else {
@@ -53,20 +104,31 @@ fn group_buckets<'v>(ev: &Ev<'_, '_>, v: &'v Vector, span: Span) -> (Vec<Group>,
             );
             continue;
         };
-        let key = s.labels.without(&["le"]);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        if grouping.slots.len() <= group {
+            grouping.slots.resize(group + 1, (0, 0));
+        }
+        let slot = &mut grouping.slots[group];
+        if slot.0 != step {
+            *slot = (step, groups.len());
             groups.push(Group {
-                labels: key,
+                labels: grouping.keys[group].clone(),
                 buckets: Vec::new(),
             });
-            groups.len() - 1
-        });
-        groups[i].buckets.push(Bucket { upper, count: s.f });
+        }
+        if let Some(g) = groups.get_mut(slot.1) {
+            g.buckets.push(Bucket { upper, count: s.f });
+        }
     }
     let mut kept = Vec::with_capacity(natives.len());
     for n in natives {
-        if let Some(&i) = index.get(&n.labels)
-            && !groups[i].buckets.is_empty()
+        let at_this_step = grouping
+            .index
+            .get(&n.labels)
+            .and_then(|&g| grouping.slots.get(g))
+            .filter(|slot| slot.0 == step)
+            .map(|slot| slot.1);
+        if let Some(group) = at_this_step.and_then(|i| groups.get_mut(i))
+            && !group.buckets.is_empty()
         {
             let name = if ev.delayed() {
                 metric_name(&n.labels)
@@ -80,7 +142,7 @@ fn group_buckets<'v>(ev: &Ev<'_, '_>, v: &'v Vector, span: Span) -> (Vec<Group>,
                 ),
                 span,
             );
-            groups[i].buckets.clear();
+            group.buckets.clear();
             continue;
         }
         kept.push(n);
@@ -171,7 +233,14 @@ fn scalar_arg(v: &[Vector], i: usize) -> Option<f64> {
 }
 
 /// `histogram_quantile(q, buckets)` for classic histograms.
-pub(crate) fn histogram_quantile(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector], ts: i64) -> Vector {
+pub(crate) fn histogram_quantile(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    v: &[Vector],
+    series: &[Vec<usize>],
+    grouping: &mut BucketGrouping,
+    ts: i64,
+) -> Vector {
     let Some(q) = scalar_arg(v, 0) else {
         return Vec::new();
     };
@@ -181,7 +250,8 @@ pub(crate) fn histogram_quantile(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector], ts: i
         return Vec::new();
     };
     let mut out = Vec::new();
-    let (groups, natives) = group_buckets(ev, input, vspan);
+    let input_series = series.get(1).map_or(&[][..], Vec::as_slice);
+    let (groups, natives) = group_buckets(ev, input, input_series, grouping, vspan);
     for n in natives {
         if let Some(h) = &n.h {
             let v = native_quantile(ev, q, n, h, vspan);
@@ -217,6 +287,8 @@ pub(crate) fn histogram_quantiles(
     ev: &Ev<'_, '_>,
     c: &CallN,
     v: &[Vector],
+    series: &[Vec<usize>],
+    grouping: &mut BucketGrouping,
     strings: &[String],
     ts: i64,
 ) -> Vector {
@@ -233,7 +305,8 @@ pub(crate) fn histogram_quantiles(
         validate_quantile(ev, q, c.args.get(i + 1).map_or(c.span, |a| a.span()));
         qs.push(q);
     }
-    let (groups, natives) = group_buckets(ev, input, vspan);
+    let input_series = series.first().map_or(&[][..], Vec::as_slice);
+    let (groups, natives) = group_buckets(ev, input, input_series, grouping, vspan);
     let mut out = Vec::new();
     for q in qs {
         for n in &natives {
@@ -279,13 +352,20 @@ pub(crate) fn histogram_quantiles(
 }
 
 /// `histogram_fraction(lower, upper, buckets)` for classic histograms.
-pub(crate) fn histogram_fraction(ev: &Ev<'_, '_>, c: &CallN, v: &[Vector]) -> Vector {
+pub(crate) fn histogram_fraction(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    v: &[Vector],
+    series: &[Vec<usize>],
+    grouping: &mut BucketGrouping,
+) -> Vector {
     let (Some(lower), Some(upper), Some(input)) = (scalar_arg(v, 0), scalar_arg(v, 1), v.get(2))
     else {
         return Vec::new();
     };
     let vspan = c.args[2].span();
-    let (groups, natives) = group_buckets(ev, input, vspan);
+    let input_series = series.get(2).map_or(&[][..], Vec::as_slice);
+    let (groups, natives) = group_buckets(ev, input, input_series, grouping, vspan);
     let mut out: Vector = Vec::new();
     for n in natives {
         if let Some(h) = &n.h {

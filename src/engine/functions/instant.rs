@@ -77,11 +77,22 @@ fn days_in_month(t: chrono::DateTime<chrono::Utc>) -> f64 {
     }
 }
 
-/// Calls the instant function `c` on the argument vectors of one step.
+/// What a function keeps from one step to the next of an evaluation.
+#[derive(Default)]
+pub(crate) struct CallState {
+    /// `histogram_quantile(s)`, `histogram_fraction`: the classic bucket
+    /// groups of the input series.
+    buckets: histogram::BucketGrouping,
+}
+
+/// Calls the instant function `c` on the argument vectors of one step;
+/// `series` holds the input series of each of their samples.
 pub(crate) fn call(
     ev: &Ev<'_, '_>,
     c: &CallN,
     v: &[Vector],
+    series: &[Vec<usize>],
+    state: &mut CallState,
     strings: &[String],
     ts: i64,
 ) -> Result<Vector, EvalError> {
@@ -189,9 +200,30 @@ pub(crate) fn call(
         "sort_desc" => Ok(sort::sort(&arg(), true)),
         "sort_by_label" => Ok(sort::sort_by_label(&arg(), strings, false)),
         "sort_by_label_desc" => Ok(sort::sort_by_label(&arg(), strings, true)),
-        "histogram_quantile" => Ok(histogram::histogram_quantile(ev, c, v, ts)),
-        "histogram_quantiles" => Ok(histogram::histogram_quantiles(ev, c, v, strings, ts)),
-        "histogram_fraction" => Ok(histogram::histogram_fraction(ev, c, v)),
+        "histogram_quantile" => Ok(histogram::histogram_quantile(
+            ev,
+            c,
+            v,
+            series,
+            &mut state.buckets,
+            ts,
+        )),
+        "histogram_quantiles" => Ok(histogram::histogram_quantiles(
+            ev,
+            c,
+            v,
+            series,
+            &mut state.buckets,
+            strings,
+            ts,
+        )),
+        "histogram_fraction" => Ok(histogram::histogram_fraction(
+            ev,
+            c,
+            v,
+            series,
+            &mut state.buckets,
+        )),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
         | "histogram_stdvar" => Ok(arg()
             .iter()

@@ -74,7 +74,10 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             other => inputs.push(ev.eval_matrix(other)?),
         }
     }
-    ev.range_eval(inputs, |v, _, ts| instant::call(ev, c, v, &strings, ts))
+    let mut state = instant::CallState::default();
+    ev.range_eval(inputs, |v, series, ts| {
+        instant::call(ev, c, v, series, &mut state, &strings, ts)
+    })
 }
 
 /// The labels `absent()` and `absent_over_time()` give their result: the
