@@ -257,9 +257,9 @@ impl RangeCall<'_> {
                 let next_flo = first_after(floats_all, flo, flo_stride, lo);
                 flo_stride = next_flo - flo;
                 flo = next_flo;
-                let next_fhi = first_after(floats_all, fhi.max(flo), fhi_stride, hi);
-                fhi_stride = next_fhi - fhi.max(flo);
-                fhi = next_fhi;
+                let from = fhi.max(flo);
+                fhi = first_after(floats_all, from, fhi_stride, hi);
+                fhi_stride = fhi - from;
                 let floats = &floats_all[flo..fhi];
                 let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
                 let (hists, hist_sts) = if hists_all.is_empty() {
@@ -540,8 +540,6 @@ struct Worker {
     annos: crate::engine::annotations::Annotations,
 }
 
-/// Subquery results lose their explicit counter-reset hints: a subquery may
-/// skip the sample after a reset or return it several times.
 /// The first position at or after `from` whose sample is after `bound`,
 /// where no sample before `from` is (times ascending). `guess` is how far
 /// the answer probably is from `from` (how far the previous step's moved):
@@ -560,6 +558,8 @@ fn first_after(floats: &[FPoint], from: usize, guess: usize, bound: i64) -> usiz
     i
 }
 
+/// Subquery results lose their explicit counter-reset hints: a subquery may
+/// skip the sample after a reset or return it several times.
 fn forget_reset_hints(mut hists: Vec<HPoint>) -> Vec<HPoint> {
     use crate::model::CounterResetHint as Hint;
     for p in &mut hists {
