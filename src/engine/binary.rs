@@ -354,11 +354,9 @@ const NO_ID: usize = usize::MAX;
 /// differ in those labels alone: so it is enough that no series has one of
 /// them, and that all carry the same metadata labels.
 fn many_side_results_distinct(many: &Matrix, m: &VectorMatching) -> bool {
-    let has_included = many.iter().any(|s| {
-        s.labels
-            .iter()
-            .any(|l| m.include.iter().any(|n| **n == *l.name))
-    });
+    let has_included = many
+        .iter()
+        .any(|s| s.labels.iter().any(|l| in_key(l, &m.include, false)));
     !has_included && same_metadata(many.iter().map(|s| &s.labels))
 }
 
