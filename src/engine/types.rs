@@ -153,9 +153,26 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
         .map(|(i, _)| i);
     match (at.next(), at.next()) {
         (None, _) => labels.clone(),
-        // The common case, a metric name alone: one allocation.
+        // The common case, a metric name alone: no allocation when it is
+        // the first label (see `Labels::without_index`), else one.
         (Some(i), None) => labels.without_index(i),
-        _ => labels.filter(|l| !is_metadata_name(&l.name)),
+        _ => {
+            // Metadata labels that lead the set are dropped by sharing the
+            // rest of it.
+            let leading = labels
+                .iter()
+                .take_while(|l| is_metadata_name(&l.name))
+                .count();
+            if labels
+                .iter()
+                .skip(leading)
+                .any(|l| is_metadata_name(&l.name))
+            {
+                labels.filter(|l| !is_metadata_name(&l.name))
+            } else {
+                labels.without_first(leading)
+            }
+        }
     }
 }
 

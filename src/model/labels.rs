@@ -32,12 +32,49 @@ const LINEAR_LOOKUP_MAX: usize = 12;
 ///
 /// Cloning is an atomic reference-count increment. Equality, ordering and
 /// hashing follow the sorted `(name, value)` pairs, as in Prometheus.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// A set can be a suffix of another set's labels, sharing their allocation:
+/// dropping a leading metric name (what most functions and operators do to
+/// every series they return) allocates nothing.
+#[derive(Clone, Default)]
 pub struct Labels {
-    labels: Arc<[Label]>,
+    /// The shared labels; this set is `shared[skip..]`.
+    shared: Arc<[Label]>,
+    skip: u32,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
 }
 
 impl Labels {
+    /// Labels already sorted by name, with unique names and no empty values.
+    fn from_sorted(shared: Arc<[Label]>) -> Self {
+        Labels { shared, skip: 0 }
+    }
+
     /// The empty label set.
     pub fn empty() -> Self {
         Labels::default()
@@ -57,7 +94,7 @@ impl Labels {
                 _ => out.push(l),
             }
         }
-        Labels { labels: out.into() }
+        Labels::from_sorted(out.into())
     }
 
     /// Builds a label set from `(name, value)` pairs.
@@ -75,13 +112,14 @@ impl Labels {
     pub fn label(&self, name: &str) -> Option<&Label> {
         // Typical sets are small: a scan comparing lengths first beats a
         // bisection comparing whole strings.
-        if self.labels.len() <= LINEAR_LOOKUP_MAX {
-            return self.labels.iter().find(|l| *l.name == *name);
+        let labels = self.as_slice();
+        if labels.len() <= LINEAR_LOOKUP_MAX {
+            return labels.iter().find(|l| *l.name == *name);
         }
-        self.labels
+        labels
             .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
-            .map(|i| &self.labels[i])
+            .map(|i| &labels[i])
     }
 
     /// The value of label `name`, if present.
@@ -101,37 +139,49 @@ impl Labels {
 
     /// The labels in name order.
     pub fn iter(&self) -> std::slice::Iter<'_, Label> {
-        self.labels.iter()
+        self.as_slice().iter()
     }
 
     /// The labels as a slice, in name order.
+    #[inline]
     pub fn as_slice(&self) -> &[Label] {
-        &self.labels
+        // `skip` never exceeds the shared length (see `without_first`).
+        self.shared.get(self.skip as usize..).unwrap_or_default()
+    }
+
+    /// The labels without the first `n` (in name order), sharing this
+    /// set's allocation.
+    pub(crate) fn without_first(&self, n: usize) -> Labels {
+        let n = n.min(self.len());
+        Labels {
+            shared: self.shared.clone(),
+            // A set longer than `u32::MAX` labels cannot be allocated.
+            skip: self.skip + n as u32,
+        }
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.as_slice().len()
     }
 
     /// Whether there are no labels.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// A builder that starts from these labels.
     pub fn builder(&self) -> LabelsBuilder {
         LabelsBuilder {
-            labels: self.labels.to_vec(),
+            labels: self.as_slice().to_vec(),
         }
     }
 
     /// These labels without the metric name.
     pub fn without_metric_name(&self) -> Labels {
-        if self.contains(METRIC_NAME) {
-            self.builder().remove(METRIC_NAME).build()
-        } else {
-            self.clone()
+        match self.iter().position(|l| &*l.name == METRIC_NAME) {
+            Some(i) => self.without_index(i),
+            None => self.clone(),
         }
     }
 
@@ -140,7 +190,7 @@ impl Labels {
     /// (`{__name__="up", job="a"}`).
     pub fn to_prometheus_string(&self) -> String {
         let mut out = String::from("{");
-        for (i, l) in self.labels.iter().enumerate() {
+        for (i, l) in self.as_slice().iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
@@ -166,45 +216,48 @@ impl Labels {
         self.filter(|l| !names.iter().any(|n| n.as_ref() == &*l.name))
     }
 
-    /// The labels without the one at position `index` (in name order),
-    /// built with a single allocation.
+    /// The labels without the one at position `index` (in name order):
+    /// for the first, a view of these labels; else a copy built with a
+    /// single allocation.
     pub(crate) fn without_index(&self, index: usize) -> Labels {
-        let (head, tail) = self.labels.split_at(index.min(self.labels.len()));
+        if index == 0 {
+            return self.without_first(1);
+        }
+        let (head, tail) = self.as_slice().split_at(index.min(self.len()));
         let tail = tail.get(1..).unwrap_or_default();
         // A chain of slices has an exact length, so the `Arc` is allocated
         // at its size and filled in place.
-        Labels {
-            labels: head.iter().chain(tail).cloned().collect(),
-        }
+        Labels::from_sorted(head.iter().chain(tail).cloned().collect())
     }
 
     /// The labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
-        if self.labels.len() <= 64 {
+        if self.as_slice().len() <= 64 {
             // Decide once per label, then allocate the result at its size.
             let mut mask = 0u64;
-            for (i, l) in self.labels.iter().enumerate() {
+            for (i, l) in self.as_slice().iter().enumerate() {
                 if keep(l) {
                     mask |= 1 << i;
                 }
             }
             let len = mask.count_ones() as usize;
-            if len == self.labels.len() {
+            if len == self.as_slice().len() {
                 return self.clone();
             }
-            let kept = self.labels.iter().enumerate();
+            let kept = self.as_slice().iter().enumerate();
             let kept = kept.filter(|&(i, _)| mask & (1 << i) != 0).map(|(_, l)| l);
-            return Labels {
-                labels: collect_exact(len, kept),
-            };
+            return Labels::from_sorted(collect_exact(len, kept));
         }
-        let kept: Vec<Label> = self.labels.iter().filter(|l| keep(l)).cloned().collect();
-        if kept.len() == self.labels.len() {
+        let kept: Vec<Label> = self
+            .as_slice()
+            .iter()
+            .filter(|l| keep(l))
+            .cloned()
+            .collect();
+        if kept.len() == self.as_slice().len() {
             return self.clone();
         }
-        Labels {
-            labels: kept.into(),
-        }
+        Labels::from_sorted(kept.into())
     }
 }
 
@@ -214,8 +267,8 @@ impl Labels {
     /// `group_left(names)` does to the result). One allocation.
     pub(crate) fn with_copied_from<S: AsRef<str>>(&self, other: &Labels, names: &[S]) -> Labels {
         let named = |l: &&Label| names.iter().any(|n| n.as_ref() == &*l.name);
-        let mine = || self.labels.iter().filter(|l| !named(l));
-        let theirs = || other.labels.iter().filter(named);
+        let mine = || self.as_slice().iter().filter(|l| !named(l));
+        let theirs = || other.as_slice().iter().filter(named);
         let len = mine().count() + theirs().count();
         // Both runs are sorted by name and share no name: merge them.
         let (mut mine, mut theirs) = (mine().peekable(), theirs().peekable());
@@ -224,9 +277,7 @@ impl Labels {
             (Some(_), Some(_)) | (None, _) => theirs.next(),
             (Some(_), None) => mine.next(),
         });
-        Labels {
-            labels: collect_exact(len, merged),
-        }
+        Labels::from_sorted(collect_exact(len, merged))
     }
 }
 
@@ -265,7 +316,7 @@ impl fmt::Display for Labels {
             write_quoted(f, name)?;
             first = false;
         }
-        for l in self.labels.iter().filter(|l| &*l.name != METRIC_NAME) {
+        for l in self.as_slice().iter().filter(|l| &*l.name != METRIC_NAME) {
             if !first {
                 f.write_str(", ")?;
             }
@@ -363,7 +414,7 @@ impl<'a> IntoIterator for &'a Labels {
     type Item = &'a Label;
     type IntoIter = std::slice::Iter<'a, Label>;
     fn into_iter(self) -> Self::IntoIter {
-        self.labels.iter()
+        self.as_slice().iter()
     }
 }
 
@@ -395,6 +446,32 @@ mod tests {
                 }
             }
             prop_assert_eq!(mine.with_copied_from(&theirs, &names), b.build());
+        }
+
+        #[test]
+        fn a_shared_suffix_equals_the_same_labels_built_anew(
+            set in label_set(),
+            index in 0usize..4,
+            other in label_set(),
+        ) {
+            use std::hash::BuildHasher;
+            let hasher = std::collections::hash_map::RandomState::new();
+            let view = set.without_index(index);
+            let built = Labels::new(
+                set.iter().enumerate().filter(|&(i, _)| i != index).map(|(_, l)| l.clone()).collect(),
+            );
+            prop_assert_eq!(view.as_slice(), built.as_slice());
+            prop_assert_eq!(&view, &built);
+            prop_assert_eq!(view.len(), built.len());
+            prop_assert_eq!(hasher.hash_one(&view), hasher.hash_one(&built));
+            prop_assert_eq!(view.cmp(&other), built.cmp(&other));
+            prop_assert_eq!(view.to_string(), built.to_string());
+            for l in set.iter() {
+                prop_assert_eq!(view.get(&l.name), built.get(&l.name));
+            }
+            // Views of views keep dropping from the front.
+            let twice = view.without_first(1);
+            prop_assert_eq!(twice.as_slice(), built.as_slice().get(1..).unwrap_or_default());
         }
 
         #[test]
