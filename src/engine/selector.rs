@@ -9,6 +9,7 @@ use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
 use super::types::{ESeries, Matrix, PointSink, Points, hist_samples, hpoint_samples};
+use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 
@@ -359,12 +360,7 @@ pub(crate) fn with_start_timestamps<'a>(
     sts: StartTimestamps,
 ) -> RangeSeries<'a> {
     let aligned = |v: Vec<i64>, len: usize| if v.len() == len { v } else { Vec::new() };
-    // A fold rather than `any`: no branch per sample, and stale markers
-    // are rare, so the scan almost always runs to the end anyway.
-    let stale_floats = s
-        .floats
-        .iter()
-        .fold(false, |any, p| any | is_stale_nan(p.v));
+    let stale_floats = any_stale(&s.floats);
     let stale_hists = s.histograms.iter().any(|p| is_stale_hist(&p.h));
     if !stale_floats && !stale_hists {
         return RangeSeries {

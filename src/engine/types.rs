@@ -46,7 +46,13 @@ pub(crate) fn is_metadata_name(name: &str) -> bool {
             && METADATA_LABELS[1].len() == 8
             && METADATA_LABELS[2].len() == 8
     );
-    matches!(name.as_bytes(), b"__name__" | b"__type__" | b"__unit__")
+    let Ok(bytes) = <[u8; 8]>::try_from(name.as_bytes()) else {
+        return false;
+    };
+    let word = u64::from_ne_bytes(bytes);
+    [*b"__name__", *b"__type__", *b"__unit__"]
+        .iter()
+        .any(|m| word == u64::from_ne_bytes(*m))
 }
 
 /// One series of an evaluated (range) result.
@@ -144,44 +150,41 @@ pub(crate) enum Val {
     Str(String),
 }
 
+/// Where the metadata labels of a set are: `Some(n)` when they are exactly
+/// its first `n` labels (the usual case: `__name__` sorts before lowercase
+/// names), `None` when another label comes before one of them.
+///
+/// Names are sorted and the metadata names start with `_`, so none comes
+/// after a name whose first byte is greater: the scan stops there, after
+/// a label or two.
+fn leading_metadata(labels: &[Label]) -> Option<usize> {
+    let mut leading = 0;
+    for (i, l) in labels.iter().enumerate() {
+        if l.name.as_bytes().first() > Some(&b'_') {
+            break;
+        }
+        if is_metadata_name(&l.name) {
+            if leading != i {
+                return None;
+            }
+            leading += 1;
+        }
+    }
+    Some(leading)
+}
+
 /// `labels` without `__name__`, `__type__` and `__unit__`.
 pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
-    let mut at = labels
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| is_metadata_name(&l.name))
-        .map(|(i, _)| i);
-    match (at.next(), at.next()) {
-        (None, _) => labels.clone(),
-        // The common case, a metric name alone: no allocation when it is
-        // the first label (see `Labels::without_index`), else one.
-        (Some(i), None) => labels.without_index(i),
-        _ => {
-            // Metadata labels that lead the set are dropped by sharing the
-            // rest of it.
-            let leading = labels
-                .iter()
-                .take_while(|l| is_metadata_name(&l.name))
-                .count();
-            if labels
-                .iter()
-                .skip(leading)
-                .any(|l| is_metadata_name(&l.name))
-            {
-                labels.filter(|l| !is_metadata_name(&l.name))
-            } else {
-                labels.without_first(leading)
-            }
-        }
+    match leading_metadata(labels.as_slice()) {
+        // Shares the set's allocation.
+        Some(n) => labels.without_first(n),
+        None => labels.filter(|l| !is_metadata_name(&l.name)),
     }
 }
 
 /// Whether all `sets` carry the same metadata labels, values included, so
 /// that [`drop_metadata`] keeps distinct sets distinct.
 pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
-    // Names are sorted and the metadata names start with `_`, so they come
-    // before any name whose first byte is greater: most sets are left after
-    // their first label or two.
     let metadata = |set: &'a Labels| {
         set.iter()
             .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
@@ -191,7 +194,15 @@ pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> b
         return true;
     };
     let wanted: Vec<&Label> = metadata(first).collect();
-    sets.all(|set| metadata(set).eq(wanted.iter().copied()))
+    sets.all(|set| {
+        // Leading metadata compares label by label (strings a store
+        // interned compare by address).
+        match leading_metadata(set.as_slice()) {
+            Some(n) if n == wanted.len() => set.iter().zip(&wanted).all(|(a, b)| a == *b),
+            Some(_) => false,
+            None => metadata(set).eq(wanted.iter().copied()),
+        }
+    })
 }
 
 /// Whether `label` belongs to a grouping key or match signature built from
@@ -355,6 +366,50 @@ mod tests {
         assert_eq!(by_name_and_job, (vec![0, 1, 0, 2, 3], vec![0, 1, 3, 4]));
         assert_eq!(group_by_kept_labels(sets.iter(), |_| true).1.len(), 5);
         assert_eq!(group_by_kept_labels([].iter(), |_| true), (vec![], vec![]));
+    }
+
+    /// Label sets whose names sort before, between and after the metadata
+    /// names, values from a small set so that sets share some.
+    fn metadata_mix() -> impl proptest::strategy::Strategy<Value = Labels> {
+        use proptest::prelude::*;
+        const NAMES: [&str; 9] = [
+            "A", "_a", "__a", "__name__", "__type__", "__unit__", "__z", "a", "z",
+        ];
+        let pair = (0..NAMES.len(), 0u8..2).prop_map(|(n, v)| (NAMES[n], format!("v{v}")));
+        proptest::collection::vec(pair, 0..7).prop_map(|pairs| Labels::from_pairs(&pairs))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dropping_metadata_keeps_exactly_the_other_labels(set in metadata_mix()) {
+            let want: Vec<Label> =
+                set.iter().filter(|l| !is_metadata_name(&l.name)).cloned().collect();
+            let got = drop_metadata(&set);
+            proptest::prop_assert_eq!(got.as_slice(), &want[..]);
+        }
+
+        #[test]
+        fn same_metadata_equals_comparing_the_metadata_labels(
+            sets in proptest::collection::vec(metadata_mix(), 0..4),
+        ) {
+            let metadata = |set: &Labels| -> Vec<Label> {
+                set.iter().filter(|l| is_metadata_name(&l.name)).cloned().collect()
+            };
+            let want = sets.windows(2).all(|w| metadata(&w[0]) == metadata(&w[1]));
+            proptest::prop_assert_eq!(same_metadata(sets.iter()), want);
+        }
+    }
+
+    #[test]
+    fn labels_with_shared_or_copied_strings_are_equal() {
+        let shared: std::sync::Arc<str> = "v".into();
+        let a = Label::new("n", shared.clone());
+        let b = Label::new("n", shared);
+        let c = Label::new(String::from("n"), String::from("v"));
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_ne!(a, Label::new("n", "w"));
+        assert_ne!(a, Label::new("m", "v"));
     }
 
     #[test]

@@ -7,12 +7,30 @@ use std::sync::Arc;
 pub const METRIC_NAME: &str = "__name__";
 
 /// One label: a name and a value. Names may be any UTF-8 string (Prometheus 3.x).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Eq, PartialOrd, Ord)]
 pub struct Label {
     /// The label name.
     pub name: Arc<str>,
     /// The label value.
     pub value: Arc<str>,
+}
+
+/// Compares names and values; a string shared by both labels (a store
+/// interns them) is equal without reading it.
+impl PartialEq for Label {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+        same(&self.name, &other.name) && same(&self.value, &other.value)
+    }
+}
+
+/// Hashes the name, then the value (consistent with `eq`: equal labels
+/// hold equal strings).
+impl std::hash::Hash for Label {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.value.hash(state);
+    }
 }
 
 impl Label {
@@ -134,7 +152,13 @@ impl Labels {
 
     /// The metric name (`__name__`), if any.
     pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        // Names whose first byte is greater than `_` sort after
+        // `__name__`: the scan stops at the first of them, and compares
+        // eight bytes at a time rather than calling a string comparison.
+        self.iter()
+            .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
+            .find(|l| l.name.as_bytes() == METRIC_NAME.as_bytes())
+            .map(|l| &*l.value)
     }
 
     /// The labels in name order.

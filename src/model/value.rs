@@ -22,6 +22,19 @@ pub fn is_stale_nan(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
 
+/// Whether any of `points` holds a stale marker. Four points are compared
+/// per branch (most series hold none, and the whole slice is looked at).
+pub(crate) fn any_stale(points: &[FPoint]) -> bool {
+    let mut quads = points.chunks_exact(4);
+    for q in &mut quads {
+        let stale = |i: usize| q[i].v.to_bits() == STALE_NAN_BITS;
+        if stale(0) | stale(1) | stale(2) | stale(3) {
+            return true;
+        }
+    }
+    quads.remainder().iter().any(|p| is_stale_nan(p.v))
+}
+
 /// A float sample at a time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FPoint {
