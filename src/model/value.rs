@@ -171,4 +171,22 @@ mod tests {
         assert!(is_stale_nan(stale_nan()));
         assert!(!is_stale_nan(f64::NAN));
     }
+
+    #[test]
+    fn any_stale_finds_a_marker_at_any_position() {
+        for len in 0..11 {
+            let mut points: Vec<FPoint> = (0..len)
+                .map(|i| FPoint {
+                    t: i,
+                    v: if i % 3 == 0 { f64::NAN } else { i as f64 },
+                })
+                .collect();
+            assert!(!any_stale(&points), "none in {len}");
+            for at in 0..points.len() {
+                let v = std::mem::replace(&mut points[at].v, stale_nan());
+                assert!(any_stale(&points), "at {at} of {len}");
+                points[at].v = v;
+            }
+        }
+    }
 }
