@@ -296,6 +296,57 @@ fn series_of_one_name_collide_when_their_type_labels_are_dropped() {
 }
 
 #[test]
+fn one_to_one_results_that_lose_their_signature_collide() {
+    // Immediate name removal: the vector matching itself lets these pairs
+    // through, and the step's result must still be checked for equal label
+    // sets (an instant query as much as a range query).
+    let mut s = MemoryStorage::new();
+    for (name, kind) in [
+        ("other", "gauge"),
+        ("spare", "gauge"),
+        ("m", "counter"),
+        ("m", "gauge"),
+    ] {
+        let lbl = l(&[("__name__", name), ("__type__", kind), ("job", "a")]);
+        s.add(&lbl, 0, 1.0);
+    }
+    let opts = EngineOptions::default();
+    assert!(!opts.delayed_name_removal);
+    let engine = Engine::new(opts);
+    let expr = |q: &str| parse_with(q, &ParseOptions::all()).expect("query parses");
+    for q in [
+        // `on (__name__)` keeps only the dropped name: every result is `{}`.
+        r#"{__name__=~"other|spare"} + on (__name__) {__name__=~"other|spare"}"#,
+        // The signature holds `__type__`, which the results lose.
+        "m + ignoring (job) m",
+    ] {
+        let instant = engine.instant(&s, &expr(q), 0).unwrap_err();
+        assert_eq!(
+            instant.to_string(),
+            "vector cannot contain metrics with the same labelset",
+            "{q}"
+        );
+        let range = engine.range(&s, &expr(q), 0, 60_000, 60_000).unwrap_err();
+        assert_eq!(
+            range.to_string(),
+            "vector cannot contain metrics with the same labelset",
+            "{q}"
+        );
+    }
+    // Matching on an ordinary label: each result is its signature.
+    let ok = engine
+        .instant(&s, &expr("other + on (job) spare"), 0)
+        .unwrap();
+    match ok.value {
+        Value::Vector(v) => {
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].labels, l(&[("job", "a")]));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn name_removal_collisions_depend_on_the_mode() {
     let q = parse_with(r#"rate({job="c"}[5m])"#, &ParseOptions::all()).unwrap();
     // Immediate removal: two series with the same labels is an error, even

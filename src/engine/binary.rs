@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
     ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels, in_key,
-    prom_labels_string, same_metadata,
+    is_metadata_name, prom_labels_string, same_metadata,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -271,7 +271,12 @@ pub(crate) fn eval_vector_binop(
     }
     let mut scratch = StepScratch::default();
     let (mut ls, mut rs) = (Vec::new(), Vec::new());
-    ev.range_eval(vec![lhs, rhs], |v, idx, _| {
+    let distinct = match b.matching.card {
+        VectorMatchCardinality::OneToOne => one_to_one_results_distinct(&b.matching),
+        VectorMatchCardinality::ManyToOne | VectorMatchCardinality::OneToMany => cache.distinct,
+        VectorMatchCardinality::ManyToMany => false,
+    };
+    let step = |v: &[Vector], idx: &[Vec<usize>], _: i64| {
         ls.clear();
         ls.extend(idx[0].iter().map(|&i| lsig[i]));
         rs.clear();
@@ -327,7 +332,12 @@ pub(crate) fn eval_vector_binop(
                 &mut scratch,
             ),
         }
-    })
+    };
+    if distinct {
+        ev.range_eval_distinct(vec![lhs, rhs], step)
+    } else {
+        ev.range_eval(vec![lhs, rhs], step)
+    }
 }
 
 /// One operand at one step: samples, their match signatures and the index
@@ -342,6 +352,16 @@ const FILLED: usize = usize::MAX;
 
 /// The label-set id of results whose uniqueness needs no check.
 const NO_ID: usize = usize::MAX;
+
+/// Whether the results of a one-to-one match are known to be distinct at
+/// every step. Each signature is matched once (or the step fails); with
+/// `on`, a result is its left series' `on` labels: the signature itself,
+/// unless a metadata label among them is dropped (`a + on (__name__) b`
+/// gives `{}` for every name). With `ignoring`, the signature holds
+/// `__type__` and `__unit__`, which a result may lose: not claimed.
+fn one_to_one_results_distinct(m: &VectorMatching) -> bool {
+    m.on && !m.matching_labels.iter().any(|n| is_metadata_name(n))
+}
 
 /// Whether the results of a many-to-one (or one-to-many) match are
 /// distinct whenever their "many" side series are: then no two results of

@@ -277,10 +277,32 @@ impl<'a, 'b> Ev<'a, 'b> {
 
     /// Evaluates `inputs` (already evaluated matrices) step by step, calling
     /// `f` with the vectors at each step and the series index of every sample,
-    /// and assembles the per-step results into series.
+    /// and assembles the per-step results into series. Two results of a
+    /// step with the same labels are an error, as in Prometheus.
     pub fn range_eval(
         &self,
         inputs: Vec<Matrix>,
+        f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
+    ) -> Result<Matrix, EvalError> {
+        self.range_eval_checking(inputs, true, f)
+    }
+
+    /// [`Self::range_eval`] for an `f` that never returns two results with
+    /// the same labels at a step (distinct inputs give distinct results, or
+    /// it reports the collision itself): an instant evaluation does not
+    /// hash every result's labels to look for one.
+    pub fn range_eval_distinct(
+        &self,
+        inputs: Vec<Matrix>,
+        f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
+    ) -> Result<Matrix, EvalError> {
+        self.range_eval_checking(inputs, false, f)
+    }
+
+    fn range_eval_checking(
+        &self,
+        inputs: Vec<Matrix>,
+        check_instant: bool,
         mut f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
     ) -> Result<Matrix, EvalError> {
         let mut cursors: Vec<Vec<(usize, usize)>> =
@@ -345,7 +367,10 @@ impl<'a, 'b> Ev<'a, 'b> {
             out_points += produced;
             self.add_samples(produced)?;
             if self.is_instant() {
-                if !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
+                if check_instant
+                    && !self.delayed()
+                    && has_duplicate_labels(result.iter().map(|s| &s.labels))
+                {
                     return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
                 }
                 self.sh.current.set(before + out_points);
