@@ -226,13 +226,24 @@ pub(crate) fn group_by_kept_labels<'a>(
     sets: impl Iterator<Item = &'a Labels>,
     keep: impl Fn(&Label) -> bool,
 ) -> (Vec<usize>, Vec<usize>) {
-    // Every set's kept labels, one run after another in one buffer.
+    // Every set's kept labels, one run after another in one buffer, and
+    // the addresses of their strings likewise.
     let mut kept: Vec<&Label> = Vec::new();
+    let mut addrs: Vec<usize> = Vec::new();
     let mut ends: Vec<usize> = Vec::with_capacity(sets.size_hint().0);
     for set in sets {
-        kept.extend(set.iter().filter(|l| keep(l)));
+        for l in set.iter().filter(|l| keep(l)) {
+            kept.push(l);
+            addrs.extend([str_addr(&l.name), str_addr(&l.value)]);
+        }
         ends.push(kept.len());
     }
+    // Runs by the addresses of their strings first: the series of a store
+    // share their strings, so most runs are found without hashing or
+    // comparing text. Equal addresses are equal strings (the labels are
+    // borrowed, so none is freed meanwhile); equal strings at different
+    // addresses meet in the map by content.
+    let mut by_addr: FastMap<&[usize], usize> = FastMap::default();
     let mut ids: FastMap<&[&Label], usize> = FastMap::default();
     let mut firsts = Vec::new();
     let mut start = 0;
@@ -240,16 +251,26 @@ pub(crate) fn group_by_kept_labels<'a>(
         .iter()
         .enumerate()
         .map(|(i, &end)| {
-            let run = &kept[start..end];
+            let (run, run_addrs) = (&kept[start..end], &addrs[2 * start..2 * end]);
             start = end;
+            if let Some(&id) = by_addr.get(run_addrs) {
+                return id;
+            }
             let n = ids.len();
-            *ids.entry(run).or_insert_with(|| {
+            let id = *ids.entry(run).or_insert_with(|| {
                 firsts.push(i);
                 n
-            })
+            });
+            by_addr.insert(run_addrs, id);
+            id
         })
         .collect();
     (groups, firsts)
+}
+
+/// The address of a shared string, to recognise it without reading it.
+fn str_addr(s: &Arc<str>) -> usize {
+    Arc::as_ptr(s).cast::<u8>() as usize
 }
 
 /// Whether any two samples share a label set.
@@ -397,6 +418,58 @@ mod tests {
             };
             let want = sets.windows(2).all(|w| metadata(&w[0]) == metadata(&w[1]));
             proptest::prop_assert_eq!(same_metadata(sets.iter()), want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Grouping finds runs by string address first: sets that share
+        /// strings, copy them or mix both group exactly as by content.
+        #[test]
+        fn grouping_by_kept_labels_follows_content_not_addresses(
+            picks in proptest::collection::vec(
+                proptest::collection::vec((0usize..3, 0usize..3, proptest::bool::ANY), 0..4),
+                0..12,
+            ),
+            kept_names in proptest::collection::vec(0usize..3, 0..3),
+        ) {
+            let names: Vec<Arc<str>> = ["a", "b", "c"].map(Arc::from).to_vec();
+            let values: Vec<Arc<str>> = ["x", "y", "z"].map(Arc::from).to_vec();
+            let sets: Vec<Labels> = picks
+                .iter()
+                .map(|set| {
+                    let labels = set.iter().map(|&(n, v, shared)| {
+                        if shared {
+                            Label::new(names[n].clone(), values[v].clone())
+                        } else {
+                            Label::new(String::from(&*names[n]), String::from(&*values[v]))
+                        }
+                    });
+                    Labels::new(labels.collect())
+                })
+                .collect();
+            let keep = |l: &Label| kept_names.iter().any(|&n| *names[n] == *l.name);
+            let (groups, firsts) = group_by_kept_labels(sets.iter(), keep);
+            // By content: the kept labels as text, numbered in first-seen order.
+            let mut seen: Vec<Vec<(String, String)>> = Vec::new();
+            let mut want_firsts = Vec::new();
+            let want: Vec<usize> = sets
+                .iter()
+                .enumerate()
+                .map(|(i, set)| {
+                    let key: Vec<(String, String)> = set
+                        .iter()
+                        .filter(|l| keep(l))
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect();
+                    seen.iter().position(|k| *k == key).unwrap_or_else(|| {
+                        seen.push(key);
+                        want_firsts.push(i);
+                        seen.len() - 1
+                    })
+                })
+                .collect();
+            proptest::prop_assert_eq!(groups, want);
+            proptest::prop_assert_eq!(firsts, want_firsts);
         }
     }
 
