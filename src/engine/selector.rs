@@ -41,7 +41,8 @@ fn latest_at_steps(
 /// A series with its samples, stale markers removed, ready for windowing.
 #[derive(Debug, Clone)]
 pub(crate) struct RangeSeries<'a> {
-    pub labels: Labels,
+    /// The storage's labels (borrowed) or a subquery's (owned).
+    pub labels: Cow<'a, Labels>,
     /// The storage's samples when there is nothing to remove, else a copy.
     pub floats: Cow<'a, [FPoint]>,
     pub hists: Cow<'a, [HPoint]>,
@@ -364,7 +365,7 @@ pub(crate) fn with_start_timestamps<'a>(
     let stale_hists = s.histograms.iter().any(|p| is_stale_hist(&p.h));
     if !stale_floats && !stale_hists {
         return RangeSeries {
-            labels: s.labels.clone(),
+            labels: Cow::Borrowed(&s.labels),
             floats: Cow::Borrowed(&s.floats),
             hists: Cow::Borrowed(&s.histograms),
             drop_name: false,
@@ -385,7 +386,7 @@ pub(crate) fn with_start_timestamps<'a>(
             .collect()
     };
     RangeSeries {
-        labels: s.labels.clone(),
+        labels: Cow::Borrowed(&s.labels),
         floats: Cow::Owned(
             s.floats
                 .iter()

@@ -24,7 +24,7 @@ use crate::engine::types::{
     ESeries, Matrix, PointSink, Points, drop_metadata, has_duplicate_labels, hpoint_samples,
     same_metadata,
 };
-use crate::model::{FPoint, FloatHistogram, HPoint};
+use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
 use crate::parser::Span;
 use crate::storage::{SelectHints, SelectedSeries};
 
@@ -146,7 +146,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             for s in inner {
                 let n = s.samples();
                 let rs = RangeSeries {
-                    labels: s.labels,
+                    labels: std::borrow::Cow::Owned(s.labels),
                     floats: std::borrow::Cow::Owned(s.floats.into_vec()),
                     hists: std::borrow::Cow::Owned(forget_reset_hints(s.hists)),
                     drop_name: s.drop_name,
@@ -198,7 +198,7 @@ impl RangeCall<'_> {
         let labels = if !ev.delayed() && sdrop {
             drop_metadata(&s.labels)
         } else {
-            s.labels.clone()
+            Labels::clone(&s.labels)
         };
         let mut ss = ESeries::new(labels, sdrop);
         let mname = metric_name(&s.labels);
