@@ -22,17 +22,18 @@ fn latest_at_steps(
     steps: impl Iterator<Item = (i64, i64, i64)>,
     out: &mut impl PointSink,
 ) {
+    // `next` is the first sample after the read time; it never passes the
+    // end, so the indexing below needs no check beyond the loop's.
     let mut next = 0usize;
     for (ts, read, floor) in steps {
-        while let Some(p) = floats.get(next)
-            && p.t <= read
-        {
+        while next < floats.len() && floats[next].t <= read {
             next += 1;
         }
-        if let Some(p) = next.checked_sub(1).and_then(|i| floats.get(i))
-            && p.t > floor
-            && !is_stale_nan(p.v)
-        {
+        if next == 0 {
+            continue;
+        }
+        let p = floats[next - 1];
+        if p.t > floor && !is_stale_nan(p.v) {
             out.push_point(FPoint { t: ts, v: p.v });
         }
     }
@@ -158,7 +159,7 @@ impl Ev<'_, '_> {
 
     /// [`latest_at_steps`] over this evaluation's steps.
     fn latest_at_each_step(&self, sel: &Sel, lb: i64, floats: &[FPoint], out: &mut impl PointSink) {
-        match self.plain_steps(sel, lb) {
+        match self.plain_steps(sel.at, sel.offset, lb) {
             Some(steps) => latest_at_steps(floats, steps, out),
             None => {
                 let steps = self.steps().map(|ts| {
@@ -170,30 +171,34 @@ impl Ev<'_, '_> {
         }
     }
 
-    /// The `(step time, read time, floor)` of each step of an instant
-    /// selector without `@`, in plain arithmetic, when no step time, offset
-    /// or lookback sum can overflow (else the caller saturates).
-    fn plain_steps(
+    /// The `(step time, read time, floor)` of each step, where the read
+    /// time is the step time less `offset` and the floor is `back` (a
+    /// lookback or a range, not negative) before it, in plain arithmetic:
+    /// `None` with `@` or when some sum could overflow (then the caller
+    /// saturates, as the general step loop does).
+    pub(crate) fn plain_steps(
         &self,
-        sel: &Sel,
-        lb: i64,
+        at: Option<i64>,
+        offset: i64,
+        back: i64,
     ) -> Option<impl Iterator<Item = (i64, i64, i64)> + use<>> {
-        if sel.at.is_some() || self.end < self.start {
+        if at.is_some() || self.end < self.start || back < 0 {
             return None;
         }
-        let (first, interval, offset) = (self.start, self.interval.max(1), sel.offset);
+        let (first, interval) = (self.start, self.interval.max(1));
         let count = i64::try_from(self.num_steps()).ok()?;
-        // The last step, and the earliest and latest sample times read.
+        // The last step, and the earliest and latest times read (every
+        // sum in between lies between these).
         let last = first.checked_add((count - 1).checked_mul(interval)?)?;
         last.checked_sub(offset)?;
-        first.checked_sub(offset)?.checked_sub(lb)?;
+        first.checked_sub(offset)?.checked_sub(back)?;
         // The step after the last is never used, but must not overflow.
         let times = (0..count).scan(first, move |ts, _| {
             let step = *ts;
             *ts = ts.wrapping_add(interval);
             Some(step)
         });
-        Some(times.map(move |ts| (ts, ts - offset, ts - offset - lb)))
+        Some(times.map(move |ts| (ts, ts - offset, ts - offset - back)))
     }
 
     /// The smoothed histogram at `data_ts`: the sample there, else the
@@ -569,4 +574,53 @@ pub(crate) fn extend_floats(
     }
     out.push(FPoint { t: maxt, v: right });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineOptions;
+    use crate::engine::eval::Shared;
+    use crate::storage::MemoryStorage;
+
+    proptest::proptest! {
+        /// Where `plain_steps` answers, it gives the windows of saturating
+        /// arithmetic, step for step; near the ends of `i64` it declines.
+        #[test]
+        fn plain_steps_equal_saturating_steps(
+            start in proptest::prop_oneof![
+                -1_000_000i64..1_000_000,
+                i64::MIN..i64::MIN + 1_000_000,
+                i64::MAX - 1_000_000..i64::MAX,
+            ],
+            steps in 0i64..50,
+            interval in 1i64..100_000,
+            offset in proptest::prop_oneof![-1_000_000i64..1_000_000, proptest::num::i64::ANY],
+            back in proptest::prop_oneof![0i64..1_000_000, 0i64..i64::MAX],
+            at in proptest::option::weighted(0.1, proptest::num::i64::ANY),
+        ) {
+            let storage = MemoryStorage::new();
+            let opts = EngineOptions::default();
+            let shared = Shared::new(&storage, &opts);
+            let end = start.saturating_add(steps.saturating_mul(interval));
+            let ev = Ev { sh: &shared, start, end, interval };
+            let saturating: Vec<(i64, i64, i64)> = ev
+                .steps()
+                .map(|ts| {
+                    let read = at.unwrap_or(ts).saturating_sub(offset);
+                    (ts, read, read.saturating_sub(back))
+                })
+                .collect();
+            if let Some(plain) = ev.plain_steps(at, offset, back) {
+                proptest::prop_assert!(at.is_none());
+                proptest::prop_assert_eq!(plain.collect::<Vec<_>>(), saturating);
+            } else {
+                // Declined only for `@` or where a sum saturates.
+                let exact = saturating.iter().all(|&(ts, read, floor)| {
+                    ts.checked_sub(offset) == Some(read) && read.checked_sub(back) == Some(floor)
+                });
+                proptest::prop_assert!(at.is_some() || !exact || saturating.is_empty());
+            }
+        }
+    }
 }

@@ -353,7 +353,6 @@ impl RangeCall<'_> {
     /// window.
     // Not inlined: compiled once per sink, each copy keeps the inlining
     // budget its loop needs.
-    #[inline(never)]
     fn sliding_counter_rate(
         &self,
         ev: &Ev<'_, '_>,
@@ -361,6 +360,31 @@ impl RangeCall<'_> {
         shapes: &ShapeMemo,
         mname: &str,
         out: &mut impl PointSink,
+    ) -> Result<usize, EvalError> {
+        // Each step's window `(step, end, start)`: plain arithmetic where
+        // nothing can overflow, the general loop's saturating sums else.
+        match ev.plain_steps(self.at, self.offset, self.range) {
+            Some(steps) => self.sliding_counter_rate_over(ev, floats, shapes, mname, out, steps),
+            None => {
+                let steps = ev.steps().map(|ts| {
+                    let end = self.at.unwrap_or(ts).saturating_sub(self.offset);
+                    (ts, end, end.saturating_sub(self.range))
+                });
+                self.sliding_counter_rate_over(ev, floats, shapes, mname, out, steps)
+            }
+        }
+    }
+
+    /// [`Self::sliding_counter_rate`] over the given windows.
+    #[inline(never)]
+    fn sliding_counter_rate_over(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        shapes: &ShapeMemo,
+        mname: &str,
+        out: &mut impl PointSink,
+        steps: impl Iterator<Item = (i64, i64, i64)>,
     ) -> Result<usize, EvalError> {
         let is_rate = self.func == RangeFn::Rate;
         let mut marks = ResetMarks::new(floats);
@@ -392,9 +416,7 @@ impl RangeCall<'_> {
         // The largest window: what the steps held in memory at most, on top
         // of what is held (which does not change during the loop).
         let mut largest = 0usize;
-        for ts in ev.steps() {
-            let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
-            let range_start = range_end.saturating_sub(self.range);
+        for (ts, range_end, range_start) in steps {
             let next_lo = first_after(floats, lo, lo_stride, range_start);
             lo_stride = next_lo - lo;
             lo = next_lo;
