@@ -353,6 +353,8 @@ impl RangeCall<'_> {
     /// window.
     // Not inlined: compiled once per sink, each copy keeps the inlining
     // budget its loop needs.
+    // Not inlined: `series` keeps the inlining budget its general loop needs.
+    #[inline(never)]
     fn sliding_counter_rate(
         &self,
         ev: &Ev<'_, '_>,

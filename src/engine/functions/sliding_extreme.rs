@@ -64,6 +64,7 @@ impl SlidingExtreme {
     /// Moves to the window `floats[lo..hi]` (both bounds at or after the
     /// previous window's) and returns the position of the sample the scan
     /// would pick, or `None` for an empty window.
+    #[inline]
     pub(crate) fn advance(&mut self, floats: &[FPoint], lo: usize, hi: usize) -> Option<usize> {
         let hi = hi.min(floats.len());
         if self.offered < lo {
