@@ -161,21 +161,28 @@ impl Ev<'_, '_> {
     fn latest_at_each_step(&self, sel: &Sel, lb: i64, floats: &[FPoint], out: &mut impl PointSink) {
         match self.plain_steps(sel.at, sel.offset, lb) {
             Some(steps) => latest_at_steps(floats, steps, out),
-            None => {
-                let steps = self.steps().map(|ts| {
-                    let read = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                    (ts, read, read.saturating_sub(lb))
-                });
-                latest_at_steps(floats, steps, out);
-            }
+            None => latest_at_steps(floats, self.saturating_steps(sel.at, sel.offset, lb), out),
         }
     }
 
     /// The `(step time, read time, floor)` of each step, where the read
-    /// time is the step time less `offset` and the floor is `back` (a
-    /// lookback or a range, not negative) before it, in plain arithmetic:
-    /// `None` with `@` or when some sum could overflow (then the caller
-    /// saturates, as the general step loop does).
+    /// time is the step time (or `at`) less `offset` and the floor is
+    /// `back` before it, in saturating arithmetic.
+    pub(crate) fn saturating_steps(
+        &self,
+        at: Option<i64>,
+        offset: i64,
+        back: i64,
+    ) -> impl Iterator<Item = (i64, i64, i64)> + use<> {
+        self.steps().map(move |ts| {
+            let read = at.unwrap_or(ts).saturating_sub(offset);
+            (ts, read, read.saturating_sub(back))
+        })
+    }
+
+    /// The steps of [`Self::saturating_steps`] in plain arithmetic, for a
+    /// `back` (a lookback or a range) that is not negative: `None` with
+    /// `@` or when some sum could overflow (then the caller saturates).
     pub(crate) fn plain_steps(
         &self,
         at: Option<i64>,

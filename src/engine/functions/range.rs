@@ -351,8 +351,6 @@ impl RangeCall<'_> {
     /// takes those between its bounds, added in the order a scan would).
     /// The results are those of [`rate`]. Returns the size of the last
     /// window.
-    // Not inlined: compiled once per sink, each copy keeps the inlining
-    // budget its loop needs.
     // Not inlined: `series` keeps the inlining budget its general loop needs.
     #[inline(never)]
     fn sliding_counter_rate(
@@ -368,16 +366,15 @@ impl RangeCall<'_> {
         match ev.plain_steps(self.at, self.offset, self.range) {
             Some(steps) => self.sliding_counter_rate_over(ev, floats, shapes, mname, out, steps),
             None => {
-                let steps = ev.steps().map(|ts| {
-                    let end = self.at.unwrap_or(ts).saturating_sub(self.offset);
-                    (ts, end, end.saturating_sub(self.range))
-                });
+                let steps = ev.saturating_steps(self.at, self.offset, self.range);
                 self.sliding_counter_rate_over(ev, floats, shapes, mname, out, steps)
             }
         }
     }
 
     /// [`Self::sliding_counter_rate`] over the given windows.
+    // Not inlined: compiled once per sink, each copy keeps the inlining
+    // budget its loop needs.
     #[inline(never)]
     fn sliding_counter_rate_over(
         &self,
