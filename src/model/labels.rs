@@ -290,6 +290,9 @@ impl Labels {
     /// or replaced where `other` has them, removed where it does not (what
     /// `group_left(names)` does to the result). One allocation.
     pub(crate) fn with_copied_from<S: AsRef<str>>(&self, other: &Labels, names: &[S]) -> Labels {
+        if let [name] = names {
+            return self.with_one_copied_from(other, name.as_ref());
+        }
         let named = |l: &&Label| names.iter().any(|n| n.as_ref() == &*l.name);
         let mine = || self.as_slice().iter().filter(|l| !named(l));
         let theirs = || other.as_slice().iter().filter(named);
@@ -302,6 +305,36 @@ impl Labels {
             (Some(_), None) => mine.next(),
         });
         Labels::from_sorted(collect_exact(len, merged))
+    }
+}
+
+impl Labels {
+    /// [`Self::with_copied_from`] for one name (`group_left (team)`): the
+    /// label goes where its name sorts, as three slices chained, whose
+    /// exact length lets the `Arc` be filled in place.
+    fn with_one_copied_from(&self, other: &Labels, name: &str) -> Labels {
+        let mine = self.as_slice();
+        let at = mine.partition_point(|l| &*l.name < name);
+        // A label of that name here is replaced or removed.
+        let after = match mine.get(at) {
+            Some(l) if &*l.name == name => at + 1,
+            _ => at,
+        };
+        let theirs = other
+            .label(name)
+            .map(std::slice::from_ref)
+            .unwrap_or_default();
+        if theirs.is_empty() && after == at {
+            return self.clone();
+        }
+        Labels::from_sorted(
+            mine[..at]
+                .iter()
+                .chain(theirs)
+                .chain(&mine[after..])
+                .cloned()
+                .collect(),
+        )
     }
 }
 
