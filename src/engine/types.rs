@@ -152,17 +152,11 @@ pub(crate) enum Val {
 
 /// Where the metadata labels of a set are: `Some(n)` when they are exactly
 /// its first `n` labels (the usual case: `__name__` sorts before lowercase
-/// names), `None` when another label comes before one of them.
-///
-/// Names are sorted and the metadata names start with `_`, so none comes
-/// after a name whose first byte is greater: the scan stops there, after
-/// a label or two.
-fn leading_metadata(labels: &[Label]) -> Option<usize> {
+/// names), `None` when another label comes before one of them. Only
+/// [`Labels::up_to_underscore`] can hold them: a label or two.
+fn leading_metadata(labels: &Labels) -> Option<usize> {
     let mut leading = 0;
-    for (i, l) in labels.iter().enumerate() {
-        if l.name.as_bytes().first() > Some(&b'_') {
-            break;
-        }
+    for (i, l) in labels.up_to_underscore().enumerate() {
         if is_metadata_name(&l.name) {
             if leading != i {
                 return None;
@@ -175,7 +169,7 @@ fn leading_metadata(labels: &[Label]) -> Option<usize> {
 
 /// `labels` without `__name__`, `__type__` and `__unit__`.
 pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
-    match leading_metadata(labels.as_slice()) {
+    match leading_metadata(labels) {
         // Shares the set's allocation.
         Some(n) => labels.without_first(n),
         None => labels.filter(|l| !is_metadata_name(&l.name)),
@@ -185,11 +179,7 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
 /// Whether all `sets` carry the same metadata labels, values included, so
 /// that [`drop_metadata`] keeps distinct sets distinct.
 pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
-    let metadata = |set: &'a Labels| {
-        set.iter()
-            .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
-            .filter(|l| is_metadata_name(&l.name))
-    };
+    let metadata = |set: &'a Labels| set.up_to_underscore().filter(|l| is_metadata_name(&l.name));
     let Some(first) = sets.next() else {
         return true;
     };
@@ -197,7 +187,7 @@ pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> b
     sets.all(|set| {
         // Leading metadata compares label by label (strings a store
         // interned compare by address).
-        match leading_metadata(set.as_slice()) {
+        match leading_metadata(set) {
             Some(n) if n == wanted.len() => set.iter().zip(&wanted).all(|(a, b)| a == *b),
             Some(_) => false,
             None => metadata(set).eq(wanted.iter().copied()),

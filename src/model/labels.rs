@@ -152,13 +152,20 @@ impl Labels {
 
     /// The metric name (`__name__`), if any.
     pub fn metric_name(&self) -> Option<&str> {
-        // Names whose first byte is greater than `_` sort after
-        // `__name__`: the scan stops at the first of them, and compares
-        // eight bytes at a time rather than calling a string comparison.
-        self.iter()
-            .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
+        // Compares eight bytes at a time rather than calling a string
+        // comparison.
+        self.up_to_underscore()
             .find(|l| l.name.as_bytes() == METRIC_NAME.as_bytes())
             .map(|l| &*l.value)
+    }
+
+    /// The leading labels whose names start with `_` or a byte before it
+    /// (upper case, digits). Names are sorted by bytes, so every name
+    /// starting with `__` (the metric name, `__type__`, `__unit__`) is
+    /// among them, and most sets have one or two.
+    pub(crate) fn up_to_underscore(&self) -> impl Iterator<Item = &Label> {
+        self.iter()
+            .take_while(|l| l.name.as_bytes().first() <= Some(&b'_'))
     }
 
     /// The labels in name order.
@@ -214,7 +221,7 @@ impl Labels {
     /// (`{__name__="up", job="a"}`).
     pub fn to_prometheus_string(&self) -> String {
         let mut out = String::from("{");
-        for (i, l) in self.as_slice().iter().enumerate() {
+        for (i, l) in self.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
@@ -256,19 +263,19 @@ impl Labels {
 
     /// The labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
-        if self.as_slice().len() <= 64 {
+        if self.len() <= 64 {
             // Decide once per label, then allocate the result at its size.
             let mut mask = 0u64;
-            for (i, l) in self.as_slice().iter().enumerate() {
+            for (i, l) in self.iter().enumerate() {
                 if keep(l) {
                     mask |= 1 << i;
                 }
             }
             let len = mask.count_ones() as usize;
-            if len == self.as_slice().len() {
+            if len == self.len() {
                 return self.clone();
             }
-            let kept = self.as_slice().iter().enumerate();
+            let kept = self.iter().enumerate();
             let kept = kept.filter(|&(i, _)| mask & (1 << i) != 0).map(|(_, l)| l);
             return Labels::from_sorted(collect_exact(len, kept));
         }
@@ -278,7 +285,7 @@ impl Labels {
             .filter(|l| keep(l))
             .cloned()
             .collect();
-        if kept.len() == self.as_slice().len() {
+        if kept.len() == self.len() {
             return self.clone();
         }
         Labels::from_sorted(kept.into())
@@ -294,8 +301,8 @@ impl Labels {
             return self.with_one_copied_from(other, name.as_ref());
         }
         let named = |l: &&Label| names.iter().any(|n| n.as_ref() == &*l.name);
-        let mine = || self.as_slice().iter().filter(|l| !named(l));
-        let theirs = || other.as_slice().iter().filter(named);
+        let mine = || self.iter().filter(|l| !named(l));
+        let theirs = || other.iter().filter(named);
         let len = mine().count() + theirs().count();
         // Both runs are sorted by name and share no name: merge them.
         let (mut mine, mut theirs) = (mine().peekable(), theirs().peekable());
@@ -306,9 +313,7 @@ impl Labels {
         });
         Labels::from_sorted(collect_exact(len, merged))
     }
-}
 
-impl Labels {
     /// [`Self::with_copied_from`] for one name (`group_left (team)`): the
     /// label goes where its name sorts, as three slices chained, whose
     /// exact length lets the `Arc` be filled in place.
@@ -373,7 +378,7 @@ impl fmt::Display for Labels {
             write_quoted(f, name)?;
             first = false;
         }
-        for l in self.as_slice().iter().filter(|l| &*l.name != METRIC_NAME) {
+        for l in self.iter().filter(|l| &*l.name != METRIC_NAME) {
             if !first {
                 f.write_str(", ")?;
             }
