@@ -22,18 +22,22 @@ fn latest_at_steps(
     steps: impl Iterator<Item = (i64, i64, i64)>,
     out: &mut impl PointSink,
 ) {
-    // `next` is the first sample after the read time; it never passes the
-    // end, so the indexing below needs no check beyond the loop's.
-    let mut next = 0usize;
+    // `ahead` holds the samples after the read time, `latest` the last one
+    // at or before it: each sample is looked at once.
+    let mut ahead = floats;
+    let mut latest: Option<FPoint> = None;
     for (ts, read, floor) in steps {
-        while next < floats.len() && floats[next].t <= read {
-            next += 1;
+        while let [p, rest @ ..] = ahead {
+            if p.t > read {
+                break;
+            }
+            latest = Some(*p);
+            ahead = rest;
         }
-        if next == 0 {
-            continue;
-        }
-        let p = floats[next - 1];
-        if p.t > floor && !is_stale_nan(p.v) {
+        if let Some(p) = latest
+            && p.t > floor
+            && !is_stale_nan(p.v)
+        {
             out.push_point(FPoint { t: ts, v: p.v });
         }
     }
@@ -627,6 +631,48 @@ mod tests {
                     ts.checked_sub(offset) == Some(read) && read.checked_sub(back) == Some(floor)
                 });
                 proptest::prop_assert!(at.is_some() || !exact || saturating.is_empty());
+            }
+        }
+
+        /// The cursor of `latest_at_steps` finds, at every step, what a
+        /// search of all samples finds: the last sample at or before the
+        /// read time, kept when it is after the floor and not stale.
+        #[test]
+        fn latest_at_steps_equals_a_search_per_step(
+            gaps in proptest::collection::vec((1i64..40, 0u8..8), 0..40),
+            first_read in -50i64..200,
+            interval in 1i64..30,
+            count in 0usize..40,
+            back in 0i64..60,
+            // Repeated read times, as `@` gives.
+            repeat in proptest::bool::weighted(0.2),
+        ) {
+            let mut t = 0;
+            let floats: Vec<FPoint> = gaps
+                .iter()
+                .map(|&(gap, kind)| {
+                    t += gap;
+                    let v = if kind == 0 { crate::model::stale_nan() } else { f64::from(kind) };
+                    FPoint { t, v }
+                })
+                .collect();
+            let reads: Vec<i64> = (0..count as i64)
+                .map(|i| if repeat { first_read } else { first_read + i * interval })
+                .collect();
+            let steps = reads.iter().enumerate().map(|(i, &r)| (i as i64, r, r - back));
+            let mut got: Vec<FPoint> = Vec::new();
+            latest_at_steps(&floats, steps, &mut got);
+            let want: Vec<FPoint> = reads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &read)| {
+                    let p = floats.iter().rev().find(|p| p.t <= read)?;
+                    (p.t > read - back && !is_stale_nan(p.v)).then_some(FPoint { t: i as i64, v: p.v })
+                })
+                .collect();
+            proptest::prop_assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                proptest::prop_assert!(g.t == w.t && g.v.to_bits() == w.v.to_bits());
             }
         }
     }
