@@ -84,6 +84,18 @@ proptest! {
     }
 }
 
+/// A positive infinity before `^` (found by the `roundtrip` fuzz target):
+/// printed `+Inf ^ 2`, it read back as `+(Inf ^ 2)`.
+#[test]
+fn positive_infinity_before_a_power_round_trips() {
+    for query in ["inf ^ 2", "x % inf ^ ---y", "Inf ^ inf ^ +Inf", "-inf ^ 2"] {
+        let expr = parse_with(query, &ParseOptions::all()).unwrap();
+        if let Err(msg) = check_roundtrip(&expr) {
+            panic!("{query}: {msg}");
+        }
+    }
+}
+
 #[test]
 fn roundtrip_upstream_eval_queries() {
     let dir = support::promqltest_dir();

@@ -12,9 +12,9 @@ use super::text::{
 };
 use crate::model::{METRIC_NAME, MatchOp, Matcher};
 use crate::parser::ast::{
-    AggregateExpr, AtModifier, BinaryExpr, Call, DurationExpr, Expr, FillValues, Grouping,
-    MatrixSelector, NumberLiteral, ParenExpr, StringLiteral, SubqueryExpr, UnaryExpr, UnaryOp,
-    VectorMatchCardinality, VectorMatching, VectorSelector,
+    AggregateExpr, AtModifier, BinaryExpr, BinaryOp, Call, DurationExpr, Expr, FillValues,
+    Grouping, MatrixSelector, NumberLiteral, ParenExpr, StringLiteral, SubqueryExpr, UnaryExpr,
+    UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
 };
 
 /// Writes any expression.
@@ -78,11 +78,25 @@ fn label_list(w: &mut dyn Write, labels: &[String]) -> fmt::Result {
 
 /// `a + on (b) group_left (c) d`.
 pub(crate) fn binary(w: &mut dyn Write, b: &BinaryExpr) -> fmt::Result {
-    expr(w, &b.lhs)?;
+    binary_lhs(w, b)?;
     w.write_char(' ')?;
     binary_operator(w, b)?;
     w.write_char(' ')?;
     expr(w, &b.rhs)
+}
+
+/// The left operand of a binary expression. A positive infinity before `^`
+/// is written `Inf`, not `+Inf`: `+Inf ^ 2` reads back as `+(Inf ^ 2)`, as
+/// `^` binds tighter than a sign (Prometheus prints `+Inf ^ 2` there).
+pub(crate) fn binary_lhs(w: &mut dyn Write, b: &BinaryExpr) -> fmt::Result {
+    match &b.lhs {
+        Expr::NumberLiteral(n)
+            if b.op == BinaryOp::Pow && !n.is_duration && n.value == f64::INFINITY =>
+        {
+            w.write_str("Inf")
+        }
+        lhs => expr(w, lhs),
+    }
 }
 
 /// The operator with its modifiers: `+`, `> bool`, `* on (a) group_left ()`.

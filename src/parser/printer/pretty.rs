@@ -102,9 +102,15 @@ impl Pretty {
         if self.one_line(&|w| canonical::binary(w, b)) {
             return;
         }
-        // The left operand indents itself one level deeper.
+        // The left operand indents itself one level deeper (a number is
+        // written as the one-line form writes it).
         self.out.truncate(start);
-        self.expr(&b.lhs, level + 1);
+        if matches!(b.lhs, Expr::NumberLiteral(_)) {
+            self.indent(level + 1);
+            self.canonical(&|w| canonical::binary_lhs(w, b));
+        } else {
+            self.expr(&b.lhs, level + 1);
+        }
         self.out.push('\n');
         self.indent(level);
         self.canonical(&|w| canonical::binary_operator(w, b));

@@ -484,6 +484,25 @@ fn pretty_splits_long_binary_chains() {
 }
 
 #[test]
+fn positive_infinity_before_a_power_has_no_sign() {
+    // `+Inf ^ 2` would read back as `+(Inf ^ 2)`: `^` binds tighter than a sign.
+    let pow = bin(BinaryOp::Pow, num(f64::INFINITY), vs("a"));
+    assert_eq!(pow.to_string(), "Inf ^ a");
+    let long = bin(BinaryOp::Pow, num(f64::INFINITY), vs("a_rather_long_name"));
+    assert_eq!(
+        format_with_width(&long, 10),
+        "  Inf
+^
+  a_rather_long_name"
+    );
+    // Elsewhere the sign stays, as Prometheus prints it.
+    let mul = bin(BinaryOp::Mul, num(f64::INFINITY), vs("a"));
+    assert_eq!(mul.to_string(), "+Inf * a");
+    let rhs = bin(BinaryOp::Pow, vs("a"), num(f64::INFINITY));
+    assert_eq!(rhs.to_string(), "a ^ +Inf");
+}
+
+#[test]
 fn pretty_splits_aggregations_calls_and_parens() {
     let x = || {
         Expr::VectorSelector(Box::new(selector(
