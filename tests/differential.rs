@@ -28,7 +28,10 @@
 //! `text`; `PROMQL_DIFFERENTIAL_BLESS=1` rewrites `KNOWN_DIFFERENCES` from
 //! the run (keeping hand-written reasons); `PROMQL_DIFFERENTIAL_VERBOSE=1` also prints known differences,
 //! passes without data, and the messages of queries that fail on both sides;
-//! `PROMQL_DIFFERENTIAL_COMPRESSED=1` evaluates over a compressed `MemoryStorage`.
+//! `PROMQL_DIFFERENTIAL_COMPRESSED=1` evaluates over a compressed `MemoryStorage`;
+//! `PROMQL_DIFFERENTIAL_RANDOM=count` (with `PROMQL_DIFFERENTIAL_SEED=n`)
+//! compares that many random nested queries (`differential/random.rs`)
+//! instead of the query file.
 
 #[path = "differential/cases.rs"]
 mod cases;
@@ -38,6 +41,8 @@ mod compare;
 mod generated;
 #[path = "differential/prometheus.rs"]
 mod prometheus;
+#[path = "differential/random.rs"]
+mod random;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +81,41 @@ struct Tally {
     differing: Vec<((Mode, String), String)>,
 }
 
+/// With `PROMQL_DIFFERENTIAL_RANDOM=count`, that many distinct random
+/// queries (seeded by `PROMQL_DIFFERENTIAL_SEED`, default 1) instead of the
+/// query file and the cross products.
+fn random_queries() -> Result<Option<Vec<String>>, String> {
+    let Ok(count) = std::env::var("PROMQL_DIFFERENTIAL_RANDOM") else {
+        return Ok(None);
+    };
+    let count: usize = count
+        .parse()
+        .map_err(|e| format!("PROMQL_DIFFERENTIAL_RANDOM={count}: {e}"))?;
+    let seed: u64 = match std::env::var("PROMQL_DIFFERENTIAL_SEED") {
+        Ok(s) => s
+            .parse()
+            .map_err(|e| format!("PROMQL_DIFFERENTIAL_SEED={s}: {e}"))?,
+        Err(_) => 1,
+    };
+    let mut rng = random::Rng::new(seed);
+    let mut queries: Vec<String> = Vec::with_capacity(count);
+    // Bounded: small depths repeat, so ask a few times more than needed.
+    for _ in 0..count.saturating_mul(20) {
+        if queries.len() == count {
+            break;
+        }
+        let q = random::query(&mut rng, 3);
+        if !queries.contains(&q) {
+            queries.push(q);
+        }
+    }
+    println!(
+        "differential: {} random queries (seed {seed})",
+        queries.len()
+    );
+    Ok(Some(queries))
+}
+
 /// Runs the comparison; `Ok(false)` when unexpected differences were found.
 fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     let started = Instant::now();
@@ -88,9 +128,19 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
     if bless && !filter.is_empty() {
         return Err("PROMQL_DIFFERENTIAL_BLESS needs the full run (no filter)".into());
     }
-    let queries: Vec<String> = read_queries(&root.join(QUERIES))?
+    let random = random_queries()?;
+    if random.is_some() && bless {
+        return Err("PROMQL_DIFFERENTIAL_BLESS needs the query file, not random queries".into());
+    }
+    let queries: Vec<String> = match random {
+        Some(queries) => queries,
+        None => read_queries(&root.join(QUERIES))?
+            .into_iter()
+            .chain(generated::queries())
+            .collect(),
+    };
+    let queries: Vec<String> = queries
         .into_iter()
-        .chain(generated::queries())
         .filter(|q| q.contains(&filter))
         .collect();
     let known = read_known_differences(&root.join(KNOWN_DIFFERENCES))?;
@@ -134,7 +184,7 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         }
     }
     drop(server);
-    if filter.is_empty() {
+    if filter.is_empty() && std::env::var("PROMQL_DIFFERENTIAL_RANDOM").is_err() {
         for (mode, query) in known.keys() {
             if !queries.contains(query) {
                 tally
