@@ -76,13 +76,40 @@ struct MemSeries {
     chunks: Vec<FloatChunk>,
     /// Float samples not (yet) compressed: all of them without compression.
     floats: Vec<FPoint>,
-    histograms: Vec<HPoint>,
     sorted: bool,
+    /// What few series have, kept out of line so that the record of a
+    /// float series stays small (88 bytes instead of 152).
+    extra: Option<Box<SeriesExtra>>,
+}
+
+/// The parts of a series that most series lack.
+#[derive(Debug, Default)]
+struct SeriesExtra {
+    /// Native-histogram samples.
+    histograms: Vec<HPoint>,
     /// Start timestamps by sample timestamp (floats and histograms alike).
     start_timestamps: HashMap<Timestamp, Timestamp>,
 }
 
 impl MemSeries {
+    /// The native-histogram samples.
+    fn histograms(&self) -> &[HPoint] {
+        self.extra.as_ref().map_or(&[], |e| &e.histograms)
+    }
+
+    /// The start timestamps by sample timestamp, when any were recorded.
+    fn start_timestamps(&self) -> Option<&HashMap<Timestamp, Timestamp>> {
+        self.extra
+            .as_ref()
+            .map(|e| &e.start_timestamps)
+            .filter(|m| !m.is_empty())
+    }
+
+    /// The out-of-line parts, created on first use.
+    fn extra_mut(&mut self) -> &mut SeriesExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// Sorts and de-duplicates samples written out of order; compressed
     /// samples are decoded and merged with the rest.
     fn sort(&mut self) {
@@ -102,8 +129,10 @@ impl MemSeries {
         // Stable sort, then keep the last sample written for each timestamp.
         self.floats.sort_by_key(|p| p.t);
         dedup_keep_last(&mut self.floats, |p| p.t);
-        self.histograms.sort_by_key(|p| p.t);
-        dedup_keep_last(&mut self.histograms, |p| p.t);
+        if let Some(extra) = &mut self.extra {
+            extra.histograms.sort_by_key(|p| p.t);
+            dedup_keep_last(&mut extra.histograms, |p| p.t);
+        }
         self.sorted = true;
     }
 
@@ -172,9 +201,15 @@ impl MemSeries {
 
     /// A sorted copy of an unsorted series (floats, histograms).
     fn sorted_copy(&self) -> MemSeries {
+        let histograms = self.histograms().to_vec();
         let mut copy = MemSeries {
             floats: self.floats_in(Timestamp::MIN, Timestamp::MAX).into_owned(),
-            histograms: self.histograms.clone(),
+            extra: (!histograms.is_empty()).then(|| {
+                Box::new(SeriesExtra {
+                    histograms,
+                    ..Default::default()
+                })
+            }),
             ..Default::default()
         };
         copy.sort();
@@ -223,7 +258,7 @@ impl MemoryStorage {
             .iter()
             .map(|s| {
                 let compressed: usize = s.chunks.iter().map(|c| chunk_len(&c.data)).sum();
-                compressed + s.floats.len() + s.histograms.len()
+                compressed + s.floats.len() + s.histograms().len()
             })
             .sum()
     }
@@ -234,7 +269,7 @@ impl MemoryStorage {
         let times = self.series.iter().flat_map(|s| {
             let chunks = s.chunks.iter().flat_map(|c| [c.min_t, c.max_t]);
             let floats = s.floats.iter().map(|p| p.t);
-            let hists = s.histograms.iter().map(|p| p.t);
+            let hists = s.histograms().iter().map(|p| p.t);
             chunks.chain(floats).chain(hists)
         });
         for t in times {
@@ -316,17 +351,17 @@ impl MemoryStorage {
     pub fn add_histogram(&mut self, labels: &Labels, t: Timestamp, h: Arc<FloatHistogram>) {
         let id = self.series_id(labels);
         let s = &mut self.series[id];
-        if s.histograms.last().is_some_and(|p| p.t >= t) {
+        if s.histograms().last().is_some_and(|p| p.t >= t) {
             s.sorted = false;
         }
-        s.histograms.push(HPoint { t, h });
+        s.extra_mut().histograms.push(HPoint { t, h });
     }
 
     /// Records the start (created) timestamp `st` of the sample of series
     /// `labels` at time `t`.
     pub fn set_start_timestamp(&mut self, labels: &Labels, t: Timestamp, st: Timestamp) {
         let id = self.series_id(labels);
-        self.series[id].start_timestamps.insert(t, st);
+        self.series[id].extra_mut().start_timestamps.insert(t, st);
     }
 
     /// Sorts every series that received out-of-order samples. Reads need a
@@ -360,8 +395,10 @@ impl MemoryStorage {
             }
             s.chunks.shrink_to_fit();
             s.floats.shrink_to_fit();
-            s.histograms.shrink_to_fit();
-            s.start_timestamps.shrink_to_fit();
+            if let Some(extra) = &mut s.extra {
+                extra.histograms.shrink_to_fit();
+                extra.start_timestamps.shrink_to_fit();
+            }
         }
         self.order.ranks(&self.series);
         self.series.shrink_to_fit();
@@ -531,13 +568,13 @@ impl Storage for MemoryStorage {
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
                     s.floats_in(start, end),
-                    Cow::Borrowed(window(&s.histograms, start, end, |p| p.t)),
+                    Cow::Borrowed(window(s.histograms(), start, end, |p| p.t)),
                 )
             } else {
                 let copy = s.sorted_copy();
                 (
                     Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
-                    Cow::Owned(window(&copy.histograms, start, end, |p| p.t).to_vec()),
+                    Cow::Owned(window(copy.histograms(), start, end, |p| p.t).to_vec()),
                 )
             };
             if floats.is_empty() && histograms.is_empty() {
@@ -560,19 +597,19 @@ impl MemoryStorage {
             return StartTimestamps::default();
         };
         let s = &self.series[id];
-        if s.start_timestamps.is_empty() {
+        let Some(starts) = s.start_timestamps() else {
             return StartTimestamps::default();
-        }
-        let st = |t: Timestamp| s.start_timestamps.get(&t).copied().unwrap_or(0);
+        };
+        let st = |t: Timestamp| starts.get(&t).copied().unwrap_or(0);
         let (start, end) = (hints.start, hints.end);
         let copy;
         let (floats, histograms) = if s.sorted {
-            (s.floats_in(start, end), &s.histograms)
+            (s.floats_in(start, end), s.histograms())
         } else {
             copy = s.sorted_copy();
             (
                 Cow::Borrowed(window(&copy.floats, start, end, |p| p.t)),
-                &copy.histograms,
+                copy.histograms(),
             )
         };
         StartTimestamps {
@@ -974,5 +1011,27 @@ mod tests {
             two.series_bytes - after.series_bytes,
             std::mem::size_of::<MemSeries>() + arc(2 * label) + arc(1),
         );
+        // Start timestamps and histograms live out of line, counted once
+        // they exist.
+        s.set_start_timestamp(&b, 0, -5);
+        s.add_histogram(&b, 1, Arc::new(FloatHistogram::default()));
+        s.shrink_to_fit();
+        let extra = s.memory_usage();
+        let starts = s.series[1].start_timestamps().unwrap();
+        assert_eq!(
+            extra.series_bytes - two.series_bytes,
+            std::mem::size_of::<SeriesExtra>()
+                + usage::table_bytes::<(Timestamp, Timestamp)>(starts.capacity())
+        );
+        assert_eq!(extra.histogram_samples, 1);
+        assert!(extra.histogram_bytes >= std::mem::size_of::<HPoint>());
+        let got = s
+            .select(&[Matcher::equal("job", "b")], &SelectHints::window(-10, 10))
+            .unwrap();
+        assert_eq!((got[0].floats.len(), got[0].histograms.len()), (1, 1));
+        let sts = s
+            .start_timestamps(&b, &SelectHints::window(-10, 10))
+            .unwrap();
+        assert_eq!(sts.floats, vec![-5]);
     }
 }

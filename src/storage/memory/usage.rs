@@ -13,7 +13,7 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use super::postings::NameValues;
-use super::{FloatChunk, MemSeries, MemoryStorage};
+use super::{FloatChunk, MemSeries, MemoryStorage, SeriesExtra};
 use crate::model::{BucketSpan, FPoint, FloatHistogram, HPoint, Label, Labels, Timestamp};
 
 /// Bytes held by a [`MemoryStorage`], by purpose. See
@@ -60,7 +60,7 @@ fn arc_bytes(payload: usize) -> usize {
 }
 
 /// Bytes of a hash table with this capacity and entry type.
-fn table_bytes<E>(capacity: usize) -> usize {
+pub(super) fn table_bytes<E>(capacity: usize) -> usize {
     if capacity == 0 {
         return 0;
     }
@@ -124,7 +124,6 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
     };
     for s in &store.series {
         u.series_bytes += seen.labels(&s.labels);
-        u.series_bytes += table_bytes::<(Timestamp, Timestamp)>(s.start_timestamps.capacity());
         u.float_bytes += s.floats.capacity() * size_of::<FPoint>()
             + s.chunks.capacity() * size_of::<FloatChunk>()
             + s.chunks.iter().map(chunk_bytes).sum::<usize>();
@@ -133,12 +132,17 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
                 .iter()
                 .map(|c| super::chunk_len(&c.data))
                 .sum::<usize>();
-        u.histogram_bytes += s.histograms.capacity() * size_of::<HPoint>()
-            + s.histograms
-                .iter()
-                .map(|p| seen.histogram(&p.h))
-                .sum::<usize>();
-        u.histogram_samples += s.histograms.len();
+        if let Some(extra) = &s.extra {
+            u.series_bytes += size_of::<SeriesExtra>()
+                + table_bytes::<(Timestamp, Timestamp)>(extra.start_timestamps.capacity());
+            u.histogram_bytes += extra.histograms.capacity() * size_of::<HPoint>()
+                + extra
+                    .histograms
+                    .iter()
+                    .map(|p| seen.histogram(&p.h))
+                    .sum::<usize>();
+            u.histogram_samples += extra.histograms.len();
+        }
     }
     u.index_bytes = store.order.bytes()
         + table_bytes::<(Labels, usize)>(store.by_labels.capacity())
