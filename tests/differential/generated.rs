@@ -18,7 +18,7 @@ const SERIES: [&str; 5] = [
 const WINDOWS: [&str; 3] = ["1m", "7m", "45m"];
 
 /// Functions of one range vector; `{}` is replaced by the range selector.
-const RANGE_FUNCTIONS: [&str; 20] = [
+pub const RANGE_FUNCTIONS: [&str; 20] = [
     "rate({})",
     "irate({})",
     "increase({})",
