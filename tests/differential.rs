@@ -129,7 +129,8 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         return Err("PROMQL_DIFFERENTIAL_BLESS needs the full run (no filter)".into());
     }
     let random = random_queries()?;
-    if random.is_some() && bless {
+    let random_mode = random.is_some();
+    if random_mode && bless {
         return Err("PROMQL_DIFFERENTIAL_BLESS needs the query file, not random queries".into());
     }
     let queries: Vec<String> = match random {
@@ -184,7 +185,7 @@ fn run(prometheus: &Path, promtool: &Path) -> Result<bool, String> {
         }
     }
     drop(server);
-    if filter.is_empty() && std::env::var("PROMQL_DIFFERENTIAL_RANDOM").is_err() {
+    if filter.is_empty() && !random_mode {
         for (mode, query) in known.keys() {
             if !queries.contains(query) {
                 tally

@@ -491,9 +491,7 @@ fn positive_infinity_before_a_power_has_no_sign() {
     let long = bin(BinaryOp::Pow, num(f64::INFINITY), vs("a_rather_long_name"));
     assert_eq!(
         format_with_width(&long, 10),
-        "  Inf
-^
-  a_rather_long_name"
+        "  Inf\n^\n  a_rather_long_name"
     );
     // Elsewhere the sign stays, as Prometheus prints it.
     let mul = bin(BinaryOp::Mul, num(f64::INFINITY), vs("a"));
