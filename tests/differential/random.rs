@@ -24,8 +24,9 @@
 //! after the threshold test, 2.x before it). Expect a few per thousand
 //! queries, each to be looked at. With 2,000 queries for each of the
 //! seeds 1-8 (32,000 cases), 31,986 agreed and each of the other 14 fell
-//! into one of these kinds (one of each kind checked by hand) (seeds 11-14, earlier seeds and earlier versions of
-//! this generator: the same, plus the kinds it now leaves out).
+//! into one of these kinds, one of each kind checked by hand (seeds 11-14,
+//! and earlier versions of this generator: the same, plus the kinds it now
+//! leaves out).
 
 use super::generated::RANGE_FUNCTIONS;
 
