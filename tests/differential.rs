@@ -99,13 +99,14 @@ fn random_queries() -> Result<Option<Vec<String>>, String> {
     };
     let mut rng = random::Rng::new(seed);
     let mut queries: Vec<String> = Vec::with_capacity(count);
+    let mut seen = std::collections::HashSet::new();
     // Bounded: small depths repeat, so ask a few times more than needed.
     for _ in 0..count.saturating_mul(20) {
         if queries.len() == count {
             break;
         }
         let q = random::query(&mut rng, 3);
-        if !queries.contains(&q) {
+        if seen.insert(q.clone()) {
             queries.push(q);
         }
     }

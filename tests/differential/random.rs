@@ -227,9 +227,8 @@ fn vector(rng: &mut Rng, depth: usize, reach: i64) -> String {
             // `@` pins the selector's windows to the evaluation range's
             // start or end (within the data for every time and range used).
             let at = rng.pick(&[" @ start()", " @ end()"]);
-            let fitting: Vec<&(&str, i64)> = WINDOWS.iter().filter(|(_, m)| *m <= reach).collect();
-            match fitting.get(rng.below(fitting.len().max(1))) {
-                Some(&&(window, _)) if rng.chance(60) => {
+            match window_within(rng, reach) {
+                Some(window) if rng.chance(60) => {
                     let metric = rng.pick(&METRICS);
                     // Not `predict_linear`, which predicts from each step's
                     // time: 2.42 answers only the first few steps there.
@@ -265,10 +264,19 @@ fn selector(rng: &mut Rng, reach: i64) -> String {
     }
 }
 
+/// One of the windows that reach at most `reach` minutes back, if any.
+fn window_within(rng: &mut Rng, reach: i64) -> Option<&'static str> {
+    let fitting: Vec<&'static str> = WINDOWS
+        .iter()
+        .filter(|(_, minutes)| *minutes <= reach)
+        .map(|(window, _)| *window)
+        .collect();
+    fitting.get(rng.below(fitting.len().max(1))).copied()
+}
+
 /// A range function over a selector whose window fits in `reach`.
 fn range_call(rng: &mut Rng, reach: i64) -> String {
-    let fitting: Vec<&(&str, i64)> = WINDOWS.iter().filter(|(_, m)| *m <= reach).collect();
-    let Some(&&(window, _)) = fitting.get(rng.below(fitting.len().max(1))) else {
+    let Some(window) = window_within(rng, reach) else {
         return selector(rng, reach);
     };
     let metric = rng.pick(&METRICS);
