@@ -5,7 +5,8 @@
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
 //! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
-//! keeps only the queries or shapes containing `text`). With `BENCH_STDIN=1`
+//! keeps only the queries or shapes containing `text`; `BENCH_JITTER=ms` moves
+//! each sample up to `ms` milliseconds off the 15 s grid). With `BENCH_STDIN=1`
 //! it prints `ready<TAB>memory read bandwidth in bytes per second` once the
 //! data is loaded and then answers one
 //! `shape<TAB>query` line from stdin at a time.
@@ -29,7 +30,18 @@ fn main() {
     let filter = std::env::var("BENCH_FILTER").ok();
     let set = data::Mixed::new(series, hours);
     let mut storage = MemoryStorage::new();
-    set.generate(|l, t, v| storage.add(l, t, v));
+    // `BENCH_JITTER=ms` moves each sample up to that many milliseconds off
+    // the 15 s grid, as scrapes are when Prometheus does not align them.
+    let jitter: i64 = std::env::var("BENCH_JITTER")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut sample = 0i64;
+    set.generate(|l, t, v| {
+        sample += 1;
+        let off = (sample.wrapping_mul(7919)).rem_euclid(2 * jitter + 1) - jitter;
+        storage.add(l, t + off, v)
+    });
     storage.commit();
 
     let last = set.last_timestamp();

@@ -16,12 +16,15 @@ use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
 /// For each `(step time, read time, floor)` of `steps` (read times never
 /// decreasing): the latest float sample at or before the read time and
 /// after the floor, unless it is a stale marker, appended to `out` at the
-/// step time. `floats` is sorted by time.
+/// step time. `floats` is sorted by time. Returns how many samples lie at
+/// or before the last read time.
+// Not inlined: its loop is tighter on its own.
+#[inline(never)]
 fn latest_at_steps(
     floats: &[FPoint],
     steps: impl Iterator<Item = (i64, i64, i64)>,
     out: &mut impl PointSink,
-) {
+) -> usize {
     // `ahead` holds the samples after the read time, `latest` the last one
     // at or before it: each sample is looked at once.
     let mut ahead = floats;
@@ -41,6 +44,152 @@ fn latest_at_steps(
             out.push_point(FPoint { t: ts, v: p.v });
         }
     }
+    floats.len() - ahead.len()
+}
+
+/// Evaluation steps at a fixed interval whose times, read times and floors
+/// all fit in an `i64`: what [`Ev::plain_steps`] iterates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepGrid {
+    /// The first step's time.
+    first: i64,
+    /// Milliseconds between steps (at least 1).
+    interval: i64,
+    /// Number of steps.
+    count: usize,
+    /// Subtracted from a step's time to give its read time.
+    offset: i64,
+    /// Subtracted from a read time to give its floor.
+    back: i64,
+}
+
+impl StepGrid {
+    /// `(step time, read time, floor)` of each step.
+    fn iter(self) -> impl Iterator<Item = (i64, i64, i64)> {
+        let StepGrid {
+            first,
+            interval,
+            count,
+            offset,
+            back,
+        } = self;
+        // The step after the last is never used, but must not overflow.
+        let times = (0..count).scan(first, move |ts, _| {
+            let step = *ts;
+            *ts = ts.wrapping_add(interval);
+            Some(step)
+        });
+        times.map(move |ts| (ts, ts - offset, ts - offset - back))
+    }
+}
+
+/// [`latest_at_steps`] over a step grid, appending to a vector. Where the
+/// samples come at the steps' interval (as scrapes of a target do), step
+/// after step picks the next sample: such a run is measured in one pass
+/// over its timestamps and copied out at once, instead of moving a cursor
+/// and testing each step's sample.
+fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>) {
+    // After a look for a run that found none, the cursor takes this many
+    // steps before the next look (samples off the grid would otherwise
+    // pay for a look at every step); shorter runs are left to it too.
+    const CURSOR_STEPS: usize = 64;
+    const MIN_RUN: usize = 8;
+    let StepGrid {
+        first,
+        interval,
+        count,
+        offset,
+        back,
+    } = grid;
+    // `floats[..ahead]` are the samples at or before step `k`'s read time.
+    let (mut k, mut ahead) = (0, 0);
+    while k < count {
+        // Within the grid, so neither overflows (see `Ev::plain_steps`).
+        let ts = first + k as i64 * interval;
+        let read = ts - offset;
+        ahead += floats[ahead..].iter().take_while(|p| p.t <= read).count();
+        let latest = ahead.checked_sub(1);
+        if let Some(i) = latest
+            && let run = run_from(floats, i, interval, count - k, read, back)
+            && run >= MIN_RUN
+        {
+            // Steps and samples move by the same interval. (The shift may
+            // wrap where the offset and lookback are huge; the step times
+            // it gives do not.)
+            let shift = ts.wrapping_sub(floats[i].t);
+            out.extend(floats[i..i + run].iter().map(|p| FPoint {
+                t: p.t.wrapping_add(shift),
+                v: p.v,
+            }));
+            k += run;
+            ahead = i + run;
+            continue;
+        }
+        let steps = StepGrid {
+            first: ts,
+            count: CURSOR_STEPS.min(count - k),
+            ..grid
+        };
+        let from = latest.unwrap_or(0);
+        ahead = from + latest_at_steps(&floats[from..], steps.iter(), out);
+        k += steps.count;
+    }
+}
+
+/// How many steps, from one reading at `read` with sample `i` the latest
+/// at or before it, read samples `i`, `i + 1`, ... in turn (at most
+/// `steps`); 0 when sample `i` is stale, older than `back` or not followed
+/// by a sample `interval` later.
+///
+/// Samples `i..i + run` are `interval` apart and not stale: step `j` of
+/// the run reads sample `i + j`, which lies as far behind its read time as
+/// sample `i` lies behind `read` (inside the lookback), while sample
+/// `i + j + 1` lies after it (sample `i + 1` lies after `read`). The
+/// sample after the run may come sooner than `interval`: then it, not
+/// the run's last, is the latest at the run's last step, which is left
+/// out.
+fn run_from(
+    floats: &[FPoint],
+    i: usize,
+    interval: i64,
+    steps: usize,
+    read: i64,
+    back: i64,
+) -> usize {
+    let p = floats[i];
+    let regular = floats
+        .get(i + 1)
+        .is_some_and(|n| n.t.wrapping_sub(p.t) == interval);
+    if !regular || p.t <= read - back || is_stale_nan(p.v) {
+        return 0;
+    }
+    let mut run = regular_run(&floats[i..], steps, interval);
+    if let Some(after) = floats.get(i + run)
+        && after.t <= read + (run as i64 - 1) * interval
+    {
+        run -= 1;
+    }
+    run
+}
+
+/// How many of the first `limit` of `floats` (at least the first) follow
+/// each other `interval` apart without a stale marker. Blocks of eight
+/// are tested without a branch per sample.
+fn regular_run(floats: &[FPoint], limit: usize, interval: i64) -> usize {
+    let floats = &floats[..limit.min(floats.len())];
+    let follows = |w: &[FPoint]| w[1].t.wrapping_sub(w[0].t) == interval && !is_stale_nan(w[1].v);
+    let mut run = 1;
+    while let Some(block) = floats.get(run - 1..run + 8)
+        && block.windows(2).fold(true, |all, w| all & follows(w))
+    {
+        run += 8;
+    }
+    while let Some(w) = floats.get(run - 1..=run)
+        && follows(w)
+    {
+        run += 1;
+    }
+    run
 }
 
 /// A series with its samples, stale markers removed, ready for windowing.
@@ -134,7 +283,10 @@ impl Ev<'_, '_> {
                 self.tick_by(self.num_steps())?;
                 if self.num_steps() > 1 {
                     let mut points = Vec::with_capacity(self.points_bound(floats.len(), lb));
-                    self.latest_at_each_step(sel, lb, floats, &mut points);
+                    match self.step_grid(sel.at, sel.offset, lb) {
+                        Some(grid) => latest_at_grid_steps(floats, grid, &mut points),
+                        None => self.latest_at_each_step(sel, lb, floats, &mut points),
+                    }
                     ss.floats = Points::from_vec(points);
                 } else {
                     self.latest_at_each_step(sel, lb, floats, &mut ss.floats);
@@ -166,7 +318,7 @@ impl Ev<'_, '_> {
         match self.plain_steps(sel.at, sel.offset, lb) {
             Some(steps) => latest_at_steps(floats, steps, out),
             None => latest_at_steps(floats, self.saturating_steps(sel.at, sel.offset, lb), out),
-        }
+        };
     }
 
     /// The `(step time, read time, floor)` of each step, where the read
@@ -193,23 +345,29 @@ impl Ev<'_, '_> {
         offset: i64,
         back: i64,
     ) -> Option<impl Iterator<Item = (i64, i64, i64)> + use<>> {
+        Some(self.step_grid(at, offset, back)?.iter())
+    }
+
+    /// The grid [`Self::plain_steps`] iterates, under the same conditions.
+    pub(crate) fn step_grid(&self, at: Option<i64>, offset: i64, back: i64) -> Option<StepGrid> {
         if at.is_some() || self.end < self.start || back < 0 {
             return None;
         }
         let (first, interval) = (self.start, self.interval.max(1));
-        let count = i64::try_from(self.num_steps()).ok()?;
+        let count = self.num_steps();
+        let steps = i64::try_from(count).ok()?;
         // The last step, and the earliest and latest times read (every
         // sum in between lies between these).
-        let last = first.checked_add((count - 1).checked_mul(interval)?)?;
+        let last = first.checked_add((steps - 1).checked_mul(interval)?)?;
         last.checked_sub(offset)?;
         first.checked_sub(offset)?.checked_sub(back)?;
-        // The step after the last is never used, but must not overflow.
-        let times = (0..count).scan(first, move |ts, _| {
-            let step = *ts;
-            *ts = ts.wrapping_add(interval);
-            Some(step)
-        });
-        Some(times.map(move |ts| (ts, ts - offset, ts - offset - back)))
+        Some(StepGrid {
+            first,
+            interval,
+            count,
+            offset,
+            back,
+        })
     }
 
     /// The smoothed histogram at `data_ts`: the sample there, else the
@@ -631,6 +789,44 @@ mod tests {
                     ts.checked_sub(offset) == Some(read) && read.checked_sub(back) == Some(floor)
                 });
                 proptest::prop_assert!(at.is_some() || !exact || saturating.is_empty());
+            }
+        }
+
+        /// On a step grid, copying out runs of samples at the steps'
+        /// interval gives what the per-step cursor gives: mostly regular
+        /// samples (long runs, to reach the blocks of eight), with stale
+        /// markers, gaps shorter and longer than a step, and duplicate
+        /// steps of one sample.
+        #[test]
+        fn grid_steps_equal_the_cursor(
+            gaps in proptest::collection::vec(
+                (proptest::prop_oneof![4 => proptest::strategy::Just(0i64), 1 => -14i64..40], 0u8..40),
+                0..120,
+            ),
+            interval in 1i64..30,
+            first in -100i64..400,
+            count in 0usize..140,
+            offset in -40i64..40,
+            back in 0i64..90,
+        ) {
+            let mut t = 0;
+            let floats: Vec<FPoint> = gaps
+                .iter()
+                .map(|&(extra, kind)| {
+                    // `extra` 0 is a gap of exactly one step.
+                    t += (interval + extra).max(1);
+                    let v = if kind == 0 { crate::model::stale_nan() } else { f64::from(kind) };
+                    FPoint { t, v }
+                })
+                .collect();
+            let grid = StepGrid { first, interval, count, offset, back };
+            let mut want: Vec<FPoint> = Vec::new();
+            latest_at_steps(&floats, grid.iter(), &mut want);
+            let mut got: Vec<FPoint> = Vec::new();
+            latest_at_grid_steps(&floats, grid, &mut got);
+            proptest::prop_assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                proptest::prop_assert!(g.t == w.t && g.v.to_bits() == w.v.to_bits(), "{g:?} {w:?}");
             }
         }
 
