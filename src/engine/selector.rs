@@ -116,13 +116,17 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
             // Steps and samples move by the same interval. (The shift may
             // wrap where the offset and lookback are huge; the step times
             // it gives do not.)
-            let shift = ts.wrapping_sub(floats[i].t);
-            out.extend(floats[i..i + run].iter().map(|p| FPoint {
-                t: p.t.wrapping_add(shift),
-                v: p.v,
-            }));
-            k += run;
-            ahead = i + run;
+            // Samples that lie on the steps are copied as they are.
+            let run = &floats[i..i + run];
+            match ts.wrapping_sub(floats[i].t) {
+                0 => out.extend_from_slice(run),
+                shift => out.extend(run.iter().map(|p| FPoint {
+                    t: p.t.wrapping_add(shift),
+                    v: p.v,
+                })),
+            }
+            k += run.len();
+            ahead = i + run.len();
             continue;
         }
         let steps = StepGrid {
@@ -179,8 +183,16 @@ fn regular_run(floats: &[FPoint], limit: usize, interval: i64) -> usize {
     let floats = &floats[..limit.min(floats.len())];
     let follows = |w: &[FPoint]| w[1].t.wrapping_sub(w[0].t) == interval && !is_stale_nan(w[1].v);
     let mut run = 1;
-    while let Some(block) = floats.get(run - 1..run + 8)
-        && block.windows(2).fold(true, |all, w| all & follows(w))
+    // The eight samples after sample `run - 1`, each a further interval on.
+    while let Some(block) = floats.get(run..run + 8)
+        && let Ok(block) = <&[FPoint; 8]>::try_from(block)
+        && {
+            let last = floats[run - 1].t;
+            let due = |j: usize| last.wrapping_add(interval.wrapping_mul(j as i64 + 1));
+            (0..8).fold(true, |all, j| {
+                all & (block[j].t == due(j)) & !is_stale_nan(block[j].v)
+            })
+        }
     {
         run += 8;
     }
