@@ -66,15 +66,9 @@ pub(crate) struct StepGrid {
 impl StepGrid {
     /// `(step time, read time, floor)` of each step.
     fn iter(self) -> impl Iterator<Item = (i64, i64, i64)> {
-        let StepGrid {
-            first,
-            interval,
-            count,
-            offset,
-            back,
-        } = self;
+        let (interval, offset, back) = (self.interval, self.offset, self.back);
         // The step after the last is never used, but must not overflow.
-        let times = (0..count).scan(first, move |ts, _| {
+        let times = (0..self.count).scan(self.first, move |ts, _| {
             let step = *ts;
             *ts = ts.wrapping_add(interval);
             Some(step)
@@ -94,18 +88,12 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
     // pay for a look at every step); shorter runs are left to it too.
     const CURSOR_STEPS: usize = 64;
     const MIN_RUN: usize = 8;
-    let StepGrid {
-        first,
-        interval,
-        count,
-        offset,
-        back,
-    } = grid;
+    let (interval, count, offset, back) = (grid.interval, grid.count, grid.offset, grid.back);
     // `floats[..ahead]` are the samples at or before step `k`'s read time.
     let (mut k, mut ahead) = (0, 0);
     while k < count {
         // Within the grid, so neither overflows (see `Ev::plain_steps`).
-        let ts = first + k as i64 * interval;
+        let ts = grid.first + k as i64 * interval;
         let read = ts - offset;
         ahead += floats[ahead..].iter().take_while(|p| p.t <= read).count();
         let latest = ahead.checked_sub(1);
