@@ -78,10 +78,11 @@ impl StepGrid {
 }
 
 /// [`latest_at_steps`] over a step grid, appending to a vector. Where the
-/// samples come at the steps' interval (as scrapes of a target do), step
-/// after step picks the next sample: such a run is measured in one pass
-/// over its timestamps and copied out at once, instead of moving a cursor
-/// and testing each step's sample.
+/// samples come at the steps' interval or at a fraction of it (as scrapes
+/// of a target do), step after step picks the next sample, or every
+/// second, fourth...: such a run is measured in one pass over its
+/// timestamps and copied out at once, instead of moving a cursor and
+/// testing each step's sample.
 fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>) {
     // After a look for a run that found none, the cursor takes this many
     // steps before the next look (samples off the grid would otherwise
@@ -98,23 +99,23 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
         ahead += floats[ahead..].iter().take_while(|p| p.t <= read).count();
         let latest = ahead.checked_sub(1);
         if let Some(i) = latest
-            && let run = run_from(floats, i, interval, count - k, read, back)
-            && run >= MIN_RUN
+            && let Some(run) = run_from(floats, i, interval, count - k, read, back)
+            && run.steps >= MIN_RUN
         {
             // Steps and samples move by the same interval. (The shift may
             // wrap where the offset and lookback are huge; the step times
-            // it gives do not.)
-            // Samples that lie on the steps are copied as they are.
-            let run = &floats[i..i + run];
-            match ts.wrapping_sub(floats[i].t) {
-                0 => out.extend_from_slice(run),
-                shift => out.extend(run.iter().map(|p| FPoint {
+            // it gives do not.) Samples that lie on the steps, one per
+            // step, are copied as they are.
+            let picked = &floats[i..i + run.samples];
+            match (ts.wrapping_sub(floats[i].t), run.stride) {
+                (0, 1) => out.extend_from_slice(picked),
+                (shift, stride) => out.extend(picked.iter().step_by(stride).map(|p| FPoint {
                     t: p.t.wrapping_add(shift),
                     v: p.v,
                 })),
             }
-            k += run.len();
-            ahead = i + run.len();
+            k += run.steps;
+            ahead = i + run.samples;
             continue;
         }
         let steps = StepGrid {
@@ -128,18 +129,30 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
     }
 }
 
-/// How many steps, from one reading at `read` with sample `i` the latest
-/// at or before it, read samples `i`, `i + 1`, ... in turn (at most
-/// `steps`); 0 when sample `i` is stale, older than `back` or not followed
-/// by a sample `interval` later.
+/// Steps that read samples at a fixed stride: see [`run_from`].
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    /// Number of steps.
+    steps: usize,
+    /// Samples between the samples two consecutive steps read.
+    stride: usize,
+    /// Samples from the first read to the last read, both included.
+    samples: usize,
+}
+
+/// The steps that, from one reading at `read` with sample `i` the latest
+/// at or before it, read every `stride`-th sample from `i` on (at most
+/// `steps` of them), where the samples come `interval / stride` apart;
+/// `None` when sample `i` is stale, older than `back` or not followed by a
+/// sample at such a spacing.
 ///
-/// Samples `i..i + run` are `interval` apart and not stale: step `j` of
-/// the run reads sample `i + j`, which lies as far behind its read time as
-/// sample `i` lies behind `read` (inside the lookback), while sample
-/// `i + j + 1` lies after it (sample `i + 1` lies after `read`). The
-/// sample after the run may come sooner than `interval`: then it, not
-/// the run's last, is the latest at the run's last step, which is left
-/// out.
+/// Samples `i..i + samples` are equally spaced and not stale: step `j` of
+/// the run reads sample `i + stride * j`, which lies as far behind its
+/// read time as sample `i` lies behind `read` (inside the lookback), while
+/// the sample after it lies after that read time (as sample `i + 1` lies
+/// after `read`). The sample after the run may come sooner than the
+/// spacing: then it, not the run's last, is the latest at the run's last
+/// step, which is left out.
 fn run_from(
     floats: &[FPoint],
     i: usize,
@@ -147,36 +160,43 @@ fn run_from(
     steps: usize,
     read: i64,
     back: i64,
-) -> usize {
+) -> Option<Run> {
     let p = floats[i];
-    let regular = floats
-        .get(i + 1)
-        .is_some_and(|n| n.t.wrapping_sub(p.t) == interval);
-    if !regular || p.t <= read - back || is_stale_nan(p.v) {
-        return 0;
+    let spacing = floats.get(i + 1)?.t.wrapping_sub(p.t);
+    if spacing <= 0 || interval % spacing != 0 || p.t <= read - back || is_stale_nan(p.v) {
+        return None;
     }
-    let mut run = regular_run(&floats[i..], steps, interval);
-    if let Some(after) = floats.get(i + run)
-        && after.t <= read + (run as i64 - 1) * interval
+    let stride = usize::try_from(interval / spacing).ok()?;
+    let limit = stride.saturating_mul(steps - 1).saturating_add(1);
+    let regular = regular_run(&floats[i..], limit, spacing);
+    let mut steps = (regular - 1) / stride + 1;
+    let last = stride * (steps - 1);
+    if last + 1 == regular
+        && let Some(after) = floats.get(i + regular)
+        && after.t <= read + (steps as i64 - 1) * interval
     {
-        run -= 1;
+        steps -= 1;
     }
-    run
+    Some(Run {
+        steps,
+        stride,
+        samples: stride * steps.saturating_sub(1) + 1,
+    })
 }
 
 /// How many of the first `limit` of `floats` (at least the first) follow
-/// each other `interval` apart without a stale marker. Blocks of eight
+/// each other `spacing` apart without a stale marker. Blocks of eight
 /// are tested without a branch per sample.
-fn regular_run(floats: &[FPoint], limit: usize, interval: i64) -> usize {
+fn regular_run(floats: &[FPoint], limit: usize, spacing: i64) -> usize {
     let floats = &floats[..limit.min(floats.len())];
-    let follows = |w: &[FPoint]| w[1].t.wrapping_sub(w[0].t) == interval && !is_stale_nan(w[1].v);
+    let follows = |w: &[FPoint]| w[1].t.wrapping_sub(w[0].t) == spacing && !is_stale_nan(w[1].v);
     let mut run = 1;
-    // The eight samples after sample `run - 1`, each a further interval on.
+    // The eight samples after sample `run - 1`, each a further spacing on.
     while let Some(block) = floats.get(run..run + 8)
         && let Ok(block) = <&[FPoint; 8]>::try_from(block)
         && {
             let last = floats[run - 1].t;
-            let due = |j: usize| last.wrapping_add(interval.wrapping_mul(j as i64 + 1));
+            let due = |j: usize| last.wrapping_add(spacing.wrapping_mul(j as i64 + 1));
             (0..8).fold(true, |all, j| {
                 all & (block[j].t == due(j)) & !is_stale_nan(block[j].v)
             })
@@ -793,28 +813,30 @@ mod tests {
         }
 
         /// On a step grid, copying out runs of samples at the steps'
-        /// interval gives what the per-step cursor gives: mostly regular
-        /// samples (long runs, to reach the blocks of eight), with stale
-        /// markers, gaps shorter and longer than a step, and duplicate
-        /// steps of one sample.
+        /// interval or a fraction of it gives what the per-step cursor
+        /// gives: mostly regular samples (long runs, to reach the blocks of
+        /// eight), with stale markers, gaps shorter and longer than the
+        /// spacing, and duplicate steps of one sample.
         #[test]
         fn grid_steps_equal_the_cursor(
             gaps in proptest::collection::vec(
                 (proptest::prop_oneof![4 => proptest::strategy::Just(0i64), 1 => -14i64..40], 0u8..40),
-                0..120,
+                0..200,
             ),
-            interval in 1i64..30,
+            spacing in 1i64..30,
+            stride in proptest::prop_oneof![2 => proptest::strategy::Just(1i64), 1 => 2i64..5],
             first in -100i64..400,
             count in 0usize..140,
             offset in -40i64..40,
-            back in 0i64..90,
+            back in 0i64..200,
         ) {
+            let interval = spacing * stride;
             let mut t = 0;
             let floats: Vec<FPoint> = gaps
                 .iter()
                 .map(|&(extra, kind)| {
-                    // `extra` 0 is a gap of exactly one step.
-                    t += (interval + extra).max(1);
+                    // `extra` 0 is a gap of exactly the spacing.
+                    t += (spacing + extra).max(1);
                     let v = if kind == 0 { crate::model::stale_nan() } else { f64::from(kind) };
                     FPoint { t, v }
                 })
