@@ -134,7 +134,8 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
 struct Run {
     /// Number of steps.
     steps: usize,
-    /// Samples between the samples two consecutive steps read.
+    /// How far apart (in samples) the samples of consecutive steps lie:
+    /// 1 for consecutive samples.
     stride: usize,
     /// Samples from the first read to the last read, both included.
     samples: usize,
