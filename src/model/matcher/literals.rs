@@ -4,7 +4,12 @@
 //! sorted list, and any other is run only on values that have its required
 //! prefix and suffix. The answers are always the regex's own.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use regex::Regex;
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::{Anchored, Input};
 use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -13,7 +18,24 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 pub(crate) struct FastRegex {
     regex: Regex,
     plan: Plan,
+    /// The anchored pattern as a fully built DFA, when it is small (most
+    /// matcher patterns are): a value then costs a few instructions per
+    /// byte instead of the regex's set-up per search. Built once the regex
+    /// has answered [`DFA_AFTER`] values, so that a matcher used on a few
+    /// values does not pay for it.
+    dfa: OnceLock<Option<dense::DFA<Vec<u32>>>>,
+    /// Values the regex answered while there was no DFA.
+    regex_runs: AtomicU32,
 }
+
+/// How many values the regex answers before the DFA is built (building
+/// costs about half as much as compiling the regex).
+const DFA_AFTER: u32 = 256;
+
+/// Bytes a matcher's DFA may take, and may take while it is built; larger
+/// patterns are left to the regex.
+const DFA_SIZE_LIMIT: usize = 64 << 10;
+const DFA_BUILD_LIMIT: usize = 128 << 10;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Plan {
@@ -35,7 +57,12 @@ impl FastRegex {
             },
             |hir| plan(&hir),
         );
-        FastRegex { regex, plan }
+        FastRegex {
+            regex,
+            plan,
+            dfa: OnceLock::new(),
+            regex_runs: AtomicU32::new(0),
+        }
     }
 
     /// Whether the whole of `value` matches.
@@ -44,10 +71,51 @@ impl FastRegex {
         match &self.plan {
             Plan::OneOf(values) => values.binary_search_by(|v| (**v).cmp(bytes)).is_ok(),
             Plan::Affixes { prefix, suffix } => {
-                bytes.starts_with(prefix) && bytes.ends_with(suffix) && self.regex.is_match(value)
+                has_affixes(bytes, prefix, suffix) && self.whole_match(value)
             }
         }
     }
+
+    /// The regex's answer, from the DFA when there is one (and it does not
+    /// give up on the input).
+    fn whole_match(&self, value: &str) -> bool {
+        let dfa = match self.dfa.get() {
+            Some(Some(dfa)) => dfa,
+            Some(None) => return self.regex.is_match(value),
+            None => {
+                if self.regex_runs.fetch_add(1, Ordering::Relaxed) == DFA_AFTER {
+                    self.dfa.get_or_init(|| small_dfa(self.regex.as_str()));
+                }
+                return self.regex.is_match(value);
+            }
+        };
+        // The pattern is anchored at both ends: any match is the whole value.
+        let input = Input::new(value).anchored(Anchored::Yes).earliest(true);
+        match dfa.try_search_fwd(&input) {
+            Ok(found) => found.is_some(),
+            Err(_) => self.regex.is_match(value),
+        }
+    }
+}
+
+/// Whether `bytes` starts with `prefix` and ends with `suffix`, compared
+/// byte by byte: the literals are short, and this runs for every value of
+/// a label (a `memcmp` call costs more than the comparison).
+fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
+    let same = |a: &[u8], b: &[u8]| a.iter().zip(b).fold(true, |all, (x, y)| all & (x == y));
+    bytes.len() >= prefix.len().max(suffix.len())
+        && same(&bytes[bytes.len() - suffix.len()..], suffix)
+        && same(&bytes[..prefix.len()], prefix)
+}
+
+/// `anchored` (the regex's own `^(?s:...)$` text) as a dense DFA for
+/// anchored searches, if it fits the size limits.
+fn small_dfa(anchored: &str) -> Option<dense::DFA<Vec<u32>>> {
+    let config = dense::Config::new()
+        .start_kind(regex_automata::dfa::StartKind::Anchored)
+        .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+        .determinize_size_limit(Some(DFA_BUILD_LIMIT));
+    dense::Builder::new().configure(config).build(anchored).ok()
 }
 
 /// The pattern as the matcher's regex reads it (`(?s)`).
@@ -97,6 +165,34 @@ mod tests {
 
     fn fast(pattern: &str) -> FastRegex {
         FastRegex::new(pattern, compile_anchored(pattern).unwrap())
+    }
+
+    /// `fast(pattern)` with its DFA built at once (when the pattern allows).
+    fn fast_with_dfa(pattern: &str) -> FastRegex {
+        let fast = fast(pattern);
+        fast.dfa.get_or_init(|| small_dfa(fast.regex.as_str()));
+        fast
+    }
+
+    #[test]
+    fn small_patterns_get_a_dfa_after_some_values() {
+        let fast = fast("inst-[0-9]*7");
+        // Values with the affixes, which the regex (then the DFA) answers.
+        for i in 0..=DFA_AFTER {
+            assert!(fast.is_match(&format!("inst-{i}7")));
+            assert!(!fast.is_match(&format!("inst-{i}x7")));
+        }
+        assert!(matches!(fast.dfa.get(), Some(Some(_))));
+        assert!(fast.is_match("inst-17") && !fast.is_match("inst-1x7"));
+        // Unicode word boundaries have no DFA: the regex answers.
+        let fast = fast_with_dfa(r"\bé");
+        assert!(matches!(fast.dfa.get(), Some(None)));
+        assert!(fast.is_match("é") && !fast.is_match("aé"));
+        // Too large for the limits.
+        assert!(matches!(
+            fast_with_dfa("(a|b)*a(a|b){14}").dfa.get(),
+            Some(None)
+        ));
     }
 
     #[test]
@@ -159,8 +255,10 @@ mod tests {
         ) {
             let regex = compile_anchored(&pattern).unwrap();
             let fast = FastRegex::new(&pattern, regex.clone());
+            let with_dfa = fast_with_dfa(&pattern);
             for v in values {
                 proptest::prop_assert_eq!(fast.is_match(&v), regex.is_match(&v), "{:?} on {:?}", pattern, v);
+                proptest::prop_assert_eq!(with_dfa.is_match(&v), regex.is_match(&v), "DFA: {:?} on {:?}", pattern, v);
             }
         }
     }
