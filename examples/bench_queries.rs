@@ -6,7 +6,10 @@
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
 //! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
 //! keeps only the queries or shapes containing `text`; `BENCH_JITTER=ms` moves
-//! each sample up to `ms` milliseconds off the 15 s grid). With `BENCH_STDIN=1`
+//! each sample up to `ms` milliseconds off the 15 s grid; `BENCH_COLD=1` reads
+//! 96 MiB before every run, so that each run starts with the data out of the
+//! caches, as between Prometheus' runs in `scripts/bench-vs-prometheus`). With
+//! `BENCH_STDIN=1`
 //! it prints `ready<TAB>memory read bandwidth in bytes per second` once the
 //! data is loaded and then answers one
 //! `shape<TAB>query` line from stdin at a time.
@@ -49,12 +52,20 @@ fn main() {
     options.max_samples = 500_000_000;
     options.threads = threads;
     let engine = Engine::new(options);
+    // `BENCH_COLD=1`: a buffer larger than the last-level cache, read before
+    // every run to evict the data.
+    let evict: Vec<f64> = if std::env::var("BENCH_COLD").is_ok_and(|v| v == "1") {
+        (0..12usize << 20).map(|i| i as f64).collect()
+    } else {
+        Vec::new()
+    };
     let run = |q: &str, shape: data::Shape| {
         let (start, end, step) = shape.window(last);
         let expr = parse(q).expect("benchmark query parses");
         let mut times = Vec::with_capacity(runs);
         let mut stats = promql_engine::engine::QueryStats::default();
         for _ in 0..runs.max(1) {
+            std::hint::black_box(data::sum_in_lanes(&evict));
             let t0 = Instant::now();
             let result = if step == 0 {
                 engine.instant(&storage, &expr, end)
