@@ -762,6 +762,78 @@ mod tests {
     }
 
     #[test]
+    fn slice_and_index_follow_go() {
+        assert_eq!(
+            ok(
+                "{{ slice $labels.instance 0 2 }}|{{ slice $labels.instance 3 }}|{{ slice \"abc\" }}|{{ slice \"abc\" 3 3 }}",
+                0.0
+            ),
+            "a2|8080|abc|"
+        );
+        // A query result slices as a list: one sample left, then none.
+        assert_eq!(
+            ok(
+                "{{ len (slice (query \"q\") 1) }} {{ len (slice (query \"q\") 0 1 1) }} {{ range slice (query \"q\") 0 0 }}x{{ end }}",
+                0.0
+            ),
+            "1 1 "
+        );
+        let err = |text: &str| {
+            let e = run(text, 0.0).unwrap_err().to_string();
+            e.split_once(": error calling ")
+                .map_or(e.clone(), |(_, m)| format!("error calling {m}"))
+        };
+        assert_eq!(
+            err("{{ slice \"abc\" 2 1 }}"),
+            "error calling slice: invalid slice index: 2 > 1"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" 0 4 }}"),
+            "error calling slice: index out of range: 4"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" -1 }}"),
+            "error calling slice: index out of range: -1"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" 1 2 3 }}"),
+            "error calling slice: cannot 3-index slice a string"
+        );
+        assert_eq!(
+            err("{{ slice (query \"q\") 0 1 0 }}"),
+            "error calling slice: invalid slice index: 1 > 0"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" 1 2 3 4 }}"),
+            "error calling slice: too many slice indexes: 4"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" 1.5 }}"),
+            "error calling slice: cannot index slice/array with type float64"
+        );
+        assert_eq!(
+            err("{{ slice \"abc\" (args).arg0 }}"),
+            "error calling slice: cannot index slice/array with nil"
+        );
+        assert_eq!(
+            err("{{ slice (args).arg0 }}"),
+            "error calling slice: slice of untyped nil"
+        );
+        assert_eq!(
+            err("{{ slice 3 }}"),
+            "error calling slice: can't slice item of type int"
+        );
+        assert_eq!(
+            err("{{ index (query \"q\") 5 }}"),
+            "error calling index: index out of range: 5"
+        );
+        assert_eq!(
+            err("{{ index (args).arg0 1 }}"),
+            "error calling index: index of untyped nil"
+        );
+    }
+
+    #[test]
     fn comparisons_follow_go_types() {
         let err = run("{{ gt $value 1 }}", 2.0).unwrap_err().to_string();
         assert!(

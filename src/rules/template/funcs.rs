@@ -302,11 +302,11 @@ fn index(args: &[TValue]) -> FResult {
             (TValue::List(items), TValue::Int(i)) => usize::try_from(*i)
                 .ok()
                 .and_then(|i| items.get(i).cloned())
-                .ok_or_else(|| format!("error calling index: index out of range: {i}"))?,
-            (TValue::Nil, _) => return Err("error calling index: index of untyped nil".into()),
+                .ok_or_else(|| format!("index out of range: {i}"))?,
+            (TValue::Nil, _) => return Err("index of untyped nil".into()),
             (v, k) => {
                 return Err(format!(
-                    "error calling index: cannot index {} with {}",
+                    "cannot index {} with {}",
                     v.type_name(),
                     k.type_name()
                 ));
@@ -314,6 +314,58 @@ fn index(args: &[TValue]) -> FResult {
         };
     }
     Ok(value)
+}
+
+/// Go's `slice`: `slice x` is `x[:]`, `slice x i` is `x[i:]`, `slice x i j`
+/// is `x[i:j]` and `slice x i j k` is `x[i:j:k]` (lists only). Strings are
+/// sliced by bytes, as in Go; a cut inside a UTF-8 sequence leaves U+FFFD.
+fn slice(args: &[TValue]) -> FResult {
+    let Some((item, indexes)) = args.split_first() else {
+        return Err("wrong number of args for slice: want at least 1 got 0".into());
+    };
+    if *item == TValue::Nil {
+        return Err("slice of untyped nil".into());
+    }
+    if indexes.len() > 3 {
+        return Err(format!("too many slice indexes: {}", indexes.len()));
+    }
+    let len = match item {
+        TValue::Str(_) if indexes.len() == 3 => {
+            return Err("cannot 3-index slice a string".into());
+        }
+        TValue::Str(s) => s.len(),
+        TValue::List(items) => items.len(),
+        other => return Err(format!("can't slice item of type {}", other.type_name())),
+    };
+    // A list's capacity is its length, so the third index is at most `len`.
+    let mut bounds = [0, len, len];
+    for (bound, index) in bounds.iter_mut().zip(indexes) {
+        *bound = match index {
+            TValue::Int(i) => usize::try_from(*i)
+                .ok()
+                .filter(|&i| i <= len)
+                .ok_or_else(|| format!("index out of range: {i}"))?,
+            TValue::Nil => return Err("cannot index slice/array with nil".into()),
+            other => {
+                return Err(format!(
+                    "cannot index slice/array with type {}",
+                    other.type_name()
+                ));
+            }
+        };
+    }
+    let [lo, hi, max] = bounds;
+    if lo > hi {
+        return Err(format!("invalid slice index: {lo} > {hi}"));
+    }
+    if hi > max {
+        return Err(format!("invalid slice index: {hi} > {max}"));
+    }
+    Ok(match item {
+        TValue::Str(s) => TValue::Str(String::from_utf8_lossy(&s.as_bytes()[lo..hi]).into_owned()),
+        TValue::List(items) => TValue::List(items[lo..hi].to_vec()),
+        _ => TValue::Nil,
+    })
 }
 
 /// Calls function `name` with evaluated `args`. Errors are the messages Go
@@ -369,7 +421,8 @@ pub fn call_function(name: &str, args: Vec<TValue>, ctx: &Expander<'_>) -> FResu
                 _ => ord != Less,
             }))
         }
-        "call" | "slice" => Err(format!("{name} is not supported")),
+        "slice" => slice(a),
+        "call" => Err(format!("{name} is not supported")),
         "query" => {
             let q = want_str(one(name)?)?;
             let Some(run) = ctx.query else {
