@@ -343,6 +343,50 @@ fn test_rules_runs_promtool_unit_tests() {
     let o = promql(&["test", "rules", test.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("FAILED"), "{}", stderr(&o));
+
+    // `--junit` (before or after `rules`, as promtool's kingpin flags go)
+    // writes one suite per file and one case per test group, failures in
+    // the failing group; the exit code and output are unchanged.
+    let junit = dir.join("junit.xml");
+    for args in [
+        ["test", "--junit", junit.to_str().unwrap(), "rules"],
+        ["test", "rules", "--junit", junit.to_str().unwrap()],
+    ] {
+        let mut args = args.to_vec();
+        args.extend([test.to_str().unwrap(), seed]);
+        let j = promql(&args, None);
+        assert_eq!(j.status.code(), Some(1), "{}", stderr(&j));
+        assert_eq!(
+            stderr(&j),
+            stderr(&o) + &stderr(&promql(&["test", "rules", seed], None))
+        );
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        let t = test.to_str().unwrap();
+        assert!(xml.starts_with(&format!("<testsuites><testsuite name=\"{t}\" tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\" timestamp=\"")), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"unnamed#0\"><failure>    alertname: Down, time: 2m, "),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!(
+                "<testsuite name=\"{seed}\" tests=\"7\" failures=\"0\" errors=\"0\""
+            )),
+            "{xml}"
+        );
+        assert!(xml.ends_with("</testsuite></testsuites>"), "{xml}");
+        std::fs::remove_file(&junit).unwrap();
+    }
+    let bad = promql(
+        &["test", "--junit", "/nonexistent-dir/j.xml", "rules", seed],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).starts_with("open /nonexistent-dir/j.xml: "),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(stdout(&bad).is_empty(), "{}", stdout(&bad));
 }
 
 /// `--output json` over the demo data equals the expected files in

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -75,6 +75,10 @@ enum Command {
     },
     /// Run tests, as `promtool test` does.
     Test {
+        /// Also write the results as JUnit XML to this file, as promtool's
+        /// `--junit` does (one test suite per file, one test case per test group).
+        #[arg(long, global = true, value_name = "FILE")]
+        junit: Option<PathBuf>,
         #[command(subcommand)]
         kind: TestKind,
     },
@@ -403,7 +407,7 @@ fn run(command: Command) -> Result<(), Failure> {
             output,
         } => run_labels(&data, name.as_deref(), &matches, output),
         Command::Check { kind } => run_check(kind),
-        Command::Test { kind } => run_test(kind),
+        Command::Test { junit, kind } => run_test(kind, junit.as_deref()),
         Command::Promqltest { files, verbose } => run_promqltest(&files, verbose),
         Command::Fmt { file, features } => {
             let options = features.parse_options().map_err(Failure::Usage)?;
@@ -768,8 +772,9 @@ fn run_check(kind: CheckKind) -> Result<(), Failure> {
     print_report(&report.output, report.exit_code)
 }
 
-/// Runs `test rules` and prints promtool's output; returns its exit code.
-fn run_test(kind: TestKind) -> Result<(), Failure> {
+/// Runs `test rules` and prints promtool's output (and writes the JUnit XML
+/// file, when asked); returns its exit code.
+fn run_test(kind: TestKind, junit: Option<&Path>) -> Result<(), Failure> {
     let TestKind::Rules {
         files,
         run,
@@ -788,7 +793,21 @@ fn run_test(kind: TestKind) -> Result<(), Failure> {
             .map_err(|e| Failure::Usage(format!("invalid --run pattern: {e}")))?;
     }
     options.load_options.ignore_unknown_fields = ignore_unknown_fields;
+    // The file is created before the tests run, so that a path that cannot
+    // be written fails at once, as promtool's does.
+    let junit_file = junit
+        .map(|path| {
+            std::fs::File::create(path)
+                .map_err(|e| Failure::Input(format!("open {}: {e}", path.display())))
+        })
+        .transpose()?;
     let report = test_files(&files, &options);
+    if let Some(mut file) = junit_file {
+        use std::io::Write;
+        if let Err(e) = file.write_all(report.junit_xml().as_bytes()) {
+            eprintln!("failed to write JUnit XML: {e}");
+        }
+    }
     print_report(&report.output, report.exit_code)
 }
 

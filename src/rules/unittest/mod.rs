@@ -34,6 +34,7 @@
 //! ```
 
 pub mod format;
+pub mod junit;
 pub mod run;
 
 use std::path::Path;
@@ -122,12 +123,39 @@ pub struct FileResult {
     pub errors: Vec<String>,
     /// Warnings (rule-file patterns that matched nothing).
     pub warnings: Vec<String>,
+    /// The test groups that ran (those `--run` selected), in file order,
+    /// each with its failures (which are also in `errors`).
+    pub groups: Vec<GroupResult>,
+    /// The failure that stopped the file before its test groups ran (it
+    /// could not be read or parsed, or `group_eval_order` repeats a name);
+    /// also in `errors`.
+    pub aborted: Option<String>,
+    /// When the file's test groups started (local time), once it was read
+    /// and parsed.
+    pub started: Option<chrono::DateTime<chrono::Local>>,
+}
+
+/// The result of one test group of a file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupResult {
+    /// The group's `name`, or `unnamed#N` for the N-th group (from 0) of a
+    /// file when it has none, as promtool names it.
+    pub name: String,
+    /// Failure messages (empty: the group passed).
+    pub errors: Vec<String>,
 }
 
 impl FileResult {
     /// Whether every test in the file passed.
     pub fn passed(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// Ends the file with a failure before its test groups.
+    fn abort(mut self, error: String) -> Self {
+        self.errors.push(error.clone());
+        self.aborted = Some(error);
+        self
     }
 }
 
@@ -175,10 +203,7 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
     };
     let mut file = match parse_test_file(text) {
         Ok(f) => f,
-        Err(e) => {
-            result.errors.push(e);
-            return result;
-        }
+        Err(e) => return result.abort(e),
     };
     let base = path.parent().unwrap_or(Path::new(""));
     let rule_files = run::resolve_rule_files(base, &file.rule_files, &mut result.warnings);
@@ -186,16 +211,14 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
     if file.evaluation_interval_ms == 0 {
         file.evaluation_interval_ms = 60_000;
     }
+    result.started = Some(chrono::Local::now());
     let mut seen = std::collections::HashSet::new();
     for name in &file.group_eval_order {
         if !seen.insert(name) {
-            result
-                .errors
-                .push(format!("group name repeated in evaluation order: {name}"));
-            return result;
+            return result.abort(format!("group name repeated in evaluation order: {name}"));
         }
     }
-    for tg in &file.tests {
+    for (i, tg) in file.tests.iter().enumerate() {
         if let Some(run) = &options.run {
             if !run.0.is_match(&tg.name) {
                 continue;
@@ -205,9 +228,16 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
         if tg.interval_ms == 0 {
             tg.interval_ms = file.evaluation_interval_ms;
         }
-        result
-            .errors
-            .extend(run::run_test_group(&file, &tg, &rules, options));
+        let errors = run::run_test_group(&file, &tg, &rules, options);
+        result.errors.extend(errors.iter().cloned());
+        result.groups.push(GroupResult {
+            name: if tg.name.is_empty() {
+                format!("unnamed#{i}")
+            } else {
+                tg.name
+            },
+            errors,
+        });
     }
     result
 }
@@ -221,9 +251,9 @@ pub fn test_files<P: AsRef<Path>>(paths: &[P], options: &TestOptions) -> TestRep
             Ok(text) => test_source(path, &text, options),
             Err(e) => FileResult {
                 name: path.display().to_string(),
-                errors: vec![format!("open {}: {}", path.display(), io_text(&e))],
-                warnings: Vec::new(),
-            },
+                ..FileResult::default()
+            }
+            .abort(format!("open {}: {}", path.display(), io_text(&e))),
         };
         report.push(result);
     }
