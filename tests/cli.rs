@@ -389,6 +389,49 @@ fn test_rules_runs_promtool_unit_tests() {
     assert!(stdout(&bad).is_empty(), "{}", stdout(&bad));
 }
 
+#[test]
+fn test_rules_debug_dumps_every_series() {
+    let dir = std::env::temp_dir().join(format!("promql-cli-debug-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("r.yml"),
+        "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
+    )
+    .unwrap();
+    let test = dir.join("t.yml");
+    std::fs::write(
+        &test,
+        "rule_files: [r.yml]\ntests:\n  - name: one\n    interval: 1m\n    input_series:\n      - series: 'up{job=\"a\",instance=\"x\"}'\n        values: '1 0 1.5'\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 90s\n        exp_samples:\n          - labels: 'job:up:sum{job=\"a\"}'\n            value: 0\n",
+    )
+    .unwrap();
+    let o = promql(&["test", "rules", "--debug", test.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    // The dump covers whole seconds past the last eval_time (90 s -> 1m31s),
+    // left-open as every 3.x range: the samples at 0 s are outside it.
+    assert_eq!(
+        lines[..6],
+        [
+            "DEBUG: Starting test one",
+            "DEBUG: Dump of all data (input_series and rules) at 1m31s:",
+            "{__name__=\"job:up:sum\", job=\"a\"} =>",
+            "0 @[60000]",
+            "{__name__=\"up\", instance=\"x\", job=\"a\"} =>",
+            "0 @[60000]",
+        ],
+        "{err}"
+    );
+    assert!(
+        lines[6].starts_with("DEBUG: Test one finished, took "),
+        "{err}"
+    );
+    assert_eq!(lines.len(), 7, "{err}");
+    // Without --debug, nothing of it.
+    let quiet = promql(&["test", "rules", test.to_str().unwrap()], None);
+    assert!(!stderr(&quiet).contains("DEBUG"), "{}", stderr(&quiet));
+}
+
 /// `--output json` over the demo data equals the expected files in
 /// `testdata/cli/expected/` (compared as parsed JSON).
 #[test]

@@ -188,6 +188,10 @@ enum TestKind {
         /// Experimental PromQL syntax, as Prometheus names it.
         #[arg(long = "enable-feature", value_delimiter = ',')]
         enable_feature: Vec<String>,
+        /// Print when each test group starts and ends, and every series
+        /// (input and rule outputs) at its end, to standard error.
+        #[arg(long)]
+        debug: bool,
     },
 }
 
@@ -780,8 +784,12 @@ fn run_test(kind: TestKind, junit: Option<&Path>) -> Result<(), Failure> {
         run,
         ignore_unknown_fields,
         enable_feature,
+        debug,
     } = kind;
-    let mut options = TestOptions::default();
+    let mut options = TestOptions {
+        debug,
+        ..TestOptions::default()
+    };
     for feature in &enable_feature {
         if !options.enable_feature(feature) {
             return Err(Failure::Usage(format!("unknown feature {feature:?}")));

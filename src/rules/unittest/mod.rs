@@ -58,6 +58,9 @@ pub struct TestOptions {
     pub engine_options: EngineOptions,
     /// Only run test groups whose name matches (promtool's `--run`).
     pub run: Option<RunFilter>,
+    /// promtool's `--debug`: note when each test group starts and ends,
+    /// and dump every series (input and rule outputs) at its end.
+    pub debug: bool,
 }
 
 impl PartialEq for RunFilter {
@@ -77,6 +80,7 @@ impl Default for TestOptions {
                 ..EngineOptions::default()
             },
             run: None,
+            debug: false,
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct FileResult {
     /// When the file's test groups started (local time), once it was read
     /// and parsed.
     pub started: Option<chrono::DateTime<chrono::Local>>,
+    /// With [`TestOptions::debug`]: the `DEBUG:` lines for standard error.
+    pub debug: Vec<String>,
 }
 
 /// The result of one test group of a file.
@@ -228,16 +234,25 @@ pub fn test_source(path: &Path, text: &str, options: &TestOptions) -> FileResult
         if tg.interval_ms == 0 {
             tg.interval_ms = file.evaluation_interval_ms;
         }
-        let errors = run::run_test_group(&file, &tg, &rules, options);
+        let name = if tg.name.is_empty() {
+            format!("unnamed#{i}")
+        } else {
+            tg.name.clone()
+        };
+        let started = std::time::Instant::now();
+        if options.debug {
+            result.debug.push(format!("DEBUG: Starting test {name}"));
+        }
+        let errors = run::run_test_group(&file, &tg, &rules, options, &mut result.debug);
+        if options.debug {
+            let took = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+            result.debug.push(format!(
+                "DEBUG: Test {name} finished, took {}",
+                crate::rules::template::value::format_go_duration(took)
+            ));
+        }
         result.errors.extend(errors.iter().cloned());
-        result.groups.push(GroupResult {
-            name: if tg.name.is_empty() {
-                format!("unnamed#{i}")
-            } else {
-                tg.name
-            },
-            errors,
-        });
+        result.groups.push(GroupResult { name, errors });
     }
     result
 }
@@ -275,7 +290,7 @@ impl TestReport {
             Stream::Stdout,
             format!("Unit Testing:  {}", result.name),
         ));
-        for w in &result.warnings {
+        for w in result.warnings.iter().chain(&result.debug) {
             self.output.push(line(Stream::Stderr, w.clone()));
         }
         if result.passed() {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::Engine;
-use crate::model::float_format::format_go_e;
+use crate::model::float_format::{format_go_e, format_go_f};
 
 use crate::model::{Labels, SampleValue};
 use crate::promqltest::tsdb_hints::ChunkState;
@@ -225,12 +225,15 @@ impl LoadedRules {
     }
 }
 
-/// Runs one test group; returns its failure messages (empty: passed).
+/// Runs one test group; returns its failure messages (empty: passed). With
+/// [`TestOptions::debug`], a group that runs to its end adds promtool's dump
+/// of every series to `debug`.
 pub fn run_test_group(
     file: &TestFile,
     tg: &TestGroup,
     rules: &LoadedRules,
     options: &TestOptions,
+    debug: &mut Vec<String>,
 ) -> Vec<String> {
     let eval_interval = file.evaluation_interval_ms;
     let mut storage = MemoryStorage::new();
@@ -492,5 +495,61 @@ pub fn run_test_group(
             ));
         }
     }
+    if options.debug {
+        debug.extend(dump_all(&engine, &storage, mint, max_eval));
+    }
     errs
+}
+
+/// promtool's `--debug` dump: every series (input and rule outputs) from the
+/// group's start to past its last `eval_time`, as Go prints a matrix.
+fn dump_all(engine: &Engine, storage: &MemoryStorage, mint: i64, max_eval: i64) -> Vec<String> {
+    // Whole seconds past the last eval_time: a range cannot be fractional.
+    let span_ms = max_eval
+        .div_euclid(1000)
+        .saturating_add(1)
+        .saturating_mul(1000);
+    let span = format_go_duration(span_ms.saturating_mul(1_000_000));
+    let text = format!("{{__name__=~\".+\"}}[{span}]");
+    let expr = match crate::parser::parse(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            return vec![format!(
+                "DEBUG: Failed querying, expr: {}, err: {e}",
+                go_quote(&text)
+            )];
+        }
+    };
+    match engine.instant(storage, &expr, mint.saturating_add(span_ms)) {
+        Ok(result) => match result.value {
+            crate::model::Value::Matrix(series) => vec![
+                format!("DEBUG: Dump of all data (input_series and rules) at {span}:"),
+                series
+                    .iter()
+                    .map(series_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ],
+            other => vec![format!("DEBUG: Got unexpected type {}", other.value_type())],
+        },
+        Err(e) => vec![format!(
+            "DEBUG: Failed query exec, expr: {}, err: {e}",
+            go_quote(&text)
+        )],
+    }
+}
+
+/// Go's `promql.Series.String()`: the labels, ` =>`, then one `value @[ms]`
+/// line per float point and per histogram point.
+fn series_string(s: &crate::model::Series) -> String {
+    let floats = s
+        .floats
+        .iter()
+        .map(|p| format!("{} @[{}]", format_go_f(p.v), p.t));
+    let hists = s
+        .histograms
+        .iter()
+        .map(|p| format!("{} @[{}]", p.h.go_string(), p.t));
+    let points: Vec<String> = floats.chain(hists).collect();
+    format!("{} =>\n{}", labels_string(&s.labels), points.join("\n"))
 }
