@@ -1,6 +1,6 @@
 //! Go's `strconv.Quote`, which Prometheus uses to print strings and label
 //! names and values: one implementation for the printer, label sets and
-//! messages.
+//! messages; and the entities Go's HTML and XML escapers share.
 
 use std::fmt::{self, Write};
 
@@ -11,6 +11,21 @@ pub fn write_go_quoted(w: &mut dyn Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
     write_escaped(w, s, '"')?;
     w.write_char('"')
+}
+
+/// The entity Go writes for one of the five markup characters, in
+/// `text/template`'s `html` and in `encoding/xml` alike: numeric for the
+/// quotes (`&#34;`, `&#39;`), named for `&`, `<` and `>`; `None` for any
+/// other character.
+pub fn go_markup_entity(c: char) -> Option<&'static str> {
+    match c {
+        '"' => Some("&#34;"),
+        '\'' => Some("&#39;"),
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        _ => None,
+    }
 }
 
 /// `s` quoted as Go's `strconv.Quote` (and `%q`) does.

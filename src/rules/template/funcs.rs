@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::exec::Expander;
 use super::gofmt::{format_g_prec, sprint, sprintf, sprintln};
 use super::value::TValue;
+use crate::model::quote::go_markup_entity;
 
 type FResult = Result<TValue, String>;
 
@@ -215,14 +216,10 @@ fn title(s: &str) -> String {
 fn html_escape(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
+        match (c, go_markup_entity(c)) {
+            (_, Some(entity)) => out.push_str(entity),
+            ('\0', None) => out.push('\u{FFFD}'),
+            (c, None) => out.push(c),
         }
     }
     out

@@ -12,6 +12,7 @@
 //! as character references; characters XML cannot hold as U+FFFD).
 
 use super::{FileResult, TestReport};
+use crate::model::quote::go_markup_entity;
 
 impl TestReport {
     /// The report as JUnit XML, byte for byte as promtool writes it.
@@ -81,17 +82,13 @@ fn element(out: &mut String, tag: &str, text: &str) {
 /// and character data.
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
+        match (c, go_markup_entity(c)) {
+            (_, Some(entity)) => out.push_str(entity),
+            ('\t', None) => out.push_str("&#x9;"),
+            ('\n', None) => out.push_str("&#xA;"),
+            ('\r', None) => out.push_str("&#xD;"),
+            (c, None) if is_xml_char(c) => out.push(c),
+            (_, None) => out.push('\u{FFFD}'),
         }
     }
 }
