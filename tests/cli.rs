@@ -317,6 +317,17 @@ fn table_output_over_demo_data() {
     insta::assert_snapshot!("table_range", stdout(&range));
 }
 
+/// Writes a rule file `r.yml` and a unit-test file `t.yml` into a fresh
+/// temporary directory named by `tag`; returns the test file's path.
+fn unit_test_files(tag: &str, rules: &str, tests: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("promql-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("r.yml"), rules).unwrap();
+    let test = dir.join("t.yml");
+    std::fs::write(&test, tests).unwrap();
+    test
+}
+
 #[test]
 fn test_rules_runs_promtool_unit_tests() {
     let seed = concat!(
@@ -327,19 +338,12 @@ fn test_rules_runs_promtool_unit_tests() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("SUCCESS"), "{}", stdout(&o));
 
-    let dir = std::env::temp_dir().join(format!("promql-cli-ut-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("r.yml"),
+    let test = unit_test_files(
+        "ut",
         "groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n",
-    )
-    .unwrap();
-    let test = dir.join("t.yml");
-    std::fs::write(
-        &test,
         "rule_files: [r.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"a\"}'\n        values: '1 1 1'\n    alert_rule_test:\n      - eval_time: 2m\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: a}\n",
-    )
-    .unwrap();
+    );
+    let dir = test.parent().unwrap().to_path_buf();
     let o = promql(&["test", "rules", test.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("FAILED"), "{}", stderr(&o));
@@ -391,19 +395,11 @@ fn test_rules_runs_promtool_unit_tests() {
 
 #[test]
 fn test_rules_debug_dumps_every_series() {
-    let dir = std::env::temp_dir().join(format!("promql-cli-debug-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("r.yml"),
+    let test = unit_test_files(
+        "debug",
         "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
-    )
-    .unwrap();
-    let test = dir.join("t.yml");
-    std::fs::write(
-        &test,
         "rule_files: [r.yml]\ntests:\n  - name: one\n    interval: 1m\n    input_series:\n      - series: 'up{job=\"a\",instance=\"x\"}'\n        values: '1 0 1.5'\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 90s\n        exp_samples:\n          - labels: 'job:up:sum{job=\"a\"}'\n            value: 0\n",
-    )
-    .unwrap();
+    );
     let o = promql(&["test", "rules", "--debug", test.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let err = stderr(&o);
