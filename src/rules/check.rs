@@ -220,7 +220,7 @@ pub fn check_stdin_text(text: &str, options: &CheckOptions) -> CheckReport {
 }
 
 /// The error as Go's `os.ReadFile` words it (`open F: no such file or directory`).
-fn io_message(name: &str, error: &std::io::Error) -> String {
+pub(crate) fn io_message(name: &str, error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::NotFound => format!("open {name}: no such file or directory"),
         std::io::ErrorKind::PermissionDenied => format!("open {name}: permission denied"),

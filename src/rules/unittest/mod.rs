@@ -264,22 +264,19 @@ pub fn test_files<P: AsRef<Path>>(paths: &[P], options: &TestOptions) -> TestRep
         let path = path.as_ref();
         let result = match std::fs::read_to_string(path) {
             Ok(text) => test_source(path, &text, options),
-            Err(e) => FileResult {
-                name: path.display().to_string(),
-                ..FileResult::default()
+            Err(e) => {
+                let name = path.display().to_string();
+                let error = crate::rules::check::io_message(&name, &e);
+                FileResult {
+                    name,
+                    ..FileResult::default()
+                }
+                .abort(error)
             }
-            .abort(format!("open {}: {}", path.display(), io_text(&e))),
         };
         report.push(result);
     }
     report
-}
-
-fn io_text(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        _ => e.to_string(),
-    }
 }
 
 impl TestReport {
