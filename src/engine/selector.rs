@@ -99,24 +99,45 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
         ahead += floats[ahead..].iter().take_while(|p| p.t <= read).count();
         let latest = ahead.checked_sub(1);
         if let Some(i) = latest
-            && let Some(run) = run_from(floats, i, interval, count - k, read, back)
-            && run.steps >= MIN_RUN
+            && let Some(start) = RunStart::at(floats, i, interval, read, back)
         {
             // Steps and samples move by the same interval. (The shift may
             // wrap where the offset and lookback are huge; the step times
-            // it gives do not.) Samples that lie on the steps, one per
-            // step, are copied as they are.
-            let picked = &floats[i..i + run.samples];
-            match (ts.wrapping_sub(floats[i].t), run.stride) {
-                (0, 1) => out.extend_from_slice(picked),
-                (shift, stride) => out.extend(picked.iter().step_by(stride).map(|p| FPoint {
-                    t: p.t.wrapping_add(shift),
-                    v: p.v,
-                })),
+            // it gives do not.)
+            let shift = ts.wrapping_sub(floats[i].t);
+            let limit = start.stride.saturating_mul(count - k - 1).saturating_add(1);
+            let base = out.len();
+            let run = if start.stride == 1 {
+                // Samples that lie on the steps, one per step, are copied
+                // as they are measured: one pass over memory instead of a
+                // pass to measure and one to copy. The copy is cut back
+                // to the run below.
+                let regular = copy_regular_run(&floats[i..], limit, start.spacing, out);
+                start.run(floats, i, regular, read)
+            } else {
+                let regular = regular_run(&floats[i..], limit, start.spacing);
+                start.run(floats, i, regular, read)
+            };
+            if run.steps >= MIN_RUN {
+                if run.stride == 1 {
+                    out.truncate(base + run.samples);
+                    if shift != 0 {
+                        out[base..]
+                            .iter_mut()
+                            .for_each(|p| p.t = p.t.wrapping_add(shift));
+                    }
+                } else {
+                    let picked = &floats[i..i + run.samples];
+                    out.extend(picked.iter().step_by(run.stride).map(|p| FPoint {
+                        t: p.t.wrapping_add(shift),
+                        v: p.v,
+                    }));
+                }
+                k += run.steps;
+                ahead = i + run.samples;
+                continue;
             }
-            k += run.steps;
-            ahead = i + run.samples;
-            continue;
+            out.truncate(base);
         }
         let steps = StepGrid {
             first: ts,
@@ -129,7 +150,7 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
     }
 }
 
-/// Steps that read samples at a fixed stride: see [`run_from`].
+/// Steps that read samples at a fixed stride: see [`RunStart::run`].
 #[derive(Clone, Copy, Debug)]
 struct Run {
     /// Number of steps.
@@ -141,76 +162,111 @@ struct Run {
     samples: usize,
 }
 
-/// The steps that, from one reading at `read` with sample `i` the latest
-/// at or before it, read every `stride`-th sample from `i` on (at most
-/// `steps` of them), where the samples come `interval / stride` apart;
-/// `None` when sample `i` is stale, older than `back` or not followed by a
-/// sample at such a spacing.
-///
-/// Samples `i..i + samples` are equally spaced and not stale: step `j` of
-/// the run reads sample `i + stride * j`, which lies as far behind its
-/// read time as sample `i` lies behind `read` (inside the lookback), while
-/// the sample after it lies after that read time (as sample `i + 1` lies
-/// after `read`). The sample after the run may come sooner than the
-/// spacing: then it, not the run's last, is the latest at the run's last
-/// step, which is left out.
-fn run_from(
-    floats: &[FPoint],
-    i: usize,
-    interval: i64,
-    steps: usize,
-    read: i64,
-    back: i64,
-) -> Option<Run> {
-    let p = floats[i];
-    let spacing = floats.get(i + 1)?.t.wrapping_sub(p.t);
-    if spacing <= 0 || interval % spacing != 0 || p.t <= read - back || is_stale_nan(p.v) {
-        return None;
+/// A sample that may start a run of steps: the latest at or before a
+/// step's read time, followed by samples at a spacing that divides the
+/// steps' interval.
+#[derive(Clone, Copy, Debug)]
+struct RunStart {
+    /// Milliseconds between the sample and the next.
+    spacing: i64,
+    /// Samples per step: the interval over the spacing.
+    stride: usize,
+}
+
+impl RunStart {
+    /// Sample `i`, the latest at or before `read`, as the start of a run;
+    /// `None` when it is stale, older than `back` or not followed by a
+    /// sample at a spacing that divides `interval`.
+    fn at(floats: &[FPoint], i: usize, interval: i64, read: i64, back: i64) -> Option<Self> {
+        let p = floats[i];
+        let spacing = floats.get(i + 1)?.t.wrapping_sub(p.t);
+        if spacing <= 0 || interval % spacing != 0 || p.t <= read - back || is_stale_nan(p.v) {
+            return None;
+        }
+        let stride = usize::try_from(interval / spacing).ok()?;
+        Some(RunStart { spacing, stride })
     }
-    let stride = usize::try_from(interval / spacing).ok()?;
-    let limit = stride.saturating_mul(steps - 1).saturating_add(1);
-    let regular = regular_run(&floats[i..], limit, spacing);
-    let mut steps = (regular - 1) / stride + 1;
-    let last = stride * (steps - 1);
-    if last + 1 == regular
-        && let Some(after) = floats.get(i + regular)
-        && after.t <= read + (steps as i64 - 1) * interval
-    {
-        steps -= 1;
+
+    /// The steps that, from the reading at `read`, read every `stride`-th
+    /// sample from `i` on, where `floats[i..i + regular]` are equally
+    /// spaced and not stale (and `regular` is at most the samples the
+    /// remaining steps can read).
+    ///
+    /// Step `j` of the run reads sample `i + stride * j`, which lies as far
+    /// behind its read time as sample `i` lies behind `read` (inside the
+    /// lookback), while the sample after it lies after that read time (as
+    /// sample `i + 1` lies after `read`). The sample after the run may come
+    /// sooner than the spacing: then it, not the run's last, is the latest
+    /// at the run's last step, which is left out.
+    fn run(self, floats: &[FPoint], i: usize, regular: usize, read: i64) -> Run {
+        let stride = self.stride;
+        let interval = self.spacing.wrapping_mul(stride as i64);
+        let mut steps = (regular - 1) / stride + 1;
+        let last = stride * (steps - 1);
+        if last + 1 == regular
+            && let Some(after) = floats.get(i + regular)
+            && after.t <= read + (steps as i64 - 1) * interval
+        {
+            steps -= 1;
+        }
+        Run {
+            steps,
+            stride,
+            samples: stride * steps.saturating_sub(1) + 1,
+        }
     }
-    Some(Run {
-        steps,
-        stride,
-        samples: stride * steps.saturating_sub(1) + 1,
-    })
 }
 
 /// How many of the first `limit` of `floats` (at least the first) follow
-/// each other `spacing` apart without a stale marker. Blocks of eight
-/// are tested without a branch per sample.
+/// each other `spacing` apart without a stale marker.
 fn regular_run(floats: &[FPoint], limit: usize, spacing: i64) -> usize {
     let floats = &floats[..limit.min(floats.len())];
-    let follows = |w: &[FPoint]| w[1].t.wrapping_sub(w[0].t) == spacing && !is_stale_nan(w[1].v);
+    1 + regular_prefix(&floats[1..], floats[0].t, spacing)
+}
+
+/// [`regular_run`], copying the samples it counts to `out` as it goes.
+/// Blocks are copied before they are tested, so that memory is read once
+/// for both; the part of the last block after the run is then dropped.
+fn copy_regular_run(floats: &[FPoint], limit: usize, spacing: i64, out: &mut Vec<FPoint>) -> usize {
+    const BLOCK: usize = 32;
+    let floats = &floats[..limit.min(floats.len())];
+    let base = out.len();
+    out.push(floats[0]);
     let mut run = 1;
-    // The eight samples after sample `run - 1`, each a further spacing on.
-    while let Some(block) = floats.get(run..run + 8)
-        && let Ok(block) = <&[FPoint; 8]>::try_from(block)
-        && {
-            let last = floats[run - 1].t;
-            let due = |j: usize| last.wrapping_add(spacing.wrapping_mul(j as i64 + 1));
-            (0..8).fold(true, |all, j| {
-                all & (block[j].t == due(j)) & !is_stale_nan(block[j].v)
-            })
+    for block in floats[1..].chunks(BLOCK) {
+        out.extend_from_slice(block);
+        let good = regular_prefix(block, floats[run - 1].t, spacing);
+        run += good;
+        if good < block.len() {
+            break;
         }
-    {
-        run += 8;
     }
-    while let Some(w) = floats.get(run - 1..=run)
-        && follows(w)
-    {
-        run += 1;
-    }
+    out.truncate(base + run);
     run
+}
+
+/// How many of the first of `floats` follow `prev` (the time of the
+/// sample before them) and each other `spacing` apart without a stale
+/// marker. Blocks of eight are tested without a branch per sample.
+fn regular_prefix(floats: &[FPoint], prev: i64, spacing: i64) -> usize {
+    let due = |j: usize| prev.wrapping_add(spacing.wrapping_mul(j as i64 + 1));
+    let on_time = |j: usize, p: &FPoint| (p.t == due(j)) & !is_stale_nan(p.v);
+    let mut good = 0;
+    for block in floats.chunks_exact(8) {
+        let all = block
+            .iter()
+            .enumerate()
+            .fold(true, |all, (j, p)| all & on_time(good + j, p));
+        if !all {
+            break;
+        }
+        good += 8;
+    }
+    good + floats[good..]
+        .iter()
+        .enumerate()
+        .take_while(|&(j, p)| on_time(good + j, p))
+        .count()
 }
 
 /// A series with its samples, stale markers removed, ready for windowing.
@@ -292,13 +348,19 @@ impl Ev<'_, '_> {
         }
         let lb = self.lookback();
         let mut out = Vec::with_capacity(series.len());
-        for s in &series {
+        for s in series {
             self.tick()?;
-            let mut ss = ESeries::new(s.labels.clone(), false);
-            if s.histograms.is_empty() {
+            // The selection is consumed: its label sets move to the result.
+            let SelectedSeries {
+                labels,
+                floats,
+                histograms,
+            } = s;
+            let mut ss = ESeries::new(labels, false);
+            if histograms.is_empty() {
                 // Floats only: the steps move forward, and so does the
                 // latest sample at or before each; follow it with a cursor.
-                let floats: &[FPoint] = &s.floats;
+                let floats: &[FPoint] = &floats;
                 // One look at the clock per series: the loop below does
                 // a bounded amount of work per step.
                 self.tick_by(self.num_steps())?;
@@ -319,7 +381,7 @@ impl Ev<'_, '_> {
                 for ts in self.steps() {
                     self.tick()?;
                     let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                    if let Some((_, f, h)) = lookup(&s.floats, &s.histograms, r, lb) {
+                    if let Some((_, f, h)) = lookup(&floats, &histograms, r, lb) {
                         let n = h.as_deref().map_or(1, hist_samples);
                         self.add_samples(n)?;
                         self.count_read(n);

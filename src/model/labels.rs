@@ -7,7 +7,7 @@ use std::sync::Arc;
 pub const METRIC_NAME: &str = "__name__";
 
 /// One label: a name and a value. Names may be any UTF-8 string (Prometheus 3.x).
-#[derive(Clone, Debug, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Eq)]
 pub struct Label {
     /// The label name.
     pub name: Arc<str>,
@@ -21,6 +21,27 @@ impl PartialEq for Label {
     fn eq(&self, other: &Self) -> bool {
         let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
         same(&self.name, &other.name) && same(&self.value, &other.value)
+    }
+}
+
+/// Orders by name, then value, as strings; as with equality, a string
+/// shared by both labels compares equal without being read.
+impl Ord for Label {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let by = |a: &Arc<str>, b: &Arc<str>| {
+            if Arc::ptr_eq(a, b) {
+                std::cmp::Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        };
+        by(&self.name, &other.name).then_with(|| by(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
