@@ -107,31 +107,17 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
             let shift = ts.wrapping_sub(floats[i].t);
             let limit = start.stride.saturating_mul(count - k - 1).saturating_add(1);
             let base = out.len();
-            let run = if start.stride == 1 {
-                // Samples that lie on the steps, one per step, are copied
-                // as they are measured: one pass over memory instead of a
-                // pass to measure and one to copy. The copy is cut back
-                // to the run below.
-                let regular = copy_regular_run(&floats[i..], limit, start.spacing, out);
-                start.run(floats, i, regular, read)
-            } else {
-                let regular = regular_run(&floats[i..], limit, start.spacing);
-                start.run(floats, i, regular, read)
-            };
+            // The run's samples are copied as they are measured (one pass
+            // over memory instead of a pass to measure and one to copy),
+            // then cut back to its steps.
+            let regular = copy_regular_run(&floats[i..], limit, start, out);
+            let run = start.run(floats, i, regular, read);
             if run.steps >= MIN_RUN {
-                if run.stride == 1 {
-                    out.truncate(base + run.samples);
-                    if shift != 0 {
-                        out[base..]
-                            .iter_mut()
-                            .for_each(|p| p.t = p.t.wrapping_add(shift));
-                    }
-                } else {
-                    let picked = &floats[i..i + run.samples];
-                    out.extend(picked.iter().step_by(run.stride).map(|p| FPoint {
-                        t: p.t.wrapping_add(shift),
-                        v: p.v,
-                    }));
+                out.truncate(base + run.steps);
+                if shift != 0 {
+                    out[base..]
+                        .iter_mut()
+                        .for_each(|p| p.t = p.t.wrapping_add(shift));
                 }
                 k += run.steps;
                 ahead = i + run.samples;
@@ -155,9 +141,6 @@ fn latest_at_grid_steps(floats: &[FPoint], grid: StepGrid, out: &mut Vec<FPoint>
 struct Run {
     /// Number of steps.
     steps: usize,
-    /// How far apart (in samples) the samples of consecutive steps lie:
-    /// 1 for consecutive samples.
-    stride: usize,
     /// Samples from the first read to the last read, both included.
     samples: usize,
 }
@@ -211,37 +194,47 @@ impl RunStart {
         }
         Run {
             steps,
-            stride,
             samples: stride * steps.saturating_sub(1) + 1,
         }
     }
 }
 
 /// How many of the first `limit` of `floats` (at least the first) follow
-/// each other `spacing` apart without a stale marker.
-fn regular_run(floats: &[FPoint], limit: usize, spacing: i64) -> usize {
-    let floats = &floats[..limit.min(floats.len())];
-    1 + regular_prefix(&floats[1..], floats[0].t, spacing)
-}
-
-/// [`regular_run`], copying the samples it counts to `out` as it goes.
-/// Blocks are copied before they are tested, so that memory is read once
-/// for both; the part of the last block after the run is then dropped.
-fn copy_regular_run(floats: &[FPoint], limit: usize, spacing: i64, out: &mut Vec<FPoint>) -> usize {
+/// each other `start.spacing` apart without a stale marker; every
+/// `start.stride`-th of them, from the first, is appended to `out`.
+///
+/// Blocks are copied as they are tested, so that memory is read once for
+/// both; consecutive samples (stride 1) are copied before they are tested
+/// and the part of the last block after the run is then dropped.
+fn copy_regular_run(
+    floats: &[FPoint],
+    limit: usize,
+    start: RunStart,
+    out: &mut Vec<FPoint>,
+) -> usize {
     const BLOCK: usize = 32;
+    let (spacing, stride) = (start.spacing, start.stride);
     let floats = &floats[..limit.min(floats.len())];
     let base = out.len();
     out.push(floats[0]);
     let mut run = 1;
     for block in floats[1..].chunks(BLOCK) {
-        out.extend_from_slice(block);
+        if stride == 1 {
+            out.extend_from_slice(block);
+        }
         let good = regular_prefix(block, floats[run - 1].t, spacing);
+        if stride > 1 {
+            let picked = floats.get(run.next_multiple_of(stride)..run + good);
+            out.extend(picked.unwrap_or_default().iter().step_by(stride));
+        }
         run += good;
         if good < block.len() {
             break;
         }
     }
-    out.truncate(base + run);
+    if stride == 1 {
+        out.truncate(base + run);
+    }
     run
 }
 
