@@ -518,6 +518,9 @@ fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -
     if keys.is_sorted() {
         return items;
     }
+    // Collected into a vector of the final size: a `filter_map` gives no
+    // exact length, and growing by doubling would copy every item again.
+    let mut sorted = Vec::with_capacity(items.len());
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     let mut take = |i: usize| slots.get_mut(i).and_then(Option::take);
     let dense = keys.len().saturating_mul(8) >= rank_count;
@@ -528,10 +531,12 @@ fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -
                 *slot = i;
             }
         }
-        return by_rank.into_iter().filter_map(take).collect();
+        sorted.extend(by_rank.into_iter().filter_map(take));
+    } else {
+        keys.sort_unstable();
+        sorted.extend(keys.into_iter().filter_map(|(_, i)| take(i)));
     }
-    keys.sort_unstable();
-    keys.into_iter().filter_map(|(_, i)| take(i)).collect()
+    sorted
 }
 
 /// The sample count in an XOR chunk's header.
