@@ -22,13 +22,18 @@
 //! values, `deriv` of a constant); and `rate` over a
 //! subquery whose series starts inside the window extrapolates towards
 //! zero differently (3.x limits the extrapolation to the zero point only
-//! after the threshold test, 2.x before it). Expect a few per thousand
-//! queries, each to be looked at. With 2,000 queries for each of the
-//! seeds 1-24 (96,000 cases), 95,941 agreed and each of the other 59 fell
-//! into one of these kinds, one of each kind checked by hand (for example
-//! `ceil`, `floor` and `%` over an `avg` or `sum` whose last bits differ:
-//! 3.x sums with compensation; earlier versions of this generator: the
-//! same, plus the kinds it now leaves out).
+//! after the threshold test, 2.x before it). A last-bit difference can
+//! also come from the math library: Go's `math.Exp` is not correctly
+//! rounded (`exp(-0.159887378)`: Go gives 0.8522397645083897, we give the
+//! nearer 0.8522397645083896), which `%` of a large value amplifies; 3.x
+//! uses the same Go function, so this one is a difference from 3.x too,
+//! left alone (matching it would mean reproducing Go's algorithm). Expect a
+//! few per thousand queries, each to be looked at. With 2,000 queries for
+//! each of the seeds 1-28 (112,000 cases), 111,932 agreed and each of the
+//! other 68 fell into one of these kinds, one of each kind checked by hand
+//! (for example `ceil`, `floor` and `%` over an `avg` or `sum` whose last
+//! bits differ: 3.x sums with compensation; earlier versions of this
+//! generator: the same, plus the kinds it now leaves out).
 
 use super::generated::RANGE_FUNCTIONS;
 
