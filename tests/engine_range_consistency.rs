@@ -41,6 +41,11 @@ const QUERIES: &[&str] = &[
     "rate(a[45s])",
     "increase(a[1m] offset 15s)",
     "rate(c[30s]) * on (job, inst) group_left a",
+    // Sliding extremes with ties, NaNs and gaps, for their dedicated step
+    // loop (`@` takes the saturating steps).
+    "max_over_time(a[45s])",
+    "min_over_time(a[1m] offset 15s)",
+    "max_over_time(c[30s] @ 90)",
 ];
 
 #[derive(Debug, Clone)]

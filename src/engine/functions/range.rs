@@ -216,6 +216,15 @@ impl RangeCall<'_> {
         let (mut flo_stride, mut fhi_stride) = (0usize, 0usize);
         let mut last_window = 0usize;
         let shapes = ShapeMemo::default();
+        // `max_over_time` and friends over floats keep their candidates
+        // from one window to the next instead of rescanning it (a single
+        // window is scanned: there is nothing to keep).
+        let sliding = ev.num_steps() > 1 && hists_all.is_empty();
+        let mut extreme = if sliding && !self.anchored && !self.smoothed {
+            SlidingExtreme::new(self.func)
+        } else {
+            None
+        };
         if self.func.is_counter_rate()
             && hists_all.is_empty()
             && s.float_sts.is_empty()
@@ -230,16 +239,12 @@ impl RangeCall<'_> {
             } else {
                 self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss.floats)?
             };
+        } else if let Some(extreme) = &mut extreme {
+            let mut points = std::mem::take(&mut ss.floats).into_vec();
+            let last = self.sliding_extreme(ev, floats_all, extreme, &mut points);
+            ss.floats = Points::from_vec(points);
+            last_window = last?;
         } else {
-            // `max_over_time` and friends over floats keep their candidates
-            // from one window to the next instead of rescanning it (a single
-            // window is scanned: there is nothing to keep).
-            let sliding = ev.num_steps() > 1 && hists_all.is_empty();
-            let mut extreme = if sliding && !self.anchored && !self.smoothed {
-                SlidingExtreme::new(self.func)
-            } else {
-                None
-            };
             for (step, ts) in ev.steps().enumerate() {
                 ev.tick()?;
                 let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
@@ -275,18 +280,6 @@ impl RangeCall<'_> {
                 // counts its buffered window), on top of the results so far.
                 last_window = floats.len() + hpoint_samples(hists);
                 ev.hold_briefly(last_window)?;
-                if let Some(extreme) = &mut extreme {
-                    if let Some(i) = extreme.advance(floats_all, flo, fhi) {
-                        let p = floats_all[i];
-                        let v = if self.func.is_ts_of() {
-                            p.t as f64 / 1000.0
-                        } else {
-                            p.v
-                        };
-                        ss.floats.push(FPoint { t: ts, v });
-                    }
-                    continue;
-                }
                 for (i, a) in self.scalar_args.iter().enumerate() {
                     step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
                 }
@@ -342,6 +335,71 @@ impl RangeCall<'_> {
             );
         }
         Ok(Some(ss))
+    }
+
+    /// The steps of `max_over_time`, `min_over_time` and their `ts_of_`
+    /// forms over float samples without extended windows: the general step
+    /// loop with everything that cannot apply left out, the candidates kept
+    /// from one window to the next by `extreme`. Returns the size of the
+    /// last window.
+    // Not inlined: `series` keeps the inlining budget its general loop needs.
+    #[inline(never)]
+    fn sliding_extreme(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        extreme: &mut SlidingExtreme,
+        out: &mut Vec<FPoint>,
+    ) -> Result<usize, EvalError> {
+        match ev.plain_steps(self.at, self.offset, self.range) {
+            Some(steps) => self.sliding_extreme_over(ev, floats, extreme, out, steps),
+            None => {
+                let steps = ev.saturating_steps(self.at, self.offset, self.range);
+                self.sliding_extreme_over(ev, floats, extreme, out, steps)
+            }
+        }
+    }
+
+    /// [`Self::sliding_extreme`] over the given windows.
+    fn sliding_extreme_over(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        extreme: &mut SlidingExtreme,
+        out: &mut Vec<FPoint>,
+        steps: impl Iterator<Item = (i64, i64, i64)>,
+    ) -> Result<usize, EvalError> {
+        let ts_of = self.func.is_ts_of();
+        let (mut lo, mut hi) = (0usize, 0usize);
+        // How far each bound moved at the last step (see `first_after`).
+        let (mut lo_stride, mut hi_stride) = (0usize, 0usize);
+        // One look at the clock per series (each step does a bounded amount
+        // of work, and the windows walk each sample once).
+        ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
+        // The largest window: what the steps held in memory at most, on top
+        // of what is held (which does not change during the loop).
+        let (mut largest, mut last_window) = (0usize, 0usize);
+        for (ts, range_end, range_start) in steps {
+            let next_lo = first_after(floats, lo, lo_stride, range_start);
+            lo_stride = next_lo - lo;
+            lo = next_lo;
+            let from = hi.max(lo);
+            hi = first_after(floats, from, hi_stride, range_end);
+            hi_stride = hi - from;
+            let n = hi - lo;
+            if n == 0 {
+                continue;
+            }
+            last_window = n;
+            largest = largest.max(n);
+            if let Some(i) = extreme.advance(floats, lo, hi) {
+                let p = floats[i];
+                let v = if ts_of { p.t as f64 / 1000.0 } else { p.v };
+                out.push(FPoint { t: ts, v });
+            }
+        }
+        ev.hold_briefly(largest)?;
+        Ok(last_window)
     }
 
     /// The steps of `rate` or `increase` over float samples without start

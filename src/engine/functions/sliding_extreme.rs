@@ -13,8 +13,6 @@
 //! - when every value is NaN, the last one (the scan replaces a NaN best
 //!   with whatever comes next).
 
-use std::collections::VecDeque;
-
 use super::range_fn::RangeFn;
 use crate::model::FPoint;
 
@@ -27,8 +25,12 @@ pub(crate) struct SlidingExtreme {
     /// Whether a later sample equal to the best replaces it (`ts_of_`).
     later_ties: bool,
     /// Positions of the non-NaN samples that can still be a window's
-    /// answer: from the front, each beats every later one.
-    candidates: VecDeque<usize>,
+    /// answer: from `candidates[head]` on, each beats every later one.
+    /// (A vector with a moving front rather than a ring buffer: positions
+    /// only grow, so it never holds more than the series' samples.)
+    candidates: Vec<usize>,
+    /// The first live entry of `candidates`.
+    head: usize,
     /// Samples before this position have been offered.
     offered: usize,
 }
@@ -46,7 +48,8 @@ impl SlidingExtreme {
         Some(SlidingExtreme {
             max,
             later_ties,
-            candidates: VecDeque::new(),
+            candidates: Vec::new(),
+            head: 0,
             offered: 0,
         })
     }
@@ -64,12 +67,15 @@ impl SlidingExtreme {
     /// Moves to the window `floats[lo..hi]` (both bounds at or after the
     /// previous window's) and returns the position of the sample the scan
     /// would pick, or `None` for an empty window.
-    #[inline]
+    // Always inlined: called once per step, where most steps offer nothing
+    // new, so a call's register saves and restores cost as much as the work.
+    #[inline(always)]
     pub(crate) fn advance(&mut self, floats: &[FPoint], lo: usize, hi: usize) -> Option<usize> {
         let hi = hi.min(floats.len());
         if self.offered < lo {
             // Everything offered so far has left the window.
             self.candidates.clear();
+            self.head = 0;
             self.offered = lo;
         }
         while self.offered < hi {
@@ -79,21 +85,26 @@ impl SlidingExtreme {
             if v.is_nan() {
                 continue;
             }
-            while let Some(&last) = self.candidates.back()
+            while self.candidates.len() > self.head
+                && let Some(&last) = self.candidates.last()
                 && self.displaces(floats[last].v, v)
             {
-                self.candidates.pop_back();
+                self.candidates.pop();
             }
-            self.candidates.push_back(i);
+            self.candidates.push(i);
         }
-        while self.candidates.front().is_some_and(|&first| first < lo) {
-            self.candidates.pop_front();
+        while self
+            .candidates
+            .get(self.head)
+            .is_some_and(|&first| first < lo)
+        {
+            self.head += 1;
         }
         if lo >= hi {
             return None;
         }
         // No candidate: every value in the window is NaN.
-        Some(self.candidates.front().copied().unwrap_or(hi - 1))
+        Some(self.candidates.get(self.head).copied().unwrap_or(hi - 1))
     }
 }
 
