@@ -313,8 +313,11 @@ impl<'a, 'b> Ev<'a, 'b> {
         // entry keeps that label set alive, so the address stays unique).
         let mut by_addr: FastMap<usize, (Labels, usize)> = FastMap::default();
         let mut last: Vec<i64> = Vec::new();
-        let mut vectors: Vec<Vector> = vec![Vec::new(); inputs.len()];
-        let mut idxs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
+        // Each step gathers at most one sample per input series: sized
+        // once, these never regrow (an instant query has one step).
+        let mut vectors: Vec<Vector> = inputs.iter().map(|m| Vec::with_capacity(m.len())).collect();
+        let mut idxs: Vec<Vec<usize>> =
+            inputs.iter().map(|m| Vec::with_capacity(m.len())).collect();
         // The inputs were counted when they were evaluated; they are released
         // when this node's result is complete.
         let inputs_total: usize = inputs.iter().flatten().map(ESeries::samples).sum();
