@@ -211,9 +211,7 @@ impl RangeCall<'_> {
         }
         // The windows only move forward: keep the float window's bounds and
         // advance them instead of searching the whole series at every step.
-        let (mut flo, mut fhi) = (0usize, 0usize);
-        // How far each bound moved at the last step (see `first_after`).
-        let (mut flo_stride, mut fhi_stride) = (0usize, 0usize);
+        let mut fwin = ForwardWindow::default();
         let mut last_window = 0usize;
         let shapes = ShapeMemo::default();
         // `max_over_time` and friends over floats keep their candidates
@@ -259,14 +257,9 @@ impl RangeCall<'_> {
                 } else {
                     (range_start, range_end)
                 };
-                let next_flo = first_after(floats_all, flo, flo_stride, lo);
-                flo_stride = next_flo - flo;
-                flo = next_flo;
-                let from = fhi.max(flo);
-                fhi = first_after(floats_all, from, fhi_stride, hi);
-                fhi_stride = fhi - from;
-                let floats = &floats_all[flo..fhi];
-                let float_sts = s.float_sts.get(flo..fhi).unwrap_or(&[]);
+                let fr = fwin.advance(floats_all, lo, hi);
+                let floats = &floats_all[fr.clone()];
+                let float_sts = s.float_sts.get(fr).unwrap_or(&[]);
                 let (hists, hist_sts) = if hists_all.is_empty() {
                     (&[][..], &[][..])
                 } else {
@@ -370,9 +363,7 @@ impl RangeCall<'_> {
         steps: impl Iterator<Item = (i64, i64, i64)>,
     ) -> Result<usize, EvalError> {
         let ts_of = self.func.is_ts_of();
-        let (mut lo, mut hi) = (0usize, 0usize);
-        // How far each bound moved at the last step (see `first_after`).
-        let (mut lo_stride, mut hi_stride) = (0usize, 0usize);
+        let mut window = ForwardWindow::default();
         // One look at the clock per series (each step does a bounded amount
         // of work, and the windows walk each sample once).
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
@@ -380,12 +371,8 @@ impl RangeCall<'_> {
         // of what is held (which does not change during the loop).
         let (mut largest, mut last_window) = (0usize, 0usize);
         for (ts, range_end, range_start) in steps {
-            let next_lo = first_after(floats, lo, lo_stride, range_start);
-            lo_stride = next_lo - lo;
-            lo = next_lo;
-            let from = hi.max(lo);
-            hi = first_after(floats, from, hi_stride, range_end);
-            hi_stride = hi - from;
+            let std::ops::Range { start: lo, end: hi } =
+                window.advance(floats, range_start, range_end);
             let n = hi - lo;
             if n == 0 {
                 continue;
@@ -617,6 +604,32 @@ struct Worker {
     total: u64,
     read: u64,
     annos: crate::engine::annotations::Annotations,
+}
+
+/// The bounds of windows that only move forward over time-sorted samples:
+/// each is found from the last one's (see [`first_after`]) instead of by a
+/// search of the whole series.
+#[derive(Clone, Copy, Debug, Default)]
+struct ForwardWindow {
+    lo: usize,
+    hi: usize,
+    /// How far each bound moved at the last step.
+    lo_stride: usize,
+    hi_stride: usize,
+}
+
+impl ForwardWindow {
+    /// Moves to the samples in `(start, end]`, neither bound before the
+    /// last window's, and returns their positions.
+    fn advance(&mut self, floats: &[FPoint], start: i64, end: i64) -> std::ops::Range<usize> {
+        let lo = first_after(floats, self.lo, self.lo_stride, start);
+        self.lo_stride = lo - self.lo;
+        self.lo = lo;
+        let from = self.hi.max(lo);
+        self.hi = first_after(floats, from, self.hi_stride, end);
+        self.hi_stride = self.hi - from;
+        lo..self.hi
+    }
 }
 
 /// The first position at or after `from` whose sample is after `bound`,
