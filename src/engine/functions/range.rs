@@ -214,15 +214,6 @@ impl RangeCall<'_> {
         let mut fwin = ForwardWindow::default();
         let mut last_window = 0usize;
         let shapes = ShapeMemo::default();
-        // `max_over_time` and friends over floats keep their candidates
-        // from one window to the next instead of rescanning it (a single
-        // window is scanned: there is nothing to keep).
-        let sliding = ev.num_steps() > 1 && hists_all.is_empty();
-        let mut extreme = if sliding && !self.anchored && !self.smoothed {
-            SlidingExtreme::new(self.func)
-        } else {
-            None
-        };
         if self.func.is_counter_rate()
             && hists_all.is_empty()
             && s.float_sts.is_empty()
@@ -237,9 +228,17 @@ impl RangeCall<'_> {
             } else {
                 self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss.floats)?
             };
-        } else if let Some(extreme) = &mut extreme {
+        } else if ev.num_steps() > 1
+            && hists_all.is_empty()
+            && !self.anchored
+            && !self.smoothed
+            && let Some(mut extreme) = SlidingExtreme::new(self.func)
+        {
+            // `max_over_time` and friends over floats keep their candidates
+            // from one window to the next instead of rescanning it (a single
+            // window is scanned: there is nothing to keep).
             let mut points = std::mem::take(&mut ss.floats).into_vec();
-            let last = self.sliding_extreme(ev, floats_all, extreme, &mut points);
+            let last = self.sliding_extreme(ev, floats_all, &mut extreme, &mut points);
             ss.floats = Points::from_vec(points);
             last_window = last?;
         } else {
