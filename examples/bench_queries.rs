@@ -8,7 +8,8 @@
 //! keeps only the queries or shapes containing `text`; `BENCH_JITTER=ms` moves
 //! each sample up to `ms` milliseconds off the 15 s grid; `BENCH_COLD=1` reads
 //! 96 MiB before every run, so that each run starts with the data out of the
-//! caches, as between Prometheus' runs in `scripts/bench-vs-prometheus`). With
+//! caches, as between Prometheus' runs in `scripts/bench-vs-prometheus`;
+//! `BENCH_COMPRESSED=1` keeps the samples in XOR chunks). With
 //! `BENCH_STDIN=1`
 //! it prints `ready<TAB>memory read bandwidth in bytes per second` once the
 //! data is loaded and then answers one
@@ -32,7 +33,12 @@ fn main() {
     // `BENCH_FILTER` keeps only queries or shapes whose text contains it.
     let filter = std::env::var("BENCH_FILTER").ok();
     let set = data::Mixed::new(series, hours);
-    let mut storage = MemoryStorage::new();
+    // `BENCH_COMPRESSED=1` keeps the samples in XOR chunks.
+    let mut storage = if std::env::var("BENCH_COMPRESSED").is_ok_and(|v| v == "1") {
+        MemoryStorage::compressed()
+    } else {
+        MemoryStorage::new()
+    };
     // `BENCH_JITTER=ms` moves each sample up to that many milliseconds off
     // the 15 s grid, as scrapes are when Prometheus does not align them.
     let jitter: i64 = std::env::var("BENCH_JITTER")

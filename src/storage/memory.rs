@@ -182,9 +182,17 @@ impl MemSeries {
         if self.chunks.is_empty() {
             return Cow::Borrowed(head);
         }
-        let mut out = Vec::new();
         let first = partition_point_from_end(&self.chunks, |c| c.max_t < start);
-        for c in self.chunks[first..].iter().take_while(|c| c.min_t <= end) {
+        let chunks = || self.chunks[first..].iter().take_while(|c| c.min_t <= end);
+        // Sized once from the chunks' sample counts (their first two bytes).
+        let announced: usize = chunks()
+            .map(|c| match *c.data {
+                [hi, lo, ..] => usize::from(u16::from_be_bytes([hi, lo])),
+                _ => 0,
+            })
+            .sum();
+        let mut out = Vec::with_capacity(announced + head.len());
+        for c in chunks() {
             let from = out.len();
             let _ = decode_xor_into(&c.data, &mut out);
             if c.min_t < start || c.max_t > end {

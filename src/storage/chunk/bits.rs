@@ -22,9 +22,19 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// Loads whole bytes while they fit in the register.
+    /// Loads whole bytes while they fit in the register (leaving 56 to 63
+    /// bits in it): eight at a time while that many remain, then one at a
+    /// time.
+    #[inline(always)]
     fn refill(&mut self) {
-        while self.valid <= 56 {
+        if self.valid >= 56 {
+            return;
+        }
+        if self.bytes_ahead() >= 8 {
+            self.refill_word();
+            return;
+        }
+        while self.valid < 56 {
             let Some(&b) = self.bytes.get(self.next) else {
                 return;
             };
@@ -34,6 +44,66 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Whether more bits were taken than the data holds (only
+    /// [`Self::refill_word`] reads past the end, as zeros).
+    #[inline(always)]
+    pub(crate) fn overran(&self) -> bool {
+        self.next * 8 - self.valid as usize > self.bytes.len() * 8
+    }
+
+    /// Bits in the register.
+    #[inline(always)]
+    pub(crate) fn valid(&self) -> u32 {
+        self.valid
+    }
+
+    /// Bytes not yet loaded into the register.
+    #[inline(always)]
+    pub(crate) fn bytes_ahead(&self) -> usize {
+        self.bytes.len().saturating_sub(self.next)
+    }
+
+    /// Tops the register up to 56-63 bits with one eight-byte load. Past
+    /// the end of the data it loads zeros, as if the data went on: a caller
+    /// checks [`Self::overran`] before trusting what it read.
+    #[inline(always)]
+    pub(crate) fn refill_word(&mut self) {
+        let word = match self.bytes.get(self.next..) {
+            Some(ahead) => match ahead.first_chunk::<8>() {
+                Some(w) => u64::from_be_bytes(*w),
+                None => {
+                    let mut w = [0u8; 8];
+                    w[..ahead.len()].copy_from_slice(ahead);
+                    u64::from_be_bytes(w)
+                }
+            },
+            None => 0,
+        };
+        // Bits of a byte only partly taken land below `valid`: they are the
+        // stream's next bits, which the next load writes again.
+        self.buf |= word >> self.valid;
+        self.next += ((63 - self.valid) / 8) as usize;
+        self.valid |= 56;
+    }
+
+    /// Takes `n` (1..=56, at most [`Self::valid`]) bits from the register.
+    #[inline(always)]
+    pub(crate) fn take_fast(&mut self, n: u32) -> u64 {
+        debug_assert!((1..=56).contains(&n) && n <= self.valid);
+        let out = self.buf >> (64 - n);
+        self.buf <<= n;
+        self.valid -= n;
+        out
+    }
+
+    /// How many of the next bits (at most `max`, 1..=8) are `1`, without
+    /// consuming them.
+    #[inline(always)]
+    pub(crate) fn peek_ones(&self, max: u32) -> u32 {
+        (!self.buf).leading_zeros().min(max)
+    }
+
+    #[inline]
     pub(crate) fn bit(&mut self) -> Option<bool> {
         if self.valid == 0 {
             self.refill();
@@ -48,6 +118,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Takes `n` (1..=56 after a refill, at most `valid`) bits from the register.
+    #[inline]
     fn take(&mut self, n: u32) -> u64 {
         let out = self.buf >> (64 - n);
         self.buf = self.buf.checked_shl(n).unwrap_or(0);
@@ -56,13 +127,29 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `n` (at most 64) bits as an unsigned number; `None` past the end.
+    #[inline(always)]
     pub(crate) fn bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
-        if n == 0 {
-            return Some(0);
-        }
         if n > self.valid {
             self.refill();
+        }
+        // The common case, 1..=63 bits in the register, without `take`'s
+        // checked shift.
+        if n.wrapping_sub(1) < self.valid.min(63) {
+            let out = self.buf >> (64 - n);
+            self.buf <<= n;
+            self.valid -= n;
+            return Some(out);
+        }
+        self.bits_rare(n)
+    }
+
+    /// [`Self::bits`] for zero bits, all 64 bits, more than the register
+    /// holds after a refill, or past the end.
+    #[cold]
+    fn bits_rare(&mut self, n: u32) -> Option<u64> {
+        if n == 0 {
+            return Some(0);
         }
         if n <= self.valid {
             return Some(self.take(n));
@@ -75,6 +162,31 @@ impl<'a> BitReader<'a> {
         let hi = self.bits(high)?;
         let lo = self.bits(32)?;
         Some((hi << 32) | lo)
+    }
+
+    /// Whether at least `n` (at most 56) bits are in the register, refilling
+    /// it first if needed: a decoder checks once and then [`Self::peek`]s
+    /// and [`Self::skip`]s without further checks.
+    #[inline]
+    pub(crate) fn has(&mut self, n: u32) -> bool {
+        if self.valid < n {
+            self.refill();
+        }
+        self.valid >= n
+    }
+
+    /// The next `n` (1..=64, at most what [`Self::has`] confirmed) bits,
+    /// without consuming them.
+    #[inline]
+    pub(crate) fn peek(&self, n: u32) -> u64 {
+        self.buf >> (64 - n)
+    }
+
+    /// Consumes `n` (1..=63, at most what [`Self::has`] confirmed) bits.
+    #[inline]
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.buf <<= n;
+        self.valid -= n;
     }
 
     /// Bits left to read.

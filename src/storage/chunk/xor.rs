@@ -86,24 +86,96 @@ impl XorValue {
     }
 
     /// Reads the next value; `None` when the data ends or is corrupt.
+    #[inline(always)]
     pub(crate) fn read(&mut self, r: &mut BitReader<'_>) -> Option<()> {
-        if !r.bit()? {
-            return Some(()); // same value
-        }
-        if r.bit()? {
-            // New window: 5 bits of leading zeros, 6 bits of significant width (0 means 64).
-            let leading = r.bits(5)? as u32;
-            let mut significant = r.bits(6)? as u32;
-            if significant == 0 {
-                significant = 64;
+        // The control bits and a new window's header (13 bits) are read from
+        // the register at once when it holds them, bit by bit near the end.
+        let new_window = if r.has(13) {
+            match r.peek(2) {
+                0b00 | 0b01 => {
+                    r.skip(1);
+                    return Some(()); // same value
+                }
+                0b10 => {
+                    r.skip(2);
+                    None
+                }
+                _ => {
+                    let head = r.peek(13);
+                    r.skip(13);
+                    Some(((head >> 6) & 0x1f, head & 0x3f))
+                }
             }
-            // A corrupt chunk can announce more than 64 bits; refuse it rather than wrap.
-            let trailing = 64u32.checked_sub(leading + significant)?;
-            self.window = Some((leading, trailing));
+        } else {
+            if !r.bit()? {
+                return Some(()); // same value
+            }
+            if r.bit()? {
+                Some((r.bits(5)?, r.bits(6)?))
+            } else {
+                None
+            }
+        };
+        if let Some((leading, significant)) = new_window {
+            self.set_window(leading, significant)?;
         }
         let (leading, trailing) = self.window.unwrap_or((0, 0));
         let xor = r.bits(64 - leading - trailing)?;
         self.bits ^= xor.checked_shl(trailing).unwrap_or(0);
+        Some(())
+    }
+
+    /// A new window from its header: 5 bits of leading zeros and 6 bits of
+    /// significant width (0 means 64); `None` for more than 64 bits, which
+    /// only a corrupt chunk announces.
+    #[inline(always)]
+    fn set_window(&mut self, leading: u64, significant: u64) -> Option<()> {
+        let leading = leading as u32;
+        let significant = if significant == 0 {
+            64
+        } else {
+            significant as u32
+        };
+        let trailing = 64u32.checked_sub(leading + significant)?;
+        self.window = Some((leading, trailing));
+        Some(())
+    }
+
+    /// [`Self::read`] from a register topped up a word at a time (see
+    /// [`BitReader::refill_word`]: the caller checks for reads past the
+    /// end); `None` only for a corrupt window.
+    #[inline(always)]
+    fn read_fast(&mut self, r: &mut BitReader<'_>) -> Option<()> {
+        if r.valid() < 13 {
+            r.refill_word();
+        }
+        match r.peek_ones(2) {
+            0 => {
+                r.take_fast(1);
+                return Some(()); // same value
+            }
+            1 => {
+                r.take_fast(2);
+            }
+            _ => {
+                let head = r.take_fast(13);
+                self.set_window((head >> 6) & 0x1f, head & 0x3f)?;
+            }
+        }
+        let (leading, trailing) = self.window.unwrap_or((0, 0));
+        let n = 64 - leading - trailing;
+        if n > r.valid() {
+            r.refill_word();
+        }
+        let xor = if n <= 56 {
+            r.take_fast(n)
+        } else {
+            let high = r.take_fast(n - 32);
+            r.refill_word();
+            (high << 32) | r.take_fast(32)
+        };
+        // `n` is at least 1, so `trailing` is below 64.
+        self.bits ^= xor << trailing;
         Some(())
     }
 
@@ -155,55 +227,98 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
     let truncated = |decoded| XorError::Truncated { decoded, expected };
     let mut r = BitReader::new(rest);
 
-    let mut t = 0i64;
-    let mut delta = 0i64;
-    let mut value = XorValue::default();
-    for i in 0..expected {
-        match i {
-            0 => {
-                let zz = r
-                    .uvarint()
-                    .map_err(|()| XorError::BadVarint(i))?
-                    .ok_or_else(|| truncated(i))?;
-                t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
-                value.bits = r.bits(64).ok_or_else(|| truncated(i))?;
+    // The first sample: a zig-zag varint timestamp and the raw value.
+    if expected == 0 {
+        return Ok(());
+    }
+    let zz = r
+        .uvarint()
+        .map_err(|()| XorError::BadVarint(0))?
+        .ok_or_else(|| truncated(0))?;
+    let mut t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
+    let mut value = XorValue::starting_at(f64::from_bits(r.bits(64).ok_or_else(|| truncated(0))?));
+    out.push(FPoint {
+        t,
+        v: value.value(),
+    });
+    if expected == 1 {
+        return Ok(());
+    }
+    // The second: a varint delta and an XOR-coded value.
+    let d = r
+        .uvarint()
+        .map_err(|()| XorError::BadVarint(1))?
+        .ok_or_else(|| truncated(1))?;
+    let mut delta = i64::try_from(d).map_err(|_| XorError::TimestampOverflow(1))?;
+    t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(1))?;
+    value.read(&mut r).ok_or_else(|| truncated(1))?;
+    out.push(FPoint {
+        t,
+        v: value.value(),
+    });
+    // Every later one: a delta of the delta and an XOR-coded value, read
+    // from a register topped up a word at a time; a read past the end
+    // yields zeros, so the position is checked before a field is used.
+    // Samples go through a batch on the stack, so that the loop calls
+    // nothing and the reader (a fresh local) stays in registers.
+    let mut fast = r;
+    let mut batch = [FPoint { t: 0, v: 0.0 }; 32];
+    let mut i = 2;
+    while i < expected {
+        let n = (expected - i).min(batch.len());
+        for (k, slot) in batch[..n].iter_mut().enumerate() {
+            let at = i + k;
+            let dod = read_dod_fast(&mut fast);
+            let failure = if fast.overran() {
+                Some(truncated(at))
+            } else if let Some(next) = delta
+                .checked_add(dod)
+                .and_then(|d| Some((d, t.checked_add(d)?)))
+            {
+                (delta, t) = next;
+                (value.read_fast(&mut fast).is_none() || fast.overran()).then(|| truncated(at))
+            } else {
+                Some(XorError::TimestampOverflow(at))
+            };
+            if let Some(e) = failure {
+                out.extend_from_slice(&batch[..k]);
+                return Err(e);
             }
-            1 => {
-                let d = r
-                    .uvarint()
-                    .map_err(|()| XorError::BadVarint(i))?
-                    .ok_or_else(|| truncated(i))?;
-                delta = i64::try_from(d).map_err(|_| XorError::TimestampOverflow(i))?;
-                t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(i))?;
-                value.read(&mut r).ok_or_else(|| truncated(i))?;
-            }
-            _ => {
-                let dod = read_dod(&mut r).ok_or_else(|| truncated(i))?;
-                delta = delta
-                    .checked_add(dod)
-                    .ok_or(XorError::TimestampOverflow(i))?;
-                t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(i))?;
-                value.read(&mut r).ok_or_else(|| truncated(i))?;
-            }
+            *slot = FPoint {
+                t,
+                v: value.value(),
+            };
         }
-        out.push(FPoint {
-            t,
-            v: value.value(),
-        });
+        out.extend_from_slice(&batch[..n]);
+        i += n;
     }
     Ok(())
 }
 
 /// Reads one delta-of-delta: `0` is zero; `10`, `110`, `1110` prefix a
-/// 14-, 17- or 20-bit signed number; `1111` prefixes all 64 bits.
-fn read_dod(r: &mut BitReader<'_>) -> Option<i64> {
-    match r.ones(4)? {
-        0 => Some(0),
-        ones @ 1..=3 => {
-            let width = DOD_WIDTHS[ones as usize - 1];
-            Some(sign_extend(r.bits(width)?, width))
+/// 14-, 17- or 20-bit signed number; `1111` prefixes all 64 bits. The
+/// register is topped up a word at a time: the caller checks
+/// [`BitReader::overran`].
+#[inline(always)]
+fn read_dod_fast(r: &mut BitReader<'_>) -> i64 {
+    r.refill_word();
+    match r.peek_ones(4) {
+        0 => {
+            r.take_fast(1);
+            0
         }
-        _ => Some(r.bits(64)? as i64),
+        ones @ 1..=3 => {
+            r.take_fast(ones + 1);
+            let width = DOD_WIDTHS[ones as usize - 1];
+            sign_extend(r.take_fast(width), width)
+        }
+        _ => {
+            r.take_fast(4);
+            r.refill_word();
+            let high = r.take_fast(32);
+            r.refill_word();
+            ((high << 32) | r.take_fast(32)) as i64
+        }
     }
 }
 
@@ -431,6 +546,44 @@ mod tests {
                 other => panic!("cut at {cut}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_cut_chunk_yields_exactly_the_samples_whose_bits_it_holds() {
+        // Steady steps, jitter, a huge jump (the 64-bit delta of a delta)
+        // and values that need a new window, a reused one, or none.
+        let p: Vec<FPoint> = (0..60i64)
+            .map(|i| FPoint {
+                t: i * 15_000 + (i % 7) * 3 + if i >= 40 { 1 << 40 } else { 0 },
+                v: match i % 4 {
+                    0 => 1.0,
+                    1 => (i as f64).sqrt(),
+                    2 => (i * 1000) as f64,
+                    _ => f64::NAN,
+                },
+            })
+            .collect();
+        let enc = encode_xor(&p).unwrap();
+        // The stream of the first `k` samples is a prefix of the whole one,
+        // so they fit in `cut` bytes when their own chunk does.
+        let fits: Vec<usize> = (0..=p.len())
+            .map(|k| encode_xor(&p[..k]).unwrap().len())
+            .collect();
+        for cut in 2..enc.len() {
+            let mut out = Vec::new();
+            let whole = fits.iter().rposition(|&len| len <= cut).unwrap();
+            match decode_xor_into(&enc[..cut], &mut out) {
+                Err(XorError::Truncated {
+                    decoded,
+                    expected: 60,
+                }) => {
+                    assert_eq!(decoded, whole, "cut at {cut}");
+                    assert!(same(&out, &p[..decoded]), "cut at {cut}");
+                }
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        assert!(same(&decode_xor(&enc).unwrap(), &p));
     }
 
     #[test]
