@@ -231,10 +231,13 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
     if expected == 0 {
         return Ok(());
     }
-    let zz = r
-        .uvarint()
-        .map_err(|()| XorError::BadVarint(0))?
-        .ok_or_else(|| truncated(0))?;
+    // The first two samples start with a varint (sample `i`'s).
+    let varint = |r: &mut BitReader<'_>, i: usize| {
+        r.uvarint()
+            .map_err(|()| XorError::BadVarint(i))?
+            .ok_or_else(|| truncated(i))
+    };
+    let zz = varint(&mut r, 0)?;
     let mut t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
     let mut value = XorValue::starting_at(f64::from_bits(r.bits(64).ok_or_else(|| truncated(0))?));
     out.push(FPoint {
@@ -245,10 +248,7 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
         return Ok(());
     }
     // The second: a varint delta and an XOR-coded value.
-    let d = r
-        .uvarint()
-        .map_err(|()| XorError::BadVarint(1))?
-        .ok_or_else(|| truncated(1))?;
+    let d = varint(&mut r, 1)?;
     let mut delta = i64::try_from(d).map_err(|_| XorError::TimestampOverflow(1))?;
     t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(1))?;
     value.read(&mut r).ok_or_else(|| truncated(1))?;
