@@ -1,7 +1,7 @@
 //! Bit streams, most significant bit first, as the TSDB chunk encodings use.
 
 /// Reads bits most-significant first from a byte slice, through a 64-bit
-/// register refilled a byte at a time.
+/// register refilled eight bytes at a time (a byte at a time near the end).
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     /// Next byte of `bytes` to load into `buf`.
@@ -189,9 +189,9 @@ impl<'a> BitReader<'a> {
         self.valid -= n;
     }
 
-    /// Bits left to read.
+    /// Bits left to read (not meaningful once [`Self::overran`]).
     pub(crate) fn remaining(&self) -> usize {
-        (self.bytes.len() - self.next) * 8 + self.valid as usize
+        self.bytes_ahead() * 8 + self.valid as usize
     }
 
     pub(crate) fn byte(&mut self) -> Option<u8> {
