@@ -688,7 +688,120 @@ mod tests {
         ]
     }
 
+    /// The decoder written the plain way, every read checked as it
+    /// happens: what [`decode_xor_into`] must agree with on any bytes,
+    /// errors included.
+    fn reference_decode(data: &[u8]) -> (Vec<FPoint>, Option<XorError>) {
+        let mut out = Vec::new();
+        let [hi, lo, rest @ ..] = data else {
+            return (out, Some(XorError::NoHeader(data.len())));
+        };
+        let expected = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let truncated = |decoded| Some(XorError::Truncated { decoded, expected });
+        let mut r = BitReader::new(rest);
+        let (mut t, mut delta, mut value) = (0i64, 0i64, XorValue::default());
+        for i in 0..expected {
+            if i < 2 {
+                let v = match r.uvarint() {
+                    Err(()) => return (out, Some(XorError::BadVarint(i))),
+                    Ok(None) => return (out, truncated(i)),
+                    Ok(Some(v)) => v,
+                };
+                if i == 0 {
+                    t = (v >> 1) as i64 ^ -((v & 1) as i64);
+                    match r.bits(64) {
+                        Some(bits) => value = XorValue::starting_at(f64::from_bits(bits)),
+                        None => return (out, truncated(i)),
+                    }
+                } else {
+                    let Ok(d) = i64::try_from(v) else {
+                        return (out, Some(XorError::TimestampOverflow(i)));
+                    };
+                    delta = d;
+                }
+            } else {
+                let ones = match r.ones(4) {
+                    Some(n) => n,
+                    None => return (out, truncated(i)),
+                };
+                let dod = match ones {
+                    0 => Some(0),
+                    1..=3 => {
+                        let width = DOD_WIDTHS[ones as usize - 1];
+                        r.bits(width).map(|raw| sign_extend(raw, width))
+                    }
+                    _ => r.bits(64).map(|raw| raw as i64),
+                };
+                let Some(dod) = dod else {
+                    return (out, truncated(i));
+                };
+                let Some(d) = delta.checked_add(dod) else {
+                    return (out, Some(XorError::TimestampOverflow(i)));
+                };
+                delta = d;
+            }
+            if i > 0 {
+                let Some(next) = t.checked_add(delta) else {
+                    return (out, Some(XorError::TimestampOverflow(i)));
+                };
+                t = next;
+                if value.read(&mut r).is_none() {
+                    return (out, truncated(i));
+                }
+            }
+            out.push(FPoint {
+                t,
+                v: value.value(),
+            });
+        }
+        (out, None)
+    }
+
+    /// Compares [`decode_xor_into`] with [`reference_decode`] on `data`.
+    fn agrees_with_reference(data: &[u8]) -> Result<(), TestCaseError> {
+        let (want, want_err) = reference_decode(data);
+        let mut got = Vec::new();
+        let got_err = decode_xor_into(data, &mut got).err();
+        prop_assert_eq!(got_err, want_err);
+        prop_assert!(same(&got, &want), "{} vs {} samples", got.len(), want.len());
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn any_bytes_decode_as_the_reference_decoder_does(
+            bytes in prop::collection::vec(any::<u8>(), 0..600),
+        ) {
+            agrees_with_reference(&bytes)?;
+        }
+
+        #[test]
+        fn damaged_chunks_decode_as_the_reference_decoder_does(
+            steps in prop::collection::vec((awkward_step(), awkward_value()), 1..200),
+            damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            // A real chunk with a few bytes overwritten and its end cut
+            // off: errors deep inside a stream, not only at its start.
+            let (mut t, mut v) = (1_700_000_000_000i64, 0.0);
+            let mut p = Vec::new();
+            for (dt, nv) in steps {
+                if let Some(nv) = nv {
+                    v = nv;
+                }
+                p.push(FPoint { t, v });
+                t += dt;
+            }
+            let mut enc = encode_xor(&p).unwrap();
+            for (at, byte) in damage {
+                let at = at.index(enc.len());
+                enc[at] ^= byte;
+            }
+            agrees_with_reference(&enc)?;
+            let keep = cut.index(enc.len() + 1);
+            agrees_with_reference(&enc[..keep])?;
+        }
+
         #[test]
         fn arbitrary_series_round_trip(
             start in -(1i64 << 50)..(1i64 << 50),
