@@ -96,13 +96,6 @@ impl<'a> BitReader<'a> {
         out
     }
 
-    /// How many of the next bits (at most `max`, 1..=8) are `1`, without
-    /// consuming them.
-    #[inline(always)]
-    pub(crate) fn peek_ones(&self, max: u32) -> u32 {
-        (!self.buf).leading_zeros().min(max)
-    }
-
     #[inline]
     pub(crate) fn bit(&mut self) -> Option<bool> {
         if self.valid == 0 {

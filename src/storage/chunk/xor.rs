@@ -149,12 +149,12 @@ impl XorValue {
         if r.valid() < 13 {
             r.refill_word();
         }
-        match r.peek_ones(2) {
-            0 => {
+        match r.peek(2) {
+            0b00 | 0b01 => {
                 r.take_fast(1);
                 return Some(()); // same value
             }
-            1 => {
+            0b10 => {
                 r.take_fast(2);
             }
             _ => {
@@ -302,7 +302,9 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
 #[inline(always)]
 fn read_dod_fast(r: &mut BitReader<'_>) -> i64 {
     r.refill_word();
-    match r.peek_ones(4) {
+    // The `1`s before the first `0` among the next four bits, looked up.
+    const ONES: [u32; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4];
+    match ONES[r.peek(4) as usize] {
         0 => {
             r.take_fast(1);
             0
