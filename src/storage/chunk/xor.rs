@@ -227,7 +227,6 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
     let truncated = |decoded| XorError::Truncated { decoded, expected };
     let mut r = BitReader::new(rest);
 
-    // The first sample: a zig-zag varint timestamp and the raw value.
     if expected == 0 {
         return Ok(());
     }
@@ -237,6 +236,7 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
             .map_err(|()| XorError::BadVarint(i))?
             .ok_or_else(|| truncated(i))
     };
+    // The first sample: a zig-zag varint timestamp and the raw value.
     let zz = varint(&mut r, 0)?;
     let mut t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
     let mut value = XorValue::starting_at(f64::from_bits(r.bits(64).ok_or_else(|| truncated(0))?));
