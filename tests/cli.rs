@@ -464,16 +464,19 @@ fn expected_json_files() {
             }
             other => panic!("line {}: unknown kind {other}", n + 1),
         };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = promql(&args, None);
-        let got: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| {
-            panic!(
-                "line {}: not JSON ({e}): {}{}",
-                n + 1,
-                stdout(&o),
-                stderr(&o)
-            )
-        });
+        let run = |extra: Option<&str>| -> serde_json::Value {
+            let args: Vec<&str> = args.iter().map(String::as_str).chain(extra).collect();
+            let o = promql(&args, None);
+            serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| {
+                panic!(
+                    "line {}: not JSON ({e}): {}{}",
+                    n + 1,
+                    stdout(&o),
+                    stderr(&o)
+                )
+            })
+        };
+        let got = run(None);
         let path = format!("{root}/testdata/cli/expected/{}.json", n + 1);
         if bless {
             std::fs::create_dir_all(format!("{root}/testdata/cli/expected")).unwrap();
@@ -482,6 +485,13 @@ fn expected_json_files() {
         let want: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(got, want, "line {}: {line}", n + 1);
+        // The same answer with the samples kept in XOR chunks.
+        assert_eq!(
+            run(Some("--compress")),
+            want,
+            "line {}: {line} --compress",
+            n + 1
+        );
         checked += 1;
     }
     assert!(checked >= 10, "{checked}");

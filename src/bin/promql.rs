@@ -246,6 +246,11 @@ struct DataArgs {
     )]
     #[cfg_attr(not(feature = "remote"), arg(long = "data", required = true))]
     data: Vec<PathBuf>,
+    /// Keep the loaded float samples in XOR chunks, as Prometheus' TSDB does:
+    /// about 6 bytes per sample instead of 16.6, at 2-3x the query time.
+    #[arg(long)]
+    #[cfg_attr(feature = "remote", arg(conflicts_with = "remote_read"))]
+    compress: bool,
     /// Read series from a Prometheus remote-read endpoint instead of files,
     /// e.g. `http://localhost:9090/api/v1/read`.
     #[cfg(feature = "remote")]
@@ -553,7 +558,11 @@ fn load_all(data: &DataArgs) -> Result<MemoryStorage, Failure> {
             "--remote-read is supported by `promql query` only".into(),
         ));
     }
-    let mut storage = MemoryStorage::new();
+    let mut storage = if data.compress {
+        MemoryStorage::compressed()
+    } else {
+        MemoryStorage::new()
+    };
     for path in &data.data {
         load_data_file(path, &mut storage)?;
     }
