@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::chunk::{decode_xor_into, encode_xor};
+use super::chunk::{decode_xor_into, decode_xor_until, encode_xor};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
@@ -194,12 +194,11 @@ impl MemSeries {
         let mut out = Vec::with_capacity(announced + head.len());
         for c in chunks() {
             let from = out.len();
-            let _ = decode_xor_into(&c.data, &mut out);
-            if c.min_t < start || c.max_t > end {
-                let decoded = &out[from..];
-                let lo = decoded.partition_point(|p| p.t < start);
-                let hi = decoded.partition_point(|p| p.t <= end);
-                out.truncate(from + hi);
+            // Decoding stops at the window's end; samples before its start
+            // are decoded (a chunk is read from its first) and dropped.
+            let _ = decode_xor_until(&c.data, end, &mut out);
+            if c.min_t < start {
+                let lo = out[from..].partition_point(|p| p.t < start);
                 out.drain(from..from + lo);
             }
         }

@@ -217,6 +217,17 @@ pub fn decode_xor(data: &[u8]) -> Result<Vec<FPoint>, XorError> {
 /// Decodes an XOR chunk, appending its samples to `out`. On error `out`
 /// holds the samples decoded before it.
 pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorError> {
+    decode_xor_until(data, Timestamp::MAX, out)
+}
+
+/// [`decode_xor_into`] that stops before the first sample later than
+/// `until`: for a chunk whose timestamps increase (as the store's do), the
+/// samples up to `until`, without decoding the rest.
+pub(crate) fn decode_xor_until(
+    data: &[u8],
+    until: Timestamp,
+    out: &mut Vec<FPoint>,
+) -> Result<(), XorError> {
     let [hi, lo, rest @ ..] = data else {
         return Err(XorError::NoHeader(data.len()));
     };
@@ -240,6 +251,9 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
     let zz = varint(&mut r, 0)?;
     let mut t = (zz >> 1) as i64 ^ -((zz & 1) as i64);
     let mut value = XorValue::starting_at(f64::from_bits(r.bits(64).ok_or_else(|| truncated(0))?));
+    if t > until {
+        return Ok(());
+    }
     out.push(FPoint {
         t,
         v: value.value(),
@@ -252,6 +266,9 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
     let mut delta = i64::try_from(d).map_err(|_| XorError::TimestampOverflow(1))?;
     t = t.checked_add(delta).ok_or(XorError::TimestampOverflow(1))?;
     value.read(&mut r).ok_or_else(|| truncated(1))?;
+    if t > until {
+        return Ok(());
+    }
     out.push(FPoint {
         t,
         v: value.value(),
@@ -283,6 +300,10 @@ pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorErro
             if let Some(e) = failure {
                 out.extend_from_slice(&batch[..k]);
                 return Err(e);
+            }
+            if t > until {
+                out.extend_from_slice(&batch[..k]);
+                return Ok(());
             }
             *slot = FPoint {
                 t,
@@ -586,6 +607,24 @@ mod tests {
             }
         }
         assert!(same(&decode_xor(&enc).unwrap(), &p));
+    }
+
+    #[test]
+    fn decoding_until_a_time_stops_before_the_first_later_sample() {
+        let p: Vec<FPoint> = (0..100i64)
+            .map(|i| FPoint {
+                t: i * 15_000 + (i % 3),
+                v: (i as f64).sqrt(),
+            })
+            .collect();
+        let enc = encode_xor(&p).unwrap();
+        let cases = p.iter().flat_map(|x| [x.t - 1, x.t, x.t + 1]);
+        for until in cases.chain([i64::MIN, i64::MAX]) {
+            let mut out = vec![FPoint { t: 0, v: 0.0 }];
+            decode_xor_until(&enc, until, &mut out).unwrap();
+            let want: Vec<FPoint> = p.iter().copied().filter(|x| x.t <= until).collect();
+            assert!(same(&out[1..], &want), "until {until}");
+        }
     }
 
     #[test]
