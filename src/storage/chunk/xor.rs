@@ -71,6 +71,40 @@ pub(crate) struct XorValue {
     window: Option<(u32, u32)>,
 }
 
+/// What the control bits before an XOR-coded value say.
+enum Control {
+    /// `0`: the value repeats.
+    Same,
+    /// `10`: the XOR fits the last window.
+    Reuse,
+    /// `11`: a new window follows (5 bits of leading zeros, 6 bits of
+    /// significant width, 0 meaning 64).
+    New(u64, u64),
+}
+
+impl Control {
+    /// Reads the control bits (and a new window's header) from a register
+    /// holding at least 13 bits.
+    #[inline(always)]
+    fn read(r: &mut BitReader<'_>) -> Control {
+        match r.peek(2) {
+            0b00 | 0b01 => {
+                r.skip(1);
+                Control::Same
+            }
+            0b10 => {
+                r.skip(2);
+                Control::Reuse
+            }
+            _ => {
+                let head = r.peek(13);
+                r.skip(13);
+                Control::New((head >> 6) & 0x1f, head & 0x3f)
+            }
+        }
+    }
+}
+
 impl XorValue {
     /// A stream whose previous value is `v`.
     pub(crate) fn starting_at(v: f64) -> Self {
@@ -90,34 +124,19 @@ impl XorValue {
     pub(crate) fn read(&mut self, r: &mut BitReader<'_>) -> Option<()> {
         // The control bits and a new window's header (13 bits) are read from
         // the register at once when it holds them, bit by bit near the end.
-        let new_window = if r.has(13) {
-            match r.peek(2) {
-                0b00 | 0b01 => {
-                    r.skip(1);
-                    return Some(()); // same value
-                }
-                0b10 => {
-                    r.skip(2);
-                    None
-                }
-                _ => {
-                    let head = r.peek(13);
-                    r.skip(13);
-                    Some(((head >> 6) & 0x1f, head & 0x3f))
-                }
-            }
+        let control = if r.has(13) {
+            Control::read(r)
+        } else if !r.bit()? {
+            Control::Same
+        } else if r.bit()? {
+            Control::New(r.bits(5)?, r.bits(6)?)
         } else {
-            if !r.bit()? {
-                return Some(()); // same value
-            }
-            if r.bit()? {
-                Some((r.bits(5)?, r.bits(6)?))
-            } else {
-                None
-            }
+            Control::Reuse
         };
-        if let Some((leading, significant)) = new_window {
-            self.set_window(leading, significant)?;
+        match control {
+            Control::Same => return Some(()),
+            Control::Reuse => {}
+            Control::New(leading, significant) => self.set_window(leading, significant)?,
         }
         let (leading, trailing) = self.window.unwrap_or((0, 0));
         let xor = r.bits(64 - leading - trailing)?;
@@ -149,18 +168,10 @@ impl XorValue {
         if r.valid() < 13 {
             r.refill_word();
         }
-        match r.peek(2) {
-            0b00 | 0b01 => {
-                r.take_fast(1);
-                return Some(()); // same value
-            }
-            0b10 => {
-                r.take_fast(2);
-            }
-            _ => {
-                let head = r.take_fast(13);
-                self.set_window((head >> 6) & 0x1f, head & 0x3f)?;
-            }
+        match Control::read(r) {
+            Control::Same => return Some(()),
+            Control::Reuse => {}
+            Control::New(leading, significant) => self.set_window(leading, significant)?,
         }
         let (leading, trailing) = self.window.unwrap_or((0, 0));
         let n = 64 - leading - trailing;
@@ -702,6 +713,21 @@ mod tests {
         }
     }
 
+    /// The samples from `start` on, each step moving the time by its `i64`
+    /// and replacing the value when it holds one.
+    fn series(start: i64, steps: &[(i64, Option<f64>)]) -> Vec<FPoint> {
+        let (mut t, mut v) = (start, 0.0);
+        let mut p = Vec::with_capacity(steps.len());
+        for &(dt, nv) in steps {
+            if let Some(nv) = nv {
+                v = nv;
+            }
+            p.push(FPoint { t, v });
+            t += dt;
+        }
+        p
+    }
+
     /// Values drawn mostly from the awkward ones: NaN, stale markers, ±Inf,
     /// signed zeros, repeats of the previous value, extremes.
     fn awkward_value() -> impl Strategy<Value = Option<f64>> {
@@ -824,15 +850,7 @@ mod tests {
         ) {
             // A real chunk with a few bytes overwritten and its end cut
             // off: errors deep inside a stream, not only at its start.
-            let (mut t, mut v) = (1_700_000_000_000i64, 0.0);
-            let mut p = Vec::new();
-            for (dt, nv) in steps {
-                if let Some(nv) = nv {
-                    v = nv;
-                }
-                p.push(FPoint { t, v });
-                t += dt;
-            }
+            let p = series(1_700_000_000_000, &steps);
             let mut enc = encode_xor(&p).unwrap();
             for (at, byte) in damage {
                 let at = at.index(enc.len());
@@ -848,16 +866,7 @@ mod tests {
             start in -(1i64 << 50)..(1i64 << 50),
             steps in prop::collection::vec((awkward_step(), awkward_value()), 0..300),
         ) {
-            let mut t = start;
-            let mut v = 0.0;
-            let mut p = Vec::new();
-            for (dt, nv) in steps {
-                if let Some(nv) = nv {
-                    v = nv;
-                }
-                p.push(FPoint { t, v });
-                t += dt;
-            }
+            let p = series(start, &steps);
             let enc = encode_xor(&p).unwrap();
             prop_assert!(same(&decode_xor(&enc).unwrap(), &p));
             // Decoding appends, after what is already there.
