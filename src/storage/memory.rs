@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::chunk::{decode_xor_into, decode_xor_until, encode_xor};
+use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
@@ -184,13 +184,8 @@ impl MemSeries {
         }
         let first = partition_point_from_end(&self.chunks, |c| c.max_t < start);
         let chunks = || self.chunks[first..].iter().take_while(|c| c.min_t <= end);
-        // Sized once from the chunks' sample counts (their first two bytes).
-        let announced: usize = chunks()
-            .map(|c| match *c.data {
-                [hi, lo, ..] => usize::from(u16::from_be_bytes([hi, lo])),
-                _ => 0,
-            })
-            .sum();
+        // Sized once from the chunks' sample counts.
+        let announced: usize = chunks().map(|c| sample_count(&c.data).unwrap_or(0)).sum();
         let mut out = Vec::with_capacity(announced + head.len());
         for c in chunks() {
             let from = out.len();

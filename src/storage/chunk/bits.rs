@@ -90,9 +90,8 @@ impl<'a> BitReader<'a> {
     #[inline(always)]
     pub(crate) fn take_fast(&mut self, n: u32) -> u64 {
         debug_assert!((1..=56).contains(&n) && n <= self.valid);
-        let out = self.buf >> (64 - n);
-        self.buf <<= n;
-        self.valid -= n;
+        let out = self.peek(n);
+        self.skip(n);
         out
     }
 
@@ -129,9 +128,8 @@ impl<'a> BitReader<'a> {
         // The common case, 1..=63 bits in the register, without `take`'s
         // checked shift.
         if n.wrapping_sub(1) < self.valid.min(63) {
-            let out = self.buf >> (64 - n);
-            self.buf <<= n;
-            self.valid -= n;
+            let out = self.peek(n);
+            self.skip(n);
             return Some(out);
         }
         self.bits_rare(n)
@@ -170,13 +168,13 @@ impl<'a> BitReader<'a> {
 
     /// The next `n` (1..=64, at most what [`Self::has`] confirmed) bits,
     /// without consuming them.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek(&self, n: u32) -> u64 {
         self.buf >> (64 - n)
     }
 
     /// Consumes `n` (1..=63, at most what [`Self::has`] confirmed) bits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn skip(&mut self, n: u32) {
         self.buf <<= n;
         self.valid -= n;

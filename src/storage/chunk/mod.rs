@@ -13,5 +13,5 @@ pub use histogram::{
     HistogramChunkError, decode_float_histogram_chunk, decode_histogram_chunk,
     encode_float_histogram_chunk, encode_histogram_chunk,
 };
-pub(crate) use xor::decode_xor_until;
 pub use xor::{XorEncoder, XorError, decode_xor, decode_xor_into, encode_xor};
+pub(crate) use xor::{decode_xor_until, sample_count};

@@ -225,6 +225,15 @@ pub fn decode_xor(data: &[u8]) -> Result<Vec<FPoint>, XorError> {
     Ok(out)
 }
 
+/// The number of samples an XOR chunk announces (its first two bytes);
+/// `None` for fewer than two bytes.
+pub(crate) fn sample_count(data: &[u8]) -> Option<usize> {
+    let &[hi, lo, ..] = data else {
+        return None;
+    };
+    Some(usize::from(u16::from_be_bytes([hi, lo])))
+}
+
 /// Decodes an XOR chunk, appending its samples to `out`. On error `out`
 /// holds the samples decoded before it.
 pub fn decode_xor_into(data: &[u8], out: &mut Vec<FPoint>) -> Result<(), XorError> {
@@ -239,10 +248,9 @@ pub(crate) fn decode_xor_until(
     until: Timestamp,
     out: &mut Vec<FPoint>,
 ) -> Result<(), XorError> {
-    let [hi, lo, rest @ ..] = data else {
+    let (Some(expected), Some(rest)) = (sample_count(data), data.get(2..)) else {
         return Err(XorError::NoHeader(data.len()));
     };
-    let expected = usize::from(u16::from_be_bytes([*hi, *lo]));
     // Room for the samples announced, but no more than the data can hold
     // (every sample after the first takes at least two bits).
     out.reserve(expected.min(1 + rest.len().saturating_mul(4)));
