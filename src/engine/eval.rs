@@ -54,9 +54,38 @@ pub(crate) struct Ev<'a, 'b> {
     pub start: i64,
     pub end: i64,
     pub interval: i64,
+    /// [`Ev::num_steps`], computed once: it is asked for every series.
+    steps: usize,
+}
+
+/// The number of steps `start`, `start + interval`, ... up to `end`.
+fn count_steps(start: i64, end: i64, interval: i64) -> usize {
+    if end < start {
+        return 0;
+    }
+    let interval = interval.max(1);
+    // 128 bits only for windows wider than `i64` can hold.
+    let span = match end.checked_sub(start) {
+        Some(width) => i128::from(width / interval),
+        None => (i128::from(end) - i128::from(start)) / i128::from(interval),
+    };
+    usize::try_from(span)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
 }
 
 impl<'a, 'b> Ev<'a, 'b> {
+    /// An evaluator over the steps `start..=end` every `interval` ms.
+    pub fn new(sh: &'b Shared<'a>, start: i64, end: i64, interval: i64) -> Self {
+        Ev {
+            sh,
+            start,
+            end,
+            interval,
+            steps: count_steps(start, end, interval),
+        }
+    }
+
     pub fn delayed(&self) -> bool {
         self.sh.opts.delayed_name_removal
     }
@@ -74,30 +103,22 @@ impl<'a, 'b> Ev<'a, 'b> {
     /// of steps (a range, or the lookback), to reserve without reserving
     /// for steps no sample can reach.
     pub(crate) fn points_bound(&self, samples: usize, reach: i64) -> usize {
+        let steps = self.num_steps();
+        if steps <= 1 {
+            // Every sample reaches at least one step (no division needed).
+            return steps.min(samples);
+        }
         let steps_per_sample = usize::try_from(reach / self.interval.max(1))
             .unwrap_or(usize::MAX)
             .saturating_add(1);
-        self.num_steps()
+        steps
             .min(samples.saturating_mul(steps_per_sample))
             .min(1 << 16)
     }
 
     /// Number of evaluation steps.
     pub fn num_steps(&self) -> usize {
-        if self.end < self.start {
-            return 0;
-        }
-        let interval = self.interval.max(1);
-        // 128 bits only for windows wider than `i64` can hold (the
-        // division in 64 bits is several times cheaper, and this runs for
-        // every series).
-        let span = match self.end.checked_sub(self.start) {
-            Some(width) => i128::from(width / interval),
-            None => (i128::from(self.end) - i128::from(self.start)) / i128::from(interval),
-        };
-        usize::try_from(span)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
+        self.steps
     }
 
     /// The step timestamps.
@@ -198,12 +219,7 @@ impl<'a, 'b> Ev<'a, 'b> {
     }
 
     pub fn child(&self, start: i64, end: i64, interval: i64) -> Ev<'a, 'b> {
-        Ev {
-            sh: self.sh,
-            start,
-            end,
-            interval,
-        }
+        Ev::new(self.sh, start, end, interval)
     }
 
     pub fn eval(&self, node: &Node) -> Result<Val, EvalError> {

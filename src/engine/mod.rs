@@ -327,12 +327,7 @@ impl Engine {
         };
         let node = plan::lower(expr, &frame)?;
         let shared = eval::Shared::new(storage, &self.options);
-        let ev = eval::Ev {
-            sh: &shared,
-            start,
-            end,
-            interval: if step == 0 { 1 } else { step },
-        };
+        let ev = eval::Ev::new(&shared, start, end, if step == 0 { 1 } else { step });
         let val = ev.eval(&node)?;
         let mut mat = match val {
             types::Val::Str(v) => {

@@ -277,6 +277,20 @@ pub(crate) struct RangeSeries<'a> {
     pub hist_sts: Vec<i64>,
 }
 
+impl<'a> RangeSeries<'a> {
+    /// `s` as it is: its labels and samples borrowed, no start timestamps.
+    fn borrowed(s: &'a SelectedSeries<'_>) -> Self {
+        RangeSeries {
+            labels: Cow::Borrowed(&s.labels),
+            floats: Cow::Borrowed(&s.floats),
+            hists: Cow::Borrowed(&s.histograms),
+            drop_name: false,
+            float_sts: Vec::new(),
+            hist_sts: Vec::new(),
+        }
+    }
+}
+
 fn is_stale_hist(h: &FloatHistogram) -> bool {
     is_stale_nan(h.sum)
 }
@@ -601,6 +615,9 @@ impl Ev<'_, '_> {
 
 /// A selected series without stale markers (borrowed when it has none).
 pub(crate) fn to_range_series<'a>(s: &'a SelectedSeries<'_>) -> RangeSeries<'a> {
+    if !any_stale(&s.floats) && !s.histograms.iter().any(|p| is_stale_hist(&p.h)) {
+        return RangeSeries::borrowed(s);
+    }
     with_start_timestamps(s, StartTimestamps::default())
 }
 
@@ -615,12 +632,9 @@ pub(crate) fn with_start_timestamps<'a>(
     let stale_hists = s.histograms.iter().any(|p| is_stale_hist(&p.h));
     if !stale_floats && !stale_hists {
         return RangeSeries {
-            labels: Cow::Borrowed(&s.labels),
-            floats: Cow::Borrowed(&s.floats),
-            hists: Cow::Borrowed(&s.histograms),
-            drop_name: false,
             float_sts: aligned(sts.floats, s.floats.len()),
             hist_sts: aligned(sts.histograms, s.histograms.len()),
+            ..RangeSeries::borrowed(s)
         };
     }
     let keep_f: Vec<bool> = s.floats.iter().map(|p| !is_stale_nan(p.v)).collect();
@@ -848,7 +862,7 @@ mod tests {
             let opts = EngineOptions::default();
             let shared = Shared::new(&storage, &opts);
             let end = start.saturating_add(steps.saturating_mul(interval));
-            let ev = Ev { sh: &shared, start, end, interval };
+            let ev = Ev::new(&shared, start, end, interval);
             let saturating: Vec<(i64, i64, i64)> = ev
                 .steps()
                 .map(|ts| {

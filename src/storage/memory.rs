@@ -68,6 +68,13 @@ struct FloatChunk {
     data: Box<[u8]>,
 }
 
+impl FloatChunk {
+    /// The number of samples the chunk holds.
+    fn len(&self) -> usize {
+        sample_count(&self.data).unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Default)]
 struct MemSeries {
     labels: Labels,
@@ -185,7 +192,7 @@ impl MemSeries {
         let first = partition_point_from_end(&self.chunks, |c| c.max_t < start);
         let chunks = || self.chunks[first..].iter().take_while(|c| c.min_t <= end);
         // Sized once from the chunks' sample counts.
-        let announced: usize = chunks().map(|c| sample_count(&c.data).unwrap_or(0)).sum();
+        let announced: usize = chunks().map(FloatChunk::len).sum();
         let mut out = Vec::with_capacity(announced + head.len());
         for c in chunks() {
             let from = out.len();
@@ -259,7 +266,7 @@ impl MemoryStorage {
         self.series
             .iter()
             .map(|s| {
-                let compressed: usize = s.chunks.iter().map(|c| chunk_len(&c.data)).sum();
+                let compressed: usize = s.chunks.iter().map(FloatChunk::len).sum();
                 compressed + s.floats.len() + s.histograms().len()
             })
             .sum()
@@ -539,14 +546,6 @@ fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -
         sorted.extend(keys.into_iter().filter_map(|(_, i)| take(i)));
     }
     sorted
-}
-
-/// The sample count in an XOR chunk's header.
-fn chunk_len(data: &[u8]) -> usize {
-    match data {
-        [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
-        _ => 0,
-    }
 }
 
 impl Storage for MemoryStorage {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
 use super::range_fn::RangeFn;
-use super::reset_marks::{ResetMarks, scan_values_before};
+use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
 use super::sliding_extreme::SlidingExtreme;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
@@ -141,6 +141,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         }
         Node::Subquery(sq) => {
             let inner = ev.run_subquery(sq)?;
+            let shapes = ShapeMemo::default();
             // The subquery's result was counted when it was evaluated; it is
             // released series by series as it is consumed.
             for s in inner {
@@ -153,7 +154,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                     float_sts: Vec::new(),
                     hist_sts: Vec::new(),
                 };
-                let res = call.series(ev, &rs)?;
+                let res = call.series(ev, &rs, &shapes)?;
                 drop(rs);
                 ev.sub_samples(n);
                 if let Some(ss) = res {
@@ -192,7 +193,15 @@ struct RangeCall<'e> {
 impl RangeCall<'_> {
     /// Evaluates the function over every step for one series; `None` when
     /// no step produced a value.
-    fn series(&self, ev: &Ev<'_, '_>, s: &RangeSeries<'_>) -> Result<Option<ESeries>, EvalError> {
+    ///
+    /// `shapes` keeps the last window shape's extrapolation; one memo serves
+    /// all the series of a call (series scraped together share shapes).
+    fn series(
+        &self,
+        ev: &Ev<'_, '_>,
+        s: &RangeSeries<'_>,
+        shapes: &ShapeMemo,
+    ) -> Result<Option<ESeries>, EvalError> {
         ev.tick()?;
         let sdrop = self.drop_name || s.drop_name;
         let labels = if !ev.delayed() && sdrop {
@@ -213,7 +222,6 @@ impl RangeCall<'_> {
         // advance them instead of searching the whole series at every step.
         let mut fwin = ForwardWindow::default();
         let mut last_window = 0usize;
-        let shapes = ShapeMemo::default();
         if self.func.is_counter_rate()
             && hists_all.is_empty()
             && s.float_sts.is_empty()
@@ -222,11 +230,11 @@ impl RangeCall<'_> {
         {
             last_window = if ev.num_steps() > 1 {
                 let mut points = std::mem::take(&mut ss.floats).into_vec();
-                let last = self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut points);
+                let last = self.sliding_counter_rate(ev, floats_all, shapes, mname, &mut points);
                 ss.floats = Points::from_vec(points);
                 last?
             } else {
-                self.sliding_counter_rate(ev, floats_all, &shapes, mname, &mut ss.floats)?
+                self.single_counter_rate(ev, floats_all, shapes, mname, &mut ss.floats)?
             };
         } else if ev.num_steps() > 1
             && hists_all.is_empty()
@@ -289,7 +297,7 @@ impl RangeCall<'_> {
                     name: mname,
                     args: &step_args,
                     span: self.arg_span,
-                    shapes: Some(&shapes),
+                    shapes: Some(shapes),
                 };
                 // The rate family directly; every other kernel by name.
                 let res = match self.func {
@@ -504,6 +512,71 @@ impl RangeCall<'_> {
         Ok(last_window)
     }
 
+    /// [`Self::sliding_counter_rate`] for the one window of an instant
+    /// query: the same result, without the cursors and reset marks that
+    /// pay off only when windows slide. Returns the size of the window.
+    fn single_counter_rate(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        shapes: &ShapeMemo,
+        mname: &str,
+        out: &mut impl PointSink,
+    ) -> Result<usize, EvalError> {
+        ev.tick_by(floats.len().saturating_add(1))?;
+        let ts = ev.start;
+        let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
+        let range_start = range_end.saturating_sub(self.range);
+        // A storage usually returns just the window: check its ends first.
+        let window = match floats.first() {
+            Some(p) if p.t <= range_start => {
+                &floats[floats.partition_point(|p| p.t <= range_start)..]
+            }
+            _ => floats,
+        };
+        let window = match window.last() {
+            Some(p) if p.t > range_end => &window[..window.partition_point(|p| p.t <= range_end)],
+            _ => window,
+        };
+        let n = window.len();
+        ev.hold_briefly(n)?;
+        let (Some(&first), Some(&last)) = (window.first(), window.last()) else {
+            return Ok(n);
+        };
+        if n < 2 {
+            return Ok(n);
+        }
+        let mut result = last.v - first.v;
+        if has_reset(window) {
+            scan_values_before(window).for_each(|v| result += v);
+        }
+        let w = Window {
+            floats: window,
+            float_sts: &[],
+            hists: &[],
+            hist_sts: &[],
+            ts,
+            range: self.range,
+            range_start,
+            range_end,
+            anchored: false,
+            smoothed: false,
+            name: mname,
+            args: &[],
+            span: self.arg_span,
+            shapes: Some(shapes),
+        };
+        let is_rate = self.func == RangeFn::Rate;
+        let zero_ratio = zero_ratio(first.v, result);
+        let factor =
+            extrapolation_factor(&w, first.t, last.t, n - 1, None, zero_ratio, true, is_rate);
+        out.push_point(FPoint {
+            t: ts,
+            v: result * factor,
+        });
+        Ok(n)
+    }
+
     /// Evaluates the function for selected series, series by series: only
     /// one series' samples are looked at (and, when stale markers must be
     /// removed, copied) at a time.
@@ -515,6 +588,7 @@ impl RangeCall<'_> {
         hints: &SelectHints,
     ) -> Result<Matrix, EvalError> {
         let mut out = Vec::with_capacity(selected.len());
+        let shapes = ShapeMemo::default();
         for s in selected {
             let rs = if use_sts {
                 with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
@@ -522,7 +596,7 @@ impl RangeCall<'_> {
                 to_range_series(s)
             };
             ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
-            if let Some(ss) = self.series(ev, &rs)? {
+            if let Some(ss) = self.series(ev, &rs, &shapes)? {
                 out.push(ss);
             }
         }
@@ -552,12 +626,7 @@ impl RangeCall<'_> {
                     scope.spawn(move || {
                         let mut shared = Shared::new(storage, opts);
                         shared.deadline = deadline;
-                        let wev = Ev {
-                            sh: &shared,
-                            start,
-                            end,
-                            interval,
-                        };
+                        let wev = Ev::new(&shared, start, end, interval);
                         let out = call.all_series(&wev, part, use_sts, hints)?;
                         Ok(Worker {
                             out,

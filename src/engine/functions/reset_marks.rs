@@ -20,15 +20,22 @@ pub(crate) struct ResetMarks {
     hi: usize,
 }
 
+/// Whether any sample of `floats` is below its predecessor, by a loop that
+/// does not branch on the data (most series have no reset).
+pub(crate) fn has_reset(floats: &[FPoint]) -> bool {
+    let Some(rest) = floats.get(1..) else {
+        return false;
+    };
+    // Two slices zipped: a plain indexed loop.
+    rest.iter()
+        .zip(floats)
+        .fold(false, |any, (cur, prev)| any | (cur.v < prev.v))
+}
+
 impl ResetMarks {
     /// Finds the resets of `floats`.
     pub(crate) fn new(floats: &[FPoint]) -> Self {
-        // Most series have no reset: rule that out first with a loop that
-        // does not branch on the data.
-        let any = floats
-            .windows(2)
-            .fold(false, |any, pair| any | (pair[1].v < pair[0].v));
-        if !any {
+        if !has_reset(floats) {
             return ResetMarks::default();
         }
         let at = floats

@@ -127,11 +127,7 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
         u.float_bytes += s.floats.capacity() * size_of::<FPoint>()
             + s.chunks.capacity() * size_of::<FloatChunk>()
             + s.chunks.iter().map(chunk_bytes).sum::<usize>();
-        u.float_samples += s.floats.len()
-            + s.chunks
-                .iter()
-                .map(|c| super::chunk_len(&c.data))
-                .sum::<usize>();
+        u.float_samples += s.floats.len() + s.chunks.iter().map(FloatChunk::len).sum::<usize>();
         if let Some(extra) = &s.extra {
             u.series_bytes += size_of::<SeriesExtra>()
                 + table_bytes::<(Timestamp, Timestamp)>(extra.start_timestamps.capacity());
