@@ -4,6 +4,8 @@
 
 mod by_series;
 
+pub(crate) use by_series::eval_vector_scalar;
+
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
@@ -205,19 +207,12 @@ pub(crate) fn vector_scalar_binop(
         } else {
             (s.f, scalar, s.h.as_ref(), None)
         };
-        let Some((mut v, h, mut keep)) = elem_binop_any(ev, b, lf, rf, lh, rh, false) else {
+        let Some((v, h, keep)) = elem_binop_any(ev, b, lf, rf, lh, rh, false) else {
             continue;
         };
-        if b.op.is_comparison() && swap {
-            v = s.f;
-        }
-        if b.return_bool {
-            v = btof(keep);
-            keep = true;
-        }
-        if !keep {
+        let Some(v) = vector_scalar_value(b, swap, s.f, v, keep) else {
             continue;
-        }
+        };
         let mut o = s.clone();
         o.f = v;
         o.h = if b.return_bool { None } else { h };
@@ -230,6 +225,18 @@ pub(crate) fn vector_scalar_binop(
         out.push(o);
     }
     out
+}
+
+/// The value of a vector/scalar operation on a vector element `x`, from
+/// [`elem_binop`]'s `(v, keep)`: a comparison with the scalar on the left
+/// keeps the element's own value, `bool` gives the outcome as 0 or 1;
+/// `None` when a comparison drops the element.
+fn vector_scalar_value(b: &BinN, swap: bool, x: f64, v: f64, keep: bool) -> Option<f64> {
+    if b.return_bool {
+        return Some(btof(keep));
+    }
+    let v = if b.op.is_comparison() && swap { x } else { v };
+    keep.then_some(v)
 }
 
 /// The labels used to match a series with the other side.

@@ -483,14 +483,24 @@ impl<'a, 'b> Ev<'a, 'b> {
             (ValueType::Vector, ValueType::Vector) => {
                 super::binary::eval_vector_binop(self, b, lhs, rhs)
             }
-            (ValueType::Vector, _) => self.range_eval(vec![lhs, rhs], |v, _, _| {
-                let s = v[1].first().map_or(f64::NAN, |s| s.f);
-                Ok(super::binary::vector_scalar_binop(self, b, &v[0], s, false))
-            }),
-            _ => self.range_eval(vec![lhs, rhs], |v, _, _| {
-                let s = v[0].first().map_or(f64::NAN, |s| s.f);
-                Ok(super::binary::vector_scalar_binop(self, b, &v[1], s, true))
-            }),
+            (ValueType::Vector, _) => {
+                if let Some(r) = super::binary::eval_vector_scalar(self, b, &lhs, &rhs, false) {
+                    return r;
+                }
+                self.range_eval(vec![lhs, rhs], |v, _, _| {
+                    let s = v[1].first().map_or(f64::NAN, |s| s.f);
+                    Ok(super::binary::vector_scalar_binop(self, b, &v[0], s, false))
+                })
+            }
+            _ => {
+                if let Some(r) = super::binary::eval_vector_scalar(self, b, &rhs, &lhs, true) {
+                    return r;
+                }
+                self.range_eval(vec![lhs, rhs], |v, _, _| {
+                    let s = v[0].first().map_or(f64::NAN, |s| s.f);
+                    Ok(super::binary::vector_scalar_binop(self, b, &v[1], s, true))
+                })
+            }
         }
     }
 
