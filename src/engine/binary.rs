@@ -3,8 +3,9 @@
 //! and the experimental `fill` modifiers.
 
 mod by_series;
+mod scalar_side;
 
-pub(crate) use by_series::eval_vector_scalar;
+pub(crate) use scalar_side::eval_vector_scalar;
 
 use super::EvalError;
 use super::eval::Ev;

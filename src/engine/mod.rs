@@ -28,6 +28,7 @@ mod functions;
 mod histops;
 mod kahan;
 mod plan;
+mod pointwise;
 mod selector;
 mod stats_read;
 mod types;

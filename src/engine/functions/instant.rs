@@ -14,22 +14,94 @@ use crate::engine::selector::lookup_index;
 use crate::engine::types::{ESample, ESeries, Matrix, Vector, drop_metadata};
 use crate::storage::SelectedSeries;
 
-/// Applies `f` to every float sample, dropping the metric name.
-fn map_floats(ev: &Ev<'_, '_>, v: &Vector, f: impl Fn(f64) -> f64) -> Vector {
+/// Applies `f` to every float sample, dropping the metric name; `f` may
+/// drop a sample.
+fn map_floats(ev: &Ev<'_, '_>, v: &Vector, f: impl Fn(f64) -> Option<f64>) -> Vector {
     v.iter()
         .filter(|s| s.h.is_none())
-        .map(|s| ESample {
-            labels: if ev.delayed() {
-                s.labels.clone()
-            } else {
-                drop_metadata(&s.labels)
-            },
-            t: s.t,
-            f: f(s.f),
-            h: None,
-            drop_name: true,
+        .filter_map(|s| {
+            Some(ESample {
+                labels: if ev.delayed() {
+                    s.labels.clone()
+                } else {
+                    drop_metadata(&s.labels)
+                },
+                t: s.t,
+                f: f(s.f)?,
+                h: None,
+                drop_name: true,
+            })
         })
         .collect()
+}
+
+/// A function that maps each float sample on its own: from its value and
+/// the function's scalar arguments at the step (NaN where one has none),
+/// the result's value, or `None` to drop the sample.
+pub(crate) type Elementwise = fn(f64, &[f64]) -> Option<f64>;
+
+/// The [`Elementwise`] form of the function `name`, if it has one. The
+/// step loop and the series-by-series evaluation both use it, so they
+/// compute alike.
+pub(crate) fn elementwise(name: &str) -> Option<Elementwise> {
+    let f: Elementwise = match name {
+        "abs" => |x, _| Some(x.abs()),
+        "ceil" => |x, _| Some(x.ceil()),
+        "floor" => |x, _| Some(x.floor()),
+        "exp" => |x, _| Some(x.exp()),
+        "sqrt" => |x, _| Some(x.sqrt()),
+        "ln" => |x, _| Some(x.ln()),
+        "log2" => |x, _| Some(x.log2()),
+        "log10" => |x, _| Some(x.log10()),
+        "sin" => |x, _| Some(x.sin()),
+        "cos" => |x, _| Some(x.cos()),
+        "tan" => |x, _| Some(x.tan()),
+        "asin" => |x, _| Some(x.asin()),
+        "acos" => |x, _| Some(x.acos()),
+        "atan" => |x, _| Some(x.atan()),
+        "sinh" => |x, _| Some(x.sinh()),
+        "cosh" => |x, _| Some(x.cosh()),
+        "tanh" => |x, _| Some(x.tanh()),
+        "asinh" => |x, _| Some(x.asinh()),
+        "acosh" => |x, _| Some(x.acosh()),
+        "atanh" => |x, _| Some(x.atanh()),
+        "rad" => |x, _| Some(x * std::f64::consts::PI / 180.0),
+        "deg" => |x, _| Some(x * 180.0 / std::f64::consts::PI),
+        "sgn" => |x, _| {
+            Some(if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            })
+        },
+        "round" => |x, args| {
+            let to = args.first().copied().unwrap_or(1.0);
+            let inv = 1.0 / to;
+            Some((x * inv + 0.5).floor() / inv)
+        },
+        // An empty range (`max < min`) gives no samples.
+        "clamp" => |x, args| clamp(x, nth(args, 0), nth(args, 1)),
+        "clamp_min" => |x, args| clamp(x, nth(args, 0), f64::INFINITY),
+        "clamp_max" => |x, args| clamp(x, f64::NEG_INFINITY, nth(args, 0)),
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// The `i`th scalar argument (NaN when missing).
+fn nth(args: &[f64], i: usize) -> f64 {
+    args.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// `x` clamped to `lo..=hi` as Prometheus does it; `None` when `hi < lo`
+/// (a NaN bound is not an empty range).
+fn clamp(x: f64, lo: f64, hi: f64) -> Option<f64> {
+    if hi < lo {
+        return None;
+    }
+    Some(go_max(lo, go_min(hi, x)))
 }
 
 fn first_f(v: &[Vector], i: usize) -> f64 {
@@ -97,55 +169,11 @@ pub(crate) fn call(
     ts: i64,
 ) -> Result<Vector, EvalError> {
     let arg = || v.first().cloned().unwrap_or_default();
-    let m = |f: fn(f64) -> f64| -> Result<Vector, EvalError> { Ok(map_floats(ev, &arg(), f)) };
+    if let Some(f) = elementwise(c.func.name) {
+        let args: Vec<f64> = (1..v.len()).map(|i| first_f(v, i)).collect();
+        return Ok(map_floats(ev, &arg(), |x| f(x, &args)));
+    }
     match c.func.name {
-        "abs" => m(f64::abs),
-        "ceil" => m(f64::ceil),
-        "floor" => m(f64::floor),
-        "exp" => m(f64::exp),
-        "sqrt" => m(f64::sqrt),
-        "ln" => m(f64::ln),
-        "log2" => m(f64::log2),
-        "log10" => m(f64::log10),
-        "sin" => m(f64::sin),
-        "cos" => m(f64::cos),
-        "tan" => m(f64::tan),
-        "asin" => m(f64::asin),
-        "acos" => m(f64::acos),
-        "atan" => m(f64::atan),
-        "sinh" => m(f64::sinh),
-        "cosh" => m(f64::cosh),
-        "tanh" => m(f64::tanh),
-        "asinh" => m(f64::asinh),
-        "acosh" => m(f64::acosh),
-        "atanh" => m(f64::atanh),
-        "rad" => m(|x| x * std::f64::consts::PI / 180.0),
-        "deg" => m(|x| x * 180.0 / std::f64::consts::PI),
-        "sgn" => m(|x| {
-            if x < 0.0 {
-                -1.0
-            } else if x > 0.0 {
-                1.0
-            } else {
-                x
-            }
-        }),
-        "round" => {
-            let to = if v.len() >= 2 { first_f(v, 1) } else { 1.0 };
-            let inv = 1.0 / to;
-            Ok(map_floats(ev, &arg(), |x| (x * inv + 0.5).floor() / inv))
-        }
-        "clamp" | "clamp_min" | "clamp_max" => {
-            let (lo, hi) = match c.func.name {
-                "clamp" => (first_f(v, 1), first_f(v, 2)),
-                "clamp_min" => (first_f(v, 1), f64::INFINITY),
-                _ => (f64::NEG_INFINITY, first_f(v, 1)),
-            };
-            if hi < lo {
-                return Ok(Vec::new());
-            }
-            Ok(map_floats(ev, &arg(), |x| go_max(lo, go_min(hi, x))))
-        }
         "vector" => Ok(vec![bare(first_f(v, 0))]),
         "scalar" => {
             let mut found = None;

@@ -18,6 +18,7 @@ pub(crate) use hist_range::{HintTracker, interpolate_hist};
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{CallN, Node};
+use super::pointwise::map_points;
 use super::types::{ESample, Matrix};
 use crate::model::Labels;
 
@@ -74,6 +75,14 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             other => inputs.push(ev.eval_matrix(other)?),
         }
     }
+    if let Some(f) = instant::elementwise(name)
+        && let Some((vector, scalars)) = inputs.split_first()
+    {
+        let scalars: Vec<&Matrix> = scalars.iter().collect();
+        if let Some(result) = map_points(ev, vector, &scalars, true, f) {
+            return result;
+        }
+    }
     let mut state = instant::CallState::default();
     ev.range_eval(inputs, |v, series, ts| {
         instant::call(ev, c, v, series, &mut state, &strings, ts)
@@ -112,4 +121,68 @@ pub(crate) fn bare(f: f64) -> ESample {
 /// The metric name of a series, or "".
 pub(crate) fn metric_name(l: &Labels) -> &str {
     l.metric_name().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::pointwise::testing::{cases, plan, run_both};
+    use proptest::prelude::*;
+
+    /// Element-wise calls and how many scalar arguments follow the vector
+    /// (the test supplies them; the numbers in the text only type-check).
+    const CALLS: [(&str, usize); 14] = [
+        ("abs(x)", 0),
+        ("sgn(x)", 0),
+        ("ln(x)", 0),
+        ("sqrt(x)", 0),
+        ("exp(x)", 0),
+        ("floor(x)", 0),
+        ("deg(x)", 0),
+        ("atanh(x)", 0),
+        ("round(x)", 0),
+        ("round(x, 1)", 1),
+        ("clamp(x, 0, 1)", 2),
+        ("clamp_min(x, 0)", 1),
+        ("clamp_max(x, 0)", 1),
+        ("log2(x)", 0),
+    ];
+
+    #[test]
+    fn clamp_drops_samples_only_for_an_empty_range() {
+        let clamp = instant::elementwise("clamp").expect("clamp is element-wise");
+        assert_eq!(clamp(5.0, &[0.0, 1.0]), Some(1.0));
+        assert_eq!(clamp(5.0, &[2.0, 1.0]), None);
+        // A NaN bound makes no empty range: the sample stays (as NaN).
+        let clamp_min = instant::elementwise("clamp_min").expect("clamp_min is element-wise");
+        assert!(clamp_min(5.0, &[f64::NAN]).is_some_and(f64::is_nan));
+        assert!(clamp(5.0, &[f64::NAN, 1.0]).is_some());
+    }
+
+    proptest! {
+        /// Where an element-wise function is evaluated series by series,
+        /// it gives what the step loop gives: results, their order, errors
+        /// and sample counters.
+        #[test]
+        fn elementwise_by_series_equals_the_step_loop(which in 0..CALLS.len(), case in cases(2)) {
+            let (query, n) = CALLS[which];
+            let Node::Call(c) = plan(query) else {
+                panic!("{query} is not a call");
+            };
+            let f = instant::elementwise(c.func.name).expect("an element-wise function");
+            let scalars: Vec<&Matrix> = case.scalars[..n].iter().collect();
+            let fast = |ev: &Ev<'_, '_>| map_points(ev, &case.vector, &scalars, true, f);
+            let slow = |ev: &Ev<'_, '_>| {
+                let mut inputs = vec![case.vector.clone()];
+                inputs.extend(scalars.iter().map(|m| (*m).clone()));
+                let mut state = instant::CallState::default();
+                ev.range_eval(inputs, |v, series, ts| {
+                    instant::call(ev, &c, v, series, &mut state, &[], ts)
+                })
+            };
+            if let Some((fast, slow)) = run_both(&case, fast, slow) {
+                prop_assert_eq!(fast, slow);
+            }
+        }
+    }
 }
