@@ -46,6 +46,23 @@ const QUERIES: &[&str] = &[
     "max_over_time(a[45s])",
     "min_over_time(a[1m] offset 15s)",
     "max_over_time(c[30s] @ 90)",
+    // Other functions over float windows, for their step loop without
+    // per-step limits (the instant queries take the general loop).
+    "irate(a[45s])",
+    "idelta(c[1m] offset 15s)",
+    "delta(a[1m])",
+    "changes(a[45s])",
+    "resets(c[1m])",
+    "avg_over_time(a[1m])",
+    "sum_over_time(c[30s])",
+    "last_over_time(a[45s] @ 60)",
+    "count_over_time(a[1m])",
+    "deriv(c[1m])",
+    "stddev_over_time(a[45s])",
+    // Vector/scalar operations and element-wise functions, series by
+    // series in both (their step loop has its own proptests).
+    "a * 2 > bool 1",
+    "abs(c - 1)",
 ];
 
 #[derive(Debug, Clone)]

@@ -249,6 +249,18 @@ impl RangeCall<'_> {
             let last = self.sliding_extreme(ev, floats_all, &mut extreme, &mut points);
             ss.floats = Points::from_vec(points);
             last_window = last?;
+        } else if ev.num_steps() > 1
+            && hists_all.is_empty()
+            && s.float_sts.is_empty()
+            && self.scalar_args.is_empty()
+            && !self.anchored
+            && !self.smoothed
+        {
+            let mut points = std::mem::take(&mut ss.floats).into_vec();
+            let last =
+                self.float_windows(ev, floats_all, shapes, mname, &mut points, &mut ss.hists);
+            ss.floats = Points::from_vec(points);
+            last_window = last?;
         } else {
             for (step, ts) in ev.steps().enumerate() {
                 ev.tick()?;
@@ -392,6 +404,84 @@ impl RangeCall<'_> {
                 out.push(FPoint { t: ts, v });
             }
         }
+        ev.hold_briefly(largest)?;
+        Ok(last_window)
+    }
+
+    /// The steps of any other function over float samples without start
+    /// timestamps, extended windows or scalar arguments: the general step
+    /// loop with what cannot apply left out, each window handed to the
+    /// function's kernel as the general loop would. Returns the size of the
+    /// last window.
+    // Not inlined: `series` keeps the inlining budget its general loop needs.
+    #[inline(never)]
+    fn float_windows(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        shapes: &ShapeMemo,
+        mname: &str,
+        out: &mut Vec<FPoint>,
+        hists: &mut Vec<HPoint>,
+    ) -> Result<usize, EvalError> {
+        match ev.plain_steps(self.at, self.offset, self.range) {
+            Some(steps) => self.float_windows_over(ev, floats, shapes, mname, (out, hists), steps),
+            None => {
+                let steps = ev.saturating_steps(self.at, self.offset, self.range);
+                self.float_windows_over(ev, floats, shapes, mname, (out, hists), steps)
+            }
+        }
+    }
+
+    /// [`Self::float_windows`] over the given windows.
+    fn float_windows_over(
+        &self,
+        ev: &Ev<'_, '_>,
+        floats: &[FPoint],
+        shapes: &ShapeMemo,
+        mname: &str,
+        (out, hists): (&mut Vec<FPoint>, &mut Vec<HPoint>),
+        steps: impl Iterator<Item = (i64, i64, i64)>,
+    ) -> Result<usize, EvalError> {
+        let mut window = ForwardWindow::default();
+        // One look at the clock per series (each step does a bounded amount
+        // of work besides its kernel, which is linear in its window).
+        ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
+        let (mut largest, mut last_window) = (0usize, 0usize);
+        let mut w = Window {
+            floats: &[],
+            float_sts: &[],
+            hists: &[],
+            hist_sts: &[],
+            ts: 0,
+            range: self.range,
+            range_start: 0,
+            range_end: 0,
+            anchored: false,
+            smoothed: false,
+            name: mname,
+            args: &[],
+            span: self.arg_span,
+            shapes: Some(shapes),
+        };
+        for (ts, range_end, range_start) in steps {
+            let r = window.advance(floats, range_start, range_end);
+            if r.is_empty() {
+                continue;
+            }
+            last_window = r.len();
+            largest = largest.max(r.len());
+            w.floats = &floats[r];
+            w.ts = ts;
+            w.range_start = range_start;
+            w.range_end = range_end;
+            match kernel(ev, self.func, &w)? {
+                Out::None => {}
+                Out::Float(v) => out.push(FPoint { t: ts, v }),
+                Out::Hist(h) => hists.push(HPoint { t: ts, h }),
+            }
+        }
+        // What the steps held in memory at most, on top of what is held.
         ev.hold_briefly(largest)?;
         Ok(last_window)
     }
@@ -1130,10 +1220,32 @@ fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
     Out::Float(count as f64)
 }
 
+/// `irate` (`is_rate`) or `idelta` from the last two float samples and
+/// their start timestamps.
+fn float_instant_value(p0: FPoint, p1: FPoint, st0: i64, st1: i64, is_rate: bool) -> Out {
+    let interval = p1.t.saturating_sub(p0.t);
+    if interval == 0 {
+        return Out::None;
+    }
+    let mut v = p1.v;
+    if !is_rate || !(p1.v < p0.v || start_timestamp_reset(st0, p0.t, st1, p1.t)) {
+        v = p1.v - p0.v;
+    }
+    if is_rate {
+        v /= interval as f64 / 1000.0;
+    }
+    Out::Float(v)
+}
+
 fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
     let (f, h) = (w.floats, w.hists);
     if f.len() + h.len() < 2 {
         return Out::None;
+    }
+    if let ([.., p0, p1], []) = (f, h) {
+        // Floats only: the last two samples.
+        let st = |i: usize| w.float_sts.get(i).copied().unwrap_or(0);
+        return float_instant_value(*p0, *p1, st(f.len() - 2), st(f.len() - 1), is_rate);
     }
     // The last two samples of either kind, oldest first, with start times.
     #[derive(Clone, Copy)]
@@ -1145,7 +1257,7 @@ fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
         P::F(x) => x.t,
         P::H(x) => x.t,
     };
-    let mut ss: Vec<(P<'_>, i64)> = Vec::with_capacity(2);
+    let mut ss: smallvec::SmallVec<[(P<'_>, i64); 2]> = smallvec::SmallVec::new();
     for (i, p) in f.iter().enumerate().skip(f.len().saturating_sub(2)) {
         ss.push((P::F(*p), w.float_sts.get(i).copied().unwrap_or(0)));
     }
@@ -1174,20 +1286,7 @@ fn instant_value(ev: &Ev<'_, '_>, w: &Window<'_>, is_rate: bool) -> Out {
     }
     let [(s0, st0), (s1, st1)] = [ss[0], ss[1]];
     match (s0, s1) {
-        (P::F(p0), P::F(p1)) => {
-            let interval = p1.t.saturating_sub(p0.t);
-            if interval == 0 {
-                return Out::None;
-            }
-            let mut v = p1.v;
-            if !is_rate || !(p1.v < p0.v || start_timestamp_reset(st0, p0.t, st1, p1.t)) {
-                v = p1.v - p0.v;
-            }
-            if is_rate {
-                v /= interval as f64 / 1000.0;
-            }
-            Out::Float(v)
-        }
+        (P::F(p0), P::F(p1)) => float_instant_value(p0, p1, st0, st1, is_rate),
         (P::H(p0), P::H(p1)) => hist_range::instant_hist_value(ev, w, p0, p1, st0, st1, is_rate),
         _ => {
             if t_of(&s1) != t_of(&s0) {
