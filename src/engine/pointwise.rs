@@ -64,6 +64,12 @@ pub(crate) fn map_points(
         }
     }
     let mut produced = vec![0usize; steps.count];
+    let mapper = Mapper {
+        steps: &steps,
+        table: &table,
+        width,
+        f,
+    };
     // (step of the first point, position in `vector`, result)
     let mut results: Vec<(usize, usize, ESeries)> = Vec::with_capacity(vector.len());
     for (i, s) in vector.iter().enumerate() {
@@ -77,27 +83,11 @@ pub(crate) fn map_points(
         // A single point (an instant query) stays inline, without a buffer.
         let points = if s.floats.len() <= 1 {
             let mut points = Points::new();
-            map_series(
-                &s.floats,
-                &steps,
-                &table,
-                width,
-                &f,
-                &mut counts,
-                &mut points,
-            )?;
+            mapper.map(&s.floats, &mut counts, &mut points)?;
             points
         } else {
             let mut points = Vec::with_capacity(s.floats.len());
-            map_series(
-                &s.floats,
-                &steps,
-                &table,
-                width,
-                &f,
-                &mut counts,
-                &mut points,
-            )?;
+            mapper.map(&s.floats, &mut counts, &mut points)?;
             Points::from_vec(points)
         };
         let Some(first) = points.first().and_then(|p| steps.index(p.t)) else {
@@ -130,27 +120,36 @@ struct Counts<'a> {
     produced: &'a mut [usize],
 }
 
-/// [`map_points`] for the points of one series, into `out`; `None` when a
-/// point is off the step grid.
-fn map_series(
-    points: &[FPoint],
-    steps: &StepGrid,
-    table: &[f64],
+/// What [`map_points`] applies to each series.
+struct Mapper<'a, F> {
+    steps: &'a StepGrid,
+    /// The scalars at each step, `width` per step.
+    table: &'a [f64],
     width: usize,
-    f: &impl Fn(f64, &[f64]) -> Option<f64>,
-    counts: &mut Counts<'_>,
-    out: &mut impl PointSink,
-) -> Option<()> {
-    let mut cursor = steps.cursor();
-    for p in points {
-        let k = cursor.index(steps, p.t)?;
-        counts.gathered[k] += 1;
-        if let Some(v) = f(p.v, &table[k * width..(k + 1) * width]) {
-            out.push_point(FPoint { t: p.t, v });
-            counts.produced[k] += 1;
+    f: F,
+}
+
+impl<F: Fn(f64, &[f64]) -> Option<f64>> Mapper<'_, F> {
+    /// Maps the points of one series into `out`; `None` when a point is
+    /// off the step grid.
+    fn map(
+        &self,
+        points: &[FPoint],
+        counts: &mut Counts<'_>,
+        out: &mut impl PointSink,
+    ) -> Option<()> {
+        let mut cursor = self.steps.cursor();
+        let width = self.width;
+        for p in points {
+            let k = cursor.index(self.steps, p.t)?;
+            counts.gathered[k] += 1;
+            if let Some(v) = (self.f)(p.v, &self.table[k * width..(k + 1) * width]) {
+                out.push_point(FPoint { t: p.t, v });
+                counts.produced[k] += 1;
+            }
         }
+        Some(())
     }
-    Some(())
 }
 
 /// The steps of an evaluation, to place a point on them.

@@ -448,22 +448,7 @@ impl RangeCall<'_> {
         // of work besides its kernel, which is linear in its window).
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
         let (mut largest, mut last_window) = (0usize, 0usize);
-        let mut w = Window {
-            floats: &[],
-            float_sts: &[],
-            hists: &[],
-            hist_sts: &[],
-            ts: 0,
-            range: self.range,
-            range_start: 0,
-            range_end: 0,
-            anchored: false,
-            smoothed: false,
-            name: mname,
-            args: &[],
-            span: self.arg_span,
-            shapes: Some(shapes),
-        };
+        let mut w = self.float_window(mname, shapes);
         for (ts, range_end, range_start) in steps {
             let r = window.advance(floats, range_start, range_end);
             if r.is_empty() {
@@ -535,22 +520,7 @@ impl RangeCall<'_> {
         let (mut lo_stride, mut hi_stride) = (0usize, 0usize);
         let mut last_window = 0usize;
         // One window value for every step; only its bounds change.
-        let mut w = Window {
-            floats: &[],
-            float_sts: &[],
-            hists: &[],
-            hist_sts: &[],
-            ts: 0,
-            range: self.range,
-            range_start: 0,
-            range_end: 0,
-            anchored: false,
-            smoothed: false,
-            name: mname,
-            args: &[],
-            span: self.arg_span,
-            shapes: Some(shapes),
-        };
+        let mut w = self.float_window(mname, shapes);
         // One look at the clock per series (each step does a bounded amount
         // of work, and the windows walk each sample once).
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
@@ -602,6 +572,27 @@ impl RangeCall<'_> {
         Ok(last_window)
     }
 
+    /// A window over float samples alone (no start timestamps, extended
+    /// bounds or scalar arguments), to be given its samples and bounds.
+    fn float_window<'w>(&self, mname: &'w str, shapes: &'w ShapeMemo) -> Window<'w> {
+        Window {
+            floats: &[],
+            float_sts: &[],
+            hists: &[],
+            hist_sts: &[],
+            ts: 0,
+            range: self.range,
+            range_start: 0,
+            range_end: 0,
+            anchored: false,
+            smoothed: false,
+            name: mname,
+            args: &[],
+            span: self.arg_span,
+            shapes: Some(shapes),
+        }
+    }
+
     /// [`Self::sliding_counter_rate`] for the one window of an instant
     /// query: the same result, without the cursors and reset marks that
     /// pay off only when windows slide. Returns the size of the window.
@@ -642,19 +633,10 @@ impl RangeCall<'_> {
         }
         let w = Window {
             floats: window,
-            float_sts: &[],
-            hists: &[],
-            hist_sts: &[],
             ts,
-            range: self.range,
             range_start,
             range_end,
-            anchored: false,
-            smoothed: false,
-            name: mname,
-            args: &[],
-            span: self.arg_span,
-            shapes: Some(shapes),
+            ..self.float_window(mname, shapes)
         };
         let is_rate = self.func == RangeFn::Rate;
         let zero_ratio = zero_ratio(first.v, result);
