@@ -63,6 +63,9 @@ const QUERIES: &[&str] = &[
     // series in both (their step loop has its own proptests).
     "a * 2 > bool 1",
     "abs(c - 1)",
+    "a and on (job) b",
+    "a or c",
+    "c unless ignoring (extra) a",
 ];
 
 #[derive(Debug, Clone)]

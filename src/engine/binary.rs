@@ -4,6 +4,7 @@
 
 mod by_series;
 mod scalar_side;
+mod set_ops;
 
 pub(crate) use scalar_side::eval_vector_scalar;
 
@@ -228,6 +229,43 @@ pub(crate) fn vector_scalar_binop(
     out
 }
 
+/// One step of `and`, `or` or `unless`: each side's samples with their
+/// signatures.
+fn set_op_step(op: BinaryOp, (l, ls): (&Vector, &[usize]), (r, rs): (&Vector, &[usize])) -> Vector {
+    match op {
+        BinaryOp::And => {
+            if l.is_empty() || r.is_empty() {
+                return Vec::new();
+            }
+            let present: FastSet<usize> = rs.iter().copied().collect();
+            l.iter()
+                .zip(ls)
+                .filter(|(_, s)| present.contains(s))
+                .map(|(x, _)| x.clone())
+                .collect()
+        }
+        BinaryOp::Or => {
+            let present: FastSet<usize> = ls.iter().copied().collect();
+            let mut out = l.clone();
+            out.extend(
+                r.iter()
+                    .zip(rs)
+                    .filter(|(_, s)| !present.contains(s))
+                    .map(|(x, _)| x.clone()),
+            );
+            out
+        }
+        _ => {
+            let present: FastSet<usize> = rs.iter().copied().collect();
+            l.iter()
+                .zip(ls)
+                .filter(|(_, s)| !present.contains(s))
+                .map(|(x, _)| x.clone())
+                .collect()
+        }
+    }
+}
+
 /// The value of a vector/scalar operation on a vector element `x`, from
 /// [`elem_binop`]'s `(v, keep)`: a comparison with the scalar on the left
 /// keeps the element's own value, `bool` gives the outcome as 0 or 1;
@@ -277,6 +315,9 @@ pub(crate) fn eval_vector_binop(
     {
         return result;
     }
+    if let Some(result) = set_ops::eval_set_op(ev, b, (&lhs, &rhs), (&lsig, &rsig, nsigs)) {
+        return result;
+    }
     let mut scratch = StepScratch::default();
     let (mut ls, mut rs) = (Vec::new(), Vec::new());
     let distinct = match b.matching.card {
@@ -290,37 +331,8 @@ pub(crate) fn eval_vector_binop(
         rs.clear();
         rs.extend(idx[1].iter().map(|&i| rsig[i]));
         match b.op {
-            BinaryOp::And => {
-                if v[0].is_empty() || v[1].is_empty() {
-                    return Ok(Vec::new());
-                }
-                let present: FastSet<usize> = rs.iter().copied().collect();
-                Ok(v[0]
-                    .iter()
-                    .zip(&ls)
-                    .filter(|(_, s)| present.contains(s))
-                    .map(|(x, _)| x.clone())
-                    .collect())
-            }
-            BinaryOp::Or => {
-                let present: FastSet<usize> = ls.iter().copied().collect();
-                let mut out = v[0].clone();
-                out.extend(
-                    v[1].iter()
-                        .zip(&rs)
-                        .filter(|(_, s)| !present.contains(s))
-                        .map(|(x, _)| x.clone()),
-                );
-                Ok(out)
-            }
-            BinaryOp::Unless => {
-                let present: FastSet<usize> = rs.iter().copied().collect();
-                Ok(v[0]
-                    .iter()
-                    .zip(&ls)
-                    .filter(|(_, s)| !present.contains(s))
-                    .map(|(x, _)| x.clone())
-                    .collect())
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => {
+                Ok(set_op_step(b.op, (&v[0], &ls), (&v[1], &rs)))
             }
             _ => vector_binop(
                 ev,

@@ -234,6 +234,9 @@ pub(crate) mod testing {
     #[derive(Debug)]
     pub(crate) struct Case {
         pub vector: Matrix,
+        /// A second vector, made like `vector` (label sets may repeat
+        /// between the two).
+        pub other: Matrix,
         pub scalars: Vec<Matrix>,
         instant: bool,
         delayed: bool,
@@ -274,45 +277,60 @@ pub(crate) mod testing {
     /// instant or a range evaluation, delayed name removal, a small
     /// samples limit.
     pub(crate) fn cases(scalars: usize) -> impl Strategy<Value = Case> {
-        let specs = proptest::collection::vec(
-            (
-                0usize..4,
-                0usize..3,
-                proptest::collection::vec(value(), STEPS),
-            ),
-            0..6,
-        );
+        let specs = || {
+            proptest::collection::vec(
+                (
+                    0usize..4,
+                    0usize..3,
+                    proptest::collection::vec(value(), STEPS),
+                ),
+                0..6,
+            )
+        };
         let scalar_values =
             proptest::collection::vec(proptest::collection::vec(value(), STEPS), scalars);
         let limit = prop_oneof![Just(usize::MAX), 0usize..40];
-        (specs, scalar_values, any::<bool>(), any::<bool>(), limit).prop_map(
-            |(specs, scalar_values, instant, delayed, max_samples)| {
-                let times: Vec<i64> = if instant {
-                    vec![STEP]
-                } else {
-                    (0..STEPS as i64).map(|k| k * STEP).collect()
-                };
-                // Distinct label sets, as every evaluated matrix has.
-                let mut vector: Matrix = Vec::new();
-                for (meta, inst, values) in &specs {
-                    let l = labels(*meta, *inst);
-                    if vector.iter().all(|s| s.labels != l) {
-                        vector.push(series(l, values, &times));
-                    }
-                }
-                let scalars = scalar_values
-                    .iter()
-                    .map(|v| vec![series(Labels::empty(), v, &times)])
-                    .collect();
-                Case {
-                    vector,
-                    scalars,
-                    instant,
-                    delayed,
-                    max_samples,
-                }
-            },
+        (
+            specs(),
+            specs(),
+            scalar_values,
+            any::<bool>(),
+            any::<bool>(),
+            limit,
         )
+            .prop_map(
+                |(specs, other_specs, scalar_values, instant, delayed, max_samples)| {
+                    let times: Vec<i64> = if instant {
+                        vec![STEP]
+                    } else {
+                        (0..STEPS as i64).map(|k| k * STEP).collect()
+                    };
+                    // Distinct label sets, as every evaluated matrix has.
+                    let matrix = |specs: &[(usize, usize, Vec<Option<f64>>)]| {
+                        let mut m: Matrix = Vec::new();
+                        for (meta, inst, values) in specs {
+                            let l = labels(*meta, *inst);
+                            if m.iter().all(|s| s.labels != l) {
+                                m.push(series(l, values, &times));
+                            }
+                        }
+                        m
+                    };
+                    let (vector, other) = (matrix(&specs), matrix(&other_specs));
+                    let scalars = scalar_values
+                        .iter()
+                        .map(|v| vec![series(Labels::empty(), v, &times)])
+                        .collect();
+                    Case {
+                        vector,
+                        other,
+                        scalars,
+                        instant,
+                        delayed,
+                        max_samples,
+                    }
+                },
+            )
     }
 
     /// The plan of `query`.
@@ -357,6 +375,7 @@ pub(crate) mod testing {
         let held: usize = case
             .vector
             .iter()
+            .chain(&case.other)
             .chain(case.scalars.iter().flatten())
             .map(ESeries::samples)
             .sum();
