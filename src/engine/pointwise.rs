@@ -5,7 +5,7 @@
 //! step, applies the operation and looks each result's label set up to
 //! place it in its output series (an instant query hashes every result's
 //! labels to look for two alike). When an operation maps each float point
-//! to at most one point, from its value, its step and scalars at that step
+//! to at most one point, from its value and the scalars at its step
 //! (`x * 2`, `x > bool 1`, `abs(x)`, `clamp(x, 0, scalar(y))`), and gives
 //! each series the same result labels at every step, each series is
 //! computed front to back instead. Results are known distinct when no
@@ -14,7 +14,9 @@
 //!
 //! Results, their order (by the step of their first point, then input
 //! order, as the step loop creates them), the sample accounting and the
-//! limits are those of the step loop.
+//! limits are those of the step loop. [`StepGrid`] places points on the
+//! steps for the other series-by-series paths too (vector matching, set
+//! operations).
 
 use crate::engine::EvalError;
 use crate::engine::eval::Ev;
