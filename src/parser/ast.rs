@@ -603,7 +603,8 @@ impl DurationExpr {
     }
 }
 
-/// Converts float seconds to integer milliseconds, rounding to nearest.
+/// Converts float seconds to integer milliseconds, rounding to nearest
+/// (`as` saturates, so out-of-range values cannot wrap).
 pub fn seconds_to_millis(secs: f64) -> i64 {
     (secs * 1000.0).round() as i64
 }

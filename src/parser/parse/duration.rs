@@ -5,7 +5,7 @@ use super::number::duration_out_of_range;
 use super::{Ctx, PResult, Parser};
 use crate::parser::ast::{
     AtModifier, BinaryOp, DurationExpr, Expr, MatrixSelector, NumberLiteral, SubqueryExpr, UnaryOp,
-    VectorSelector,
+    VectorSelector, seconds_to_millis,
 };
 use crate::parser::lexer::{Kw, Tok, Token};
 
@@ -98,11 +98,13 @@ impl Parser<'_> {
         Ok(result)
     }
 
-    /// A duration expression that must be positive if it is a literal.
+    /// A duration expression that must be positive if it is a literal: at
+    /// least one millisecond once rounded to the milliseconds evaluation
+    /// works in (a shorter one would select nothing and print as `0s`).
     fn positive_duration(&mut self) -> PResult<DurationExpr> {
         let d = self.duration_expr(0)?;
         if let DurationExpr::Literal(n) = &d {
-            if n.value <= 0.0 {
+            if n.value <= 0.0 || seconds_to_millis(n.value) <= 0 {
                 return Err(self.error(n.span, "duration must be greater than 0"));
             }
         }

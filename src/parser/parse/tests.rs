@@ -496,6 +496,10 @@ fn syntax_errors() {
         ("foo[0]", "duration must be greater than 0", 4),
         ("foo[-5m]", "duration must be greater than 0", 4),
         ("foo[5m:0]", "duration must be greater than 0", 7),
+        // Below half a millisecond: nothing once rounded to milliseconds.
+        ("foo[0.0004]", "duration must be greater than 0", 4),
+        ("foo[52e-60]", "duration must be greater than 0", 4),
+        ("foo[5m:0.0004]", "duration must be greater than 0", 7),
         ("foo[1m/0]", "division by zero", 6),
         ("foo[1s1m]", "not a valid duration string: \"1s1m\"", 4),
         ("(foo)[5m]", "ranges only allowed for vector selectors", 5),

@@ -66,11 +66,7 @@ pub(crate) fn write_duration_millis(w: &mut dyn Write, millis: i64) -> fmt::Resu
     Ok(())
 }
 
-/// Converts float seconds to whole milliseconds, rounding to nearest.
-pub(crate) fn seconds_to_millis(secs: f64) -> i64 {
-    // `as` saturates, so out-of-range values cannot wrap.
-    (secs * 1000.0).round() as i64
-}
+pub(crate) use crate::parser::ast::seconds_to_millis;
 
 /// Writes a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the
 /// shortest digits that round-trip, never an exponent; `+Inf`, `-Inf`, `NaN`.
