@@ -680,8 +680,20 @@ pub(crate) fn window_range(
     mint: i64,
     maxt: i64,
 ) -> std::ops::Range<usize> {
-    let lo = partition(len, |i| ts(i) <= mint);
-    let hi = partition(len, |i| ts(i) <= maxt);
+    if len == 0 {
+        return 0..0;
+    }
+    // A storage usually returns just the window: check its ends first.
+    let lo = if ts(0) > mint {
+        0
+    } else {
+        partition(len, |i| ts(i) <= mint)
+    };
+    let hi = if ts(len - 1) <= maxt {
+        len
+    } else {
+        partition(len, |i| ts(i) <= maxt)
+    };
     lo..hi.max(lo)
 }
 

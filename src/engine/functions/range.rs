@@ -608,17 +608,7 @@ impl RangeCall<'_> {
         let ts = ev.start;
         let range_end = self.at.unwrap_or(ts).saturating_sub(self.offset);
         let range_start = range_end.saturating_sub(self.range);
-        // A storage usually returns just the window: check its ends first.
-        let window = match floats.first() {
-            Some(p) if p.t <= range_start => {
-                &floats[floats.partition_point(|p| p.t <= range_start)..]
-            }
-            _ => floats,
-        };
-        let window = match window.last() {
-            Some(p) if p.t > range_end => &window[..window.partition_point(|p| p.t <= range_end)],
-            _ => window,
-        };
+        let window = &floats[window_range(|i| floats[i].t, floats.len(), range_start, range_end)];
         let n = window.len();
         ev.hold_briefly(n)?;
         let (Some(&first), Some(&last)) = (window.first(), window.last()) else {
