@@ -2,7 +2,6 @@
 //! quantile, topk, bottomk, limitk, limit_ratio and count_values, with
 //! `by`/`without` grouping.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -796,28 +795,71 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
         grouping.sort();
     }
     let input = ev.eval_matrix(&a.expr)?;
-    ev.range_eval(vec![input], |v, _, _| {
-        let mut counts: HashMap<Labels, usize> = HashMap::new();
-        let mut order: Vec<Labels> = Vec::new();
-        for s in &v[0] {
-            let value = match &s.h {
-                None => format_value(s.f),
-                Some(h) => h.go_string(),
+    // The output labels of a sample are its series' grouping labels other
+    // than `label`, plus `label` set to the value when the grouping keeps
+    // it: a function of the series' group and the value alone. So each
+    // series' group is found once, and each (group, value) pair's labels
+    // are built once, the first time a step meets it.
+    let (groups, _) = group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
+        *l.name != *label && in_key(l, &grouping, a.without)
+    });
+    let mut outputs: FastMap<(usize, ValueKey), usize> = FastMap::default();
+    let mut out_labels: Vec<Labels> = Vec::new();
+    let mut by_labels: FastMap<Labels, usize> = FastMap::default();
+    // Each output's count at the current step, and the outputs the step
+    // has met in order of first appearance.
+    let mut counts: Vec<usize> = Vec::new();
+    let mut met: Vec<usize> = Vec::new();
+    ev.range_eval(vec![input], |v, idxs, _| {
+        for (s, &si) in v[0].iter().zip(&idxs[0]) {
+            let (key, text) = match &s.h {
+                None => (ValueKey::float(s.f), None),
+                Some(h) => {
+                    let text = h.go_string();
+                    (ValueKey::Text(text.clone()), Some(text))
+                }
             };
-            let metric = s.labels.builder().set(label.as_str(), value).build();
-            let key = group_labels(&metric, &grouping, a.without);
-            let c = counts.entry(key.clone()).or_insert_with(|| {
-                order.push(key);
-                0
+            let id = *outputs.entry((groups[si], key)).or_insert_with(|| {
+                let value = text.unwrap_or_else(|| format_value(s.f));
+                let metric = s.labels.builder().set(label.as_str(), value).build();
+                let labels = group_labels(&metric, &grouping, a.without);
+                // Values meet in one output when the grouping drops `label`.
+                *by_labels.entry(labels.clone()).or_insert_with(|| {
+                    out_labels.push(labels);
+                    counts.push(0);
+                    out_labels.len() - 1
+                })
             });
-            *c += 1;
+            if counts[id] == 0 {
+                met.push(id);
+            }
+            counts[id] += 1;
         }
-        Ok(order
-            .into_iter()
-            .map(|l| {
-                let n = counts.get(&l).copied().unwrap_or(0) as f64;
-                ESample::float(l, n)
+        Ok(met
+            .drain(..)
+            .map(|id| {
+                let n = std::mem::take(&mut counts[id]) as f64;
+                ESample::float(out_labels[id].clone(), n)
             })
             .collect())
     })
+}
+
+/// A sample's value as `count_values` tells values apart: floats by their
+/// bits (every NaN alike, as all print `NaN`; `-0` prints apart from `0`),
+/// histograms by their text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Float(u64),
+    Text(String),
+}
+
+impl ValueKey {
+    fn float(v: f64) -> Self {
+        ValueKey::Float(if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        })
+    }
 }

@@ -10,6 +10,7 @@ mod label;
 mod range;
 mod range_fn;
 mod reset_marks;
+mod sliding_count;
 mod sliding_extreme;
 mod sort;
 

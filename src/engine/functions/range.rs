@@ -8,6 +8,7 @@ use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
 use super::range_fn::RangeFn;
 use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
+use super::sliding_count::SlidingPairCount;
 use super::sliding_extreme::SlidingExtreme;
 use super::{absent_labels, metric_name};
 use crate::engine::EvalError;
@@ -449,6 +450,8 @@ impl RangeCall<'_> {
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
         let (mut largest, mut last_window) = (0usize, 0usize);
         let mut w = self.float_window(mname, shapes);
+        // `changes` and `resets` keep running totals instead of rescanning.
+        let mut pairs = SlidingPairCount::new(self.func);
         for (ts, range_end, range_start) in steps {
             let r = window.advance(floats, range_start, range_end);
             if r.is_empty() {
@@ -456,6 +459,11 @@ impl RangeCall<'_> {
             }
             last_window = r.len();
             largest = largest.max(r.len());
+            if let Some(pairs) = &mut pairs {
+                let v = pairs.count(floats, r.start, r.end) as f64;
+                out.push(FPoint { t: ts, v });
+                continue;
+            }
             w.floats = &floats[r];
             w.ts = ts;
             w.range_start = range_start;
