@@ -59,6 +59,17 @@ const QUERIES: &[&str] = &[
     "count_over_time(a[1m])",
     "deriv(c[1m])",
     "stddev_over_time(a[45s])",
+    // Running totals (`changes`, `resets`) and windows taken four at a
+    // time (`stddev_over_time`, `stdvar_over_time`).
+    "changes(c[2m] @ 120)",
+    "resets(a[1m] offset 15s)",
+    "stdvar_over_time(c[2m])",
+    "stddev_over_time(a[1m] offset 15s)",
+    // `count_values` keeps each (group, value) pair's labels across steps.
+    "count_values(\"v\", a)",
+    "count_values without (inst) (\"job\", a)",
+    "count_values without (v, inst) (\"v\", a)",
+    "count_values by (job) (\"v\", c)",
     // Vector/scalar operations and element-wise functions, series by
     // series in both (their step loop has its own proptests).
     "a * 2 > bool 1",

@@ -7,6 +7,7 @@ mod histogram;
 mod info;
 mod instant;
 mod label;
+mod lanes;
 mod range;
 mod range_fn;
 mod reset_marks;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
+use super::lanes::{LANES, Variance};
 use super::range_fn::RangeFn;
 use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
 use super::sliding_count::SlidingPairCount;
@@ -452,6 +453,10 @@ impl RangeCall<'_> {
         let mut w = self.float_window(mname, shapes);
         // `changes` and `resets` keep running totals instead of rescanning.
         let mut pairs = SlidingPairCount::new(self.func);
+        // `stddev_over_time` and `stdvar_over_time` take windows
+        // `LANES` at a time.
+        let deviations = matches!(self.func, RangeFn::StddevOverTime | RangeFn::StdvarOverTime);
+        let mut pending: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(LANES);
         for (ts, range_end, range_start) in steps {
             let r = window.advance(floats, range_start, range_end);
             if r.is_empty() {
@@ -464,6 +469,18 @@ impl RangeCall<'_> {
                 out.push(FPoint { t: ts, v });
                 continue;
             }
+            if deviations {
+                pending.push((ts, r));
+                if let Ok(lanes) = <&[_; LANES]>::try_from(&pending[..]) {
+                    let windows = lanes.clone().map(|(_, r)| r);
+                    let variances = Variance::of_each(floats, &windows);
+                    for ((t, _), variance) in pending.drain(..).zip(variances) {
+                        let v = deviation(self.func, variance);
+                        out.push(FPoint { t, v });
+                    }
+                }
+                continue;
+            }
             w.floats = &floats[r];
             w.ts = ts;
             w.range_start = range_start;
@@ -473,6 +490,10 @@ impl RangeCall<'_> {
                 Out::Float(v) => out.push(FPoint { t: ts, v }),
                 Out::Hist(h) => hists.push(HPoint { t: ts, h }),
             }
+        }
+        for (t, r) in pending {
+            let v = deviation(self.func, Variance::of(&floats[r]));
+            out.push(FPoint { t, v });
         }
         // What the steps held in memory at most, on top of what is held.
         ev.hold_briefly(largest)?;
@@ -999,19 +1020,7 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            for p in f {
-                count += 1.0;
-                let delta = p.v - (mean + cmean);
-                (mean, cmean) = kahan_inc(delta / count, mean, cmean);
-                (aux, caux) = kahan_inc(delta * (p.v - (mean + cmean)), aux, caux);
-            }
-            let var = (aux + caux) / count;
-            Out::Float(if func == F::StddevOverTime {
-                var.sqrt()
-            } else {
-                var
-            })
+            Out::Float(deviation(func, Variance::of(f)))
         }
         F::Deriv | F::PredictLinear => {
             if f.len() < 2 {
@@ -1069,6 +1078,15 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             Out::Float(s1)
         }
     })
+}
+
+/// `stddev_over_time` (the root) or `stdvar_over_time` from a variance.
+fn deviation(func: RangeFn, variance: f64) -> f64 {
+    if func == RangeFn::StddevOverTime {
+        variance.sqrt()
+    } else {
+        variance
+    }
 }
 
 fn avg(f: &[FPoint]) -> f64 {
