@@ -65,6 +65,9 @@ const QUERIES: &[&str] = &[
     "resets(a[1m] offset 15s)",
     "stdvar_over_time(c[2m])",
     "stddev_over_time(a[1m] offset 15s)",
+    // Scalar arguments that change from step to step.
+    "predict_linear(a[1m], 30)",
+    "quantile_over_time(scalar(sum(b)) / 4, a[45s])",
     // `count_values` keeps each (group, value) pair's labels across steps.
     "count_values(\"v\", a)",
     "count_values without (inst) (\"job\", a)",

@@ -101,6 +101,18 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             scalar_args.push(ev.eval_scalar_steps(a)?);
         }
     }
+    // The same, step by step: each step's arguments side by side.
+    let step_args: Vec<f64> = (0..if scalar_args.is_empty() {
+        0
+    } else {
+        ev.num_steps()
+    })
+        .flat_map(|step| {
+            scalar_args
+                .iter()
+                .map(move |a| a.get(step).copied().unwrap_or(f64::NAN))
+        })
+        .collect();
     let use_sts =
         ev.sh.opts.start_timestamps && matches!(name, "rate" | "irate" | "increase" | "resets");
     let lb = ev.lookback();
@@ -117,7 +129,8 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         lb,
         drop_name,
         arg_span,
-        scalar_args: &scalar_args,
+        n_args: scalar_args.len(),
+        step_args: &step_args,
     };
     let mut out: Matrix = Vec::new();
     // Whether the results are known to have distinct label sets: the series
@@ -189,7 +202,10 @@ struct RangeCall<'e> {
     lb: i64,
     drop_name: bool,
     arg_span: Span,
-    scalar_args: &'e [Vec<f64>],
+    /// How many scalar arguments the function takes.
+    n_args: usize,
+    /// The scalar arguments of every step, `n_args` per step.
+    step_args: &'e [f64],
 }
 
 impl RangeCall<'_> {
@@ -213,7 +229,6 @@ impl RangeCall<'_> {
         };
         let mut ss = ESeries::new(labels, sdrop);
         let mname = metric_name(&s.labels);
-        let mut step_args = vec![0.0; self.scalar_args.len()];
         let (floats_all, hists_all): (&[FPoint], &[HPoint]) = (&s.floats, &s.hists);
         if hists_all.is_empty() {
             let reach = self.range.saturating_add(self.lb.saturating_mul(2));
@@ -254,7 +269,6 @@ impl RangeCall<'_> {
         } else if ev.num_steps() > 1
             && hists_all.is_empty()
             && s.float_sts.is_empty()
-            && self.scalar_args.is_empty()
             && !self.anchored
             && !self.smoothed
         {
@@ -294,9 +308,6 @@ impl RangeCall<'_> {
                 // counts its buffered window), on top of the results so far.
                 last_window = floats.len() + hpoint_samples(hists);
                 ev.hold_briefly(last_window)?;
-                for (i, a) in self.scalar_args.iter().enumerate() {
-                    step_args[i] = a.get(step).copied().unwrap_or(f64::NAN);
-                }
                 let w = Window {
                     floats,
                     float_sts,
@@ -309,7 +320,7 @@ impl RangeCall<'_> {
                     anchored: self.anchored,
                     smoothed: self.smoothed,
                     name: mname,
-                    args: &step_args,
+                    args: self.args_at(step),
                     span: self.arg_span,
                     shapes: Some(shapes),
                 };
@@ -411,10 +422,11 @@ impl RangeCall<'_> {
     }
 
     /// The steps of any other function over float samples without start
-    /// timestamps, extended windows or scalar arguments: the general step
-    /// loop with what cannot apply left out, each window handed to the
-    /// function's kernel as the general loop would. Returns the size of the
-    /// last window.
+    /// timestamps or extended windows: the general step loop with what
+    /// cannot apply left out, each window handed to the function's kernel
+    /// as the general loop would (`changes`/`resets` keep running totals
+    /// and `stddev_over_time`/`stdvar_over_time` take windows in lanes
+    /// instead). Returns the size of the last window.
     // Not inlined: `series` keeps the inlining budget its general loop needs.
     #[inline(never)]
     fn float_windows(
@@ -457,7 +469,7 @@ impl RangeCall<'_> {
         // `LANES` at a time.
         let deviations = matches!(self.func, RangeFn::StddevOverTime | RangeFn::StdvarOverTime);
         let mut pending: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(LANES);
-        for (ts, range_end, range_start) in steps {
+        for (step, (ts, range_end, range_start)) in steps.enumerate() {
             let r = window.advance(floats, range_start, range_end);
             if r.is_empty() {
                 continue;
@@ -485,6 +497,7 @@ impl RangeCall<'_> {
             w.ts = ts;
             w.range_start = range_start;
             w.range_end = range_end;
+            w.args = self.args_at(step);
             match kernel(ev, self.func, &w)? {
                 Out::None => {}
                 Out::Float(v) => out.push(FPoint { t: ts, v }),
@@ -603,6 +616,14 @@ impl RangeCall<'_> {
 
     /// A window over float samples alone (no start timestamps, extended
     /// bounds or scalar arguments), to be given its samples and bounds.
+    /// The scalar arguments of step `step`.
+    fn args_at(&self, step: usize) -> &[f64] {
+        let from = step.saturating_mul(self.n_args);
+        self.step_args
+            .get(from..from.saturating_add(self.n_args))
+            .unwrap_or(&[])
+    }
+
     fn float_window<'w>(&self, mname: &'w str, shapes: &'w ShapeMemo) -> Window<'w> {
         Window {
             floats: &[],
