@@ -335,28 +335,41 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
 /// A candidate of `topk`/`bottomk` (a float sample of input series `pos`):
 /// its place in the sorted order is its value (NaN last), then its input
 /// position, so that among equal values the earlier series wins, as with a
-/// stable sort.
+/// stable sort. The value's place is folded into one integer (`rank`), so
+/// candidates compare as two integers.
+#[derive(Clone, Copy, Debug)]
 struct Candidate {
-    f: f64,
+    rank: u64,
     pos: usize,
-    top: bool,
+    f: f64,
 }
 
 impl Candidate {
-    /// `Less` when `self` comes before `other` in the result.
-    fn rank(&self, other: &Self) -> std::cmp::Ordering {
-        let by_value = if self.top {
-            desc_nan_last(self.f, other.f)
+    /// The candidate for value `f` of input `pos`, for `topk` (`top`: the
+    /// largest first) or `bottomk`.
+    fn new(f: f64, pos: usize, top: bool) -> Self {
+        let rank = if f.is_nan() {
+            u64::MAX
         } else {
-            asc_nan_last(self.f, other.f)
+            // `-0` and `0` are equal values; adding zero makes both `0`.
+            let bits = (f + 0.0).to_bits();
+            // Flipping the bits this way makes the integers ascend with the
+            // values they come from.
+            let ascending = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits | 1 << 63
+            };
+            // Below `u64::MAX` either way (it would be a NaN's pattern).
+            if top { !ascending } else { ascending }
         };
-        by_value.then(self.pos.cmp(&other.pos))
+        Candidate { rank, pos, f }
     }
 }
 
 impl PartialEq for Candidate {
     fn eq(&self, other: &Self) -> bool {
-        self.rank(other).is_eq()
+        (self.rank, self.pos) == (other.rank, other.pos)
     }
 }
 
@@ -370,40 +383,67 @@ impl PartialOrd for Candidate {
 
 impl Ord for Candidate {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank(other)
+        (self.rank, self.pos).cmp(&(other.rank, other.pos))
     }
 }
 
-/// The best `k` candidates of one group at one step: a heap whose top is the
-/// worst kept candidate, so each offer costs O(log k) and at most `k`
-/// samples are held.
+/// The best `k` candidates of one group at one step. Offers go into a
+/// buffer; when it holds `2k`, a selection keeps the best `k` and remembers
+/// the worst of them, below which later offers are turned away at once. So
+/// each offer costs O(1) on average (a heap would sift O(log k) for each
+/// candidate that enters), and at most `2k` are held. Candidates are
+/// totally ordered (value, then input position), so the `k` kept are the
+/// same whatever the order of the offers.
 #[derive(Default)]
 struct Best {
-    heap: std::collections::BinaryHeap<Candidate>,
+    kept: Vec<Candidate>,
+    /// How many to keep (the `k` of the offers).
+    k: usize,
+    /// The worst of the `k` kept at the last selection: an offer that does
+    /// not rank before it cannot be among the best `k`.
+    bar: Option<Candidate>,
 }
 
 impl Best {
     fn clear(&mut self) {
-        self.heap.clear();
+        self.kept.clear();
+        self.bar = None;
     }
 
-    /// Offers the value of input series `pos`; keeps it if it is among the
-    /// best `k` so far.
+    /// Offers the value of input series `pos`; keeps it if it may be among
+    /// the best `k`.
+    #[inline]
     fn offer(&mut self, f: f64, pos: usize, k: usize, top: bool) {
-        let c = Candidate { f, pos, top };
-        if self.heap.len() < k {
-            self.heap.push(c);
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            && c.rank(&worst).is_lt()
-        {
-            *worst = c;
+        let c = Candidate::new(f, pos, top);
+        if self.bar.is_some_and(|bar| c >= bar) {
+            return;
+        }
+        self.k = k;
+        self.kept.push(c);
+        if self.kept.len() >= k.saturating_mul(2).max(16) {
+            self.select();
+        }
+    }
+
+    /// Keeps only the best `k` and raises the bar to the worst of them.
+    fn select(&mut self) {
+        let k = self.k;
+        if k == 0 {
+            self.kept.clear();
+            return;
+        }
+        if self.kept.len() > k {
+            self.kept.select_nth_unstable(k - 1);
+            self.kept.truncate(k);
+            self.bar = Some(self.kept[k - 1]);
         }
     }
 
     /// Moves the kept samples at step `t`, best first, to `out`.
     fn drain_sorted(&mut self, input: &[ESeries], t: i64, out: &mut Vec<ESample>) {
-        let heap = std::mem::take(&mut self.heap);
-        out.extend(heap.into_sorted_vec().into_iter().filter_map(|c| {
+        self.select();
+        self.kept.sort_unstable();
+        out.extend(self.kept.drain(..).filter_map(|c| {
             let s = input.get(c.pos)?;
             Some(ESample {
                 labels: s.labels.clone(),
@@ -413,6 +453,7 @@ impl Best {
                 drop_name: s.drop_name,
             })
         }));
+        self.bar = None;
     }
 }
 
@@ -450,23 +491,36 @@ fn float_topk(
         }
     }
     // Results by step, then group, best first: the order in which the step
-    // loop meets (and so creates) the output series.
+    // loop meets (and so creates) the output series. Only the winners that
+    // start a new output series need that order; the others add their
+    // point to the series their input position already feeds.
     let mut out: Matrix = Vec::new();
     let mut index: FastMap<Labels, usize> = FastMap::default();
-    let mut winners = Vec::new();
+    let mut out_of_input: Vec<Option<usize>> = vec![None; input.len()];
+    let mut fresh: Vec<Candidate> = Vec::new();
     for step in 0..steps {
         let t = ev.start + step as i64 * interval;
         for gi in 0..groups {
-            if let Some(best) = heaps.get_mut(gi * steps + step) {
-                best.drain_sorted(input, t, &mut winners);
+            let Some(best) = heaps.get_mut(gi * steps + step) else {
+                continue;
+            };
+            best.select();
+            for c in best.kept.drain(..) {
+                match out_of_input[c.pos] {
+                    Some(i) => out[i].push(t, c.f, None),
+                    None => fresh.push(c),
+                }
             }
-        }
-        for w in winners.drain(..) {
-            let i = *index.entry(w.labels.clone()).or_insert_with(|| {
-                out.push(ESeries::new(w.labels.clone(), w.drop_name));
-                out.len() - 1
-            });
-            out[i].push(t, w.f, None);
+            fresh.sort_unstable();
+            for c in fresh.drain(..) {
+                let s = &input[c.pos];
+                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                    out.push(ESeries::new(s.labels.clone(), s.drop_name));
+                    out.len() - 1
+                });
+                out_of_input[c.pos] = Some(i);
+                out[i].push(t, c.f, None);
+            }
         }
     }
     release_input(ev, input, out)
@@ -544,26 +598,6 @@ fn release_input(ev: &Ev<'_, '_>, input: &Matrix, out: Matrix) -> Result<Matrix,
     ev.sh.current.set(base);
     ev.add_samples(results)?;
     Ok(out)
-}
-
-/// Ascending by value, NaN last.
-fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-    }
-}
-
-/// Descending by value, NaN last.
-fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
-    }
 }
 
 /// Whether `limit_ratio(r)` keeps the series, by a stable hash of its labels.
@@ -861,5 +895,80 @@ impl ValueKey {
         } else {
             v.to_bits()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The order `topk` (`top`) or `bottomk` puts values in, NaN last,
+    /// written out plainly.
+    fn by_value(a: f64, b: f64, top: bool) -> std::cmp::Ordering {
+        match (a.is_nan(), b.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if top => b.partial_cmp(&a).unwrap(),
+            _ => a.partial_cmp(&b).unwrap(),
+        }
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (-3i32..4).prop_map(f64::from),
+            Just(-0.0),
+            Just(f64::NAN),
+            Just(-f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::MIN_POSITIVE),
+            Just(-f64::MAX),
+            any::<f64>(),
+        ]
+    }
+
+    proptest! {
+        /// Candidates order as their values do (NaN last, `-0` equal to
+        /// `0`), then by position.
+        #[test]
+        fn candidates_order_by_value_then_position(
+            a in value(), b in value(), top in any::<bool>(), pa in 0usize..3, pb in 0usize..3,
+        ) {
+            let (x, y) = (Candidate::new(a, pa, top), Candidate::new(b, pb, top));
+            prop_assert_eq!(x.cmp(&y), by_value(a, b, top).then(pa.cmp(&pb)));
+        }
+
+        /// The kept candidates are the `k` best of a full sort, best first,
+        /// whatever the order of the offers.
+        #[test]
+        fn best_keeps_the_k_best_of_a_sort(
+            values in proptest::collection::vec(value(), 0..80),
+            k in 1usize..40,
+            top in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut order: Vec<usize> = (0..values.len()).collect();
+            // A fixed shuffle of the offers.
+            let mut x = seed | 1;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut best = Best::default();
+            for &pos in &order {
+                best.offer(values[pos], pos, k, top);
+            }
+            best.select();
+            best.kept.sort_unstable();
+            let got: Vec<usize> = best.kept.iter().map(|c| c.pos).collect();
+            let mut want: Vec<usize> = (0..values.len()).collect();
+            want.sort_by(|&a, &b| by_value(values[a], values[b], top).then(a.cmp(&b)));
+            want.truncate(k);
+            prop_assert_eq!(got, want);
+        }
     }
 }
