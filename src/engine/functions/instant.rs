@@ -2,7 +2,7 @@
 //! round, time and date functions, scalar/vector conversion, absent, sort,
 //! timestamp and the classic-histogram functions.
 
-use chrono::{Datelike, TimeZone, Timelike};
+use chrono::TimeZone;
 
 use super::histogram;
 use super::{absent_labels, bare, sort};
@@ -85,6 +85,15 @@ pub(crate) fn elementwise(name: &str) -> Option<Elementwise> {
         "clamp" => |x, args| clamp(x, nth(args, 0), nth(args, 1)),
         "clamp_min" => |x, args| clamp(x, nth(args, 0), f64::INFINITY),
         "clamp_max" => |x, args| clamp(x, f64::NEG_INFINITY, nth(args, 0)),
+        // The date functions of a vector (without one they read the clock).
+        "day_of_month" => |x, _| Some(date_of(x, date::day_of_month)),
+        "day_of_week" => |x, _| Some(date_of(x, date::day_of_week)),
+        "day_of_year" => |x, _| Some(date_of(x, date::day_of_year)),
+        "days_in_month" => |x, _| Some(date_of(x, date::days_in_month)),
+        "hour" => |x, _| Some(date_of(x, date::hour)),
+        "minute" => |x, _| Some(date_of(x, date::minute)),
+        "month" => |x, _| Some(date_of(x, date::month)),
+        "year" => |x, _| Some(date_of(x, date::year)),
         _ => return None,
     };
     Some(f)
@@ -108,45 +117,25 @@ fn first_f(v: &[Vector], i: usize) -> f64 {
     v.get(i).and_then(|v| v.first()).map_or(f64::NAN, |s| s.f)
 }
 
-fn date_fn(
-    ev: &Ev<'_, '_>,
-    v: &[Vector],
-    ts: i64,
-    f: fn(chrono::DateTime<chrono::Utc>) -> f64,
-) -> Vector {
-    let to_time = |secs: f64| chrono::Utc.timestamp_opt(secs as i64, 0).single();
-    match v.first() {
-        None => to_time((ts / 1000) as f64)
-            .map(|t| vec![bare(f(t))])
-            .unwrap_or_default(),
-        Some(vec) => vec
-            .iter()
-            .filter(|s| s.h.is_none())
-            .map(|s| ESample {
-                labels: if ev.delayed() {
-                    s.labels.clone()
-                } else {
-                    drop_metadata(&s.labels)
-                },
-                t: s.t,
-                f: to_time(s.f).map_or(f64::NAN, f),
-                h: None,
-                drop_name: true,
-            })
-            .collect(),
-    }
+/// A date function of the evaluation time (whole seconds, truncated as
+/// Go's integer division does), for a call without argument.
+fn date_now(ts: i64, f: fn(chrono::DateTime<chrono::Utc>) -> f64) -> Vector {
+    chrono::Utc
+        .timestamp_opt(ts / 1000, 0)
+        .single()
+        .map(|t| vec![bare(f(t))])
+        .unwrap_or_default()
 }
 
-fn days_in_month(t: chrono::DateTime<chrono::Utc>) -> f64 {
-    let (y, m) = (t.year(), t.month());
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    match (
-        chrono::NaiveDate::from_ymd_opt(y, m, 1),
-        chrono::NaiveDate::from_ymd_opt(ny, nm, 1),
-    ) {
-        (Some(a), Some(b)) => (b - a).num_days() as f64,
-        _ => f64::NAN,
-    }
+/// A date function of a sample's value, read as whole seconds since the
+/// epoch (truncated, saturating, NaN as 0); NaN beyond the years chrono
+/// represents (±262,000). Prometheus (Go) reads NaN, infinities and values
+/// beyond 64 bits as the least 64-bit integer and wraps the date around.
+fn date_of(secs: f64, f: fn(chrono::DateTime<chrono::Utc>) -> f64) -> f64 {
+    chrono::Utc
+        .timestamp_opt(secs as i64, 0)
+        .single()
+        .map_or(f64::NAN, f)
 }
 
 /// What a function keeps from one step to the next of an evaluation.
@@ -169,7 +158,10 @@ pub(crate) fn call(
     ts: i64,
 ) -> Result<Vector, EvalError> {
     let arg = || v.first().cloned().unwrap_or_default();
-    if let Some(f) = elementwise(c.func.name) {
+    // (A date function without argument reads the clock, below.)
+    if !v.is_empty()
+        && let Some(f) = elementwise(c.func.name)
+    {
         let args: Vec<f64> = (1..v.len()).map(|i| first_f(v, i)).collect();
         return Ok(map_floats(ev, &arg(), |x| f(x, &args)));
     }
@@ -191,16 +183,14 @@ pub(crate) fn call(
         "pi" => Ok(vec![bare(std::f64::consts::PI)]),
         "max_of" => Ok(vec![bare(go_max(first_f(v, 0), first_f(v, 1)))]),
         "min_of" => Ok(vec![bare(go_min(first_f(v, 0), first_f(v, 1)))]),
-        "day_of_month" => Ok(date_fn(ev, v, ts, |t| t.day() as f64)),
-        "day_of_week" => Ok(date_fn(ev, v, ts, |t| {
-            t.weekday().num_days_from_sunday() as f64
-        })),
-        "day_of_year" => Ok(date_fn(ev, v, ts, |t| t.ordinal() as f64)),
-        "days_in_month" => Ok(date_fn(ev, v, ts, days_in_month)),
-        "hour" => Ok(date_fn(ev, v, ts, |t| t.hour() as f64)),
-        "minute" => Ok(date_fn(ev, v, ts, |t| t.minute() as f64)),
-        "month" => Ok(date_fn(ev, v, ts, |t| t.month() as f64)),
-        "year" => Ok(date_fn(ev, v, ts, |t| t.year() as f64)),
+        "day_of_month" => Ok(date_now(ts, date::day_of_month)),
+        "day_of_week" => Ok(date_now(ts, date::day_of_week)),
+        "day_of_year" => Ok(date_now(ts, date::day_of_year)),
+        "days_in_month" => Ok(date_now(ts, date::days_in_month)),
+        "hour" => Ok(date_now(ts, date::hour)),
+        "minute" => Ok(date_now(ts, date::minute)),
+        "month" => Ok(date_now(ts, date::month)),
+        "year" => Ok(date_now(ts, date::year)),
         "timestamp" => Ok(arg()
             .iter()
             .map(|s| ESample {
@@ -354,4 +344,49 @@ fn sample_times(
         out = crate::engine::eval::merge_same_labelsets(out)?;
     }
     Ok(out)
+}
+
+/// The parts of a date the date functions return.
+mod date {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+
+    pub(super) fn day_of_month(t: DateTime<Utc>) -> f64 {
+        f64::from(t.day())
+    }
+
+    pub(super) fn day_of_week(t: DateTime<Utc>) -> f64 {
+        f64::from(t.weekday().num_days_from_sunday())
+    }
+
+    pub(super) fn day_of_year(t: DateTime<Utc>) -> f64 {
+        f64::from(t.ordinal())
+    }
+
+    pub(super) fn hour(t: DateTime<Utc>) -> f64 {
+        f64::from(t.hour())
+    }
+
+    pub(super) fn minute(t: DateTime<Utc>) -> f64 {
+        f64::from(t.minute())
+    }
+
+    pub(super) fn month(t: DateTime<Utc>) -> f64 {
+        f64::from(t.month())
+    }
+
+    pub(super) fn year(t: DateTime<Utc>) -> f64 {
+        f64::from(t.year())
+    }
+
+    pub(super) fn days_in_month(t: DateTime<Utc>) -> f64 {
+        let (y, m) = (t.year(), t.month());
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        match (
+            chrono::NaiveDate::from_ymd_opt(y, m, 1),
+            chrono::NaiveDate::from_ymd_opt(ny, nm, 1),
+        ) {
+            (Some(a), Some(b)) => (b - a).num_days() as f64,
+            _ => f64::NAN,
+        }
+    }
 }

@@ -133,8 +133,11 @@ mod tests {
 
     /// Element-wise calls and how many scalar arguments follow the vector
     /// (the test supplies them; the numbers in the text only type-check).
-    const CALLS: [(&str, usize); 14] = [
+    const CALLS: [(&str, usize); 17] = [
         ("abs(x)", 0),
+        ("hour(x)", 0),
+        ("day_of_week(x)", 0),
+        ("days_in_month(x)", 0),
         ("sgn(x)", 0),
         ("ln(x)", 0),
         ("sqrt(x)", 0),
@@ -149,6 +152,21 @@ mod tests {
         ("clamp_max(x, 0)", 1),
         ("log2(x)", 0),
     ];
+
+    #[test]
+    fn date_functions_read_values_as_seconds() {
+        let part = |name: &str, x: f64| instant::elementwise(name).expect(name)(x, &[]);
+        // 2023-11-14T22:13:20Z, a Tuesday in a 30-day month.
+        let t = 1_700_000_000.0;
+        assert_eq!(part("day_of_week", t), Some(2.0));
+        assert_eq!(part("hour", t), Some(22.0));
+        assert_eq!(part("minute", t + 59.9), Some(14.0));
+        assert_eq!(part("days_in_month", t), Some(30.0));
+        assert_eq!(part("year", -1.0), Some(1969.0));
+        assert_eq!(part("day_of_year", -1.0), Some(365.0));
+        // Beyond the years chrono represents.
+        assert!(part("year", 1e16).is_some_and(f64::is_nan));
+    }
 
     #[test]
     fn clamp_drops_samples_only_for_an_empty_range() {
