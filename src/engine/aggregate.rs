@@ -388,10 +388,11 @@ impl Ord for Candidate {
 }
 
 /// The best `k` candidates of one group at one step. Offers go into a
-/// buffer; when it holds `2k`, a selection keeps the best `k` and remembers
-/// the worst of them, below which later offers are turned away at once. So
-/// each offer costs O(1) on average (a heap would sift O(log k) for each
-/// candidate that enters), and at most `2k` are held. Candidates are
+/// buffer; when it holds `2k` (16 for a smaller `k`), a selection keeps the
+/// best `k` and remembers the worst of them, below which later offers are
+/// turned away at once. So each offer costs O(1) on average (a heap would
+/// sift O(log k) for each candidate that enters), and at most `max(2k, 16)`
+/// are held (never more than the group's offers). Candidates are
 /// totally ordered (value, then input position), so the `k` kept are the
 /// same whatever the order of the offers.
 #[derive(Default)]
