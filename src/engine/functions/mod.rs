@@ -10,6 +10,7 @@ mod label;
 mod lanes;
 mod range;
 mod range_fn;
+mod regression;
 mod reset_marks;
 mod sliding_count;
 mod sliding_extreme;

@@ -8,6 +8,7 @@ use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
 use super::lanes::{LANES, Variance};
 use super::range_fn::RangeFn;
+use super::regression::{SlidingFit, linear_regression};
 use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
 use super::sliding_count::SlidingPairCount;
 use super::sliding_extreme::SlidingExtreme;
@@ -469,6 +470,9 @@ impl RangeCall<'_> {
         // `LANES` at a time.
         let deviations = matches!(self.func, RangeFn::StddevOverTime | RangeFn::StdvarOverTime);
         let mut pending: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(LANES);
+        // `deriv` and `predict_linear` keep the times of regular windows.
+        let mut fit = matches!(self.func, RangeFn::Deriv | RangeFn::PredictLinear)
+            .then(|| SlidingFit::new(floats));
         for (step, (ts, range_end, range_start)) in steps.enumerate() {
             let r = window.advance(floats, range_start, range_end);
             if r.is_empty() {
@@ -479,6 +483,16 @@ impl RangeCall<'_> {
             if let Some(pairs) = &mut pairs {
                 let v = pairs.count(floats, r.start, r.end) as f64;
                 out.push(FPoint { t: ts, v });
+                continue;
+            }
+            if let Some(fit) = &mut fit {
+                if r.len() >= 2 {
+                    let first = floats[r.start].t;
+                    let v = fitted(self.func, first, ts, self.args_at(step), |at| {
+                        fit.fit(floats, r.start, r.end, at)
+                    });
+                    out.push(FPoint { t: ts, v });
+                }
                 continue;
             }
             if deviations {
@@ -1053,14 +1067,9 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            if func == F::Deriv {
-                let (slope, _) = linear_regression(f, f[0].t);
-                Out::Float(slope)
-            } else {
-                let d = w.args.first().copied().unwrap_or(f64::NAN);
-                let (slope, intercept) = linear_regression(f, w.ts);
-                Out::Float(slope * d + intercept)
-            }
+            Out::Float(fitted(func, f[0].t, w.ts, w.args, |at| {
+                linear_regression(f, at)
+            }))
         }
         F::Changes | F::Resets => changes_resets(w, func == F::Resets),
         F::DoubleExponentialSmoothing => {
@@ -1137,36 +1146,24 @@ fn avg(f: &[FPoint]) -> f64 {
     }
 }
 
-fn linear_regression(samples: &[FPoint], intercept_time: i64) -> (f64, f64) {
-    let (mut n, mut sx, mut cx, mut sy, mut cy, mut sxy, mut cxy, mut sx2, mut cx2) =
-        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    let init_y = samples[0].v;
-    let mut const_y = true;
-    for (i, p) in samples.iter().enumerate() {
-        if const_y && i > 0 && p.v != init_y {
-            const_y = false;
-        }
-        n += 1.0;
-        let x = (p.t as f64 - intercept_time as f64) / 1e3;
-        (sx, cx) = kahan_inc(x, sx, cx);
-        (sy, cy) = kahan_inc(p.v, sy, cy);
-        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
-        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+/// What `deriv` (the slope of the line through the window, whose first
+/// sample is at `first`) or `predict_linear` (the line's value its scalar
+/// argument's seconds after the step `ts`) returns; `fit` gives the line's
+/// slope and its value at the time it is given.
+fn fitted(
+    func: RangeFn,
+    first: i64,
+    ts: i64,
+    args: &[f64],
+    fit: impl FnOnce(i64) -> (f64, f64),
+) -> f64 {
+    if func == RangeFn::Deriv {
+        fit(first).0
+    } else {
+        let d = args.first().copied().unwrap_or(f64::NAN);
+        let (slope, intercept) = fit(ts);
+        slope * d + intercept
     }
-    if const_y {
-        if init_y.is_infinite() {
-            return (f64::NAN, f64::NAN);
-        }
-        return (0.0, init_y);
-    }
-    sx += cx;
-    sy += cy;
-    sxy += cxy;
-    sx2 += cx2;
-    let cov = sxy - sx * sy / n;
-    let var = sx2 - sx * sx / n;
-    let slope = cov / var;
-    (slope, sy / n - slope * sx / n)
 }
 
 fn changes_resets(w: &Window<'_>, resets: bool) -> Out {
