@@ -15,7 +15,7 @@ use super::plan::{AggN, Node};
 use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels, in_key};
 use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
-use crate::model::{FloatHistogram, Labels};
+use crate::model::{FloatHistogram, Label, Labels};
 use crate::parser::AggregateOp as Op;
 
 /// The output labels (and grouping key) of a series.
@@ -831,16 +831,20 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
     }
     let input = ev.eval_matrix(&a.expr)?;
     // The output labels of a sample are its series' grouping labels other
-    // than `label`, plus `label` set to the value when the grouping keeps
-    // it: a function of the series' group and the value alone. So each
-    // series' group is found once, and each (group, value) pair's labels
-    // are built once, the first time a step meets it.
-    let (groups, _) = group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
-        *l.name != *label && in_key(l, &grouping, a.without)
-    });
+    // than `label` (its group's base labels), plus `label` set to the value
+    // when the grouping keeps it: a function of the series' group and the
+    // value alone. So each series' group is found once, and each (group,
+    // value) pair's labels are built once, the first time a step meets it.
+    let keep = |l: &Label| *l.name != *label && in_key(l, &grouping, a.without);
+    let (groups, firsts) = group_by_kept_labels(input.iter().map(|s| &s.labels), keep);
+    let bases: Vec<Labels> = firsts
+        .iter()
+        .map(|&i| input[i].labels.filter(|l| keep(l)))
+        .collect();
+    // Without it, the values of a group meet in one output.
+    let keeps_value = in_key(&Label::new(label.as_str(), ""), &grouping, a.without);
     let mut outputs: FastMap<(usize, ValueKey), usize> = FastMap::default();
     let mut out_labels: Vec<Labels> = Vec::new();
-    let mut by_labels: FastMap<Labels, usize> = FastMap::default();
     // Each output's count at the current step, and the outputs the step
     // has met in order of first appearance.
     let mut counts: Vec<usize> = Vec::new();
@@ -848,22 +852,24 @@ fn count_values(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalError> {
     ev.range_eval(vec![input], |v, idxs, _| {
         for (s, &si) in v[0].iter().zip(&idxs[0]) {
             let (key, text) = match &s.h {
+                _ if !keeps_value => (ValueKey::Float(0), None),
                 None => (ValueKey::float(s.f), None),
                 Some(h) => {
                     let text = h.go_string();
                     (ValueKey::Text(text.clone()), Some(text))
                 }
             };
-            let id = *outputs.entry((groups[si], key)).or_insert_with(|| {
-                let value = text.unwrap_or_else(|| format_value(s.f));
-                let metric = s.labels.builder().set(label.as_str(), value).build();
-                let labels = group_labels(&metric, &grouping, a.without);
-                // Values meet in one output when the grouping drops `label`.
-                *by_labels.entry(labels.clone()).or_insert_with(|| {
-                    out_labels.push(labels);
-                    counts.push(0);
-                    out_labels.len() - 1
-                })
+            let group = groups[si];
+            let id = *outputs.entry((group, key)).or_insert_with(|| {
+                let base = &bases[group];
+                out_labels.push(if keeps_value {
+                    let value = text.unwrap_or_else(|| format_value(s.f));
+                    base.builder().set(label.as_str(), value).build()
+                } else {
+                    base.clone()
+                });
+                counts.push(0);
+                out_labels.len() - 1
             });
             if counts[id] == 0 {
                 met.push(id);

@@ -324,7 +324,14 @@ impl std::hash::Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.hash
+        // The state's low bits depend only on the low bits of the words,
+        // which are zero for aligned addresses and for the floats of whole
+        // numbers, and a hash table picks buckets by the low bits: mix the
+        // high bits down (shift, multiply, shift).
+        let mut h = self.hash;
+        h ^= h >> 32;
+        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^ (h >> 29)
     }
 }
 
@@ -338,6 +345,24 @@ pub(crate) type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasher
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys whose low bits are all zero (aligned addresses, the floats of
+    /// whole numbers) still spread over the low bits of their hashes, which
+    /// pick a hash table's buckets.
+    #[test]
+    fn fx_hashes_spread_keys_with_zero_low_bits() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let build = BuildHasherDefault::<FxHasher>::default();
+        for keys in [
+            (0..1024u64)
+                .map(|i| (i as f64).to_bits())
+                .collect::<Vec<_>>(),
+            (0..1024u64).map(|i| 0x7f00_0000_0000 + i * 64).collect(),
+        ] {
+            let buckets: FastSet<u64> = keys.iter().map(|k| build.hash_one(k) & 1023).collect();
+            assert!(buckets.len() > 600, "{} of 1024 buckets", buckets.len());
+        }
+    }
     use crate::model::BucketSpan;
 
     #[test]
