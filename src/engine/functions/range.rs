@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
-use super::lanes::{LANES, Variance};
+use super::lanes::{self, Chain, LANES};
 use super::range_fn::RangeFn;
 use super::regression::{SlidingFit, linear_regression};
 use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
@@ -458,34 +458,22 @@ impl RangeCall<'_> {
         (out, hists): (&mut Vec<FPoint>, &mut Vec<HPoint>),
         steps: impl Iterator<Item = (i64, i64, i64)>,
     ) -> Result<usize, EvalError> {
-        let mut window = ForwardWindow::default();
         // One look at the clock per series (each step does a bounded amount
         // of work besides its kernel, which is linear in its window).
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
-        let (mut largest, mut last_window) = (0usize, 0usize);
-        let mut w = self.float_window(mname, shapes);
-        // `changes` and `resets` keep running totals instead of rescanning.
-        let mut pairs = SlidingPairCount::new(self.func);
-        // `stddev_over_time` and `stdvar_over_time` take windows
-        // `LANES` at a time.
-        let deviations = matches!(self.func, RangeFn::StddevOverTime | RangeFn::StdvarOverTime);
-        let mut pending: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(LANES);
-        // `deriv` and `predict_linear` keep the times of regular windows.
-        let mut fit = matches!(self.func, RangeFn::Deriv | RangeFn::PredictLinear)
-            .then(|| SlidingFit::new(floats));
-        for (step, (ts, range_end, range_start)) in steps.enumerate() {
-            let r = window.advance(floats, range_start, range_end);
-            if r.is_empty() {
-                continue;
-            }
-            last_window = r.len();
-            largest = largest.max(r.len());
-            if let Some(pairs) = &mut pairs {
+        // Each mode has a loop of its own (`each_window` is compiled once
+        // for each closure), so no step tests for the others.
+        let (largest, last_window) = if let Some(mut pairs) = SlidingPairCount::new(self.func) {
+            // `changes` and `resets` keep running totals.
+            each_window(floats, steps, |_, ts, _, r| {
                 let v = pairs.count(floats, r.start, r.end) as f64;
                 out.push(FPoint { t: ts, v });
-                continue;
-            }
-            if let Some(fit) = &mut fit {
+                Ok(())
+            })?
+        } else if matches!(self.func, RangeFn::Deriv | RangeFn::PredictLinear) {
+            // `deriv` and `predict_linear` keep the times of regular windows.
+            let mut fit = SlidingFit::new(floats);
+            each_window(floats, steps, |step, ts, _, r| {
                 if r.len() >= 2 {
                     let first = floats[r.start].t;
                     let v = fitted(self.func, first, ts, self.args_at(step), |at| {
@@ -493,35 +481,44 @@ impl RangeCall<'_> {
                     });
                     out.push(FPoint { t: ts, v });
                 }
-                continue;
-            }
-            if deviations {
+                Ok(())
+            })?
+        } else if lanes::in_lanes(self.func) {
+            // `stddev_over_time` and `stdvar_over_time` take windows `LANES`
+            // at a time.
+            let mut pending: Vec<(i64, std::ops::Range<usize>)> = Vec::with_capacity(LANES);
+            let sizes = each_window(floats, steps, |_, ts, _, r| {
                 pending.push((ts, r));
-                if let Ok(lanes) = <&[_; LANES]>::try_from(&pending[..]) {
-                    let windows = lanes.clone().map(|(_, r)| r);
-                    let variances = Variance::of_each(floats, &windows);
-                    for ((t, _), variance) in pending.drain(..).zip(variances) {
-                        let v = deviation(self.func, variance);
+                if let Ok(full) = <&[_; LANES]>::try_from(&pending[..]) {
+                    let windows = full.clone().map(|(_, r)| r);
+                    let values = lanes::each(self.func, floats, &windows).unwrap_or_default();
+                    for ((t, _), v) in pending.drain(..).zip(values) {
                         out.push(FPoint { t, v });
                     }
                 }
-                continue;
+                Ok(())
+            })?;
+            for (t, r) in pending {
+                let v = lanes::one(self.func, &floats[r]).unwrap_or(f64::NAN);
+                out.push(FPoint { t, v });
             }
-            w.floats = &floats[r];
-            w.ts = ts;
-            w.range_start = range_start;
-            w.range_end = range_end;
-            w.args = self.args_at(step);
-            match kernel(ev, self.func, &w)? {
-                Out::None => {}
-                Out::Float(v) => out.push(FPoint { t: ts, v }),
-                Out::Hist(h) => hists.push(HPoint { t: ts, h }),
-            }
-        }
-        for (t, r) in pending {
-            let v = deviation(self.func, Variance::of(&floats[r]));
-            out.push(FPoint { t, v });
-        }
+            sizes
+        } else {
+            let mut w = self.float_window(mname, shapes);
+            each_window(floats, steps, |step, ts, (range_start, range_end), r| {
+                w.floats = &floats[r];
+                w.ts = ts;
+                w.range_start = range_start;
+                w.range_end = range_end;
+                w.args = self.args_at(step);
+                match kernel(ev, self.func, &w)? {
+                    Out::None => {}
+                    Out::Float(v) => out.push(FPoint { t: ts, v }),
+                    Out::Hist(h) => hists.push(HPoint { t: ts, h }),
+                }
+                Ok(())
+            })?
+        };
         // What the steps held in memory at most, on top of what is held.
         ev.hold_briefly(largest)?;
         Ok(last_window)
@@ -631,7 +628,11 @@ impl RangeCall<'_> {
     /// A window over float samples alone (no start timestamps, extended
     /// bounds or scalar arguments), to be given its samples and bounds.
     /// The scalar arguments of step `step`.
+    #[inline]
     fn args_at(&self, step: usize) -> &[f64] {
+        if self.n_args == 0 {
+            return &[];
+        }
         let from = step.saturating_mul(self.n_args);
         self.step_args
             .get(from..from.saturating_add(self.n_args))
@@ -798,6 +799,28 @@ struct Worker {
     total: u64,
     read: u64,
     annos: crate::engine::annotations::Annotations,
+}
+
+/// Calls `f(step, ts, (range_start, range_end), positions)` for each step's
+/// non-empty window of `floats` (the windows' bounds only move forward);
+/// returns the largest window's size and the last one's.
+fn each_window(
+    floats: &[FPoint],
+    steps: impl Iterator<Item = (i64, i64, i64)>,
+    mut f: impl FnMut(usize, i64, (i64, i64), std::ops::Range<usize>) -> Result<(), EvalError>,
+) -> Result<(usize, usize), EvalError> {
+    let mut window = ForwardWindow::default();
+    let (mut largest, mut last_window) = (0usize, 0usize);
+    for (step, (ts, range_end, range_start)) in steps.enumerate() {
+        let r = window.advance(floats, range_start, range_end);
+        if r.is_empty() {
+            continue;
+        }
+        last_window = r.len();
+        largest = largest.max(r.len());
+        f(step, ts, (range_start, range_end), r)?;
+    }
+    Ok((largest, last_window))
 }
 
 /// The bounds of windows that only move forward over time-sorted samples:
@@ -980,14 +1003,10 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if f.is_empty() {
                 return Ok(hist_range::sum_avg_hists(ev, w, func == F::AvgOverTime));
             }
-            if func == F::SumOverTime {
-                let (mut sum, mut c) = (0.0, 0.0);
-                for p in f {
-                    (sum, c) = kahan_inc(p.v, sum, c);
-                }
-                Out::Float(if sum.is_infinite() { sum } else { sum + c })
-            } else {
+            if func == F::AvgOverTime {
                 Out::Float(avg(f))
+            } else {
+                Out::Float(lanes::Sum::of(f))
             }
         }
         F::MaxOverTime | F::MinOverTime | F::TsOfMaxOverTime | F::TsOfMinOverTime => {
@@ -1055,7 +1074,12 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            Out::Float(deviation(func, Variance::of(f)))
+            let variance = lanes::Variance::of(f);
+            Out::Float(if func == F::StddevOverTime {
+                variance.sqrt()
+            } else {
+                variance
+            })
         }
         F::Deriv | F::PredictLinear => {
             if f.len() < 2 {
@@ -1110,12 +1134,23 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
     })
 }
 
-/// `stddev_over_time` (the root) or `stdvar_over_time` from a variance.
-fn deviation(func: RangeFn, variance: f64) -> f64 {
-    if func == RangeFn::StddevOverTime {
-        variance.sqrt()
+/// What `deriv` (the slope of the line through the window, whose first
+/// sample is at `first`) or `predict_linear` (the line's value its scalar
+/// argument's seconds after the step `ts`) returns; `fit` gives the line's
+/// slope and its value at the time it is given.
+fn fitted(
+    func: RangeFn,
+    first: i64,
+    ts: i64,
+    args: &[f64],
+    fit: impl FnOnce(i64) -> (f64, f64),
+) -> f64 {
+    if func == RangeFn::Deriv {
+        fit(first).0
     } else {
-        variance
+        let d = args.first().copied().unwrap_or(f64::NAN);
+        let (slope, intercept) = fit(ts);
+        slope * d + intercept
     }
 }
 
@@ -1143,26 +1178,6 @@ fn avg(f: &[FPoint]) -> f64 {
         mean + c
     } else {
         sum / count + c / count
-    }
-}
-
-/// What `deriv` (the slope of the line through the window, whose first
-/// sample is at `first`) or `predict_linear` (the line's value its scalar
-/// argument's seconds after the step `ts`) returns; `fit` gives the line's
-/// slope and its value at the time it is given.
-fn fitted(
-    func: RangeFn,
-    first: i64,
-    ts: i64,
-    args: &[f64],
-    fit: impl FnOnce(i64) -> (f64, f64),
-) -> f64 {
-    if func == RangeFn::Deriv {
-        fit(first).0
-    } else {
-        let d = args.first().copied().unwrap_or(f64::NAN);
-        let (slope, intercept) = fit(ts);
-        slope * d + intercept
     }
 }
 
