@@ -463,7 +463,16 @@ impl RangeCall<'_> {
         ev.tick_by(ev.num_steps().saturating_add(floats.len()))?;
         // Each mode has a loop of its own (`each_window` is compiled once
         // for each closure), so no step tests for the others.
-        let (largest, last_window) = if let Some(mut pairs) = SlidingPairCount::new(self.func) {
+        let (largest, last_window) = if let Some(of_window) = window_only(self.func) {
+            // Functions of the window's bounds alone.
+            each_window(floats, steps, |_, ts, _, r| {
+                out.push(FPoint {
+                    t: ts,
+                    v: of_window(floats, r),
+                });
+                Ok(())
+            })?
+        } else if let Some(mut pairs) = SlidingPairCount::new(self.func) {
             // `changes` and `resets` keep running totals.
             each_window(floats, steps, |_, ts, _, r| {
                 let v = pairs.count(floats, r.start, r.end) as f64;
@@ -799,6 +808,18 @@ struct Worker {
     total: u64,
     read: u64,
     annos: crate::engine::annotations::Annotations,
+}
+
+/// The value of a float-only function that needs only its non-empty
+/// window's position in the samples (as the kernel computes it):
+/// `count_over_time`, `present_over_time`, `last_over_time`.
+fn window_only(func: RangeFn) -> Option<fn(&[FPoint], std::ops::Range<usize>) -> f64> {
+    Some(match func {
+        RangeFn::CountOverTime => |_, r| r.len() as f64,
+        RangeFn::PresentOverTime => |_, _| 1.0,
+        RangeFn::LastOverTime => |floats, r| floats[r.end - 1].v,
+        _ => return None,
+    })
 }
 
 /// Calls `f(step, ts, (range_start, range_end), positions)` for each step's
