@@ -810,10 +810,13 @@ struct Worker {
     annos: crate::engine::annotations::Annotations,
 }
 
+/// A function's value from the samples and its window's positions.
+type WindowValue = fn(&[FPoint], std::ops::Range<usize>) -> f64;
+
 /// The value of a float-only function that needs only its non-empty
 /// window's position in the samples (as the kernel computes it):
 /// `count_over_time`, `present_over_time`, `last_over_time`.
-fn window_only(func: RangeFn) -> Option<fn(&[FPoint], std::ops::Range<usize>) -> f64> {
+fn window_only(func: RangeFn) -> Option<WindowValue> {
     Some(match func {
         RangeFn::CountOverTime => |_, r| r.len() as f64,
         RangeFn::PresentOverTime => |_, _| 1.0,
