@@ -43,6 +43,15 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
                 return instant::timestamp_of_selector(ev, sel);
             }
         }
+        // `vector(1)`: the number's own series (one sample per step, no
+        // labels) is the result; counting the number and then its copy
+        // would hold twice the samples (Prometheus evaluates the constant
+        // once).
+        "vector" => {
+            if let Some(number @ Node::Number(..)) = c.args.first() {
+                return ev.eval_matrix(number);
+            }
+        }
         "start_timestamp" => {
             return match c.args.first() {
                 Some(Node::Selector(sel)) => instant::start_timestamp_of_selector(ev, sel),
