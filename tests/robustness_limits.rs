@@ -124,7 +124,9 @@ fn max_samples_limit_on_selectors_and_subqueries() {
     // `vector(1)` holds its one series once (31 steps), not the number
     // and then its copy.
     let vector_one = parse("vector(1)").unwrap();
-    let r = engine.range(&storage, &vector_one, 0, 600_000, 20_000).unwrap();
+    let r = engine
+        .range(&storage, &vector_one, 0, 600_000, 20_000)
+        .unwrap();
     assert_eq!(r.stats.peak_samples, 31);
     // ...but a window larger than the limit does not.
     let mut small = EngineOptions::default();
