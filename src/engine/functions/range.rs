@@ -103,11 +103,12 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         }
     }
     // The same, step by step: each step's arguments side by side.
-    let step_args: Vec<f64> = (0..if scalar_args.is_empty() {
+    let steps_with_args = if scalar_args.is_empty() {
         0
     } else {
         ev.num_steps()
-    })
+    };
+    let step_args: Vec<f64> = (0..steps_with_args)
         .flat_map(|step| {
             scalar_args
                 .iter()
