@@ -1,9 +1,8 @@
-//! The running computations of `sum_over_time`, `stddev_over_time` and
-//! `stdvar_over_time`, and the last two over several windows at once.
+//! `stddev_over_time` and `stdvar_over_time` over several windows at once.
 //!
-//! Their kernels are one chain of dependent operations per window; that of
-//! the last two is long, a compensated running mean and sum of squares
-//! where each sample waits for the previous one's division. The processor spends most of each sample
+//! Their kernel is one long chain of dependent operations per window, a
+//! compensated running mean and sum of squares where each sample waits for
+//! the previous one's division. The processor spends most of each sample
 //! waiting, so a series' consecutive windows go through the loop together,
 //! one sample of each per round ([`LANES`] independent chains that
 //! overlap). Each window still sees exactly its own samples in order, so
@@ -53,28 +52,6 @@ pub(crate) trait Chain: Copy + Default {
             }
         }
         acc.map(|a| a.value())
-    }
-}
-
-/// The compensated sum of `sum_over_time`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Sum {
-    sum: f64,
-    c: f64,
-}
-
-impl Chain for Sum {
-    #[inline(always)]
-    fn add(&mut self, v: f64) {
-        (self.sum, self.c) = kahan_inc(v, self.sum, self.c);
-    }
-
-    fn value(&self) -> f64 {
-        if self.sum.is_infinite() {
-            self.sum
-        } else {
-            self.sum + self.c
-        }
     }
 }
 
@@ -185,7 +162,6 @@ mod tests {
         // A window of one value has no spread; finite values a finite one.
         assert_eq!(Variance::of(&floats[5..6]), 0.0);
         assert!(Variance::of(&floats[5..9]).is_finite());
-        assert!((Sum::of(&floats[5..9]) - 2.6).abs() < 1e-15);
         assert!(one(RangeFn::SumOverTime, &floats).is_none());
         assert!(!in_lanes(RangeFn::SumOverTime));
     }

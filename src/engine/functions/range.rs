@@ -1028,10 +1028,14 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if f.is_empty() {
                 return Ok(hist_range::sum_avg_hists(ev, w, func == F::AvgOverTime));
             }
-            if func == F::AvgOverTime {
-                Out::Float(avg(f))
+            if func == F::SumOverTime {
+                let (mut sum, mut c) = (0.0, 0.0);
+                for p in f {
+                    (sum, c) = kahan_inc(p.v, sum, c);
+                }
+                Out::Float(if sum.is_infinite() { sum } else { sum + c })
             } else {
-                Out::Float(lanes::Sum::of(f))
+                Out::Float(avg(f))
             }
         }
         F::MaxOverTime | F::MinOverTime | F::TsOfMaxOverTime | F::TsOfMinOverTime => {
