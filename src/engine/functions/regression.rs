@@ -106,14 +106,16 @@ const EXACT_TIME: i64 = 1 << 53;
 impl SlidingFit {
     /// A fitter for windows of `floats`.
     pub(crate) fn new(floats: &[FPoint]) -> Self {
+        // Times ascend, so a wrapping difference is the true spacing (as an
+        // unsigned number) even for times at the ends of the range.
+        let spacing = |i: usize| floats[i].t.wrapping_sub(floats[i - 1].t);
         let mut run_start = Vec::with_capacity(floats.len());
         for i in 0..floats.len() {
-            let start =
-                if i >= 2 && floats[i].t - floats[i - 1].t == floats[i - 1].t - floats[i - 2].t {
-                    run_start[i - 1]
-                } else {
-                    i.saturating_sub(1)
-                };
+            let start = if i >= 2 && spacing(i) == spacing(i - 1) {
+                run_start[i - 1]
+            } else {
+                i.saturating_sub(1)
+            };
             run_start.push(start);
         }
         SlidingFit {
@@ -186,7 +188,7 @@ mod tests {
             ], 60),
             width in 2usize..12,
             lag in -40_000i64..40_000,
-            start in prop_oneof![Just(1_700_000_000_000i64), Just(-5_000i64), Just(i64::MAX / 2)],
+            start in prop_oneof![Just(1_700_000_000_000i64), Just(-5_000i64), Just(i64::MAX / 2), Just(i64::MIN)],
         ) {
             let mut times = vec![start];
             for g in &gaps {
@@ -197,7 +199,7 @@ mod tests {
             let mut lo = 0;
             while lo + width <= floats.len() {
                 let hi = lo + width;
-                let intercept = floats[hi - 1].t + lag;
+                let intercept = floats[hi - 1].t.saturating_add(lag);
                 let (a, b) = fit.fit(&floats, lo, hi, intercept);
                 let (c, d) = linear_regression(&floats[lo..hi], intercept);
                 prop_assert_eq!((a.to_bits(), b.to_bits()), (c.to_bits(), d.to_bits()), "{}..{}", lo, hi);
@@ -212,5 +214,14 @@ mod tests {
         assert_eq!(linear_regression(&floats, 0), (0.2, 1.0));
         let constant = series(&[0, 10_000], &[f64::INFINITY; 2]);
         assert!(linear_regression(&constant, 0).0.is_nan());
+        // Spacings beyond 63 bits neither overflow nor count as regular.
+        let extreme = series(&[i64::MIN, 0, i64::MAX], &[1.0, 2.0, 4.0]);
+        let mut fit = SlidingFit::new(&extreme);
+        let fresh = linear_regression(&extreme, 0);
+        let slid = fit.fit(&extreme, 0, 3, 0);
+        assert_eq!(
+            (slid.0.to_bits(), slid.1.to_bits()),
+            (fresh.0.to_bits(), fresh.1.to_bits())
+        );
     }
 }
