@@ -17,27 +17,46 @@ use crate::model::FPoint;
 /// How many windows go through the loop together.
 pub(crate) const LANES: usize = 4;
 
-/// A running computation over a window's values, one chain per window.
-pub(crate) trait Chain: Copy + Default {
+/// The running mean and sum of squared deviations of `stdvar_over_time`,
+/// with compensation (as Prometheus computes them).
+#[derive(Clone, Copy, Default)]
+struct Variance {
+    count: f64,
+    mean: f64,
+    mean_c: f64,
+    squares: f64,
+    squares_c: f64,
+}
+
+impl Variance {
     /// Takes in the window's next value.
-    fn add(&mut self, v: f64);
+    #[inline(always)]
+    fn add(&mut self, v: f64) {
+        self.count += 1.0;
+        let delta = v - (self.mean + self.mean_c);
+        (self.mean, self.mean_c) = kahan_inc(delta / self.count, self.mean, self.mean_c);
+        let spread = delta * (v - (self.mean + self.mean_c));
+        (self.squares, self.squares_c) = kahan_inc(spread, self.squares, self.squares_c);
+    }
 
-    /// The result for the values taken in (at least one).
-    fn value(&self) -> f64;
+    /// The population variance of the values taken in (NaN for none).
+    fn value(&self) -> f64 {
+        (self.squares + self.squares_c) / self.count
+    }
 
-    /// The result for one window's values.
+    /// The variance of one window's values.
     fn of(window: &[FPoint]) -> f64 {
-        let mut acc = Self::default();
+        let mut acc = Variance::default();
         for p in window {
             acc.add(p.v);
         }
         acc.value()
     }
 
-    /// The result for each of [`LANES`] windows of `floats`, as
-    /// [`Chain::of`] gives it for each.
+    /// The variance of each of [`LANES`] windows of `floats`, as
+    /// [`Variance::of`] gives it for each.
     fn of_each(floats: &[FPoint], windows: &[Range<usize>; LANES]) -> [f64; LANES] {
-        let mut acc = [Self::default(); LANES];
+        let mut acc = [Variance::default(); LANES];
         let shortest = windows.iter().map(Range::len).min().unwrap_or(0);
         let samples: [&[FPoint]; LANES] = std::array::from_fn(|k| &floats[windows[k].clone()]);
         // One sample of each window per round, while all have one left.
@@ -52,33 +71,6 @@ pub(crate) trait Chain: Copy + Default {
             }
         }
         acc.map(|a| a.value())
-    }
-}
-
-/// The running mean and sum of squared deviations of `stdvar_over_time`,
-/// with compensation (as Prometheus computes them).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Variance {
-    count: f64,
-    mean: f64,
-    mean_c: f64,
-    squares: f64,
-    squares_c: f64,
-}
-
-impl Chain for Variance {
-    #[inline(always)]
-    fn add(&mut self, v: f64) {
-        self.count += 1.0;
-        let delta = v - (self.mean + self.mean_c);
-        (self.mean, self.mean_c) = kahan_inc(delta / self.count, self.mean, self.mean_c);
-        let spread = delta * (v - (self.mean + self.mean_c));
-        (self.squares, self.squares_c) = kahan_inc(spread, self.squares, self.squares_c);
-    }
-
-    /// The population variance.
-    fn value(&self) -> f64 {
-        (self.squares + self.squares_c) / self.count
     }
 }
 

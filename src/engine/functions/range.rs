@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
 use super::hist_range;
-use super::lanes::{self, Chain, LANES};
+use super::lanes::{self, LANES};
 use super::range_fn::RangeFn;
 use super::regression::{SlidingFit, linear_regression};
 use super::reset_marks::{ResetMarks, has_reset, scan_values_before};
@@ -426,9 +426,9 @@ impl RangeCall<'_> {
     /// The steps of any other function over float samples without start
     /// timestamps or extended windows: the general step loop with what
     /// cannot apply left out, each window handed to the function's kernel
-    /// as the general loop would (`changes`/`resets` keep running totals
-    /// and `stddev_over_time`/`stdvar_over_time` take windows in lanes
-    /// instead). Returns the size of the last window.
+    /// as the general loop would, except for the functions with a loop of
+    /// their own (see [`Self::float_windows_over`]). Returns the size of the
+    /// last window.
     // Not inlined: `series` keeps the inlining budget its general loop needs.
     #[inline(never)]
     fn float_windows(
@@ -635,8 +635,6 @@ impl RangeCall<'_> {
         Ok(last_window)
     }
 
-    /// A window over float samples alone (no start timestamps, extended
-    /// bounds or scalar arguments), to be given its samples and bounds.
     /// The scalar arguments of step `step`.
     #[inline]
     fn args_at(&self, step: usize) -> &[f64] {
@@ -649,6 +647,8 @@ impl RangeCall<'_> {
             .unwrap_or(&[])
     }
 
+    /// A window over float samples alone (no start timestamps or extended
+    /// bounds), to be given its samples, bounds and arguments.
     fn float_window<'w>(&self, mname: &'w str, shapes: &'w ShapeMemo) -> Window<'w> {
         Window {
             floats: &[],
@@ -1103,12 +1103,7 @@ fn kernel(ev: &Ev<'_, '_>, func: RangeFn, w: &Window<'_>) -> Result<Out, EvalErr
             if !w.hists.is_empty() {
                 ignored_hist_info(ev, w);
             }
-            let variance = lanes::Variance::of(f);
-            Out::Float(if func == F::StddevOverTime {
-                variance.sqrt()
-            } else {
-                variance
-            })
+            Out::Float(lanes::one(func, f).unwrap_or(f64::NAN))
         }
         F::Deriv | F::PredictLinear => {
             if f.len() < 2 {
