@@ -200,3 +200,38 @@ fn empty_info_label_selector_round_trips() {
         );
     }
 }
+
+/// Found by the `roundtrip` fuzz target: a metric name inside the braces of
+/// `info`'s label selector argument (`{"target_info", a="b"}`) printed before
+/// them (`target_info{a="b"}`), where the checker rejects it.
+#[test]
+fn info_label_selector_keeps_its_name_inside_the_braces() {
+    let options = promql_engine::ParseOptions::all();
+    let long = format!(
+        r#"info(rate({}[5m]), {{"build_info", foo="bar"}})"#,
+        "x".repeat(200)
+    );
+    for (src, canonical) in [
+        (
+            r#"info(x{namespace="zzz"}, {foo="bar","beqnanaz"})"#,
+            r#"info(x{namespace="zzz"}, {"beqnanaz",foo="bar"})"#,
+        ),
+        (r#"info(x, {"target_info"})"#, r#"info(x, {"target_info"})"#),
+        (r#"info(x, {"a.b", c=~"d"})"#, r#"info(x, {"a.b",c=~"d"})"#),
+        (long.as_str(), ""),
+    ] {
+        let e = promql_engine::parse_with(src, &options).expect("info parses");
+        let printed = e.to_string();
+        if !canonical.is_empty() {
+            assert_eq!(printed, canonical);
+        }
+        for text in [printed, promql_engine::format(&e)] {
+            let again = promql_engine::parse_with(&text, &options)
+                .unwrap_or_else(|err| panic!("{src} printed as {text}: {err}"));
+            assert!(e.eq_ignore_spans(&again), "{src} printed as {text}");
+        }
+    }
+    // Outside `info` the name still folds before the braces.
+    let e = promql_engine::parse(r#"{"up", job="a"}"#).unwrap();
+    assert_eq!(e.to_string(), r#"up{job="a"}"#);
+}

@@ -161,15 +161,30 @@ pub(crate) fn call(w: &mut dyn Write, c: &Call) -> fmt::Result {
         if i > 0 {
             w.write_str(", ")?;
         }
-        expr(w, arg)?;
+        call_argument(w, c, i, arg)?;
     }
     w.write_char(')')
+}
+
+/// Argument `i` of a call. `info`'s label selector argument keeps its
+/// metric name inside the braces (`{"target_info",a="b"}`): there a name
+/// before the braces is an error.
+pub(crate) fn call_argument(w: &mut dyn Write, c: &Call, i: usize, arg: &Expr) -> fmt::Result {
+    match arg {
+        Expr::VectorSelector(v) if i == 1 && c.func.name == "info" => {
+            selector_matchers(w, v, NamePlacement::InsideBraces)?;
+            at(w, v.at.as_ref())?;
+            extended_range(w, v)?;
+            offset(w, v.offset.as_ref())
+        }
+        _ => expr(w, arg),
+    }
 }
 
 /// `x{a="b"}[5m] anchored @ 100.000 offset 1m`: the modifiers follow the range.
 pub(crate) fn matrix_selector(w: &mut dyn Write, m: &MatrixSelector) -> fmt::Result {
     let v = &m.selector;
-    selector_matchers(w, v)?;
+    selector_matchers(w, v, NamePlacement::BeforeBraces)?;
     w.write_char('[')?;
     duration(w, &m.range)?;
     w.write_char(']')?;
@@ -229,17 +244,26 @@ pub(crate) fn unary(w: &mut dyn Write, u: &UnaryExpr) -> fmt::Result {
 
 /// `x{a="b"} @ 1.000 anchored offset 5m`.
 pub(crate) fn vector_selector(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
-    selector_matchers(w, v)?;
+    selector_matchers(w, v, NamePlacement::BeforeBraces)?;
     at(w, v.at.as_ref())?;
     extended_range(w, v)?;
     offset(w, v.offset.as_ref())
+}
+
+/// Where [`selector_matchers`] writes a metric name.
+#[derive(Clone, Copy, PartialEq)]
+enum NamePlacement {
+    /// `x{a="b"}`; a name that is not a legacy metric name goes inside.
+    BeforeBraces,
+    /// Always quoted inside: `{"x",a="b"}`.
+    InsideBraces,
 }
 
 /// The name and matchers, without modifiers. Matchers are sorted by their
 /// printed form; the `__name__` matcher that repeats the name is folded into
 /// it. A name that is not a legacy metric name is quoted inside the braces:
 /// `{"my.metric",a="b"}`.
-fn selector_matchers(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
+fn selector_matchers(w: &mut dyn Write, v: &VectorSelector, place: NamePlacement) -> fmt::Result {
     let is_name_matcher = |m: &Matcher| {
         m.name == METRIC_NAME
             && m.op == MatchOp::Equal
@@ -254,7 +278,7 @@ fn selector_matchers(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
     printed.sort_unstable();
 
     let quoted_name = match v.name.as_deref() {
-        Some(name) if is_bare_metric_name(name) => {
+        Some(name) if place == NamePlacement::BeforeBraces && is_bare_metric_name(name) => {
             w.write_str(name)?;
             None
         }

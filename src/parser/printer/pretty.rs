@@ -129,7 +129,12 @@ impl Pretty {
             if i > 0 {
                 self.out.push_str(",\n");
             }
-            self.expr(arg, level + 1);
+            if let Expr::VectorSelector(_) = arg {
+                self.indent(level + 1);
+                self.canonical(&|w| canonical::call_argument(w, c, i, arg));
+            } else {
+                self.expr(arg, level + 1);
+            }
         }
         self.close(level);
     }
