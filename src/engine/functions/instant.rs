@@ -2,7 +2,7 @@
 //! round, time and date functions, scalar/vector conversion, absent, sort,
 //! timestamp and the classic-histogram functions.
 
-use chrono::TimeZone;
+use super::calendar::CivilTime;
 
 use super::histogram;
 use super::{absent_labels, bare, sort};
@@ -119,23 +119,14 @@ fn first_f(v: &[Vector], i: usize) -> f64 {
 
 /// A date function of the evaluation time (whole seconds, truncated as
 /// Go's integer division does), for a call without argument.
-fn date_now(ts: i64, f: fn(chrono::DateTime<chrono::Utc>) -> f64) -> Vector {
-    chrono::Utc
-        .timestamp_opt(ts / 1000, 0)
-        .single()
-        .map(|t| vec![bare(f(t))])
-        .unwrap_or_default()
+fn date_now(ts: i64, f: fn(&CivilTime) -> f64) -> Vector {
+    vec![bare(f(&CivilTime::from_unix_seconds(ts / 1000)))]
 }
 
-/// A date function of a sample's value, read as whole seconds since the
-/// epoch (truncated, saturating, NaN as 0); NaN beyond the years chrono
-/// represents (±262,000). Prometheus (Go) reads NaN, infinities and values
-/// beyond 64 bits as the least 64-bit integer and wraps the date around.
-fn date_of(secs: f64, f: fn(chrono::DateTime<chrono::Utc>) -> f64) -> f64 {
-    chrono::Utc
-        .timestamp_opt(secs as i64, 0)
-        .single()
-        .map_or(f64::NAN, f)
+/// A date function of a sample's value, read as Prometheus reads it (see
+/// [`CivilTime::from_value`]).
+fn date_of(secs: f64, f: fn(&CivilTime) -> f64) -> f64 {
+    f(&CivilTime::from_value(secs))
 }
 
 /// What a function keeps from one step to the next of an evaluation.
@@ -348,45 +339,37 @@ fn sample_times(
 
 /// The parts of a date the date functions return.
 mod date {
-    use chrono::{DateTime, Datelike, Timelike, Utc};
+    use super::CivilTime;
 
-    pub(super) fn day_of_month(t: DateTime<Utc>) -> f64 {
-        f64::from(t.day())
+    pub(super) fn day_of_month(t: &CivilTime) -> f64 {
+        f64::from(t.day)
     }
 
-    pub(super) fn day_of_week(t: DateTime<Utc>) -> f64 {
-        f64::from(t.weekday().num_days_from_sunday())
+    pub(super) fn day_of_week(t: &CivilTime) -> f64 {
+        f64::from(t.weekday)
     }
 
-    pub(super) fn day_of_year(t: DateTime<Utc>) -> f64 {
-        f64::from(t.ordinal())
+    pub(super) fn day_of_year(t: &CivilTime) -> f64 {
+        f64::from(t.day_of_year)
     }
 
-    pub(super) fn hour(t: DateTime<Utc>) -> f64 {
-        f64::from(t.hour())
+    pub(super) fn hour(t: &CivilTime) -> f64 {
+        f64::from(t.hour)
     }
 
-    pub(super) fn minute(t: DateTime<Utc>) -> f64 {
-        f64::from(t.minute())
+    pub(super) fn minute(t: &CivilTime) -> f64 {
+        f64::from(t.minute)
     }
 
-    pub(super) fn month(t: DateTime<Utc>) -> f64 {
-        f64::from(t.month())
+    pub(super) fn month(t: &CivilTime) -> f64 {
+        f64::from(t.month)
     }
 
-    pub(super) fn year(t: DateTime<Utc>) -> f64 {
-        f64::from(t.year())
+    pub(super) fn year(t: &CivilTime) -> f64 {
+        t.year as f64
     }
 
-    pub(super) fn days_in_month(t: DateTime<Utc>) -> f64 {
-        let (y, m) = (t.year(), t.month());
-        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-        match (
-            chrono::NaiveDate::from_ymd_opt(y, m, 1),
-            chrono::NaiveDate::from_ymd_opt(ny, nm, 1),
-        ) {
-            (Some(a), Some(b)) => (b - a).num_days() as f64,
-            _ => f64::NAN,
-        }
+    pub(super) fn days_in_month(t: &CivilTime) -> f64 {
+        f64::from(t.days_in_month())
     }
 }

@@ -1,6 +1,7 @@
 //! Function calls: dispatch to instant-vector kernels, range-vector kernels
 //! and the series-level functions (`label_replace`, `label_join`, `info`).
 
+mod calendar;
 mod extrapolation;
 mod hist_range;
 mod histogram;
