@@ -46,6 +46,8 @@ pub(super) struct CivilTime {
     pub(super) hour: u32,
     /// 0 to 59.
     pub(super) minute: u32,
+    /// Whole days since Go's absolute epoch.
+    absolute_day: u64,
 }
 
 impl CivilTime {
@@ -66,16 +68,16 @@ impl CivilTime {
     /// The moment `secs` seconds after the Unix epoch, wrapped around as
     /// Go's calendar arithmetic wraps it.
     pub(super) fn from_unix_seconds(secs: i64) -> Self {
-        let secs = i128::from(secs);
-        let secs = if secs + UNIX_TO_ABSOLUTE < 0 {
-            secs + (1i128 << 64)
-        } else {
-            secs
-        };
-        let days = secs.div_euclid(SECONDS_PER_DAY);
-        let second_of_day = secs.rem_euclid(SECONDS_PER_DAY) as u32;
+        let absolute = (i128::from(secs) + UNIX_TO_ABSOLUTE).rem_euclid(1 << 64) as u64;
+        Self::from_absolute_seconds(absolute)
+    }
+
+    /// The moment `absolute` seconds after Go's absolute epoch.
+    fn from_absolute_seconds(absolute: u64) -> Self {
+        let secs = i128::from(absolute) - UNIX_TO_ABSOLUTE;
         // |days| < 2^64 / 86,400 < 2^48: fits in i64 with room to spare.
-        let days = days as i64;
+        let days = secs.div_euclid(SECONDS_PER_DAY) as i64;
+        let second_of_day = secs.rem_euclid(SECONDS_PER_DAY) as u32;
         let (year, month, day) = civil_from_days(days);
         Self {
             year,
@@ -86,17 +88,21 @@ impl CivilTime {
             weekday: (days + 4).rem_euclid(7) as u32,
             hour: second_of_day / 3600,
             minute: second_of_day / 60 % 60,
+            absolute_day: absolute / SECONDS_PER_DAY as u64,
         }
     }
 
-    /// The number of days in this moment's month.
+    /// The number of days in this moment's month, as Prometheus computes
+    /// it: 32 minus the day of the month of "day 32 of this month".
+    ///
+    /// That is the month's length, except in the last month before Go's
+    /// absolute seconds run out (about 292 billion years from now, which
+    /// NaN and the infinities reach): there Go's seconds for day 32 wrap
+    /// around to the absolute epoch, and so does the answer.
     pub(super) fn days_in_month(&self) -> u32 {
-        match self.month {
-            2 if is_leap_year(self.year) => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        }
+        let first_of_month = self.absolute_day - u64::from(self.day - 1);
+        let day_32 = (first_of_month + 31).wrapping_mul(SECONDS_PER_DAY as u64);
+        32 - Self::from_absolute_seconds(day_32).day
     }
 }
 
@@ -142,20 +148,42 @@ mod tests {
     use super::*;
     use chrono::{Datelike, TimeZone, Timelike};
 
-    fn chrono_civil(secs: i64) -> CivilTime {
+    type Fields = (i64, u32, u32, u32, u32, u32, u32);
+
+    fn chrono_civil(secs: i64) -> Result<Fields, proptest::test_runner::TestCaseError> {
         let t = chrono::Utc
             .timestamp_opt(secs, 0)
             .single()
             .expect("in chrono's range");
-        CivilTime {
-            year: i64::from(t.year()),
-            month: t.month(),
-            day: t.day(),
-            day_of_year: t.ordinal(),
-            weekday: t.weekday().num_days_from_sunday(),
-            hour: t.hour(),
-            minute: t.minute(),
-        }
+        let days_in_month = {
+            let (y, m) = (t.year(), t.month());
+            let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            let first = |(y, m)| chrono::NaiveDate::from_ymd_opt(y, m, 1).expect("valid date");
+            (first(next) - first((y, m))).num_days() as u32
+        };
+        let ours = CivilTime::from_unix_seconds(secs);
+        proptest::prop_assert_eq!(ours.days_in_month(), days_in_month);
+        Ok((
+            i64::from(t.year()),
+            t.month(),
+            t.day(),
+            t.ordinal(),
+            t.weekday().num_days_from_sunday(),
+            t.hour(),
+            t.minute(),
+        ))
+    }
+
+    fn fields(t: CivilTime) -> Fields {
+        (
+            t.year,
+            t.month,
+            t.day,
+            t.day_of_year,
+            t.weekday,
+            t.hour,
+            t.minute,
+        )
     }
 
     #[test]
@@ -211,14 +239,14 @@ mod tests {
         fn agrees_with_chrono_where_chrono_reaches(
             secs in -8_210_298_412_800i64..8_210_298_412_800,
         ) {
-            proptest::prop_assert_eq!(CivilTime::from_unix_seconds(secs), chrono_civil(secs));
+            proptest::prop_assert_eq!(fields(CivilTime::from_unix_seconds(secs)), chrono_civil(secs)?);
         }
 
         #[test]
         fn day_fields_stay_in_range(secs in proptest::num::i64::ANY) {
             let t = CivilTime::from_unix_seconds(secs);
             proptest::prop_assert!((1..=12).contains(&t.month));
-            proptest::prop_assert!((1..=t.days_in_month()).contains(&t.day));
+            proptest::prop_assert!((1..=31).contains(&t.day) && (1..=31).contains(&t.days_in_month()));
             proptest::prop_assert!((1..=366).contains(&t.day_of_year));
             proptest::prop_assert!(t.weekday < 7 && t.hour < 24 && t.minute < 60);
         }
