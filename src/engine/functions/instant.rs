@@ -2,7 +2,7 @@
 //! round, time and date functions, scalar/vector conversion, absent, sort,
 //! timestamp and the classic-histogram functions.
 
-use super::calendar::CivilTime;
+use super::calendar::Moment;
 
 use super::histogram;
 use super::{absent_labels, bare, sort};
@@ -119,14 +119,14 @@ fn first_f(v: &[Vector], i: usize) -> f64 {
 
 /// A date function of the evaluation time (whole seconds, truncated as
 /// Go's integer division does), for a call without argument.
-fn date_now(ts: i64, f: fn(&CivilTime) -> f64) -> Vector {
-    vec![bare(f(&CivilTime::from_unix_seconds(ts / 1000)))]
+fn date_now(ts: i64, f: fn(Moment) -> f64) -> Vector {
+    vec![bare(f(Moment::from_unix_seconds(ts / 1000)))]
 }
 
 /// A date function of a sample's value, read as Prometheus reads it (see
-/// [`CivilTime::from_value`]).
-fn date_of(secs: f64, f: fn(&CivilTime) -> f64) -> f64 {
-    f(&CivilTime::from_value(secs))
+/// [`Moment::from_value`]).
+fn date_of(secs: f64, f: fn(Moment) -> f64) -> f64 {
+    f(Moment::from_value(secs))
 }
 
 /// What a function keeps from one step to the next of an evaluation.
@@ -339,37 +339,37 @@ fn sample_times(
 
 /// The parts of a date the date functions return.
 mod date {
-    use super::CivilTime;
+    use super::Moment;
 
-    pub(super) fn day_of_month(t: &CivilTime) -> f64 {
-        f64::from(t.day)
+    pub(super) fn day_of_month(t: Moment) -> f64 {
+        f64::from(t.date().day)
     }
 
-    pub(super) fn day_of_week(t: &CivilTime) -> f64 {
-        f64::from(t.weekday)
+    pub(super) fn day_of_week(t: Moment) -> f64 {
+        f64::from(t.weekday())
     }
 
-    pub(super) fn day_of_year(t: &CivilTime) -> f64 {
-        f64::from(t.day_of_year)
+    pub(super) fn day_of_year(t: Moment) -> f64 {
+        f64::from(t.day_of_year())
     }
 
-    pub(super) fn hour(t: &CivilTime) -> f64 {
-        f64::from(t.hour)
+    pub(super) fn hour(t: Moment) -> f64 {
+        f64::from(t.hour())
     }
 
-    pub(super) fn minute(t: &CivilTime) -> f64 {
-        f64::from(t.minute)
+    pub(super) fn minute(t: Moment) -> f64 {
+        f64::from(t.minute())
     }
 
-    pub(super) fn month(t: &CivilTime) -> f64 {
-        f64::from(t.month)
+    pub(super) fn month(t: Moment) -> f64 {
+        f64::from(t.date().month)
     }
 
-    pub(super) fn year(t: &CivilTime) -> f64 {
-        t.year as f64
+    pub(super) fn year(t: Moment) -> f64 {
+        t.date().year as f64
     }
 
-    pub(super) fn days_in_month(t: &CivilTime) -> f64 {
+    pub(super) fn days_in_month(t: Moment) -> f64 {
         f64::from(t.days_in_month())
     }
 }
