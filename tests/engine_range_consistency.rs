@@ -80,6 +80,10 @@ const QUERIES: &[&str] = &[
     "a and on (job) b",
     "a or c",
     "c unless ignoring (extra) a",
+    // The selector's step loop, reading sample times instead of values.
+    "timestamp(a)",
+    "timestamp(c offset 15s)",
+    "timestamp(a @ 60)",
 ];
 
 #[derive(Debug, Clone)]
@@ -95,6 +99,7 @@ fn value() -> impl Strategy<Value = Option<f64>> {
         2 => Just(None),
         6 => (-2i32..4).prop_map(|v| Some(f64::from(v))),
         1 => Just(Some(f64::NAN)),
+        1 => Just(Some(promql_engine::model::stale_nan())),
     ]
 }
 

@@ -365,22 +365,7 @@ impl Ev<'_, '_> {
             } = s;
             let mut ss = ESeries::new(labels, false);
             if histograms.is_empty() {
-                // Floats only: the steps move forward, and so does the
-                // latest sample at or before each; follow it with a cursor.
-                let floats: &[FPoint] = &floats;
-                // One look at the clock per series: the loop below does
-                // a bounded amount of work per step.
-                self.tick_by(self.num_steps())?;
-                if self.num_steps() > 1 {
-                    let mut points = Vec::with_capacity(self.points_bound(floats.len(), lb));
-                    match self.step_grid(sel.at, sel.offset, lb) {
-                        Some(grid) => latest_at_grid_steps(floats, grid, &mut points),
-                        None => self.latest_at_each_step(sel, lb, floats, &mut points),
-                    }
-                    ss.floats = Points::from_vec(points);
-                } else {
-                    self.latest_at_each_step(sel, lb, floats, &mut ss.floats);
-                }
+                ss.floats = self.latest_floats(sel, lb, &floats)?;
                 let held = ss.floats.len();
                 self.add_samples(held)?;
                 self.count_read(held);
@@ -401,6 +386,34 @@ impl Ev<'_, '_> {
             }
         }
         Ok(out)
+    }
+
+    /// What the instant selector `sel` gives a series of floats only at
+    /// every step: the latest sample at or before the step's read time, if
+    /// within the lookback `lb` and not a stale marker. The samples are not
+    /// counted; the clock is looked at once.
+    pub(crate) fn latest_floats(
+        &self,
+        sel: &Sel,
+        lb: i64,
+        floats: &[FPoint],
+    ) -> Result<Points, EvalError> {
+        // The steps move forward, and so does the latest sample at or
+        // before each: follow it with a cursor, a bounded amount of work
+        // per step.
+        self.tick_by(self.num_steps())?;
+        if self.num_steps() > 1 {
+            let mut points = Vec::with_capacity(self.points_bound(floats.len(), lb));
+            match self.step_grid(sel.at, sel.offset, lb) {
+                Some(grid) => latest_at_grid_steps(floats, grid, &mut points),
+                None => self.latest_at_each_step(sel, lb, floats, &mut points),
+            }
+            Ok(Points::from_vec(points))
+        } else {
+            let mut points = Points::new();
+            self.latest_at_each_step(sel, lb, floats, &mut points);
+            Ok(points)
+        }
     }
 
     /// [`latest_at_steps`] over this evaluation's steps.
@@ -718,9 +731,56 @@ pub(crate) fn lookup_index(
     r: i64,
     lookback: i64,
 ) -> Option<(bool, usize)> {
-    let fi = floats.partition_point(|p| p.t <= r).checked_sub(1);
-    let hi = hists.partition_point(|p| p.t <= r).checked_sub(1);
-    let (is_hist, i, t) = match (fi, hi) {
+    let fi = floats.partition_point(|p| p.t <= r);
+    let hi = hists.partition_point(|p| p.t <= r);
+    pick_latest(floats, hists, fi, hi, r, lookback)
+}
+
+/// [`lookup_index`] for read times that never decrease (the steps of one
+/// series): each search starts where the last one ended.
+pub(crate) struct LatestIndex<'a> {
+    floats: &'a [FPoint],
+    hists: &'a [HPoint],
+    /// `floats[..f]` are at or before the last read time; `hists[..h]` too.
+    f: usize,
+    h: usize,
+}
+
+impl<'a> LatestIndex<'a> {
+    pub(crate) fn new(floats: &'a [FPoint], hists: &'a [HPoint]) -> Self {
+        Self {
+            floats,
+            hists,
+            f: 0,
+            h: 0,
+        }
+    }
+
+    /// `lookup_index(floats, hists, r, lookback)`, for `r` at or after the
+    /// previous call's.
+    #[inline]
+    pub(crate) fn at(&mut self, r: i64, lookback: i64) -> Option<(bool, usize)> {
+        self.f += self.floats[self.f..]
+            .iter()
+            .take_while(|p| p.t <= r)
+            .count();
+        self.h += self.hists[self.h..].iter().take_while(|p| p.t <= r).count();
+        pick_latest(self.floats, self.hists, self.f, self.h, r, lookback)
+    }
+}
+
+/// Of `floats[..f]` and `hists[..h]` (the samples at or before `r`), which
+/// is the latest, if it is after `r - lookback` and not a stale marker.
+#[inline]
+fn pick_latest(
+    floats: &[FPoint],
+    hists: &[HPoint],
+    f: usize,
+    h: usize,
+    r: i64,
+    lookback: i64,
+) -> Option<(bool, usize)> {
+    let (is_hist, i, t) = match (f.checked_sub(1), h.checked_sub(1)) {
         (Some(f), Some(h)) if hists[h].t > floats[f].t => (true, h, hists[h].t),
         (Some(f), _) => (false, f, floats[f].t),
         (None, Some(h)) => (true, h, hists[h].t),
@@ -855,6 +915,41 @@ mod tests {
     use crate::storage::MemoryStorage;
 
     proptest::proptest! {
+        /// The forward-only cursor picks what a search per step picks, over
+        /// floats and histograms interleaved (stale markers included).
+        #[test]
+        fn latest_index_equals_lookup_index(
+            samples in proptest::collection::vec((1i64..30, 0u8..6), 0..60),
+            first_read in -20i64..100,
+            gaps in proptest::collection::vec(0i64..40, 0..40),
+            lookback in 1i64..50,
+        ) {
+            let (mut floats, mut hists) = (Vec::new(), Vec::new());
+            let mut t = 0;
+            for &(gap, kind) in &samples {
+                t += gap;
+                match kind {
+                    0 => floats.push(FPoint { t, v: crate::model::stale_nan() }),
+                    1 => {
+                        let h = FloatHistogram { sum: crate::model::stale_nan(), ..FloatHistogram::default() };
+                        hists.push(HPoint { t, h: Arc::new(h) });
+                    }
+                    2 => hists.push(HPoint { t, h: Arc::new(FloatHistogram::default()) }),
+                    _ => floats.push(FPoint { t, v: f64::from(kind) }),
+                }
+            }
+            let mut cursor = LatestIndex::new(&floats, &hists);
+            let mut r = first_read;
+            for gap in gaps {
+                proptest::prop_assert_eq!(
+                    cursor.at(r, lookback),
+                    lookup_index(&floats, &hists, r, lookback),
+                    "read time {}", r
+                );
+                r += gap;
+            }
+        }
+
         /// Where `plain_steps` answers, it gives the windows of saturating
         /// arithmetic, step for step; near the ends of `i64` it declines.
         #[test]

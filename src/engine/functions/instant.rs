@@ -3,15 +3,15 @@
 //! timestamp and the classic-histogram functions.
 
 use super::calendar::Moment;
-
 use super::histogram;
 use super::{absent_labels, bare, sort};
 use crate::engine::EvalError;
 use crate::engine::eval::Ev;
 use crate::engine::kahan::{go_max, go_min};
 use crate::engine::plan::{CallN, Sel};
-use crate::engine::selector::lookup_index;
-use crate::engine::types::{ESample, ESeries, Matrix, Vector, drop_metadata};
+use crate::engine::selector::LatestIndex;
+use crate::engine::types::{ESample, ESeries, Matrix, Points, Vector, drop_metadata};
+use crate::model::{FPoint, is_stale_nan};
 use crate::storage::SelectedSeries;
 
 /// Applies `f` to every float sample, dropping the metric name; `f` may
@@ -267,7 +267,7 @@ pub(crate) fn call(
 /// `timestamp(selector)`: the timestamps of the selected samples themselves.
 pub(crate) fn timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<Matrix, EvalError> {
     let series = ev.select(sel, None)?;
-    sample_times(ev, sel, &series, |_, s, is_hist, i| {
+    sample_times(ev, sel, &series, true, |_, s, is_hist, i| {
         if is_hist {
             s.histograms[i].t
         } else {
@@ -288,7 +288,7 @@ pub(crate) fn start_timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<
         .iter()
         .map(|s| ev.sh.storage.start_timestamps(&s.labels, &hints))
         .collect::<Result<Vec<_>, _>>()?;
-    sample_times(ev, sel, &series, |n, _, is_hist, i| {
+    sample_times(ev, sel, &series, false, |n, _, is_hist, i| {
         let list = if is_hist {
             &starts[n].histograms
         } else {
@@ -301,33 +301,60 @@ pub(crate) fn start_timestamp_of_selector(ev: &Ev<'_, '_>, sel: &Sel) -> Result<
 /// At every step, a time (in milliseconds, returned as seconds) derived from
 /// the sample the instant selector `sel` picks in each series: `time_of`
 /// gets the series' index, the series, and whether the pick is a histogram
-/// and its index.
+/// and its index. With `own_times`, `time_of` gives a float sample's own
+/// timestamp, and series of floats only take the selector's fast path.
 fn sample_times(
     ev: &Ev<'_, '_>,
     sel: &Sel,
     series: &[SelectedSeries<'_>],
+    own_times: bool,
     time_of: impl Fn(usize, &SelectedSeries<'_>, bool, usize) -> i64,
 ) -> Result<Matrix, EvalError> {
     let lb = ev.lookback();
     let mut out = Vec::new();
+    // One series' samples or points, reused from series to series.
+    let mut scratch: Vec<FPoint> = Vec::new();
     for (n, s) in series.iter().enumerate() {
         ev.tick()?;
-        let labels = if ev.delayed() {
-            s.labels.clone()
+        scratch.clear();
+        let points = if own_times && s.histograms.is_empty() {
+            // Each sample with its time as its value (stale markers kept,
+            // so that the selector skips them as it would the sample).
+            let times = s.floats.iter().map(|p| {
+                let v = if is_stale_nan(p.v) {
+                    p.v
+                } else {
+                    p.t as f64 / 1000.0
+                };
+                FPoint { t: p.t, v }
+            });
+            scratch.extend(times);
+            ev.latest_floats(sel, lb, &scratch)?
         } else {
-            drop_metadata(&s.labels)
-        };
-        let mut ss = ESeries::new(labels, true);
-        for ts in ev.steps() {
-            ev.tick()?;
-            let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-            if let Some((is_hist, i)) = lookup_index(&s.floats, &s.histograms, r, lb) {
-                ev.add_samples(1)?;
-                ev.count_read(1);
-                ss.push(ts, time_of(n, s, is_hist, i) as f64 / 1000.0, None);
+            let mut latest = LatestIndex::new(&s.floats, &s.histograms);
+            let mut steps = 0;
+            for ts in ev.steps() {
+                steps += 1;
+                // Never decreases from one step to the next.
+                let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                if let Some((is_hist, i)) = latest.at(r, lb) {
+                    let v = time_of(n, s, is_hist, i) as f64 / 1000.0;
+                    scratch.push(FPoint { t: ts, v });
+                }
             }
-        }
-        if ss.len() > 0 {
+            ev.tick_by(steps)?;
+            Points::from_slice(&scratch)
+        };
+        ev.add_samples(points.len())?;
+        ev.count_read(points.len());
+        if !points.is_empty() {
+            let labels = if ev.delayed() {
+                s.labels.clone()
+            } else {
+                drop_metadata(&s.labels)
+            };
+            let mut ss = ESeries::new(labels, true);
+            ss.floats = points;
             out.push(ss);
         }
     }
