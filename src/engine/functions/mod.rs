@@ -23,7 +23,7 @@ use super::EvalError;
 use super::eval::Ev;
 use super::plan::{CallN, Node};
 use super::pointwise::map_points;
-use super::types::{ESample, Matrix};
+use super::types::{self, ESample, Matrix};
 use crate::model::Labels;
 
 /// Evaluates a function call over all steps.
@@ -79,6 +79,9 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
                 .into(),
             c.span,
         );
+        if let Some(arg) = c.args.first() {
+            return sort_over_steps(ev, name, arg);
+        }
     }
     let mut inputs = Vec::new();
     let mut strings = Vec::new();
@@ -100,6 +103,22 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
     ev.range_eval(inputs, |v, series, ts| {
         instant::call(ev, c, v, series, &mut state, &strings, ts)
     })
+}
+
+/// A sort function over more than one step: the order of a vector means
+/// nothing in a matrix, so the argument is the result, less the histogram
+/// samples `sort` and `sort_desc` leave out at every step.
+fn sort_over_steps(ev: &Ev<'_, '_>, name: &str, arg: &Node) -> Result<Matrix, EvalError> {
+    let mut m = ev.eval_matrix(arg)?;
+    if matches!(name, "sort" | "sort_desc") {
+        for s in &mut m {
+            // Counted when the argument was evaluated.
+            ev.sub_samples(s.hists.iter().map(|p| types::hist_samples(&p.h)).sum());
+            s.hists = Vec::new();
+        }
+        m.retain(|s| !s.floats.is_empty());
+    }
+    Ok(m)
 }
 
 /// The labels `absent()` and `absent_over_time()` give their result: the
