@@ -38,7 +38,7 @@ pub(crate) fn map_points(
     vector: &Matrix,
     scalars: &[&Matrix],
     renames: bool,
-    f: impl Fn(f64, &[f64]) -> Option<f64>,
+    f: impl Fn(FPoint, &[f64]) -> Option<f64>,
 ) -> Option<Result<Matrix, EvalError>> {
     if ev.interval <= 0
         || scalars.iter().any(|m| m.len() > 1)
@@ -131,7 +131,7 @@ struct Mapper<'a, F> {
     f: F,
 }
 
-impl<F: Fn(f64, &[f64]) -> Option<f64>> Mapper<'_, F> {
+impl<F: Fn(FPoint, &[f64]) -> Option<f64>> Mapper<'_, F> {
     /// Maps the points of one series into `out`; `None` when a point is
     /// off the step grid.
     fn map(
@@ -145,7 +145,7 @@ impl<F: Fn(f64, &[f64]) -> Option<f64>> Mapper<'_, F> {
         for p in points {
             let k = cursor.index(self.steps, p.t)?;
             counts.gathered[k] += 1;
-            if let Some(v) = (self.f)(p.v, &self.table[k * width..(k + 1) * width]) {
+            if let Some(v) = (self.f)(*p, &self.table[k * width..(k + 1) * width]) {
                 out.push_point(FPoint { t: p.t, v });
                 counts.produced[k] += 1;
             }

@@ -23,8 +23,8 @@ pub(crate) fn eval_vector_scalar(
         return None;
     }
     let renames = changes_metric_schema(b.op) || b.return_bool;
-    map_points(ev, vector, &[scalar], renames, |x, at| {
-        let s = at[0];
+    map_points(ev, vector, &[scalar], renames, |p, at| {
+        let (x, s) = (p.v, at[0]);
         let (l, r) = if swap { (s, x) } else { (x, s) };
         let (v, keep) = elem_binop(b.op, l, r);
         vector_scalar_value(b, swap, x, v, keep)

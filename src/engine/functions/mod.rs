@@ -91,11 +91,9 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             other => inputs.push(ev.eval_matrix(other)?),
         }
     }
-    if let Some(f) = instant::elementwise(name)
-        && let Some((vector, scalars)) = inputs.split_first()
-    {
+    if let Some((vector, scalars)) = inputs.split_first() {
         let scalars: Vec<&Matrix> = scalars.iter().collect();
-        if let Some(result) = map_points(ev, vector, &scalars, true, f) {
+        if let Some(result) = by_series(ev, name, vector, &scalars) {
             return result;
         }
     }
@@ -103,6 +101,23 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
     ev.range_eval(inputs, |v, series, ts| {
         instant::call(ev, c, v, series, &mut state, &strings, ts)
     })
+}
+
+/// An element-wise function, or `timestamp` of a computed vector (each
+/// point's step time is its value), evaluated series by series: `None`
+/// for other functions and where the step loop must do it (see
+/// [`map_points`]).
+fn by_series(
+    ev: &Ev<'_, '_>,
+    name: &str,
+    vector: &Matrix,
+    scalars: &[&Matrix],
+) -> Option<Result<Matrix, EvalError>> {
+    if name == "timestamp" {
+        return map_points(ev, vector, scalars, true, |p, _| Some(p.t as f64 / 1000.0));
+    }
+    let f = instant::elementwise(name)?;
+    map_points(ev, vector, scalars, true, |p, args| f(p.v, args))
 }
 
 /// A sort function over more than one step: the order of a vector means
@@ -163,7 +178,7 @@ mod tests {
 
     /// Element-wise calls and how many scalar arguments follow the vector
     /// (the test supplies them; the numbers in the text only type-check).
-    const CALLS: [(&str, usize); 17] = [
+    const CALLS: [(&str, usize); 18] = [
         ("abs(x)", 0),
         ("hour(x)", 0),
         ("day_of_week(x)", 0),
@@ -181,6 +196,7 @@ mod tests {
         ("clamp_min(x, 0)", 1),
         ("clamp_max(x, 0)", 1),
         ("log2(x)", 0),
+        ("timestamp(x)", 0),
     ];
 
     #[test]
@@ -219,9 +235,8 @@ mod tests {
             let Node::Call(c) = plan(query) else {
                 panic!("{query} is not a call");
             };
-            let f = instant::elementwise(c.func.name).expect("an element-wise function");
             let scalars: Vec<&Matrix> = case.scalars[..n].iter().collect();
-            let fast = |ev: &Ev<'_, '_>| map_points(ev, &case.vector, &scalars, true, f);
+            let fast = |ev: &Ev<'_, '_>| by_series(ev, c.func.name, &case.vector, &scalars);
             let slow = |ev: &Ev<'_, '_>| {
                 let mut inputs = vec![case.vector.clone()];
                 inputs.extend(scalars.iter().map(|m| (*m).clone()));
