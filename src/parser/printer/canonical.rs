@@ -172,10 +172,7 @@ pub(crate) fn call(w: &mut dyn Write, c: &Call) -> fmt::Result {
 pub(crate) fn call_argument(w: &mut dyn Write, c: &Call, i: usize, arg: &Expr) -> fmt::Result {
     match arg {
         Expr::VectorSelector(v) if i == 1 && c.func.name == "info" => {
-            selector_matchers(w, v, NamePlacement::InsideBraces)?;
-            at(w, v.at.as_ref())?;
-            extended_range(w, v)?;
-            offset(w, v.offset.as_ref())
+            selector_with_modifiers(w, v, NamePlacement::InsideBraces)
         }
         _ => expr(w, arg),
     }
@@ -244,7 +241,17 @@ pub(crate) fn unary(w: &mut dyn Write, u: &UnaryExpr) -> fmt::Result {
 
 /// `x{a="b"} @ 1.000 anchored offset 5m`.
 pub(crate) fn vector_selector(w: &mut dyn Write, v: &VectorSelector) -> fmt::Result {
-    selector_matchers(w, v, NamePlacement::BeforeBraces)?;
+    selector_with_modifiers(w, v, NamePlacement::BeforeBraces)
+}
+
+/// The name and matchers (the name placed as `place` says), then `@`, the
+/// extended range modifiers and `offset`.
+fn selector_with_modifiers(
+    w: &mut dyn Write,
+    v: &VectorSelector,
+    place: NamePlacement,
+) -> fmt::Result {
+    selector_matchers(w, v, place)?;
     at(w, v.at.as_ref())?;
     extended_range(w, v)?;
     offset(w, v.offset.as_ref())
