@@ -335,6 +335,63 @@ pub(crate) mod testing {
             )
     }
 
+    /// Inputs of `histogram_quantile`: classic bucket series (bounds
+    /// that parse, coincide once parsed, are NaN or do not parse; groups
+    /// whose results collide once their metadata is dropped) with gaps and
+    /// NaNs, and one scalar (the quantile: in range or not, NaN, or
+    /// missing at a step).
+    pub(crate) fn bucket_cases() -> impl Strategy<Value = Case> {
+        const BOUNDS: [&str; 7] = ["0.5", "1", "1.0", "+Inf", "NaN", "-0", "x"];
+        let count = prop_oneof![
+            4 => (0i32..6).prop_map(|v| Some(f64::from(v))),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(None),
+        ];
+        let quantile = prop_oneof![
+            4 => prop_oneof![Just(0.5), Just(0.9), Just(0.0), Just(1.0)].prop_map(Some),
+            1 => prop_oneof![Just(f64::NAN), Just(-1.0), Just(2.0)].prop_map(Some),
+            1 => Just(None),
+        ];
+        let spec = (
+            0usize..4,
+            0usize..2,
+            0..BOUNDS.len(),
+            proptest::collection::vec(count, STEPS),
+        );
+        (
+            proptest::collection::vec(spec, 0..10),
+            proptest::collection::vec(quantile, STEPS),
+            any::<bool>(),
+            any::<bool>(),
+            prop_oneof![Just(usize::MAX), 0usize..60],
+        )
+            .prop_map(|(specs, qs, instant, delayed, max_samples)| {
+                let times: Vec<i64> = if instant {
+                    vec![STEP]
+                } else {
+                    (0..STEPS as i64).map(|k| k * STEP).collect()
+                };
+                let mut vector: Matrix = Vec::new();
+                for (meta, inst, bound, values) in &specs {
+                    let l = labels(*meta, *inst)
+                        .builder()
+                        .set("le", BOUNDS[*bound])
+                        .build();
+                    if vector.iter().all(|s| s.labels != l) {
+                        vector.push(series(l, values, &times));
+                    }
+                }
+                Case {
+                    vector,
+                    other: Vec::new(),
+                    scalars: vec![vec![series(Labels::empty(), &qs, &times)]],
+                    instant,
+                    delayed,
+                    max_samples,
+                }
+            })
+    }
+
     /// The plan of `query`.
     pub(crate) fn plan(query: &str) -> Node {
         let expr = crate::parse(query).expect("test query parses");
@@ -348,11 +405,13 @@ pub(crate) mod testing {
         lower(&expr, &frame).expect("test query lowers")
     }
 
-    /// What an evaluation left behind: its result (or error) and the
-    /// evaluator's sample counters.
+    /// What an evaluation left behind: its result (or error), the
+    /// evaluator's sample counters and, when it succeeded, its annotations
+    /// (sorted: their order means nothing, Prometheus keeps them in a map).
     type Outcome = (
         Result<Vec<(Labels, bool, Vec<(i64, u64)>)>, String>,
         [u64; 3],
+        Vec<String>,
     );
 
     /// Runs `fast` and `slow` (the step loop) on the case, each with a
@@ -396,14 +455,24 @@ pub(crate) mod testing {
                         .collect()
                 })
                 .map_err(|e| e.to_string());
-            Some((
-                r,
-                [
-                    sh.current.get() as u64,
-                    sh.peak.get() as u64,
-                    sh.total.get(),
-                ],
-            ))
+            let counters = [
+                sh.current.get() as u64,
+                sh.peak.get() as u64,
+                sh.total.get(),
+            ];
+            let mut annotations: Vec<String> = sh
+                .annos
+                .into_inner()
+                .into_vec()
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect();
+            annotations.sort();
+            // A failed query reports its error alone.
+            if r.is_err() {
+                annotations.clear();
+            }
+            Some((r, counters, annotations))
         };
         let mut fast = Some(fast);
         let fast = run(&mut |ev| fast.take().and_then(|f| f(ev)))?;

@@ -47,6 +47,19 @@ fn latest_at_steps(
     floats.len() - ahead.len()
 }
 
+/// [`latest_at_steps`] for one step, by bisection: an instant query reads
+/// the last sample of its lookback window, so walking the window from its
+/// start would look at every sample in it.
+fn latest_at_one_step(floats: &[FPoint], ts: i64, read: i64, floor: i64, out: &mut impl PointSink) {
+    let ahead = floats.partition_point(|p| p.t <= read);
+    if let Some(p) = ahead.checked_sub(1).map(|i| floats[i])
+        && p.t > floor
+        && !is_stale_nan(p.v)
+    {
+        out.push_point(FPoint { t: ts, v: p.v });
+    }
+}
+
 /// Evaluation steps at a fixed interval whose times, read times and floors
 /// all fit in an `i64`: what [`Ev::plain_steps`] iterates.
 #[derive(Clone, Copy, Debug)]
@@ -411,7 +424,12 @@ impl Ev<'_, '_> {
             Ok(Points::from_vec(points))
         } else {
             let mut points = Points::new();
-            self.latest_at_each_step(sel, lb, floats, &mut points);
+            match self.saturating_steps(sel.at, sel.offset, lb).next() {
+                Some((ts, read, floor)) if self.num_steps() == 1 => {
+                    latest_at_one_step(floats, ts, read, floor, &mut points);
+                }
+                _ => self.latest_at_each_step(sel, lb, floats, &mut points),
+            }
             Ok(points)
         }
     }
@@ -1067,6 +1085,15 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
+                proptest::prop_assert!(g.t == w.t && g.v.to_bits() == w.v.to_bits());
+            }
+            // Each step alone, by bisection, finds what the cursor found.
+            let mut one: Vec<FPoint> = Vec::new();
+            for (i, &read) in reads.iter().enumerate() {
+                latest_at_one_step(&floats, i as i64, read, read - back, &mut one);
+            }
+            proptest::prop_assert_eq!(one.len(), want.len());
+            for (g, w) in one.iter().zip(&want) {
                 proptest::prop_assert!(g.t == w.t && g.v.to_bits() == w.v.to_bits());
             }
         }

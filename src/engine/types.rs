@@ -184,9 +184,21 @@ pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> b
         return true;
     };
     let wanted: Vec<&Label> = metadata(first).collect();
+    let n = wanted.len();
     sets.all(|set| {
-        // Leading metadata compares label by label (strings a store
-        // interned compare by address).
+        // The usual case first: the set starts with the wanted labels and
+        // its next label sorts after `_`, so no other can be metadata
+        // (strings a store interned compare by address).
+        let labels = set.as_slice();
+        if labels.len() >= n
+            && labels[n..]
+                .first()
+                .is_none_or(|l| l.name.as_bytes().first() > Some(&b'_'))
+            && labels.iter().zip(&wanted).all(|(a, b)| a == *b)
+        {
+            return true;
+        }
+        // Leading metadata compares label by label.
         match leading_metadata(set) {
             Some(n) if n == wanted.len() => set.iter().zip(&wanted).all(|(a, b)| a == *b),
             Some(_) => false,

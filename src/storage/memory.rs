@@ -542,10 +542,42 @@ fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -
         }
         sorted.extend(by_rank.into_iter().filter_map(take));
     } else {
-        keys.sort_unstable();
+        sort_by_rank(&mut keys);
         sorted.extend(keys.into_iter().filter_map(|(_, i)| take(i)));
     }
     sorted
+}
+
+/// Sorts `keys` by their unique ranks: a byte-wise radix sort (a pass
+/// per byte the largest rank needs, each moving every key once) where
+/// there are enough keys to pay for its counting tables, else a
+/// comparison sort.
+fn sort_by_rank(keys: &mut Vec<(usize, usize)>) {
+    const RADIX_FROM: usize = 64;
+    if keys.len() < RADIX_FROM {
+        keys.sort_unstable();
+        return;
+    }
+    let max = keys.iter().map(|&(rank, _)| rank).max().unwrap_or(0);
+    let mut spare = vec![(0, 0); keys.len()];
+    let mut shift = 0;
+    while shift < usize::BITS && max >> shift != 0 {
+        let digit = |rank: usize| (rank >> shift) & 0xff;
+        let mut starts = [0usize; 257];
+        for &(rank, _) in keys.iter() {
+            starts[digit(rank) + 1] += 1;
+        }
+        for d in 0..256 {
+            starts[d + 1] += starts[d];
+        }
+        for &key in keys.iter() {
+            let slot = &mut starts[digit(key.0)];
+            spare[*slot] = key;
+            *slot += 1;
+        }
+        std::mem::swap(keys, &mut spare);
+        shift += 8;
+    }
 }
 
 impl Storage for MemoryStorage {
@@ -879,8 +911,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn reorder_sorts_by_rank_dense_or_sparse(
-            ranks in proptest::sample::subsequence((0..200usize).collect::<Vec<_>>(), 0..60),
-            rank_count in 200usize..2_000,
+            ranks in proptest::sample::subsequence((0..3_000usize).collect::<Vec<_>>(), 0..300),
+            rank_count in 3_000usize..40_000,
             seed in proptest::num::u64::ANY,
         ) {
             // The ranks in a scrambled order, each item naming its rank.
@@ -893,6 +925,22 @@ mod tests {
             let keys: Vec<(usize, usize)> = keyed.iter().enumerate().map(|(i, &r)| (r, i)).collect();
             let got = reorder(keyed.clone(), keys, rank_count);
             proptest::prop_assert_eq!(got, ranks);
+        }
+
+        /// The radix sort orders as a comparison sort does, over ranks
+        /// that need one byte or all eight.
+        #[test]
+        fn sorting_by_rank_equals_a_comparison_sort(
+            ranks in proptest::collection::hash_set(
+                proptest::prop_oneof![0usize..300, proptest::num::usize::ANY],
+                0..400,
+            ),
+        ) {
+            let mut keys: Vec<(usize, usize)> = ranks.into_iter().zip(0..).collect();
+            let mut want = keys.clone();
+            want.sort_unstable();
+            sort_by_rank(&mut keys);
+            proptest::prop_assert_eq!(keys, want);
         }
     }
 

@@ -10,10 +10,11 @@ use crate::engine::types::{ESample, FastMap, Vector, drop_metadata};
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::Span;
 
+/// One classic bucket: its upper bound and cumulative count.
 #[derive(Clone, Copy, Debug)]
-struct Bucket {
-    upper: f64,
-    count: f64,
+pub(super) struct Bucket {
+    pub upper: f64,
+    pub count: f64,
 }
 
 struct Group {
@@ -197,7 +198,7 @@ fn native_out(ev: &Ev<'_, '_>, s: &ESample, ts: i64, f: f64) -> ESample {
 }
 
 /// Parses a float as Go's `strconv.ParseFloat` would for bucket bounds.
-fn parse_go_float(s: &str) -> Option<f64> {
+pub(super) fn parse_go_float(s: &str) -> Option<f64> {
     let t = s.trim();
     if t.is_empty() || t != s {
         return None;
@@ -211,7 +212,9 @@ fn parse_go_float(s: &str) -> Option<f64> {
     t.parse::<f64>().ok()
 }
 
-fn out_labels(ev: &Ev<'_, '_>, l: &Labels) -> Labels {
+/// A result's labels: the group's, less the metric name unless its
+/// removal is delayed.
+pub(super) fn out_labels(ev: &Ev<'_, '_>, l: &Labels) -> Labels {
     if ev.delayed() {
         l.clone()
     } else {
@@ -219,7 +222,8 @@ fn out_labels(ev: &Ev<'_, '_>, l: &Labels) -> Labels {
     }
 }
 
-fn validate_quantile(ev: &Ev<'_, '_>, q: f64, span: Span) {
+/// Warns of a quantile outside 0..=1 (or NaN).
+pub(super) fn validate_quantile(ev: &Ev<'_, '_>, q: f64, span: Span) {
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         ev.warn(
             format!("quantile value should be between 0 and 1, got {}", go_g(q)),
@@ -401,26 +405,32 @@ fn openmetrics_float(f: f64) -> String {
     }
 }
 
-struct QuantileResult {
-    value: f64,
+/// A quantile of classic buckets.
+pub(super) struct QuantileResult {
+    pub value: f64,
     /// (min bucket, max bucket, max diff) when monotonicity had to be forced.
-    forced: Option<(f64, f64, f64)>,
+    pub forced: Option<(f64, f64, f64)>,
 }
 
+/// Sorts `buckets` by upper bound (stable) and sums the counts of equal
+/// bounds into the first of them, in place.
 fn sort_coalesce(buckets: &mut Vec<Bucket>) {
-    buckets.sort_by(|a, b| {
-        a.upper
-            .partial_cmp(&b.upper)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let mut out: Vec<Bucket> = Vec::with_capacity(buckets.len());
-    for b in buckets.drain(..) {
-        match out.last_mut() {
-            Some(last) if last.upper == b.upper => last.count += b.count,
-            _ => out.push(b),
-        }
+    // Already in order (as the range path gathers them, and as sorting
+    // would leave them: a NaN bound is never in order here).
+    if !buckets.is_sorted_by(|a, b| a.upper <= b.upper) {
+        buckets.sort_by(|a, b| {
+            a.upper
+                .partial_cmp(&b.upper)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
-    *buckets = out;
+    buckets.dedup_by(|next, kept| {
+        let same = next.upper == kept.upper;
+        if same {
+            kept.count += next.count;
+        }
+        same
+    });
 }
 
 fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
@@ -463,7 +473,8 @@ fn ensure_monotonic(buckets: &mut [Bucket]) -> Option<(f64, f64, f64)> {
     forced.then_some((lo, hi, diff))
 }
 
-fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResult {
+/// The `q` quantile of `buckets` (sorted and coalesced in place).
+pub(super) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResult {
     let r = |value| QuantileResult {
         value,
         forced: None,

@@ -1,6 +1,7 @@
 //! Function calls: dispatch to instant-vector kernels, range-vector kernels
 //! and the series-level functions (`label_replace`, `label_join`, `info`).
 
+mod bucket_steps;
 mod calendar;
 mod extrapolation;
 mod hist_range;
@@ -96,6 +97,11 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
         if let Some(result) = by_series(ev, name, vector, &scalars) {
             return result;
         }
+    }
+    if name == "histogram_quantile"
+        && let Some(result) = bucket_steps::quantile_over_steps(ev, c, &inputs)
+    {
+        return result;
     }
     let mut state = instant::CallState::default();
     ev.range_eval(inputs, |v, series, ts| {

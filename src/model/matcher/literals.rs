@@ -89,13 +89,30 @@ impl FastRegex {
                 return self.regex.is_match(value);
             }
         };
-        // The pattern is anchored at both ends: any match is the whole value.
-        let input = Input::new(value).anchored(Anchored::Yes).earliest(true);
-        match dfa.try_search_fwd(&input) {
-            Ok(found) => found.is_some(),
-            Err(_) => self.regex.is_match(value),
+        walk(dfa, value).unwrap_or_else(|| self.regex.is_match(value))
+    }
+}
+
+/// Whether the anchored `dfa` matches the whole of `value`, stepping it
+/// byte by byte (a search call sets up more than these short values take
+/// to walk); `None` where the DFA gives up (a quit byte).
+fn walk(dfa: &dense::DFA<Vec<u32>>, value: &str) -> Option<bool> {
+    let input = Input::new(value).anchored(Anchored::Yes);
+    let mut state = dfa.start_state_forward(&input).ok()?;
+    for &byte in value.as_bytes() {
+        state = dfa.next_state(state, byte);
+        if dfa.is_special_state(state) {
+            if dfa.is_dead_state(state) {
+                return Some(false);
+            }
+            if dfa.is_quit_state(state) {
+                return None;
+            }
         }
     }
+    // Matches show one transition late: the end of input settles whether
+    // one ends there. The pattern ends in `$`, so none ends before it.
+    Some(dfa.is_match_state(dfa.next_eoi_state(state)))
 }
 
 /// Whether `bytes` starts with `prefix` and ends with `suffix`, compared

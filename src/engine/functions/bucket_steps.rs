@@ -1,0 +1,236 @@
+//! `histogram_quantile` over classic bucket series for all steps at once,
+//! group by group.
+//!
+//! The step loop gathers every bucket sample of a step into a vector,
+//! groups the samples by their labels without `le`, sorts each group's
+//! buckets and places each result in its output series by its labels. A
+//! bucket series belongs to the same group, with the same upper bound, at
+//! every step: here the groups are formed once, each group's members are
+//! put in the order the sort would give them once, and each group is then
+//! computed step after step from its members' points.
+//!
+//! Results, their order (by the step of their first point, then as the
+//! step loop meets the groups at that step), annotations, the sample
+//! accounting and the limits are those of the step loop, which still does
+//! what this path declines: instant queries, native histograms, points off
+//! the step grid and groups whose results could collide.
+
+use super::histogram::{Bucket, bucket_quantile, out_labels, parse_go_float, validate_quantile};
+use super::metric_name;
+use crate::engine::EvalError;
+use crate::engine::annotations::{go_quote, with_metric_name};
+use crate::engine::eval::Ev;
+use crate::engine::plan::CallN;
+use crate::engine::pointwise::StepGrid;
+use crate::engine::types::{ESeries, FastMap, Matrix, Points};
+use crate::model::{FPoint, Labels};
+
+/// One group of bucket series: the series that share their labels
+/// without `le`.
+struct Group {
+    labels: Labels,
+    /// `(upper bound, input series)`, in the order the buckets are sorted
+    /// in (by bound, then input order), or in input order when a bound is
+    /// NaN (whose place only the sort itself decides).
+    members: Vec<(f64, usize)>,
+}
+
+/// `histogram_quantile(q, buckets)` for a range evaluation, from the
+/// evaluated arguments: `None` where the step loop must do it.
+pub(crate) fn quantile_over_steps(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    inputs: &[Matrix],
+) -> Option<Result<Matrix, EvalError>> {
+    let [quantiles, buckets] = inputs else {
+        return None;
+    };
+    if ev.is_instant()
+        || ev.interval <= 0
+        || quantiles.len() != 1
+        || inputs.iter().flatten().any(|s| !s.hists.is_empty())
+    {
+        return None;
+    }
+    let steps = StepGrid::new(ev);
+    let (qspan, vspan) = (c.args[0].span(), c.args[1].span());
+    // Every input point, by step, as the step loop gathers them.
+    let mut gathered = vec![0usize; steps.count];
+    let mut qs = vec![None; steps.count];
+    for p in quantiles.iter().flat_map(|s| s.floats.iter()) {
+        let k = steps.index(p.t)?;
+        qs[k] = Some(p.v);
+        gathered[k] += 1;
+    }
+    // A step without a quantile gives nothing, and warns of nothing.
+    let qs: Vec<f64> = qs.into_iter().collect::<Option<_>>()?;
+    let mut first_step = Vec::with_capacity(buckets.len());
+    for s in buckets {
+        let mut cursor = steps.cursor();
+        for p in s.floats.iter() {
+            gathered[cursor.index(&steps, p.t)?] += 1;
+        }
+        first_step.push(s.floats.first().and_then(|p| steps.index(p.t)));
+    }
+    for &q in &qs {
+        validate_quantile(ev, q, qspan);
+    }
+    let groups = group(ev, buckets, vspan)?;
+
+    let mut produced = vec![0usize; steps.count];
+    // (step of the first result, first member present then, result)
+    let mut results: Vec<(usize, usize, ESeries)> = Vec::with_capacity(groups.len());
+    let mut scratch: Vec<Bucket> = Vec::new();
+    for g in &groups {
+        let mut out = ESeries::new(out_labels(ev, &g.labels), true);
+        // Each member's points not yet gathered.
+        let mut rest: Vec<(f64, &[FPoint])> = g
+            .members
+            .iter()
+            .map(|&(upper, i)| (upper, &buckets[i].floats[..]))
+            .collect();
+        let mut points: Vec<FPoint> = Vec::new();
+        for (k, &q) in qs.iter().enumerate() {
+            let ts = ev.start + k as i64 * ev.interval;
+            scratch.clear();
+            for (upper, member) in rest.iter_mut() {
+                if let [p, after @ ..] = *member
+                    && p.t == ts
+                {
+                    scratch.push(Bucket {
+                        upper: *upper,
+                        count: p.v,
+                    });
+                    *member = after;
+                }
+            }
+            if scratch.is_empty() {
+                continue;
+            }
+            let r = bucket_quantile(q, &mut scratch);
+            if let Some((lo, hi, diff)) = r.forced {
+                let name = if ev.delayed() {
+                    metric_name(&g.labels)
+                } else {
+                    ""
+                };
+                ev.sh
+                    .annos
+                    .borrow_mut()
+                    .monotonicity(name, vspan, ts, lo, hi, diff);
+            }
+            points.push(FPoint { t: ts, v: r.value });
+            produced[k] += 1;
+        }
+        let Some(first) = points.first().and_then(|p| steps.index(p.t)) else {
+            continue;
+        };
+        // The step loop meets the groups at a step in the order of their
+        // first sample there.
+        let leader = g
+            .members
+            .iter()
+            .map(|&(_, i)| i)
+            .filter(|&i| first_step[i] == Some(first))
+            .min()
+            .unwrap_or(usize::MAX);
+        out.floats = Points::from_vec(points);
+        results.push((first, leader, out));
+    }
+    if let Err(e) = ev.account_steps(inputs.iter().flatten(), &gathered, &produced) {
+        return Some(Err(e));
+    }
+    results.sort_unstable_by_key(|&(step, leader, _)| (step, leader));
+    Some(Ok(results.into_iter().map(|(_, _, s)| s).collect()))
+}
+
+/// The bucket series of `buckets` grouped by their labels without `le`,
+/// in order of first appearance, warning of series whose `le` is missing
+/// or malformed (which belong to no group); `None` when two groups would
+/// give results with the same labels.
+fn group(ev: &Ev<'_, '_>, buckets: &Matrix, span: crate::parser::Span) -> Option<Vec<Group>> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: FastMap<Labels, usize> = FastMap::default();
+    for (i, s) in buckets.iter().enumerate() {
+        let le = s.labels.get("le").unwrap_or("");
+        let Some(upper) = parse_go_float(le) else {
+            if !s.floats.is_empty() {
+                let name = if ev.delayed() {
+                    metric_name(&s.labels)
+                } else {
+                    ""
+                };
+                ev.warn(
+                    with_metric_name(
+                        format!(
+                            "bucket label \"le\" is missing or has a malformed value of {}",
+                            go_quote(le)
+                        ),
+                        name,
+                    ),
+                    span,
+                );
+            }
+            continue;
+        };
+        let key = s.labels.without(&["le"]);
+        let next = groups.len();
+        let at = *index.entry(key.clone()).or_insert(next);
+        if at == next {
+            groups.push(Group {
+                labels: key,
+                members: Vec::new(),
+            });
+        }
+        groups[at].members.push((upper, i));
+    }
+    // Results of two groups with the same labels would collide where both
+    // have points: the step loop reports that.
+    let mut seen = std::collections::HashSet::with_capacity(groups.len());
+    if !groups
+        .iter()
+        .all(|g| seen.insert(out_labels(ev, &g.labels)))
+    {
+        return None;
+    }
+    for g in &mut groups {
+        if !g.members.iter().any(|m| m.0.is_nan()) {
+            // As the buckets are sorted (stable, and -0 equal to 0): equal
+            // bounds stay in input order and are summed in that order.
+            g.members
+                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        }
+    }
+    Some(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::functions::instant;
+    use crate::engine::plan::Node;
+    use crate::engine::pointwise::testing::{bucket_cases, plan, run_both};
+
+    proptest::proptest! {
+        /// Group by group, `histogram_quantile` gives what the step loop
+        /// gives: results, their order, errors, annotations and sample
+        /// counters.
+        #[test]
+        fn quantile_over_steps_equals_the_step_loop(case in bucket_cases()) {
+            let Node::Call(c) = plan("histogram_quantile(0.5, x)") else {
+                panic!("a call");
+            };
+            let inputs = vec![case.scalars[0].clone(), case.vector.clone()];
+            let fast = |ev: &Ev<'_, '_>| quantile_over_steps(ev, &c, &inputs);
+            let slow = |ev: &Ev<'_, '_>| {
+                let mut state = instant::CallState::default();
+                ev.range_eval(inputs.clone(), |v, series, ts| {
+                    instant::call(ev, &c, v, series, &mut state, &[], ts)
+                })
+            };
+            if let Some((fast, slow)) = run_both(&case, fast, slow) {
+                proptest::prop_assert_eq!(fast, slow);
+            }
+        }
+    }
+}
