@@ -80,6 +80,14 @@ const QUERIES: &[&str] = &[
     "a and on (job) b",
     "a or c",
     "c unless ignoring (extra) a",
+    // Classic histograms, group by group over the steps: bounds written
+    // two ways, malformed ones, groups that collide once the metric name
+    // is dropped, quantiles that change from step to step.
+    "histogram_quantile(0.5, h)",
+    "histogram_quantile(0.9, rate(h[45s]))",
+    "histogram_quantile(scalar(sum(b)) / 4, h)",
+    "histogram_quantile(0.75, sum by (job, le) (h))",
+    "histogram_quantile(0.5, {__name__=~\"h|k\"})",
     // The selector's step loop, reading sample times instead of values.
     "timestamp(a)",
     "timestamp(c offset 15s)",
@@ -126,13 +134,31 @@ fn series(name: &'static str, with_inst: bool) -> impl Strategy<Value = SeriesSp
         })
 }
 
+/// A classic histogram bucket: `job` and an `le` bound (some written
+/// alike, one malformed).
+fn bucket(name: &'static str) -> impl Strategy<Value = SeriesSpec> {
+    const BOUNDS: [&str; 5] = ["0.5", "1", "1.0", "+Inf", "x"];
+    (
+        0u8..2,
+        0..BOUNDS.len(),
+        proptest::collection::vec(value(), STEPS as usize),
+    )
+        .prop_map(move |(job, bound, values)| SeriesSpec {
+            name,
+            labels: vec![("job", format!("j{job}")), ("le", BOUNDS[bound].into())],
+            values,
+        })
+}
+
 fn data() -> impl Strategy<Value = Vec<SeriesSpec>> {
     (
         proptest::collection::vec(series("a", true), 1..5),
         proptest::collection::vec(series("b", false), 0..3),
         proptest::collection::vec(series("c", true), 0..3),
+        proptest::collection::vec(bucket("h"), 0..6),
+        proptest::collection::vec(bucket("k"), 0..2),
     )
-        .prop_map(|(a, b, c)| a.into_iter().chain(b).chain(c).collect())
+        .prop_map(|(a, b, c, h, k)| a.into_iter().chain(b).chain(c).chain(h).chain(k).collect())
 }
 
 fn store(specs: &[SeriesSpec]) -> MemoryStorage {

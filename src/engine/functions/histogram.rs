@@ -584,3 +584,39 @@ fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
     }
     (upper_rank - lower_rank) / count
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Sorting and coalescing in place (skipping the sort for buckets
+        /// already in order) gives what a stable sort followed by summing
+        /// equal bounds into a new list gives, NaN and -0 bounds included.
+        #[test]
+        fn sort_coalesce_equals_sorting_and_summing(
+            raw in proptest::collection::vec((0usize..6, -2i32..5), 0..12),
+        ) {
+            const BOUNDS: [f64; 6] = [0.5, 1.0, -0.0, 0.0, f64::NAN, f64::INFINITY];
+            let buckets: Vec<Bucket> = raw
+                .iter()
+                .map(|&(b, c)| Bucket { upper: BOUNDS[b], count: f64::from(c) / 3.0 })
+                .collect();
+            let mut want = buckets.clone();
+            want.sort_by(|a, b| a.upper.partial_cmp(&b.upper).unwrap_or(std::cmp::Ordering::Equal));
+            let mut summed: Vec<Bucket> = Vec::new();
+            for b in want {
+                match summed.last_mut() {
+                    Some(last) if last.upper == b.upper => last.count += b.count,
+                    _ => summed.push(b),
+                }
+            }
+            let mut got = buckets;
+            sort_coalesce(&mut got);
+            let bits = |v: &[Bucket]| -> Vec<(u64, u64)> {
+                v.iter().map(|b| (b.upper.to_bits(), b.count.to_bits())).collect()
+            };
+            proptest::prop_assert_eq!(bits(&got), bits(&summed));
+        }
+    }
+}
