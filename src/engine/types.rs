@@ -232,11 +232,17 @@ pub(crate) fn group_by_kept_labels<'a>(
     // the addresses of their strings likewise.
     let mut kept: Vec<&Label> = Vec::new();
     let mut addrs: Vec<usize> = Vec::new();
-    let mut ends: Vec<usize> = Vec::with_capacity(sets.size_hint().0);
+    let expected = sets.size_hint().0;
+    let mut ends: Vec<usize> = Vec::with_capacity(expected);
     for set in sets {
         for l in set.iter().filter(|l| keep(l)) {
             kept.push(l);
             addrs.extend([str_addr(&l.name), str_addr(&l.value)]);
+        }
+        if ends.is_empty() {
+            // Sized by the first set, as most sets keep as many labels.
+            kept.reserve(kept.len() * expected);
+            addrs.reserve(addrs.len() * expected);
         }
         ends.push(kept.len());
     }

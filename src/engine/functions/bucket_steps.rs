@@ -15,14 +15,14 @@
 //! what this path declines: instant queries, native histograms, points off
 //! the step grid and groups whose results could collide.
 
-use super::histogram::{Bucket, bucket_quantile, out_labels, parse_go_float, validate_quantile};
+use super::histogram::{BoundParser, Bucket, bucket_quantile, out_labels, validate_quantile};
 use super::metric_name;
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_quote, with_metric_name};
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
 use crate::engine::pointwise::StepGrid;
-use crate::engine::types::{ESeries, FastMap, Matrix, Points};
+use crate::engine::types::{ESeries, Matrix, Points, group_by_kept_labels};
 use crate::model::{FPoint, Labels};
 
 /// One group of bucket series: the series that share their labels
@@ -149,12 +149,21 @@ pub(crate) fn quantile_over_steps(
 /// or malformed (which belong to no group); `None` when two groups would
 /// give results with the same labels.
 fn group(ev: &Ev<'_, '_>, buckets: &Matrix, span: crate::parser::Span) -> Option<Vec<Group>> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: FastMap<Labels, usize> = FastMap::default();
-    for (i, s) in buckets.iter().enumerate() {
-        let le = s.labels.get("le").unwrap_or("");
-        let Some(upper) = parse_go_float(le) else {
-            if !s.floats.is_empty() {
+    let (of_series, firsts) =
+        group_by_kept_labels(buckets.iter().map(|s| &s.labels), |l| &*l.name != "le");
+    let mut groups: Vec<Group> = firsts
+        .iter()
+        .map(|&i| Group {
+            labels: buckets[i].labels.without(&["le"]),
+            members: Vec::new(),
+        })
+        .collect();
+    let mut bounds = BoundParser::default();
+    for (i, (s, &g)) in buckets.iter().zip(&of_series).enumerate() {
+        match bounds.bound(&s.labels) {
+            Some(upper) => groups[g].members.push((upper, i)),
+            None if !s.floats.is_empty() => {
+                let le = s.labels.get("le").unwrap_or("");
                 let name = if ev.delayed() {
                     metric_name(&s.labels)
                 } else {
@@ -171,19 +180,11 @@ fn group(ev: &Ev<'_, '_>, buckets: &Matrix, span: crate::parser::Span) -> Option
                     span,
                 );
             }
-            continue;
-        };
-        let key = s.labels.without(&["le"]);
-        let next = groups.len();
-        let at = *index.entry(key.clone()).or_insert(next);
-        if at == next {
-            groups.push(Group {
-                labels: key,
-                members: Vec::new(),
-            });
+            None => {}
         }
-        groups[at].members.push((upper, i));
     }
+    // Series whose `le` does not parse belong to no group.
+    groups.retain(|g| !g.members.is_empty());
     // Results of two groups with the same labels would collide where both
     // have points: the step loop reports that.
     let mut seen = std::collections::HashSet::with_capacity(groups.len());

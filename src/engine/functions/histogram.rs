@@ -6,7 +6,7 @@ use super::metric_name;
 use crate::engine::annotations::{go_g, go_quote, with_metric_name};
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
-use crate::engine::types::{ESample, FastMap, Vector, drop_metadata};
+use crate::engine::types::{ESample, FastMap, Vector, drop_metadata, group_by_kept_labels};
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::Span;
 
@@ -36,31 +36,90 @@ pub(crate) struct BucketGrouping {
     /// By group: the step it was last seen at and its position in that
     /// step's groups.
     slots: Vec<(u64, usize)>,
+    /// By group: how many series it has, to size its buckets.
+    sizes: Vec<usize>,
     step: u64,
+    bounds: BoundParser,
+}
+
+/// Parses `le` values, each distinct shared string once: the bucket series
+/// of a store share their `le` strings, a dozen values for any number of
+/// series.
+#[derive(Default)]
+pub(super) struct BoundParser {
+    /// By the address of a value string (borrowed meanwhile, so never
+    /// reused for another): its bound.
+    parsed: FastMap<usize, Option<f64>>,
+}
+
+impl BoundParser {
+    /// The upper bound of a bucket series: its `le` parsed as Go parses
+    /// floats, `None` when missing or malformed.
+    pub(super) fn bound(&mut self, labels: &Labels) -> Option<f64> {
+        let Some(le) = labels.label("le") else {
+            return parse_go_float("");
+        };
+        let addr = std::sync::Arc::as_ptr(&le.value).cast::<u8>() as usize;
+        *self
+            .parsed
+            .entry(addr)
+            .or_insert_with(|| parse_go_float(&le.value))
+    }
 }
 
 impl BucketGrouping {
-    /// The group and upper bound of a classic bucket sample of input
-    /// series `series`, found once per series.
-    fn bucket_of(&mut self, series: usize, s: &ESample) -> Option<(usize, f64)> {
-        if let Some(Some(known)) = self.by_series.get(series) {
-            return *known;
+    /// Learns the group and upper bound of the classic bucket samples of
+    /// `v` whose input series (`series`, as in [`group_buckets`]) it has
+    /// not seen: their label sets are grouped as borrowed runs, and a
+    /// group's key is built once, not once per series.
+    fn learn(&mut self, v: &Vector, series: &[usize]) {
+        let unknown: Vec<(usize, usize)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.h.is_none())
+            .map(|(i, _)| (i, series_of(series, i)))
+            .filter(|&(_, si)| !matches!(self.by_series.get(si), Some(Some(_))))
+            .collect();
+        if unknown.is_empty() {
+            return;
         }
-        let found = parse_go_float(s.labels.get("le").unwrap_or("")).map(|upper| {
-            let key = s.labels.without(&["le"]);
-            let next = self.keys.len();
-            let group = *self.index.entry(key.clone()).or_insert(next);
-            if group == next {
-                self.keys.push(key);
+        let (local, firsts) =
+            group_by_kept_labels(unknown.iter().map(|&(i, _)| &v[i].labels), |l| {
+                &*l.name != "le"
+            });
+        let mut ids: Vec<Option<usize>> = vec![None; firsts.len()];
+        for (&(i, si), &g) in unknown.iter().zip(&local) {
+            let found = self.bounds.bound(&v[i].labels).map(|upper| {
+                let id = *ids[g].get_or_insert_with(|| {
+                    let key = v[unknown[firsts[g]].0].labels.without(&["le"]);
+                    let next = self.keys.len();
+                    let id = *self.index.entry(key.clone()).or_insert(next);
+                    if id == next {
+                        self.keys.push(key);
+                        self.sizes.push(0);
+                    }
+                    id
+                });
+                self.sizes[id] += 1;
+                (id, upper)
+            });
+            if self.by_series.len() <= si {
+                self.by_series.resize(si + 1, None);
             }
-            (group, upper)
-        });
-        if self.by_series.len() <= series {
-            self.by_series.resize(series + 1, None);
+            self.by_series[si] = Some(found);
         }
-        self.by_series[series] = Some(found);
-        found
     }
+
+    /// The group and upper bound of input series `series`, once learnt.
+    fn bucket_of(&self, series: usize) -> Option<(usize, f64)> {
+        self.by_series.get(series).copied().flatten().flatten()
+    }
+}
+
+/// The input series of sample `i` of a step's vector (the evaluator gives
+/// one per sample; without them, each sample is taken for its own series).
+fn series_of(series: &[usize], i: usize) -> usize {
+    series.get(i).copied().unwrap_or(i)
 }
 
 /// Groups classic bucket samples by their labels without `le` (in order of
@@ -76,6 +135,7 @@ fn group_buckets<'v>(
 ) -> (Vec<Group>, Vec<&'v ESample>) {
     grouping.step += 1;
     let step = grouping.step;
+    grouping.learn(v, series);
     let mut groups: Vec<Group> = Vec::new();
     let mut natives: Vec<&ESample> = Vec::new();
     for (i, s) in v.iter().enumerate() {
@@ -83,10 +143,7 @@ fn group_buckets<'v>(
             natives.push(s);
             continue;
         }
-        // Without a series index (never in an evaluation), an id past all
-        // others keeps the sample apart.
-        let si = series.get(i).copied().unwrap_or(usize::MAX - i);
-        let Some((group, upper)) = grouping.bucket_of(si, s) else {
+        let Some((group, upper)) = grouping.bucket_of(series_of(series, i)) else {
             let le = s.labels.get("le").unwrap_or("");
             let name = if ev.delayed() {
                 metric_name(&s.labels)
@@ -113,7 +170,7 @@ fn group_buckets<'v>(
             *slot = (step, groups.len());
             groups.push(Group {
                 labels: grouping.keys[group].clone(),
-                buckets: Vec::new(),
+                buckets: Vec::with_capacity(grouping.sizes[group]),
             });
         }
         if let Some(g) = groups.get_mut(slot.1) {
@@ -199,17 +256,27 @@ fn native_out(ev: &Ev<'_, '_>, s: &ESample, ts: i64, f: f64) -> ESample {
 
 /// Parses a float as Go's `strconv.ParseFloat` would for bucket bounds.
 pub(super) fn parse_go_float(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if t.is_empty() || t != s {
+    const NAMED: [(&str, f64); 7] = [
+        ("+inf", f64::INFINITY),
+        ("inf", f64::INFINITY),
+        ("+infinity", f64::INFINITY),
+        ("infinity", f64::INFINITY),
+        ("-inf", f64::NEG_INFINITY),
+        ("-infinity", f64::NEG_INFINITY),
+        ("nan", f64::NAN),
+    ];
+    // Surrounding white space is refused; the names are compared without
+    // building a lower-case copy (this runs for every bucket series).
+    let first = s.chars().next()?;
+    if first.is_whitespace() || s.ends_with(char::is_whitespace) {
         return None;
     }
-    match t.to_ascii_lowercase().as_str() {
-        "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        "nan" => return Some(f64::NAN),
-        _ => {}
+    if !first.is_ascii_digit()
+        && let Some(&(_, v)) = NAMED.iter().find(|(name, _)| s.eq_ignore_ascii_case(name))
+    {
+        return Some(v);
     }
-    t.parse::<f64>().ok()
+    s.parse::<f64>().ok()
 }
 
 /// A result's labels: the group's, less the metric name unless its
@@ -590,6 +657,30 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The bound parser refuses surrounding white space and reads the
+        /// named values without regard to case, as the lower-casing one it
+        /// replaced did.
+        #[test]
+        fn parse_go_float_equals_lower_casing_first(
+            text in "[ \t]?[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN]|[0-9]{0,3}(\\.[0-9]{0,2})?(e-?[0-9])?)[ \u{a0}]?",
+        ) {
+            let reference = |s: &str| -> Option<f64> {
+                let t = s.trim();
+                if t.is_empty() || t != s {
+                    return None;
+                }
+                match t.to_ascii_lowercase().as_str() {
+                    "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
+                    "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+                    "nan" => return Some(f64::NAN),
+                    _ => {}
+                }
+                t.parse::<f64>().ok()
+            };
+            let bits = |v: Option<f64>| v.map(f64::to_bits);
+            proptest::prop_assert_eq!(bits(parse_go_float(&text)), bits(reference(&text)));
+        }
+
         /// Sorting and coalescing in place (skipping the sort for buckets
         /// already in order) gives what a stable sort followed by summing
         /// equal bounds into a new list gives, NaN and -0 bounds included.
