@@ -12,6 +12,7 @@ use super::functions::HintTracker;
 use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
+use super::pointwise::StepGrid;
 use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels, in_key};
 use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
@@ -479,10 +480,13 @@ fn float_topk(
     let mut heaps: Vec<Best> = (0..groups.saturating_mul(steps))
         .map(|_| Best::default())
         .collect();
+    let grid = StepGrid::new(ev);
     for (si, (s, &gi)) in input.iter().zip(series_group).enumerate() {
         ev.tick_by(s.floats.len())?;
+        let mut cursor = grid.cursor();
         for p in &s.floats {
-            let step = usize::try_from((p.t - ev.start) / interval).unwrap_or(usize::MAX);
+            // (Evaluated points lie on the steps.)
+            let step = cursor.index(&grid, p.t).unwrap_or(usize::MAX);
             let Some(&Some(k)) = ks.get(step) else {
                 continue;
             };
@@ -550,11 +554,14 @@ fn float_sum(
     let steps = ev.num_steps();
     let interval = ev.interval.max(1);
     let mut cells = vec![Cell::default(); out.len().saturating_mul(steps)];
+    let grid = StepGrid::new(ev);
     for (s, &gi) in input.iter().zip(series_group) {
         ev.tick()?;
         let row = gi * steps;
+        let mut cursor = grid.cursor();
         for p in &s.floats {
-            let step = usize::try_from((p.t - ev.start) / interval).unwrap_or(usize::MAX);
+            // (Evaluated points lie on the steps.)
+            let step = cursor.index(&grid, p.t).unwrap_or(usize::MAX);
             let Some(c) = cells.get_mut(row + step).filter(|_| step < steps) else {
                 continue;
             };

@@ -23,9 +23,9 @@ pub(crate) use hist_range::{HintTracker, interpolate_hist};
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{CallN, Node};
-use super::pointwise::map_points;
-use super::types::{self, ESample, Matrix};
-use crate::model::Labels;
+use super::pointwise::{StepGrid, map_points};
+use super::types::{self, ESample, ESeries, Matrix, Points};
+use crate::model::{FPoint, Labels};
 
 /// Evaluates a function call over all steps.
 pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError> {
@@ -84,6 +84,13 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             return sort_over_steps(ev, name, arg);
         }
     }
+    if name == "absent"
+        && !ev.is_instant()
+        && let Some(arg) = c.args.first()
+    {
+        let m = ev.eval_matrix(arg)?;
+        return absent_over_steps(ev, arg, &m);
+    }
     let mut inputs = Vec::new();
     let mut strings = Vec::new();
     for a in &c.args {
@@ -140,6 +147,43 @@ fn sort_over_steps(ev: &Ev<'_, '_>, name: &str, arg: &Node) -> Result<Matrix, Ev
         m.retain(|s| !s.floats.is_empty());
     }
     Ok(m)
+}
+
+/// `absent` over more than one step: a point at every step at which the
+/// evaluated argument `m` has none, found from each series' point times
+/// instead of gathering every sample at every step (the accounting is the
+/// step loop's).
+fn absent_over_steps(ev: &Ev<'_, '_>, arg: &Node, m: &Matrix) -> Result<Matrix, EvalError> {
+    let grid = StepGrid::new(ev);
+    let mut gathered = vec![0usize; grid.count];
+    for s in m {
+        let mut cursor = grid.cursor();
+        for p in s.floats.iter() {
+            if let Some(k) = cursor.index(&grid, p.t) {
+                gathered[k] += 1;
+            }
+        }
+        let mut cursor = grid.cursor();
+        for p in &s.hists {
+            if let Some(k) = cursor.index(&grid, p.t) {
+                gathered[k] += types::hist_samples(&p.h);
+            }
+        }
+    }
+    let produced: Vec<usize> = gathered.iter().map(|&g| usize::from(g == 0)).collect();
+    ev.account_steps(m.iter(), &gathered, &produced)?;
+    let points: Vec<FPoint> = ev
+        .steps()
+        .zip(&produced)
+        .filter(|(_, absent)| **absent == 1)
+        .map(|(t, _)| FPoint { t, v: 1.0 })
+        .collect();
+    if points.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = ESeries::new(absent_labels(arg), false);
+    out.floats = Points::from_vec(points);
+    Ok(vec![out])
 }
 
 /// The labels `absent()` and `absent_over_time()` give their result: the
@@ -248,6 +292,27 @@ mod tests {
                 inputs.extend(scalars.iter().map(|m| (*m).clone()));
                 let mut state = instant::CallState::default();
                 ev.range_eval(inputs, |v, series, ts| {
+                    instant::call(ev, &c, v, series, &mut state, &[], ts)
+                })
+            };
+            if let Some((fast, slow)) = run_both(&case, fast, slow) {
+                prop_assert_eq!(fast, slow);
+            }
+        }
+
+        /// `absent` over the steps gives what the step loop gives (results,
+        /// errors, sample counters), from the series' point times alone.
+        #[test]
+        fn absent_over_steps_equals_the_step_loop(case in cases(0)) {
+            let Node::Call(c) = plan("absent(x{a=\"b\"})") else {
+                panic!("a call");
+            };
+            let fast = |ev: &Ev<'_, '_>| {
+                (!ev.is_instant()).then(|| absent_over_steps(ev, &c.args[0], &case.vector))
+            };
+            let slow = |ev: &Ev<'_, '_>| {
+                let mut state = instant::CallState::default();
+                ev.range_eval(vec![case.vector.clone()], |v, series, ts| {
                     instant::call(ev, &c, v, series, &mut state, &[], ts)
                 })
             };
