@@ -88,6 +88,8 @@ const QUERIES: &[&str] = &[
     "histogram_quantile(scalar(sum(b)) / 4, h)",
     "histogram_quantile(0.75, sum by (job, le) (h))",
     "histogram_quantile(0.5, {__name__=~\"h|k\"})",
+    "histogram_fraction(0, 0.75, h)",
+    "histogram_fraction(scalar(sum(b)), 1, rate(h[45s]))",
     // The selector's step loop, reading sample times instead of values.
     "timestamp(a)",
     "timestamp(c offset 15s)",

@@ -338,9 +338,9 @@ pub(crate) mod testing {
     /// Inputs of `histogram_quantile`: classic bucket series (bounds
     /// that parse, coincide once parsed, are NaN or do not parse; groups
     /// whose results collide once their metadata is dropped) with gaps and
-    /// NaNs, and one scalar (the quantile: in range or not, NaN, or
-    /// missing at a step).
-    pub(crate) fn bucket_cases() -> impl Strategy<Value = Case> {
+    /// NaNs, and `scalars` scalars (a quantile or bounds: in range or not,
+    /// NaN, or missing at a step).
+    pub(crate) fn bucket_cases(scalars: usize) -> impl Strategy<Value = Case> {
         const BOUNDS: [&str; 7] = ["0.5", "1", "1.0", "+Inf", "NaN", "-0", "x"];
         let count = prop_oneof![
             4 => (0i32..6).prop_map(|v| Some(f64::from(v))),
@@ -360,7 +360,7 @@ pub(crate) mod testing {
         );
         (
             proptest::collection::vec(spec, 0..10),
-            proptest::collection::vec(quantile, STEPS),
+            proptest::collection::vec(proptest::collection::vec(quantile, STEPS), scalars),
             any::<bool>(),
             any::<bool>(),
             prop_oneof![Just(usize::MAX), 0usize..60],
@@ -384,7 +384,10 @@ pub(crate) mod testing {
                 Case {
                     vector,
                     other: Vec::new(),
-                    scalars: vec![vec![series(Labels::empty(), &qs, &times)]],
+                    scalars: qs
+                        .iter()
+                        .map(|q| vec![series(Labels::empty(), q, &times)])
+                        .collect(),
                     instant,
                     delayed,
                     max_samples,

@@ -1,5 +1,5 @@
-//! `histogram_quantile` over classic bucket series for all steps at once,
-//! group by group.
+//! `histogram_quantile` and `histogram_fraction` over classic bucket series
+//! for all steps at once, group by group.
 //!
 //! The step loop gathers every bucket sample of a step into a vector,
 //! groups the samples by their labels without `le`, sorts each group's
@@ -15,7 +15,10 @@
 //! what this path declines: instant queries, native histograms, points off
 //! the step grid and groups whose results could collide.
 
-use super::histogram::{BoundParser, Bucket, bucket_quantile, out_labels, validate_quantile};
+use super::histogram::{
+    BoundParser, Bucket, QuantileResult, bucket_fraction, bucket_quantile, out_labels,
+    validate_quantile,
+};
 use super::metric_name;
 use crate::engine::EvalError;
 use crate::engine::annotations::{go_quote, with_metric_name};
@@ -35,35 +38,59 @@ struct Group {
     members: Vec<(f64, usize)>,
 }
 
-/// `histogram_quantile(q, buckets)` for a range evaluation, from the
-/// evaluated arguments: `None` where the step loop must do it.
-pub(crate) fn quantile_over_steps(
+/// The functions over classic buckets this path computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BucketFn {
+    /// `histogram_quantile(q, buckets)`.
+    Quantile,
+    /// `histogram_fraction(lower, upper, buckets)`.
+    Fraction,
+}
+
+impl BucketFn {
+    /// The function called `name`, if this path computes it.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "histogram_quantile" => Some(BucketFn::Quantile),
+            "histogram_fraction" => Some(BucketFn::Fraction),
+            _ => None,
+        }
+    }
+}
+
+/// `func` for a range evaluation, from the evaluated arguments (the
+/// scalars, then the buckets): `None` where the step loop must do it.
+pub(crate) fn over_steps(
     ev: &Ev<'_, '_>,
     c: &CallN,
+    func: BucketFn,
     inputs: &[Matrix],
 ) -> Option<Result<Matrix, EvalError>> {
-    let [quantiles, buckets] = inputs else {
-        return None;
-    };
+    let (buckets, scalars) = inputs.split_last()?;
     if ev.is_instant()
         || ev.interval <= 0
-        || quantiles.len() != 1
+        || scalars.len() != c.args.len() - 1
+        || scalars.iter().any(|m| m.len() != 1)
         || inputs.iter().flatten().any(|s| !s.hists.is_empty())
     {
         return None;
     }
     let steps = StepGrid::new(ev);
-    let (qspan, vspan) = (c.args[0].span(), c.args[1].span());
+    let vspan = c.args[scalars.len()].span();
     // Every input point, by step, as the step loop gathers them.
     let mut gathered = vec![0usize; steps.count];
-    let mut qs = vec![None; steps.count];
-    for p in quantiles.iter().flat_map(|s| s.floats.iter()) {
-        let k = steps.index(p.t)?;
-        qs[k] = Some(p.v);
-        gathered[k] += 1;
+    // The scalar arguments at each step, one row per step.
+    let width = scalars.len();
+    let mut table = vec![None; steps.count * width];
+    for (j, m) in scalars.iter().enumerate() {
+        for p in m.iter().flat_map(|s| s.floats.iter()) {
+            let k = steps.index(p.t)?;
+            table[k * width + j] = Some(p.v);
+            gathered[k] += 1;
+        }
     }
-    // A step without a quantile gives nothing, and warns of nothing.
-    let qs: Vec<f64> = qs.into_iter().collect::<Option<_>>()?;
+    // A step without its scalars gives nothing, and warns of nothing.
+    let table: Vec<f64> = table.into_iter().collect::<Option<_>>()?;
     let mut first_step = Vec::with_capacity(buckets.len());
     for s in buckets {
         let mut cursor = steps.cursor();
@@ -72,8 +99,10 @@ pub(crate) fn quantile_over_steps(
         }
         first_step.push(s.floats.first().and_then(|p| steps.index(p.t)));
     }
-    for &q in &qs {
-        validate_quantile(ev, q, qspan);
+    if func == BucketFn::Quantile {
+        for &q in &table {
+            validate_quantile(ev, q, c.args[0].span());
+        }
     }
     let groups = group(ev, buckets, vspan)?;
 
@@ -90,7 +119,7 @@ pub(crate) fn quantile_over_steps(
             .map(|&(upper, i)| (upper, &buckets[i].floats[..]))
             .collect();
         let mut points: Vec<FPoint> = Vec::new();
-        for (k, &q) in qs.iter().enumerate() {
+        for (k, args) in table.chunks_exact(width).enumerate() {
             let ts = ev.start + k as i64 * ev.interval;
             scratch.clear();
             for (upper, member) in rest.iter_mut() {
@@ -107,7 +136,13 @@ pub(crate) fn quantile_over_steps(
             if scratch.is_empty() {
                 continue;
             }
-            let r = bucket_quantile(q, &mut scratch);
+            let r = match func {
+                BucketFn::Quantile => bucket_quantile(args[0], &mut scratch),
+                BucketFn::Fraction => QuantileResult {
+                    value: bucket_fraction(args[0], args[1], &mut scratch),
+                    forced: None,
+                },
+            };
             if let Some((lo, hi, diff)) = r.forced {
                 let name = if ev.delayed() {
                     metric_name(&g.labels)
@@ -210,28 +245,42 @@ mod tests {
     use super::*;
     use crate::engine::functions::instant;
     use crate::engine::plan::Node;
-    use crate::engine::pointwise::testing::{bucket_cases, plan, run_both};
+    use crate::engine::pointwise::testing::{Case, bucket_cases, plan, run_both};
+    use proptest::test_runner::TestCaseError;
+
+    /// Runs `query` (a call whose last argument is the buckets) both ways.
+    fn compare(query: &str, func: BucketFn, case: &Case) -> Result<(), TestCaseError> {
+        let Node::Call(c) = plan(query) else {
+            panic!("a call");
+        };
+        let mut inputs = case.scalars.clone();
+        inputs.push(case.vector.clone());
+        let fast = |ev: &Ev<'_, '_>| over_steps(ev, &c, func, &inputs);
+        let slow = |ev: &Ev<'_, '_>| {
+            let mut state = instant::CallState::default();
+            ev.range_eval(inputs.clone(), |v, series, ts| {
+                instant::call(ev, &c, v, series, &mut state, &[], ts)
+            })
+        };
+        if let Some((fast, slow)) = run_both(case, fast, slow) {
+            proptest::prop_assert_eq!(fast, slow);
+        }
+        Ok(())
+    }
 
     proptest::proptest! {
         /// Group by group, `histogram_quantile` gives what the step loop
         /// gives: results, their order, errors, annotations and sample
         /// counters.
         #[test]
-        fn quantile_over_steps_equals_the_step_loop(case in bucket_cases()) {
-            let Node::Call(c) = plan("histogram_quantile(0.5, x)") else {
-                panic!("a call");
-            };
-            let inputs = vec![case.scalars[0].clone(), case.vector.clone()];
-            let fast = |ev: &Ev<'_, '_>| quantile_over_steps(ev, &c, &inputs);
-            let slow = |ev: &Ev<'_, '_>| {
-                let mut state = instant::CallState::default();
-                ev.range_eval(inputs.clone(), |v, series, ts| {
-                    instant::call(ev, &c, v, series, &mut state, &[], ts)
-                })
-            };
-            if let Some((fast, slow)) = run_both(&case, fast, slow) {
-                proptest::prop_assert_eq!(fast, slow);
-            }
+        fn quantile_over_steps_equals_the_step_loop(case in bucket_cases(1)) {
+            compare("histogram_quantile(0.5, x)", BucketFn::Quantile, &case)?;
+        }
+
+        /// And so does `histogram_fraction`.
+        #[test]
+        fn fraction_over_steps_equals_the_step_loop(case in bucket_cases(2)) {
+            compare("histogram_fraction(0, 1, x)", BucketFn::Fraction, &case)?;
         }
     }
 }

@@ -588,7 +588,9 @@ pub(super) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResu
     res(start + (end - start) * (rank / count))
 }
 
-fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+/// The fraction of the observations in `buckets` between `lower` and
+/// `upper` (sorted and coalesced in place).
+pub(super) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
     sort_coalesce(buckets);
     if !buckets.last().is_some_and(|b| b.upper == f64::INFINITY) {
         return f64::NAN;

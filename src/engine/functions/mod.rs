@@ -105,8 +105,8 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
             return result;
         }
     }
-    if name == "histogram_quantile"
-        && let Some(result) = bucket_steps::quantile_over_steps(ev, c, &inputs)
+    if let Some(func) = bucket_steps::BucketFn::from_name(name)
+        && let Some(result) = bucket_steps::over_steps(ev, c, func, &inputs)
     {
         return result;
     }
