@@ -80,6 +80,20 @@ const QUERIES: &[&str] = &[
     "a and on (job) b",
     "a or c",
     "c unless ignoring (extra) a",
+    // Aggregations series by series with an accumulator per (group,
+    // step), against the step loop of the instant queries (over selectors:
+    // a computed argument can list its series in another order in a range
+    // query than at one step, and NaN payloads and rounding follow the
+    // order; the accumulators are compared bit for bit in the unit tests).
+    "sum(a)",
+    "avg by (job) (a)",
+    "avg without (inst) (c)",
+    "count by (inst) (a)",
+    "group by (job) (c)",
+    "min(a)",
+    "max by (job) (a)",
+    "stddev(a)",
+    "stdvar by (inst) (c)",
     // Classic histograms, group by group over the steps: bounds written
     // two ways, malformed ones, groups that collide once the metric name
     // is dropped, quantiles that change from step to step.

@@ -160,11 +160,14 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         })
         .collect();
     let group_count = out.len();
-    if a.op == Op::Sum
+    // (An instant query has one cell per group, which the step loop fills
+    // just as fast.)
+    if is_cell_op(a.op)
+        && !ev.is_instant()
         && input.iter().all(|s| s.hists.is_empty())
-        && group_count.saturating_mul(ev.num_steps()) <= FLOAT_SUM_CELLS
+        && group_count.saturating_mul(ev.num_steps()) <= FLOAT_CELLS
     {
-        return float_sum(ev, &input, &series_group, out);
+        return float_cells(ev, a.op, &input, &series_group, out);
     }
     if matches!(a.op, Op::Topk | Op::Bottomk)
         && !ev.is_instant()
@@ -531,26 +534,108 @@ fn float_topk(
     release_input(ev, input, out)
 }
 
-/// Most (group, step) accumulators [`float_sum`] allocates.
-const FLOAT_SUM_CELLS: usize = 1 << 22;
+/// Most (group, step) accumulators [`float_cells`] allocates.
+const FLOAT_CELLS: usize = 1 << 21;
 
-/// `sum` over float-only input, series by series: each (group, step) has its
-/// own Kahan accumulator and receives the series' values in input order, so
-/// the result is bit for bit the step-by-step one, while each input series is
-/// read once, front to back.
-fn float_sum(
+/// The aggregations [`float_cells`] computes.
+fn is_cell_op(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Sum | Op::Avg | Op::Count | Op::Group | Op::Min | Op::Max | Op::Stddev | Op::Stdvar
+    )
+}
+
+/// One (group, step) accumulator of [`float_cells`]: the float part of
+/// [`Group`], updated as [`aggregate_one`] and read as [`finish`] do.
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    value: f64,
+    mean: f64,
+    comp: f64,
+    count: f64,
+    seen: bool,
+    incremental_mean: bool,
+    drop_name: bool,
+}
+
+impl Cell {
+    /// The first sample of the cell.
+    fn first(op: Op, f: f64, drop_name: bool) -> Self {
+        let value = match op {
+            Op::Stddev | Op::Stdvar if f.is_nan() || f.is_infinite() => f64::NAN,
+            Op::Stddev | Op::Stdvar => 0.0,
+            Op::Group => 1.0,
+            _ => f,
+        };
+        Cell {
+            value,
+            mean: f,
+            comp: 0.0,
+            count: 1.0,
+            seen: true,
+            incremental_mean: false,
+            drop_name,
+        }
+    }
+
+    /// Every later sample.
+    fn add(&mut self, op: Op, f: f64) {
+        match op {
+            Op::Sum => (self.value, self.comp) = kahan_inc(f, self.value, self.comp),
+            Op::Avg => {
+                self.count += 1.0;
+                if !self.incremental_mean {
+                    let (nv, nc) = kahan_inc(f, self.value, self.comp);
+                    if !nv.is_infinite() {
+                        (self.value, self.comp) = (nv, nc);
+                        return;
+                    }
+                    self.incremental_mean = true;
+                    self.mean = self.value / (self.count - 1.0);
+                    self.comp /= self.count - 1.0;
+                }
+                let q = (self.count - 1.0) / self.count;
+                (self.mean, self.comp) = kahan_inc(f / self.count, q * self.mean, q * self.comp);
+            }
+            Op::Max if self.value < f || self.value.is_nan() => self.value = f,
+            Op::Min if self.value > f || self.value.is_nan() => self.value = f,
+            Op::Count => self.count += 1.0,
+            Op::Stddev | Op::Stdvar => {
+                self.count += 1.0;
+                let delta = f - self.mean;
+                self.mean += delta / self.count;
+                self.value += delta * (f - self.mean);
+            }
+            _ => {}
+        }
+    }
+
+    /// The aggregate.
+    fn result(&self, op: Op) -> f64 {
+        match op {
+            Op::Avg if self.incremental_mean => self.mean + self.comp,
+            Op::Avg => self.value / self.count + self.comp / self.count,
+            Op::Sum => self.value + self.comp,
+            Op::Count => self.count,
+            Op::Stdvar => self.value / self.count,
+            Op::Stddev => (self.value / self.count).sqrt(),
+            _ => self.value,
+        }
+    }
+}
+
+/// `sum`, `avg`, `count`, `group`, `min`, `max`, `stddev` and `stdvar`
+/// over float-only input for a range evaluation, series by series: each
+/// (group, step) has its own accumulator and receives the series' values in
+/// input order, so the result is bit for bit the step-by-step one, while
+/// each input series is read once, front to back.
+fn float_cells(
     ev: &Ev<'_, '_>,
+    op: Op,
     input: &Matrix,
     series_group: &[usize],
     mut out: Matrix,
 ) -> Result<Matrix, EvalError> {
-    #[derive(Clone, Copy, Default)]
-    struct Cell {
-        value: f64,
-        comp: f64,
-        seen: bool,
-        drop_name: bool,
-    }
     let steps = ev.num_steps();
     let interval = ev.interval.max(1);
     let mut cells = vec![Cell::default(); out.len().saturating_mul(steps)];
@@ -567,14 +652,9 @@ fn float_sum(
             };
             if c.seen {
                 c.drop_name |= s.drop_name;
-                (c.value, c.comp) = kahan_inc(p.v, c.value, c.comp);
+                c.add(op, p.v);
             } else {
-                *c = Cell {
-                    value: p.v,
-                    comp: 0.0,
-                    seen: true,
-                    drop_name: s.drop_name,
-                };
+                *c = Cell::first(op, p.v, s.drop_name);
             }
         }
     }
@@ -584,7 +664,7 @@ fn float_sum(
             if c.seen {
                 o.floats.push(crate::model::FPoint {
                     t: ev.start + step as i64 * interval,
-                    v: c.value + c.comp,
+                    v: c.result(op),
                 });
                 // As the step loop does: the flag of the last step wins.
                 o.drop_name = c.drop_name;
@@ -952,6 +1032,48 @@ mod tests {
         ) {
             let (x, y) = (Candidate::new(a, pa, top), Candidate::new(b, pb, top));
             prop_assert_eq!(x.cmp(&y), by_value(a, b, top).then(pa.cmp(&pb)));
+        }
+
+        /// A (group, step) cell of the series-by-series path accumulates
+        /// and finishes as the step loop's group does, bit for bit: NaNs,
+        /// infinities, `-0`, sums that overflow into `avg`'s incremental
+        /// mean.
+        #[test]
+        fn cells_equal_the_step_loop_groups(
+            which in 0usize..8,
+            values in proptest::collection::vec(
+                prop_oneof![4 => value(), 1 => Just(f64::MAX), 1 => Just(1e308)],
+                1..12,
+            ),
+        ) {
+            const QUERIES: [&str; 8] = [
+                "sum(x)", "avg(x)", "count(x)", "group(x)", "min(x)", "max(x)", "stddev(x)",
+                "stdvar(x)",
+            ];
+            let Node::Agg(a) = crate::engine::pointwise::testing::plan(QUERIES[which]) else {
+                panic!("an aggregation");
+            };
+            prop_assert!(is_cell_op(a.op));
+            let storage = crate::storage::MemoryStorage::new();
+            let opts = crate::engine::EngineOptions::default();
+            let sh = crate::engine::eval::Shared::new(&storage, &opts);
+            let ev = Ev::new(&sh, 0, 0, 1);
+            let series = ESeries::new(Labels::empty(), false);
+            let mut g = Group::default();
+            let mut cell = Cell::default();
+            for &f in &values {
+                aggregate_one(&ev, &a, &mut g, f, None, &series, a.span);
+                if cell.seen {
+                    cell.add(a.op, f);
+                } else {
+                    cell = Cell::first(a.op, f, false);
+                }
+            }
+            // Any NaN is NaN: the compiler may commute an addition, and with
+            // it which operand's NaN payload comes out.
+            let bits = |v: f64| if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
+            let want = finish(&ev, &a, &mut g, f64::NAN, a.span).map(|(v, _)| bits(v));
+            prop_assert_eq!(Some(bits(cell.result(a.op))), want);
         }
 
         /// The kept candidates are the `k` best of a full sort, best first,
