@@ -579,6 +579,7 @@ impl Cell {
     }
 
     /// Every later sample.
+    #[inline(always)]
     fn add(&mut self, op: Op, f: f64) {
         match op {
             Op::Sum => (self.value, self.comp) = kahan_inc(f, self.value, self.comp),
@@ -639,25 +640,38 @@ fn float_cells(
     let steps = ev.num_steps();
     let interval = ev.interval.max(1);
     let mut cells = vec![Cell::default(); out.len().saturating_mul(steps)];
-    let grid = StepGrid::new(ev);
-    for (s, &gi) in input.iter().zip(series_group) {
-        ev.tick()?;
-        let row = gi * steps;
-        let mut cursor = grid.cursor();
-        for p in &s.floats {
-            // (Evaluated points lie on the steps.)
-            let step = cursor.index(&grid, p.t).unwrap_or(usize::MAX);
-            let Some(c) = cells.get_mut(row + step).filter(|_| step < steps) else {
-                continue;
-            };
-            if c.seen {
-                c.drop_name |= s.drop_name;
-                c.add(op, p.v);
-            } else {
-                *c = Cell::first(op, p.v, s.drop_name);
+    // One loop per operation, so that none decides the operation per point.
+    let fill = |cells: &mut [Cell], add: fn(&mut Cell, f64)| -> Result<(), EvalError> {
+        let grid = StepGrid::new(ev);
+        for (s, &gi) in input.iter().zip(series_group) {
+            ev.tick()?;
+            let row = gi * steps;
+            let mut cursor = grid.cursor();
+            for p in &s.floats {
+                // (Evaluated points lie on the steps.)
+                let step = cursor.index(&grid, p.t).unwrap_or(usize::MAX);
+                let Some(c) = cells.get_mut(row + step).filter(|_| step < steps) else {
+                    continue;
+                };
+                if c.seen {
+                    c.drop_name |= s.drop_name;
+                    add(c, p.v);
+                } else {
+                    *c = Cell::first(op, p.v, s.drop_name);
+                }
             }
         }
-    }
+        Ok(())
+    };
+    match op {
+        Op::Sum => fill(&mut cells, |c, f| c.add(Op::Sum, f)),
+        Op::Avg => fill(&mut cells, |c, f| c.add(Op::Avg, f)),
+        Op::Count => fill(&mut cells, |c, f| c.add(Op::Count, f)),
+        Op::Min => fill(&mut cells, |c, f| c.add(Op::Min, f)),
+        Op::Max => fill(&mut cells, |c, f| c.add(Op::Max, f)),
+        Op::Stddev | Op::Stdvar => fill(&mut cells, |c, f| c.add(Op::Stddev, f)),
+        _ => fill(&mut cells, |c, f| c.add(Op::Group, f)),
+    }?;
     for (gi, o) in out.iter_mut().enumerate() {
         let row = cells.get(gi * steps..(gi + 1) * steps).unwrap_or(&[]);
         for (step, c) in row.iter().enumerate() {
