@@ -23,12 +23,27 @@ pub(crate) fn eval_vector_scalar(
         return None;
     }
     let renames = changes_metric_schema(b.op) || b.return_bool;
-    map_points(ev, vector, &[scalar], renames, |p, at| {
-        let (x, s) = (p.v, at[0]);
-        let (l, r) = if swap { (s, x) } else { (x, s) };
-        let (v, keep) = elem_binop(b.op, l, r);
-        vector_scalar_value(b, swap, x, v, keep)
-    })
+    // The four arithmetic operators each get their own loop, which does not
+    // decide the operator at every point (the others are rarer, or cost
+    // more than the decision).
+    let arith = |f: fn(f64, f64) -> f64| {
+        map_points(ev, vector, &[scalar], renames, move |p, at| {
+            let (l, r) = if swap { (at[0], p.v) } else { (p.v, at[0]) };
+            Some(f(l, r))
+        })
+    };
+    match b.op {
+        BinaryOp::Add => arith(|l, r| l + r),
+        BinaryOp::Sub => arith(|l, r| l - r),
+        BinaryOp::Mul => arith(|l, r| l * r),
+        BinaryOp::Div => arith(|l, r| l / r),
+        _ => map_points(ev, vector, &[scalar], renames, |p, at| {
+            let (x, s) = (p.v, at[0]);
+            let (l, r) = if swap { (s, x) } else { (x, s) };
+            let (v, keep) = elem_binop(b.op, l, r);
+            vector_scalar_value(b, swap, x, v, keep)
+        }),
+    }
 }
 
 #[cfg(test)]
