@@ -57,16 +57,12 @@ fn params(ev: &Ev<'_, '_>, p: Option<&Node>) -> Result<Params, EvalError> {
 
 #[derive(Default, Clone)]
 struct Group {
-    seen: bool,
-    value: f64,
-    mean: f64,
-    comp: f64,
-    count: f64,
-    incremental_mean: bool,
+    /// The float accumulator (with whether the group was seen at this step
+    /// and its name-dropping flag).
+    acc: Cell,
     has_float: bool,
     has_hist: bool,
     values: Vec<f64>,
-    drop_name: bool,
     /// The running histogram sum (`sum`) or mean (`avg`).
     hist_sum: Option<HistogramSum>,
     hist_mean: Option<HistogramMean>,
@@ -205,7 +201,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         ev.tick()?;
         let param = ps.values.get(step).copied().unwrap_or(f64::NAN);
         for g in groups.iter_mut() {
-            g.seen = false;
+            g.acc.seen = false;
         }
         for m in k_members.iter_mut() {
             m.clear();
@@ -248,7 +244,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                         if ratio_selects(r, &s.labels) {
                             k_members[gi].push(sample(f, h));
                         }
-                        groups[gi].seen = true;
+                        groups[gi].acc.seen = true;
                     }
                     _ => {
                         let k = (param as i64).min(input.len() as i64);
@@ -263,7 +259,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                             );
                             continue;
                         }
-                        groups[gi].seen = true;
+                        groups[gi].acc.seen = true;
                         let k = k as usize;
                         if a.op == Op::Limitk {
                             let members = &mut k_members[gi];
@@ -273,7 +269,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
                         } else {
                             k_best[gi].offer(f, si, k, a.op == Op::Topk);
                         }
-                        groups[gi].count = k as f64;
+                        groups[gi].acc.count = k as f64;
                     }
                 }
                 continue;
@@ -284,7 +280,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
             let mut step_out: Vec<ESample> = Vec::new();
             if !k_stop {
                 for (gi, members) in k_members.iter_mut().enumerate() {
-                    if !groups[gi].seen {
+                    if !groups[gi].acc.seen {
                         continue;
                     }
                     if matches!(a.op, Op::Topk | Op::Bottomk) {
@@ -315,13 +311,13 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         }
         let mut produced = 0;
         for (gi, g) in groups.iter_mut().enumerate() {
-            if !g.seen {
+            if !g.acc.seen {
                 continue;
             }
             if let Some((v, h)) = finish(ev, a, g, param, expr_span) {
                 produced += h.as_deref().map_or(1, super::types::hist_samples);
                 out[gi].push(ts, v, h);
-                out[gi].drop_name = g.drop_name;
+                out[gi].drop_name = g.acc.drop_name;
             }
         }
         ev.add_samples(produced)?;
@@ -545,8 +541,8 @@ fn is_cell_op(op: Op) -> bool {
     )
 }
 
-/// One (group, step) accumulator of [`float_cells`]: the float part of
-/// [`Group`], updated as [`aggregate_one`] and read as [`finish`] do.
+/// A float accumulator: one per (group, step) in [`float_cells`], and the
+/// float part of each [`Group`] of the step loop.
 #[derive(Clone, Copy, Default)]
 struct Cell {
     value: f64,
@@ -722,13 +718,9 @@ fn aggregate_one(
     let is_hist = h.is_some();
     let drop_name = series.drop_name;
     let ignored = |op: &str| ev.info(format!("ignored histogram in {op} aggregation"), span);
-    if !g.seen {
+    if !g.acc.seen {
         *g = Group {
-            seen: true,
-            value: f,
-            mean: f,
-            count: 1.0,
-            drop_name,
+            acc: Cell::first(a.op, f, drop_name),
             ..Group::default()
         };
         match a.op {
@@ -744,26 +736,15 @@ fn aggregate_one(
                 }
                 None => g.has_float = true,
             },
-            Op::Stddev | Op::Stdvar => {
-                if is_hist {
-                    g.seen = false;
-                    ignored(a.op.as_str());
-                } else if f.is_nan() || f.is_infinite() {
-                    g.value = f64::NAN;
-                } else {
-                    g.value = 0.0;
-                }
-            }
             Op::Quantile => {
                 if is_hist {
-                    g.seen = false;
+                    g.acc.seen = false;
                     ignored("quantile");
                 }
                 g.values = vec![f];
             }
-            Op::Group => g.value = 1.0,
-            Op::Min | Op::Max if is_hist => {
-                g.seen = false;
+            Op::Min | Op::Max | Op::Stddev | Op::Stdvar if is_hist => {
+                g.acc.seen = false;
                 ignored(a.op.as_str());
             }
             _ => {}
@@ -774,7 +755,7 @@ fn aggregate_one(
         return;
     }
     if drop_name {
-        g.drop_name = true;
+        g.acc.drop_name = true;
     }
     let add_hist = |g: &mut Group, h: &FloatHistogram| {
         g.has_hist = true;
@@ -798,61 +779,21 @@ fn aggregate_one(
         }
     };
     match a.op {
-        Op::Sum => {
+        Op::Sum | Op::Avg if is_hist => {
+            if a.op == Op::Avg {
+                g.acc.count += 1.0;
+            }
             if let Some(h) = h {
                 add_hist(g, h);
-            } else {
-                g.has_float = true;
-                (g.value, g.comp) = kahan_inc(f, g.value, g.comp);
             }
         }
-        Op::Avg => {
-            g.count += 1.0;
-            if let Some(h) = h {
-                add_hist(g, h);
-                return;
-            }
+        Op::Sum | Op::Avg => {
             g.has_float = true;
-            if !g.incremental_mean {
-                let (nv, nc) = kahan_inc(f, g.value, g.comp);
-                if !nv.is_infinite() {
-                    g.value = nv;
-                    g.comp = nc;
-                    return;
-                }
-                g.incremental_mean = true;
-                g.mean = g.value / (g.count - 1.0);
-                g.comp /= g.count - 1.0;
-            }
-            let q = (g.count - 1.0) / g.count;
-            (g.mean, g.comp) = kahan_inc(f / g.count, q * g.mean, q * g.comp);
+            g.acc.add(a.op, f);
         }
+        Op::Max | Op::Min | Op::Stddev | Op::Stdvar if is_hist => ignored(a.op.as_str()),
+        Op::Max | Op::Min | Op::Stddev | Op::Stdvar | Op::Count => g.acc.add(a.op, f),
         Op::Group => {}
-        Op::Max => {
-            if is_hist {
-                ignored("max");
-            } else if g.value < f || g.value.is_nan() {
-                g.value = f;
-            }
-        }
-        Op::Min => {
-            if is_hist {
-                ignored("min");
-            } else if g.value > f || g.value.is_nan() {
-                g.value = f;
-            }
-        }
-        Op::Count => g.count += 1.0,
-        Op::Stddev | Op::Stdvar => {
-            if is_hist {
-                ignored(a.op.as_str());
-            } else {
-                g.count += 1.0;
-                let delta = f - g.mean;
-                g.mean += delta / g.count;
-                g.value += delta * (f - g.mean);
-            }
-        }
         Op::Quantile => {
             if is_hist {
                 ignored("quantile");
@@ -893,19 +834,8 @@ fn finish(
         }
     }
     let v = match a.op {
-        Op::Avg => {
-            if g.incremental_mean {
-                g.mean + g.comp
-            } else {
-                g.value / g.count + g.comp / g.count
-            }
-        }
-        Op::Sum => g.value + g.comp,
-        Op::Count => g.count,
-        Op::Stdvar => g.value / g.count,
-        Op::Stddev => (g.value / g.count).sqrt(),
         Op::Quantile => quantile(q, &mut g.values),
-        _ => g.value,
+        op => g.acc.result(op),
     };
     Some((v, None))
 }

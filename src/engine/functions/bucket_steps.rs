@@ -17,11 +17,10 @@
 
 use super::histogram::{
     BoundParser, Bucket, QuantileResult, bucket_fraction, bucket_quantile, out_labels,
-    validate_quantile,
+    validate_quantile, warn_malformed_le,
 };
 use super::metric_name;
 use crate::engine::EvalError;
-use crate::engine::annotations::{go_quote, with_metric_name};
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
 use crate::engine::pointwise::StepGrid;
@@ -197,24 +196,7 @@ fn group(ev: &Ev<'_, '_>, buckets: &Matrix, span: crate::parser::Span) -> Option
     for (i, (s, &g)) in buckets.iter().zip(&of_series).enumerate() {
         match bounds.bound(&s.labels) {
             Some(upper) => groups[g].members.push((upper, i)),
-            None if !s.floats.is_empty() => {
-                let le = s.labels.get("le").unwrap_or("");
-                let name = if ev.delayed() {
-                    metric_name(&s.labels)
-                } else {
-                    ""
-                };
-                ev.warn(
-                    with_metric_name(
-                        format!(
-                            "bucket label \"le\" is missing or has a malformed value of {}",
-                            go_quote(le)
-                        ),
-                        name,
-                    ),
-                    span,
-                );
-            }
+            None if !s.floats.is_empty() => warn_malformed_le(ev, &s.labels, span),
             None => {}
         }
     }

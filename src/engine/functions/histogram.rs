@@ -144,22 +144,7 @@ fn group_buckets<'v>(
             continue;
         }
         let Some((group, upper)) = grouping.bucket_of(series_of(series, i)) else {
-            let le = s.labels.get("le").unwrap_or("");
-            let name = if ev.delayed() {
-                metric_name(&s.labels)
-            } else {
-                ""
-            };
-            ev.warn(
-                with_metric_name(
-                    format!(
-                        "bucket label \"le\" is missing or has a malformed value of {}",
-                        go_quote(le)
-                    ),
-                    name,
-                ),
-                span,
-            );
+            warn_malformed_le(ev, &s.labels, span);
             continue;
         };
         if grouping.slots.len() <= group {
@@ -207,6 +192,26 @@ fn group_buckets<'v>(
     }
     groups.retain(|g| !g.buckets.is_empty());
     (groups, kept)
+}
+
+/// Warns of a bucket series whose `le` is missing or malformed.
+pub(super) fn warn_malformed_le(ev: &Ev<'_, '_>, labels: &Labels, span: Span) {
+    let le = labels.get("le").unwrap_or("");
+    let name = if ev.delayed() {
+        metric_name(labels)
+    } else {
+        ""
+    };
+    ev.warn(
+        with_metric_name(
+            format!(
+                "bucket label \"le\" is missing or has a malformed value of {}",
+                go_quote(le)
+            ),
+            name,
+        ),
+        span,
+    );
 }
 
 /// The metric name annotations about a native histogram mention: only with
