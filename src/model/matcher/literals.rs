@@ -77,7 +77,9 @@ impl FastRegex {
     }
 
     /// The regex's answer, from the DFA when there is one (and it does not
-    /// give up on the input).
+    /// give up on the input). Not inlined: most values are answered by the
+    /// literal checks, which stay small without it.
+    #[inline(never)]
     fn whole_match(&self, value: &str) -> bool {
         let dfa = match self.dfa.get() {
             Some(Some(dfa)) => dfa,
@@ -120,9 +122,16 @@ fn walk(dfa: &dense::DFA<Vec<u32>>, value: &str) -> Option<bool> {
 /// a label (a `memcmp` call costs more than the comparison).
 fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
     let same = |a: &[u8], b: &[u8]| a.iter().zip(b).fold(true, |all, (x, y)| all & (x == y));
-    bytes.len() >= prefix.len().max(suffix.len())
-        && same(&bytes[bytes.len() - suffix.len()..], suffix)
-        && same(&bytes[..prefix.len()], prefix)
+    if bytes.len() < prefix.len().max(suffix.len()) {
+        return false;
+    }
+    // The last byte first: most values that fail, fail there.
+    if let (Some(want), Some(got)) = (suffix.last(), bytes.last())
+        && want != got
+    {
+        return false;
+    }
+    same(&bytes[bytes.len() - suffix.len()..], suffix) && same(&bytes[..prefix.len()], prefix)
 }
 
 /// `anchored` (the regex's own `^(?s:...)$` text) as a dense DFA for
