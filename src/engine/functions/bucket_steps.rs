@@ -110,6 +110,9 @@ pub(crate) fn over_steps(
     let mut results: Vec<(usize, usize, ESeries)> = Vec::with_capacity(groups.len());
     let mut scratch: Vec<Bucket> = Vec::new();
     for g in &groups {
+        if let Err(e) = ev.tick_by(g.members.len().saturating_mul(steps.count)) {
+            return Some(Err(e));
+        }
         let mut out = ESeries::new(out_labels(ev, &g.labels), true);
         // Each member's points not yet gathered.
         let mut rest: Vec<(f64, &[FPoint])> = g
