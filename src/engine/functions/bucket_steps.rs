@@ -19,7 +19,6 @@ use super::histogram::{
     BoundParser, Bucket, QuantileResult, bucket_fraction, bucket_quantile, out_labels,
     validate_quantile, warn_malformed_le,
 };
-use super::metric_name;
 use crate::engine::EvalError;
 use crate::engine::eval::Ev;
 use crate::engine::plan::CallN;
@@ -145,17 +144,7 @@ pub(crate) fn over_steps(
                     forced: None,
                 },
             };
-            if let Some((lo, hi, diff)) = r.forced {
-                let name = if ev.delayed() {
-                    metric_name(&g.labels)
-                } else {
-                    ""
-                };
-                ev.sh
-                    .annos
-                    .borrow_mut()
-                    .monotonicity(name, vspan, ts, lo, hi, diff);
-            }
+            r.note_forced(ev, &g.labels, vspan, ts);
             points.push(FPoint { t: ts, v: r.value });
             produced[k] += 1;
         }

@@ -336,17 +336,7 @@ pub(crate) fn histogram_quantile(
     }
     for mut g in groups {
         let r = bucket_quantile(q, &mut g.buckets);
-        if let Some((lo, hi, diff)) = r.forced {
-            let name = if ev.delayed() {
-                metric_name(&g.labels).to_string()
-            } else {
-                String::new()
-            };
-            ev.sh
-                .annos
-                .borrow_mut()
-                .monotonicity(&name, vspan, ts, lo, hi, diff);
-        }
+        r.note_forced(ev, &g.labels, vspan, ts);
         out.push(ESample {
             labels: out_labels(ev, &g.labels),
             t: ts,
@@ -400,17 +390,7 @@ pub(crate) fn histogram_quantiles(
         for g in &groups {
             let mut buckets = g.buckets.clone();
             let r = bucket_quantile(q, &mut buckets);
-            if let Some((lo, hi, diff)) = r.forced {
-                let name = if ev.delayed() {
-                    metric_name(&g.labels).to_string()
-                } else {
-                    String::new()
-                };
-                ev.sh
-                    .annos
-                    .borrow_mut()
-                    .monotonicity(&name, vspan, ts, lo, hi, diff);
-            }
+            r.note_forced(ev, &g.labels, vspan, ts);
             let labels = out_labels(ev, &g.labels)
                 .builder()
                 .set(label.as_str(), openmetrics_float(q))
@@ -482,6 +462,20 @@ pub(super) struct QuantileResult {
     pub value: f64,
     /// (min bucket, max bucket, max diff) when monotonicity had to be forced.
     pub forced: Option<(f64, f64, f64)>,
+}
+
+impl QuantileResult {
+    /// Notes, when monotonicity had to be forced, the info that says so
+    /// (one per query, merged over the groups and steps it concerns).
+    pub(super) fn note_forced(&self, ev: &Ev<'_, '_>, group: &Labels, span: Span, ts: i64) {
+        if let Some((lo, hi, diff)) = self.forced {
+            let name = if ev.delayed() { metric_name(group) } else { "" };
+            ev.sh
+                .annos
+                .borrow_mut()
+                .monotonicity(name, span, ts, lo, hi, diff);
+        }
+    }
 }
 
 /// Sorts `buckets` by upper bound (stable) and sums the counts of equal
