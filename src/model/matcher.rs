@@ -10,6 +10,7 @@ use super::labels::{Labels, is_valid_legacy_label_name, write_quoted};
 mod literals;
 
 use literals::FastRegex;
+pub(crate) use literals::{ValueSet, has_affixes};
 
 /// Upper bound on the compiled size of one matcher regex, so that a hostile
 /// pattern cannot take unbounded memory.
@@ -122,6 +123,16 @@ impl Matcher {
     /// Whether the matcher accepts the empty string, i.e. also series without the label.
     pub fn matches_empty(&self) -> bool {
         self.matches("")
+    }
+
+    /// For a `=~` matcher, what its pattern's literals say of the values
+    /// it matches (an index looks up an exact list instead of testing
+    /// every value, and tests the cheap affixes before the regex).
+    pub(crate) fn regex_values(&self) -> Option<ValueSet<'_>> {
+        match self.op {
+            MatchOp::Regex => self.regex.as_deref().map(FastRegex::value_set),
+            _ => None,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
+use crate::model::matcher::{ValueSet, has_affixes};
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
 mod order;
@@ -421,15 +422,17 @@ impl MemoryStorage {
     }
 
     /// Candidate series ids for `matchers`, using the postings of `=` matchers
-    /// with non-empty values to narrow the scan: the postings of the most
-    /// selective one with its index in `matchers` (every candidate satisfies
-    /// that matcher), or `None` when no matcher narrows the scan.
-    fn candidates(&self, matchers: &[Matcher]) -> Option<(&[usize], usize)> {
+    /// with non-empty values, and of `=~` matchers whose pattern lists its
+    /// values (`a|b|c`, without the empty string), to narrow the scan: the
+    /// ids of the most selective one with its index in `matchers` (every
+    /// candidate satisfies that matcher), or `None` when no matcher narrows
+    /// the scan.
+    fn candidates(&self, matchers: &[Matcher]) -> Option<(Cow<'_, [usize]>, usize)> {
         let mut best: Option<(&[usize], usize)> = None;
         for (i, m) in matchers.iter().enumerate() {
             if m.op == crate::model::MatchOp::Equal && !m.value.is_empty() {
                 match self.postings.ids(&m.name, &m.value) {
-                    None => return Some((&[], i)),
+                    None => return Some((Cow::Borrowed(&[]), i)),
                     Some(p) if best.is_none_or(|(b, _)| p.len() < b.len()) => {
                         best = Some((p, i));
                     }
@@ -437,33 +440,69 @@ impl MemoryStorage {
                 }
             }
         }
-        best
+        // The listed values' series, when fewer than the best `=` gives.
+        let mut fewest = best.map_or(usize::MAX, |(b, _)| b.len());
+        let mut union = None;
+        for (i, m) in matchers.iter().enumerate() {
+            let Some(ValueSet::Exactly(listed)) = m.regex_values() else {
+                continue;
+            };
+            if m.matches("") {
+                continue;
+            }
+            let Some((_, values)) = self.postings.get(&m.name) else {
+                return Some((Cow::Borrowed(&[]), i));
+            };
+            let count: usize = values.ids_of(listed).map(<[usize]>::len).sum();
+            if count < fewest {
+                fewest = count;
+                union = Some((values, listed, i));
+            }
+        }
+        if let Some((values, listed, i)) = union {
+            let mut ids: Vec<usize> = values.ids_of(listed).flatten().copied().collect();
+            ids.sort_unstable();
+            return Some((Cow::Owned(ids), i));
+        }
+        best.map(|(ids, i)| (Cow::Borrowed(ids), i))
     }
 
     /// The ids in `ids` (ascending) whose series a `=~` matcher selects,
     /// found through the label's distinct values (each tested once, however
-    /// many series share it), or `None` when that is not cheaper than
-    /// testing the series of `ids` one by one. Only for regexes that do not
-    /// match the empty string: those select only series that have the label.
+    /// many series share it; a pattern that lists its values looks each up
+    /// instead), or `None` when that is not cheaper than testing the series
+    /// of `ids` one by one. Only for regexes that do not match the empty
+    /// string: those select only series that have the label.
     fn narrow_by_regex(&self, m: &Matcher, ids: &[usize]) -> Option<Vec<usize>> {
-        if m.op != crate::model::MatchOp::Regex || m.matches("") {
+        let set = m.regex_values()?;
+        if m.matches("") {
             return None;
         }
         let Some((_, values)) = self.postings.get(&m.name) else {
             return Some(Vec::new());
         };
-        if values.len() > ids.len() {
+        let lookups = match set {
+            ValueSet::Exactly(listed) => listed.len(),
+            ValueSet::Affixes { .. } => values.len(),
+        };
+        if lookups > ids.len() {
             return None;
         }
         // The selected series as a bit set: no sorting of the matching
         // values' id lists, one pass over `ids` to keep them.
         let mut selected = vec![0u64; self.series.len().div_ceil(64)];
-        for series in values.ids_where(|v| m.matches(v)) {
+        let select = |series: &[usize]| {
             for &id in series {
                 if let Some(word) = selected.get_mut(id / 64) {
                     *word |= 1 << (id % 64);
                 }
             }
+        };
+        match set {
+            ValueSet::Exactly(listed) => values.ids_of(listed).for_each(select),
+            ValueSet::Affixes { prefix, suffix } => values
+                .ids_where(|v| has_affixes(v, prefix, suffix), |v| m.matches(v))
+                .for_each(select),
         }
         let is_selected = |id: usize| {
             selected
@@ -487,7 +526,7 @@ impl MemoryStorage {
         let mut ids: Cow<'s, [usize]> = match self.candidates(matchers) {
             Some((ids, i)) => {
                 satisfied[i] = true;
-                Cow::Borrowed(ids)
+                ids
             }
             None => Cow::Owned((0..self.series.len()).collect()),
         };
@@ -812,7 +851,7 @@ mod tests {
             6 => (0usize..40, 0i64..300, -2i32..5)
                 .prop_map(|(s, t, v)| Step::Append(if s < 12 { s } else { 0 }, t, v)),
             1 => Just(Step::Commit),
-            2 => (0usize..12, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
+            2 => (0usize..17, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
         ]
     }
 
@@ -850,6 +889,15 @@ mod tests {
             8 => vec![Matcher::equal("__name__", "y"), re("z", "i-1.*|")],
             9 => vec![re("__name__", "x|y"), re("nothere", "a.*")],
             10 => vec![re("job", "b"), ne("inst", "i-9")],
+            // Regexes that list their values are looked up value by value:
+            // alone, next to an equality matcher with more series, with
+            // values no series has, listing the empty string (then series
+            // without the label match too), and on a label no series has.
+            11 => vec![re("inst", "i-3|i-7|i-99")],
+            12 => vec![Matcher::equal("__name__", "x"), re("z", "i-2|i-5|i-10")],
+            13 => vec![re("inst", "i-11|"), Matcher::equal("__name__", "y")],
+            14 => vec![re("nothere", "a|b"), Matcher::equal("__name__", "x")],
+            15 => vec![re("job", "a"), re("inst", "i-1|i-4|i-8|i-9|i-10|i-11")],
             _ => vec![Matcher::equal("job", "zzz")],
         }
     }

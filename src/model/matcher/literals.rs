@@ -46,6 +46,34 @@ enum Plan {
     Affixes { prefix: Vec<u8>, suffix: Vec<u8> },
 }
 
+/// What a regex tells a value index before any value is tested: the
+/// exact list of values it matches, or the prefix and suffix every match
+/// has (either may be empty), for a cheap first check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueSet<'a> {
+    /// Exactly these values, sorted and unique.
+    Exactly(&'a [Box<[u8]>]),
+    /// Only values with this prefix and suffix can match.
+    Affixes {
+        /// The bytes every match starts with.
+        prefix: &'a [u8],
+        /// The bytes every match ends with.
+        suffix: &'a [u8],
+    },
+}
+
+impl ValueSet<'_> {
+    /// Whether `value` may match: always true of a value that matches,
+    /// and the whole answer for [`ValueSet::Exactly`].
+    #[inline]
+    pub(crate) fn admits(&self, value: &[u8]) -> bool {
+        match self {
+            ValueSet::Exactly(values) => values.binary_search_by(|v| (**v).cmp(value)).is_ok(),
+            ValueSet::Affixes { prefix, suffix } => has_affixes(value, prefix, suffix),
+        }
+    }
+}
+
 impl FastRegex {
     /// `regex` is `pattern` compiled as a matcher compiles it (anchored,
     /// `.` matching newlines).
@@ -67,12 +95,19 @@ impl FastRegex {
 
     /// Whether the whole of `value` matches.
     pub(crate) fn is_match(&self, value: &str) -> bool {
-        let bytes = value.as_bytes();
-        match &self.plan {
-            Plan::OneOf(values) => values.binary_search_by(|v| (**v).cmp(bytes)).is_ok(),
-            Plan::Affixes { prefix, suffix } => {
-                has_affixes(bytes, prefix, suffix) && self.whole_match(value)
+        match self.value_set() {
+            set @ ValueSet::Exactly(_) => set.admits(value.as_bytes()),
+            set @ ValueSet::Affixes { .. } => {
+                set.admits(value.as_bytes()) && self.whole_match(value)
             }
+        }
+    }
+
+    /// The values the pattern matches, as far as its literals tell.
+    pub(crate) fn value_set(&self) -> ValueSet<'_> {
+        match &self.plan {
+            Plan::OneOf(values) => ValueSet::Exactly(values),
+            Plan::Affixes { prefix, suffix } => ValueSet::Affixes { prefix, suffix },
         }
     }
 
@@ -120,7 +155,8 @@ fn walk(dfa: &dense::DFA<Vec<u32>>, value: &str) -> Option<bool> {
 /// Whether `bytes` starts with `prefix` and ends with `suffix`, compared
 /// byte by byte: the literals are short, and this runs for every value of
 /// a label (a `memcmp` call costs more than the comparison).
-fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
+#[inline]
+pub(crate) fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
     let same = |a: &[u8], b: &[u8]| a.iter().zip(b).fold(true, |all, (x, y)| all & (x == y));
     if bytes.len() < prefix.len().max(suffix.len()) {
         return false;

@@ -39,20 +39,40 @@ impl NameValues {
         self.values.len()
     }
 
-    /// The ids of the series of each value whose text satisfies `keep`.
+    /// The ids of the series of each value whose bytes pass `admits` and
+    /// whose text then satisfies `keep`: `admits` is the cheap check that
+    /// turns most values away without them being read as text.
     pub(super) fn ids_where<'a>(
         &'a self,
+        admits: impl Fn(&[u8]) -> bool + 'a,
         mut keep: impl FnMut(&str) -> bool + 'a,
     ) -> impl Iterator<Item = &'a [usize]> + 'a {
+        let bytes = self.text.as_bytes();
         let mut start = 0;
         self.ends
             .iter()
             .zip(&self.ids)
             .filter_map(move |(&end, ids)| {
-                let text = self.text.get(start..end).unwrap_or_default();
+                let (from, to) = (start, end);
                 start = end;
+                if !admits(bytes.get(from..to).unwrap_or_default()) {
+                    return None;
+                }
+                let text = self.text.get(from..to).unwrap_or_default();
                 keep(text).then_some(&ids[..])
             })
+    }
+
+    /// The ids of the series of each of `listed` that is one of the values
+    /// (each list ascending; the lists are disjoint, as a series has one
+    /// value per label).
+    pub(super) fn ids_of<'a>(
+        &'a self,
+        listed: &'a [Box<[u8]>],
+    ) -> impl Iterator<Item = &'a [usize]> + 'a {
+        listed
+            .iter()
+            .filter_map(|value| self.ids(std::str::from_utf8(value).ok()?))
     }
 
     /// The ids of the series with `value`, ascending.
@@ -176,8 +196,21 @@ mod tests {
         assert_eq!(&**name, "job");
         assert_eq!(values.len(), 3);
         assert_eq!(&values.values()[..2], &[a, b]);
-        let kept: Vec<&[usize]> = values.ids_where(|t| t.starts_with('a')).collect();
+        let kept: Vec<&[usize]> = values.ids_where(|_| true, |t| t.starts_with('a')).collect();
         assert_eq!(kept, [&[0, 2][..], &[3][..]]);
+        // Values `admits` turns away are not given to `keep`.
+        let mut seen = Vec::new();
+        let kept: Vec<&[usize]> = values
+            .ids_where(
+                |b| b.len() == 1,
+                |t| {
+                    seen.push(t.to_owned());
+                    t == "a"
+                },
+            )
+            .collect();
+        assert_eq!(kept, [&[0, 2][..]]);
+        assert_eq!(seen, ["a", "b"]);
         assert_eq!(p.ids("job", "a"), Some(&[0, 2][..]));
         assert_eq!(p.ids("job", "c"), None);
         assert!(p.get("x").is_none());
