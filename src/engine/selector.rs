@@ -49,9 +49,13 @@ fn latest_at_steps(
 
 /// [`latest_at_steps`] for one step, by bisection: an instant query reads
 /// the last sample of its lookback window, so walking the window from its
-/// start would look at every sample in it.
+/// start would look at every sample in it. A storage that returns just the
+/// window (as it is asked) has that sample last: no bisection then.
 fn latest_at_one_step(floats: &[FPoint], ts: i64, read: i64, floor: i64, out: &mut impl PointSink) {
-    let ahead = floats.partition_point(|p| p.t <= read);
+    let ahead = match floats.last() {
+        Some(last) if last.t <= read => floats.len(),
+        _ => floats.partition_point(|p| p.t <= read),
+    };
     if let Some(p) = ahead.checked_sub(1).map(|i| floats[i])
         && p.t > floor
         && !is_stale_nan(p.v)
