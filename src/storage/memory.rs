@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
-use crate::model::matcher::{ValueSet, has_affixes};
+use crate::model::matcher::ValueSet;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
 
 mod order;
@@ -501,7 +501,7 @@ impl MemoryStorage {
         match set {
             ValueSet::Exactly(listed) => values.ids_of(listed).for_each(select),
             ValueSet::Affixes { prefix, suffix } => values
-                .ids_where(|v| has_affixes(v, prefix, suffix), |v| m.matches(v))
+                .ids_where(prefix, suffix, |v| m.matches(v))
                 .for_each(select),
         }
         let is_selected = |id: usize| {
@@ -851,7 +851,7 @@ mod tests {
             6 => (0usize..40, 0i64..300, -2i32..5)
                 .prop_map(|(s, t, v)| Step::Append(if s < 12 { s } else { 0 }, t, v)),
             1 => Just(Step::Commit),
-            2 => (0usize..17, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
+            2 => (0usize..19, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
         ]
     }
 
@@ -898,6 +898,9 @@ mod tests {
             13 => vec![re("inst", "i-11|"), Matcher::equal("__name__", "y")],
             14 => vec![re("nothere", "a|b"), Matcher::equal("__name__", "x")],
             15 => vec![re("job", "a"), re("inst", "i-1|i-4|i-8|i-9|i-10|i-11")],
+            // Values tested for a suffix first, and for both affixes.
+            16 => vec![re("inst", ".*1"), ne("job", "b")],
+            17 => vec![re("z", "i-.*0"), Matcher::equal("__name__", "x")],
             _ => vec![Matcher::equal("job", "zzz")],
         }
     }

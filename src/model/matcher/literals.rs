@@ -155,8 +155,7 @@ fn walk(dfa: &dense::DFA<Vec<u32>>, value: &str) -> Option<bool> {
 /// Whether `bytes` starts with `prefix` and ends with `suffix`, compared
 /// byte by byte: the literals are short, and this runs for every value of
 /// a label (a `memcmp` call costs more than the comparison).
-#[inline]
-pub(crate) fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
+fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
     let same = |a: &[u8], b: &[u8]| a.iter().zip(b).fold(true, |all, (x, y)| all & (x == y));
     if bytes.len() < prefix.len().max(suffix.len()) {
         return false;

@@ -39,28 +39,33 @@ impl NameValues {
         self.values.len()
     }
 
-    /// The ids of the series of each value whose bytes pass `admits` and
-    /// whose text then satisfies `keep`: `admits` is the cheap check that
-    /// turns most values away without them being read as text.
+    /// The ids of the series of each value that starts with `prefix`, ends
+    /// with `suffix` and then satisfies `keep`: the affixes turn most values
+    /// away with a byte or two compared, without the value being read as
+    /// text.
     pub(super) fn ids_where<'a>(
         &'a self,
-        admits: impl Fn(&[u8]) -> bool + 'a,
+        prefix: &'a [u8],
+        suffix: &'a [u8],
         mut keep: impl FnMut(&str) -> bool + 'a,
     ) -> impl Iterator<Item = &'a [usize]> + 'a {
         let bytes = self.text.as_bytes();
+        let shortest = prefix.len().max(suffix.len());
+        let last = suffix.last().copied();
         let mut start = 0;
-        self.ends
-            .iter()
-            .zip(&self.ids)
-            .filter_map(move |(&end, ids)| {
-                let (from, to) = (start, end);
-                start = end;
-                if !admits(bytes.get(from..to).unwrap_or_default()) {
-                    return None;
-                }
-                let text = self.text.get(from..to).unwrap_or_default();
-                keep(text).then_some(&ids[..])
-            })
+        self.ends.iter().enumerate().filter_map(move |(k, &end)| {
+            let from = std::mem::replace(&mut start, end);
+            // The value's length and last byte, then the affixes whole.
+            if end - from < shortest || last.is_some_and(|b| bytes.get(end - 1) != Some(&b)) {
+                return None;
+            }
+            let value = bytes.get(from..end)?;
+            if !(value.starts_with(prefix) && value.ends_with(suffix)) {
+                return None;
+            }
+            let text = self.text.get(from..end)?;
+            keep(text).then(|| self.ids.get(k).map(Vec::as_slice))?
+        })
     }
 
     /// The ids of the series of each of `listed` that is one of the values
@@ -196,21 +201,23 @@ mod tests {
         assert_eq!(&**name, "job");
         assert_eq!(values.len(), 3);
         assert_eq!(&values.values()[..2], &[a, b]);
-        let kept: Vec<&[usize]> = values.ids_where(|_| true, |t| t.starts_with('a')).collect();
+        let kept: Vec<&[usize]> = values.ids_where(b"", b"", |t| t.starts_with('a')).collect();
         assert_eq!(kept, [&[0, 2][..], &[3][..]]);
-        // Values `admits` turns away are not given to `keep`.
+        // Values without the affixes are not given to `keep`.
         let mut seen = Vec::new();
         let kept: Vec<&[usize]> = values
-            .ids_where(
-                |b| b.len() == 1,
-                |t| {
-                    seen.push(t.to_owned());
-                    t == "a"
-                },
-            )
+            .ids_where(b"a", b"b", |t| {
+                seen.push(t.to_owned());
+                true
+            })
             .collect();
-        assert_eq!(kept, [&[0, 2][..]]);
-        assert_eq!(seen, ["a", "b"]);
+        assert_eq!(kept, [&[3][..]]);
+        assert_eq!(seen, ["ab"]);
+        let kept: Vec<&[usize]> = values.ids_where(b"", b"b", |_| true).collect();
+        assert_eq!(kept, [&[1][..], &[3][..]]);
+        // A value shorter than the affixes together can still have both.
+        let kept: Vec<&[usize]> = values.ids_where(b"ab", b"b", |_| true).collect();
+        assert_eq!(kept, [&[3][..]]);
         assert_eq!(p.ids("job", "a"), Some(&[0, 2][..]));
         assert_eq!(p.ids("job", "c"), None);
         assert!(p.get("x").is_none());
