@@ -42,6 +42,7 @@ pub(super) fn window<T>(
 
 /// The index that time `at` would have in `len` evenly spaced samples from
 /// `first_t` to `last_t`, clamped to `0..=len`.
+#[inline(always)]
 fn interpolate(len: usize, first_t: Timestamp, last_t: Timestamp, at: Timestamp) -> usize {
     if len < 2 || last_t <= first_t {
         return 0;
