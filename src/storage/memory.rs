@@ -559,32 +559,23 @@ impl MemoryStorage {
     }
 }
 
-/// `items` reordered by ascending `keys`: one `(rank, index into items)`
-/// per item, ranks unique and below `rank_count`. A selection of a good part
-/// of all series is placed by rank in one pass; a small one is sorted.
-fn reorder<T>(items: Vec<T>, mut keys: Vec<(usize, usize)>, rank_count: usize) -> Vec<T> {
-    if keys.is_sorted() {
-        return items;
-    }
-    // Collected into a vector of the final size: a `filter_map` gives no
-    // exact length, and growing by doubling would copy every item again.
-    let mut sorted = Vec::with_capacity(items.len());
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    let mut take = |i: usize| slots.get_mut(i).and_then(Option::take);
-    let dense = keys.len().saturating_mul(8) >= rank_count;
-    if dense && keys.iter().all(|&(rank, _)| rank < rank_count) {
-        let mut by_rank = vec![usize::MAX; rank_count];
-        for &(rank, i) in &keys {
-            if let Some(slot) = by_rank.get_mut(rank) {
-                *slot = i;
+/// The ids of `keys` (`(rank, id)` pairs, ranks unique and below
+/// `rank_count`) by ascending rank. A selection of a good part of all
+/// series is placed by rank in one pass; a small one is sorted.
+fn ids_by_rank(mut keys: Vec<(usize, usize)>, rank_count: usize) -> Vec<usize> {
+    if !keys.is_sorted() {
+        let dense = keys.len().saturating_mul(8) >= rank_count;
+        if dense && keys.iter().all(|&(rank, _)| rank < rank_count) {
+            let mut by_rank = vec![usize::MAX; rank_count];
+            for &(rank, id) in &keys {
+                by_rank[rank] = id;
             }
+            by_rank.retain(|&id| id != usize::MAX);
+            return by_rank;
         }
-        sorted.extend(by_rank.into_iter().filter_map(take));
-    } else {
         sort_by_rank(&mut keys);
-        sorted.extend(keys.into_iter().filter_map(|(_, i)| take(i)));
     }
-    sorted
+    keys.into_iter().map(|(_, id)| id).collect()
 }
 
 /// Sorts `keys` by their unique ranks: a byte-wise radix sort (a pass
@@ -634,14 +625,16 @@ impl Storage for MemoryStorage {
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
         let ranks = self.order.ranks(&self.series);
-        let mut out = Vec::new();
-        // (rank in label order, index into `out`)
-        let mut keys = Vec::new();
+        // The matching series in label order first (a rank per series, so
+        // no label sets are compared), then each one's samples: every
+        // selected series is written once, in its final place.
         let (known, matching) = self.matching(matchers);
-        out.reserve_exact(known);
-        keys.reserve_exact(known);
-        for (id, s) in matching {
-            let (start, end) = (hints.start, hints.end);
+        let mut keys = Vec::with_capacity(known);
+        keys.extend(matching.map(|(id, _)| (ranks.get(id).copied().unwrap_or(usize::MAX), id)));
+        let ids = ids_by_rank(keys, ranks.len());
+        let mut out = Vec::with_capacity(ids.len());
+        let (start, end) = (hints.start, hints.end);
+        for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
                     s.floats_in(start, end),
@@ -657,14 +650,13 @@ impl Storage for MemoryStorage {
             if floats.is_empty() && histograms.is_empty() {
                 continue;
             }
-            keys.push((ranks.get(id).copied().unwrap_or(usize::MAX), out.len()));
             out.push(SelectedSeries {
                 labels: s.labels.clone(),
                 floats,
                 histograms,
             });
         }
-        Ok(reorder(out, keys, ranks.len()))
+        Ok(out)
     }
 }
 
@@ -961,21 +953,22 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn reorder_sorts_by_rank_dense_or_sparse(
+        fn ids_by_rank_sorts_dense_or_sparse(
             ranks in proptest::sample::subsequence((0..3_000usize).collect::<Vec<_>>(), 0..300),
             rank_count in 3_000usize..40_000,
             seed in proptest::num::u64::ANY,
         ) {
-            // The ranks in a scrambled order, each item naming its rank.
-            let mut keyed: Vec<usize> = ranks.clone();
-            let n = keyed.len().max(1);
-            keyed.rotate_left((seed as usize) % n);
+            // The ranks in a scrambled order, each id the rank plus one
+            // million (ids and ranks differ).
+            let mut scrambled: Vec<usize> = ranks.clone();
+            let n = scrambled.len().max(1);
+            scrambled.rotate_left((seed as usize) % n);
             if seed % 2 == 0 {
-                keyed.reverse();
+                scrambled.reverse();
             }
-            let keys: Vec<(usize, usize)> = keyed.iter().enumerate().map(|(i, &r)| (r, i)).collect();
-            let got = reorder(keyed.clone(), keys, rank_count);
-            proptest::prop_assert_eq!(got, ranks);
+            let keys: Vec<(usize, usize)> = scrambled.iter().map(|&r| (r, r + 1_000_000)).collect();
+            let want: Vec<usize> = ranks.iter().map(|&r| r + 1_000_000).collect();
+            proptest::prop_assert_eq!(ids_by_rank(keys, rank_count), want);
         }
 
         /// The radix sort orders as a comparison sort does, over ranks
