@@ -10,7 +10,7 @@ use super::labels::{Labels, is_valid_legacy_label_name, write_quoted};
 mod literals;
 
 use literals::FastRegex;
-pub(crate) use literals::ValueSet;
+pub(crate) use literals::{ValueSet, has_affixes};
 
 /// Upper bound on the compiled size of one matcher regex, so that a hostile
 /// pattern cannot take unbounded memory.

@@ -155,14 +155,21 @@ fn walk(dfa: &dense::DFA<Vec<u32>>, value: &str) -> Option<bool> {
 /// Whether `bytes` starts with `prefix` and ends with `suffix`, compared
 /// byte by byte: the literals are short, and this runs for every value of
 /// a label (a `memcmp` call costs more than the comparison).
-fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
+#[inline]
+pub(crate) fn has_affixes(bytes: &[u8], prefix: &[u8], suffix: &[u8]) -> bool {
     let same = |a: &[u8], b: &[u8]| a.iter().zip(b).fold(true, |all, (x, y)| all & (x == y));
     if bytes.len() < prefix.len().max(suffix.len()) {
         return false;
     }
-    // The last byte first: most values that fail, fail there.
+    // The last byte first: most values that fail, fail there. Likewise the
+    // prefix's last byte, past the stem that values often share.
     if let (Some(want), Some(got)) = (suffix.last(), bytes.last())
         && want != got
+    {
+        return false;
+    }
+    if let Some(&want) = prefix.last()
+        && bytes[prefix.len() - 1] != want
     {
         return false;
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::FastMap;
 use crate::model::Label;
+use crate::model::matcher::has_affixes;
 
 /// Label name -> its values and their series.
 #[derive(Debug, Default)]
@@ -50,17 +51,10 @@ impl NameValues {
         mut keep: impl FnMut(&str) -> bool + 'a,
     ) -> impl Iterator<Item = &'a [usize]> + 'a {
         let bytes = self.text.as_bytes();
-        let shortest = prefix.len().max(suffix.len());
-        let last = suffix.last().copied();
         let mut start = 0;
         self.ends.iter().enumerate().filter_map(move |(k, &end)| {
             let from = std::mem::replace(&mut start, end);
-            // The value's length and last byte, then the affixes whole.
-            if end - from < shortest || last.is_some_and(|b| bytes.get(end - 1) != Some(&b)) {
-                return None;
-            }
-            let value = bytes.get(from..end)?;
-            if !(value.starts_with(prefix) && value.ends_with(suffix)) {
+            if !has_affixes(bytes.get(from..end)?, prefix, suffix) {
                 return None;
             }
             let text = self.text.get(from..end)?;
