@@ -125,6 +125,33 @@ impl Matcher {
         self.matches("")
     }
 
+    /// For a `=~` matcher whose pattern only lists its values (`a|b|c`,
+    /// also `(?i)up` and `x(1|2)`), those values, sorted; `None` for any
+    /// other matcher. A [`Storage`](crate::storage::Storage) can look them
+    /// up in its index instead of testing every value of the label, as
+    /// `MemoryStorage` does. The list may hold the empty string, which
+    /// also selects series without the label.
+    ///
+    /// ```
+    /// use promql_engine::model::{MatchOp, Matcher};
+    ///
+    /// let m = Matcher::new(MatchOp::Regex, "instance", "web-2|api-1|api-(3|4)").unwrap();
+    /// assert_eq!(m.set_matches(), Some(vec!["api-1", "api-3", "api-4", "web-2"]));
+    /// assert_eq!(Matcher::new(MatchOp::Regex, "instance", "api-.*").unwrap().set_matches(), None);
+    /// ```
+    pub fn set_matches(&self) -> Option<Vec<&str>> {
+        match self.regex_values()? {
+            // A listed value that is not UTF-8 equals no label value.
+            ValueSet::Exactly(listed) => Some(
+                listed
+                    .iter()
+                    .filter_map(|v| std::str::from_utf8(v).ok())
+                    .collect(),
+            ),
+            ValueSet::Affixes { .. } => None,
+        }
+    }
+
     /// For a `=~` matcher, what its pattern's literals say of the values
     /// it matches (an index looks up an exact list instead of testing
     /// every value, and tests the cheap affixes before the regex).
@@ -234,6 +261,31 @@ mod tests {
                 .unwrap()
                 .matches_labels(&l)
         );
+    }
+
+    #[test]
+    fn set_matches_are_the_listed_values_and_match() {
+        let re = |p: &str| Matcher::new(MatchOp::Regex, "a", p).unwrap();
+        let cases: [(&str, Option<&[&str]>); 7] = [
+            ("b|a|c", Some(&["a", "b", "c"])),
+            ("x(1|2)", Some(&["x1", "x2"])),
+            ("(?i)up", Some(&["UP", "Up", "uP", "up"])),
+            ("a|", Some(&["", "a"])),
+            ("a.*", None),
+            ("^a$", None),
+            ("[ab]+", None),
+        ];
+        for (pattern, want) in cases {
+            let m = re(pattern);
+            let got = m.set_matches();
+            assert_eq!(got.as_deref(), want, "{pattern}");
+            for v in got.unwrap_or_default() {
+                assert!(m.matches(v), "{pattern} should match {v:?}");
+            }
+        }
+        for op in [MatchOp::Equal, MatchOp::NotEqual, MatchOp::NotRegex] {
+            assert_eq!(Matcher::new(op, "a", "b|c").unwrap().set_matches(), None);
+        }
     }
 
     #[test]
