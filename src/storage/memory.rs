@@ -442,7 +442,7 @@ impl MemoryStorage {
         }
         // The listed values' series, when fewer than the best `=` gives.
         let mut fewest = best.map_or(usize::MAX, |(b, _)| b.len());
-        let mut union = None;
+        let mut union: Option<(Vec<&[usize]>, usize)> = None;
         for (i, m) in matchers.iter().enumerate() {
             let Some(ValueSet::Exactly(listed)) = m.regex_values() else {
                 continue;
@@ -453,14 +453,15 @@ impl MemoryStorage {
             let Some((_, values)) = self.postings.get(&m.name) else {
                 return Some((Cow::Borrowed(&[]), i));
             };
-            let count: usize = values.ids_of(listed).map(<[usize]>::len).sum();
+            let lists: Vec<&[usize]> = values.ids_of(listed).collect();
+            let count = lists.iter().map(|l| l.len()).sum();
             if count < fewest {
                 fewest = count;
-                union = Some((values, listed, i));
+                union = Some((lists, i));
             }
         }
-        if let Some((values, listed, i)) = union {
-            let mut ids: Vec<usize> = values.ids_of(listed).flatten().copied().collect();
+        if let Some((lists, i)) = union {
+            let mut ids = lists.concat();
             ids.sort_unstable();
             return Some((Cow::Owned(ids), i));
         }
