@@ -141,13 +141,7 @@ impl Matcher {
     /// ```
     pub fn set_matches(&self) -> Option<Vec<&str>> {
         match self.regex_values()? {
-            // A listed value that is not UTF-8 equals no label value.
-            ValueSet::Exactly(listed) => Some(
-                listed
-                    .iter()
-                    .filter_map(|v| std::str::from_utf8(v).ok())
-                    .collect(),
-            ),
+            ValueSet::Exactly(listed) => Some(listed.iter().map(|v| &**v).collect()),
             ValueSet::Affixes { .. } => None,
         }
     }

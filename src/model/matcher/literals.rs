@@ -40,7 +40,7 @@ const DFA_BUILD_LIMIT: usize = 128 << 10;
 #[derive(Debug, PartialEq, Eq)]
 enum Plan {
     /// The pattern matches exactly these values (sorted, unique).
-    OneOf(Vec<Box<[u8]>>),
+    OneOf(Vec<Box<str>>),
     /// Every match starts with `prefix` and ends with `suffix` (either may
     /// be empty); the regex decides.
     Affixes { prefix: Vec<u8>, suffix: Vec<u8> },
@@ -49,10 +49,10 @@ enum Plan {
 /// What a regex tells a value index before any value is tested: the
 /// exact list of values it matches, or the prefix and suffix every match
 /// has (either may be empty), for a cheap first check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum ValueSet<'a> {
     /// Exactly these values, sorted and unique.
-    Exactly(&'a [Box<[u8]>]),
+    Exactly(&'a [Box<str>]),
     /// Only values with this prefix and suffix can match.
     Affixes {
         /// The bytes every match starts with.
@@ -60,18 +60,6 @@ pub(crate) enum ValueSet<'a> {
         /// The bytes every match ends with.
         suffix: &'a [u8],
     },
-}
-
-impl ValueSet<'_> {
-    /// Whether `value` may match: always true of a value that matches,
-    /// and the whole answer for [`ValueSet::Exactly`].
-    #[inline]
-    pub(crate) fn admits(&self, value: &[u8]) -> bool {
-        match self {
-            ValueSet::Exactly(values) => values.binary_search_by(|v| (**v).cmp(value)).is_ok(),
-            ValueSet::Affixes { prefix, suffix } => has_affixes(value, prefix, suffix),
-        }
-    }
 }
 
 impl FastRegex {
@@ -95,10 +83,10 @@ impl FastRegex {
 
     /// Whether the whole of `value` matches.
     pub(crate) fn is_match(&self, value: &str) -> bool {
-        match self.value_set() {
-            set @ ValueSet::Exactly(_) => set.admits(value.as_bytes()),
-            set @ ValueSet::Affixes { .. } => {
-                set.admits(value.as_bytes()) && self.whole_match(value)
+        match &self.plan {
+            Plan::OneOf(values) => values.binary_search_by(|v| (**v).cmp(value)).is_ok(),
+            Plan::Affixes { prefix, suffix } => {
+                has_affixes(value.as_bytes(), prefix, suffix) && self.whole_match(value)
             }
         }
     }
@@ -205,7 +193,11 @@ fn plan(hir: &Hir) -> Plan {
         && prefixes.is_exact()
         && let Some(literals) = prefixes.literals()
     {
-        let mut values: Vec<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
+        // A literal that is not UTF-8 equals no label value.
+        let mut values: Vec<Box<str>> = literals
+            .iter()
+            .filter_map(|l| std::str::from_utf8(l.as_bytes()).ok().map(Box::from))
+            .collect();
         values.sort();
         values.dedup();
         return Plan::OneOf(values);
@@ -267,7 +259,7 @@ mod tests {
     fn alternatives_become_a_list_and_others_get_affixes() {
         assert_eq!(
             fast("b|a|c|a").plan,
-            Plan::OneOf(vec![b"a"[..].into(), b"b"[..].into(), b"c"[..].into()])
+            Plan::OneOf(vec!["a".into(), "b".into(), "c".into()])
         );
         assert_eq!(
             fast("inst-[0-9]*7").plan,

@@ -67,11 +67,9 @@ impl NameValues {
     /// value per label).
     pub(super) fn ids_of<'a>(
         &'a self,
-        listed: &'a [Box<[u8]>],
+        listed: &'a [Box<str>],
     ) -> impl Iterator<Item = &'a [usize]> + 'a {
-        listed
-            .iter()
-            .filter_map(|value| self.ids(std::str::from_utf8(value).ok()?))
+        listed.iter().filter_map(|value| self.ids(value))
     }
 
     /// The ids of the series with `value`, ascending.
