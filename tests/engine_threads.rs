@@ -70,3 +70,37 @@ fn parallel_range_functions_match_sequential() {
     assert_eq!(r.annotations.len(), 1);
     assert!(r.annotations[0].message.contains("might not be a counter"));
 }
+
+#[test]
+fn label_sets_that_collide_once_names_are_dropped_fail_on_any_thread_count() {
+    // `a{i="k"}` and `b{i="k"}` both become `{i="k"}` under rate(): the two
+    // series of a pair may land with different workers.
+    let mut s = MemoryStorage::new();
+    for i in 0..20usize {
+        let i = i.to_string();
+        for name in ["a", "b"] {
+            let labels = Labels::from_pairs(&[("__name__", name), ("i", i.as_str())]);
+            for k in 0..40i64 {
+                s.add(&labels, k * 15_000, k as f64);
+            }
+        }
+    }
+    s.commit();
+    let expr = parse("rate({i=~\".+\"}[5m])").unwrap();
+    let one_name = parse("rate(a[5m])").unwrap();
+    for threads in [1, 2, 3, 8] {
+        let mut options = EngineOptions::default();
+        options.threads = threads;
+        let engine = Engine::new(options);
+        let err = engine.instant(&s, &expr, 500_000).unwrap_err();
+        assert!(
+            err.to_string().contains("same labelset"),
+            "{threads}: {err}"
+        );
+        let ok = engine.instant(&s, &one_name, 500_000).unwrap();
+        let promql_engine::model::Value::Vector(v) = ok.value else {
+            panic!("{threads}: not a vector");
+        };
+        assert_eq!(v.len(), 20, "{threads}");
+    }
+}

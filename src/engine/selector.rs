@@ -296,7 +296,7 @@ pub(crate) struct RangeSeries<'a> {
 
 impl<'a> RangeSeries<'a> {
     /// `s` as it is: its labels and samples borrowed, no start timestamps.
-    fn borrowed(s: &'a SelectedSeries<'_>) -> Self {
+    pub(crate) fn borrowed(s: &'a SelectedSeries<'_>) -> Self {
         RangeSeries {
             labels: Cow::Borrowed(&s.labels),
             floats: Cow::Borrowed(&s.floats),

@@ -178,33 +178,81 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
 
 /// Whether all `sets` carry the same metadata labels, values included, so
 /// that [`drop_metadata`] keeps distinct sets distinct.
-pub(crate) fn same_metadata<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> bool {
-    let metadata = |set: &'a Labels| set.up_to_underscore().filter(|l| is_metadata_name(&l.name));
-    let Some(first) = sets.next() else {
-        return true;
-    };
-    let wanted: Vec<&Label> = metadata(first).collect();
+pub(crate) fn same_metadata<'a>(sets: impl Iterator<Item = &'a Labels>) -> bool {
+    let mut agreement = MetadataAgreement::default();
+    for set in sets {
+        agreement.see(set);
+        if !agreement.holds() {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`same_metadata`] taken one label set at a time, so that a loop that
+/// reads each set anyway can check it while the set is in the cache.
+#[derive(Debug, Default)]
+pub(crate) struct MetadataAgreement {
+    /// The first set's metadata labels, once a set was seen.
+    wanted: Option<Vec<Label>>,
+    /// Whether some set's metadata differed from the first's.
+    differs: bool,
+}
+
+impl MetadataAgreement {
+    /// Takes one more set into account.
+    pub(crate) fn see(&mut self, set: &Labels) {
+        if self.differs {
+            return;
+        }
+        match &self.wanted {
+            None => self.wanted = Some(metadata_of(set).cloned().collect()),
+            Some(wanted) => self.differs = !has_metadata(set, wanted),
+        }
+    }
+
+    /// Takes into account the sets another agreement saw (after this one's).
+    pub(crate) fn merge(&mut self, other: MetadataAgreement) {
+        match (&self.wanted, other.wanted) {
+            _ if other.differs => self.differs = true,
+            (None, wanted) => self.wanted = wanted,
+            (Some(mine), Some(theirs)) => self.differs |= *mine != theirs,
+            (Some(_), None) => {}
+        }
+    }
+
+    /// Whether every set seen so far carries the same metadata labels.
+    pub(crate) fn holds(&self) -> bool {
+        !self.differs
+    }
+}
+
+/// The metadata labels of `set`, in order.
+fn metadata_of(set: &Labels) -> impl Iterator<Item = &Label> {
+    set.up_to_underscore().filter(|l| is_metadata_name(&l.name))
+}
+
+/// Whether the metadata labels of `set` are exactly `wanted`.
+fn has_metadata(set: &Labels, wanted: &[Label]) -> bool {
+    // The usual case first: the set starts with the wanted labels and its
+    // next label sorts after `_`, so no other can be metadata (strings a
+    // store interned compare by address).
     let n = wanted.len();
-    sets.all(|set| {
-        // The usual case first: the set starts with the wanted labels and
-        // its next label sorts after `_`, so no other can be metadata
-        // (strings a store interned compare by address).
-        let labels = set.as_slice();
-        if labels.len() >= n
-            && labels[n..]
-                .first()
-                .is_none_or(|l| l.name.as_bytes().first() > Some(&b'_'))
-            && labels.iter().zip(&wanted).all(|(a, b)| a == *b)
-        {
-            return true;
-        }
-        // Leading metadata compares label by label.
-        match leading_metadata(set) {
-            Some(n) if n == wanted.len() => set.iter().zip(&wanted).all(|(a, b)| a == *b),
-            Some(_) => false,
-            None => metadata(set).eq(wanted.iter().copied()),
-        }
-    })
+    let labels = set.as_slice();
+    if labels.len() >= n
+        && labels[n..]
+            .first()
+            .is_none_or(|l| l.name.as_bytes().first() > Some(&b'_'))
+        && labels.iter().zip(wanted).all(|(a, b)| a == b)
+    {
+        return true;
+    }
+    // Leading metadata compares label by label.
+    match leading_metadata(set) {
+        Some(k) if k == n => set.iter().zip(wanted).all(|(a, b)| a == b),
+        Some(_) => false,
+        None => metadata_of(set).eq(wanted.iter()),
+    }
 }
 
 /// Whether `label` belongs to a grouping key or match signature built from
@@ -451,6 +499,21 @@ mod tests {
             };
             let want = sets.windows(2).all(|w| metadata(&w[0]) == metadata(&w[1]));
             proptest::prop_assert_eq!(same_metadata(sets.iter()), want);
+        }
+
+        /// Sets seen in two parts (as by two workers), the agreements then
+        /// merged in order, give what one pass over all the sets gives.
+        #[test]
+        fn merged_agreements_equal_one_pass(
+            sets in proptest::collection::vec(metadata_mix(), 0..6),
+            cut in 0usize..7,
+        ) {
+            let cut = cut.min(sets.len());
+            let (mut first, mut second) = (MetadataAgreement::default(), MetadataAgreement::default());
+            sets[..cut].iter().for_each(|s| first.see(s));
+            sets[cut..].iter().for_each(|s| second.see(s));
+            first.merge(second);
+            proptest::prop_assert_eq!(first.holds(), same_metadata(sets.iter()));
         }
     }
 

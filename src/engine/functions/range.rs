@@ -24,12 +24,14 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, PointSink, Points, drop_metadata, has_duplicate_labels, hpoint_samples,
-    same_metadata,
+    ESeries, Matrix, MetadataAgreement, PointSink, Points, drop_metadata, has_duplicate_labels,
+    hpoint_samples,
 };
+use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
 use crate::parser::Span;
 use crate::storage::{SelectHints, SelectedSeries};
+use smallvec::SmallVec;
 
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
 const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
@@ -148,13 +150,14 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 let seeks = ev.range_seeks(&m.sel, m.range);
                 crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
             }
-            distinct = !drop_name || same_metadata(selected.iter().map(|s| &s.labels));
             let threads = ev.sh.opts.threads.max(1);
-            if threads > 1 && selected.len() >= 2 * threads {
-                out = call.parallel(ev, &selected, threads, use_sts, &hints)?;
+            let metadata;
+            (out, metadata) = if threads > 1 && selected.len() >= 2 * threads {
+                call.parallel(ev, selected, threads, use_sts, &hints)?
             } else {
-                out = call.all_series(ev, &selected, use_sts, &hints)?;
-            }
+                call.all_series(ev, selected, use_sts, &hints)?
+            };
+            distinct = !drop_name || metadata.holds();
         }
         Node::Subquery(sq) => {
             let inner = ev.run_subquery(sq)?;
@@ -720,24 +723,44 @@ impl RangeCall<'_> {
     fn all_series(
         &self,
         ev: &Ev<'_, '_>,
-        selected: &[SelectedSeries<'_>],
+        selected: Vec<SelectedSeries<'_>>,
         use_sts: bool,
         hints: &SelectHints,
-    ) -> Result<Matrix, EvalError> {
+    ) -> Result<(Matrix, MetadataAgreement), EvalError> {
         let mut out = Vec::with_capacity(selected.len());
+        let mut metadata = MetadataAgreement::default();
         let shapes = ShapeMemo::default();
-        for s in selected {
-            let rs = if use_sts {
-                with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
-            } else {
-                to_range_series(s)
-            };
-            ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
-            if let Some(ss) = self.series(ev, &rs, &shapes)? {
-                out.push(ss);
+        let mut selected = selected.into_iter();
+        loop {
+            // A block of series is first looked over (labels, stale markers):
+            // loads from different series that the processor overlaps,
+            // where one series after another would wait for each cache miss
+            // in turn. The block is dropped while it is still in the cache.
+            let block: SmallVec<[SelectedSeries<'_>; SERIES_BLOCK]> =
+                selected.by_ref().take(SERIES_BLOCK).collect();
+            if block.is_empty() {
+                break;
+            }
+            let mut clean = [false; SERIES_BLOCK];
+            for (s, clean) in block.iter().zip(&mut clean) {
+                metadata.see(&s.labels);
+                *clean = s.histograms.is_empty() && !any_stale(&s.floats);
+            }
+            for (s, &clean) in block.iter().zip(&clean) {
+                let rs = if use_sts {
+                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
+                } else if clean {
+                    RangeSeries::borrowed(s)
+                } else {
+                    to_range_series(s)
+                };
+                ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
+                if let Some(ss) = self.series(ev, &rs, &shapes)? {
+                    out.push(ss);
+                }
             }
         }
-        Ok(out)
+        Ok((out, metadata))
     }
 
     /// [`Self::all_series`] on `threads` scoped threads, each taking one
@@ -747,26 +770,37 @@ impl RangeCall<'_> {
     fn parallel(
         &self,
         ev: &Ev<'_, '_>,
-        selected: &[SelectedSeries<'_>],
+        selected: Vec<SelectedSeries<'_>>,
         threads: usize,
         use_sts: bool,
         hints: &SelectHints,
-    ) -> Result<Matrix, EvalError> {
+    ) -> Result<(Matrix, MetadataAgreement), EvalError> {
         let (storage, opts, deadline) = (ev.sh.storage, ev.sh.opts, ev.sh.deadline);
         let (start, end, interval) = (ev.start, ev.end, ev.interval);
         let share = selected.len().div_ceil(threads).max(1);
         let call = *self;
+        // Contiguous shares, each moved to its worker (split from the end,
+        // so that every series moves once).
+        let mut shares = Vec::with_capacity(threads);
+        let mut rest = selected;
+        while rest.len() > share {
+            let at = (rest.len() - 1) / share * share;
+            shares.push(rest.split_off(at));
+        }
+        shares.push(rest);
+        shares.reverse();
         let parts: Vec<Result<Worker, EvalError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = selected
-                .chunks(share)
+            let handles: Vec<_> = shares
+                .into_iter()
                 .map(|part| {
                     scope.spawn(move || {
                         let mut shared = Shared::new(storage, opts);
                         shared.deadline = deadline;
                         let wev = Ev::new(&shared, start, end, interval);
-                        let out = call.all_series(&wev, part, use_sts, hints)?;
+                        let (out, metadata) = call.all_series(&wev, part, use_sts, hints)?;
                         Ok(Worker {
                             out,
+                            metadata,
                             peak: shared.peak.get(),
                             total: shared.total.get(),
                             read: shared.read.get(),
@@ -784,10 +818,12 @@ impl RangeCall<'_> {
                 })
                 .collect()
         });
-        let mut out = Vec::with_capacity(selected.len());
+        let mut out = Vec::with_capacity(parts.len() * share);
+        let mut metadata = MetadataAgreement::default();
         let mut peaks = 0usize;
         for part in parts {
             let w = part?;
+            metadata.merge(w.metadata);
             peaks = peaks.saturating_add(w.peak);
             // The worker counted its results in its total; they are counted
             // again below, as held by this evaluation.
@@ -798,13 +834,19 @@ impl RangeCall<'_> {
         // The shares ran at the same time: at worst all their peaks coincided.
         ev.hold_briefly(peaks)?;
         ev.add_samples(out.iter().map(ESeries::samples).sum())?;
-        Ok(out)
+        Ok((out, metadata))
     }
 }
+
+/// How many series [`RangeCall::all_series`] looks over before it
+/// evaluates them.
+const SERIES_BLOCK: usize = 16;
 
 /// What one worker of [`RangeCall::parallel`] hands back.
 struct Worker {
     out: Matrix,
+    /// Whether its series share their metadata labels.
+    metadata: MetadataAgreement,
     peak: usize,
     total: u64,
     read: u64,
