@@ -168,6 +168,7 @@ fn leading_metadata(labels: &Labels) -> Option<usize> {
 }
 
 /// `labels` without `__name__`, `__type__` and `__unit__`.
+#[inline]
 pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
     match leading_metadata(labels) {
         // Shares the set's allocation.
@@ -201,6 +202,7 @@ pub(crate) struct MetadataAgreement {
 
 impl MetadataAgreement {
     /// Takes one more set into account.
+    #[inline]
     pub(crate) fn see(&mut self, set: &Labels) {
         if self.differs {
             return;

@@ -31,7 +31,6 @@ use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
 use crate::parser::Span;
 use crate::storage::{SelectHints, SelectedSeries};
-use smallvec::SmallVec;
 
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
 const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
@@ -153,9 +152,9 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             let threads = ev.sh.opts.threads.max(1);
             let metadata;
             (out, metadata) = if threads > 1 && selected.len() >= 2 * threads {
-                call.parallel(ev, selected, threads, use_sts, &hints)?
+                call.parallel(ev, &selected, threads, use_sts, &hints)?
             } else {
-                call.all_series(ev, selected, use_sts, &hints)?
+                call.all_series(ev, &selected, use_sts, &hints)?
             };
             distinct = !drop_name || metadata.holds();
         }
@@ -723,24 +722,18 @@ impl RangeCall<'_> {
     fn all_series(
         &self,
         ev: &Ev<'_, '_>,
-        selected: Vec<SelectedSeries<'_>>,
+        selected: &[SelectedSeries<'_>],
         use_sts: bool,
         hints: &SelectHints,
     ) -> Result<(Matrix, MetadataAgreement), EvalError> {
         let mut out = Vec::with_capacity(selected.len());
         let mut metadata = MetadataAgreement::default();
         let shapes = ShapeMemo::default();
-        let mut selected = selected.into_iter();
-        loop {
+        for block in selected.chunks(SERIES_BLOCK) {
             // A block of series is first looked over (labels, stale markers):
             // loads from different series that the processor overlaps,
             // where one series after another would wait for each cache miss
-            // in turn. The block is dropped while it is still in the cache.
-            let block: SmallVec<[SelectedSeries<'_>; SERIES_BLOCK]> =
-                selected.by_ref().take(SERIES_BLOCK).collect();
-            if block.is_empty() {
-                break;
-            }
+            // in turn.
             let mut clean = [false; SERIES_BLOCK];
             for (s, clean) in block.iter().zip(&mut clean) {
                 metadata.see(&s.labels);
@@ -770,7 +763,7 @@ impl RangeCall<'_> {
     fn parallel(
         &self,
         ev: &Ev<'_, '_>,
-        selected: Vec<SelectedSeries<'_>>,
+        selected: &[SelectedSeries<'_>],
         threads: usize,
         use_sts: bool,
         hints: &SelectHints,
@@ -779,19 +772,9 @@ impl RangeCall<'_> {
         let (start, end, interval) = (ev.start, ev.end, ev.interval);
         let share = selected.len().div_ceil(threads).max(1);
         let call = *self;
-        // Contiguous shares, each moved to its worker (split from the end,
-        // so that every series moves once).
-        let mut shares = Vec::with_capacity(threads);
-        let mut rest = selected;
-        while rest.len() > share {
-            let at = (rest.len() - 1) / share * share;
-            shares.push(rest.split_off(at));
-        }
-        shares.push(rest);
-        shares.reverse();
         let parts: Vec<Result<Worker, EvalError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = shares
-                .into_iter()
+            let handles: Vec<_> = selected
+                .chunks(share)
                 .map(|part| {
                     scope.spawn(move || {
                         let mut shared = Shared::new(storage, opts);
@@ -818,7 +801,7 @@ impl RangeCall<'_> {
                 })
                 .collect()
         });
-        let mut out = Vec::with_capacity(parts.len() * share);
+        let mut out = Vec::with_capacity(selected.len());
         let mut metadata = MetadataAgreement::default();
         let mut peaks = 0usize;
         for part in parts {
