@@ -152,9 +152,9 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
             let threads = ev.sh.opts.threads.max(1);
             let metadata;
             (out, metadata) = if threads > 1 && selected.len() >= 2 * threads {
-                call.parallel(ev, &selected, threads, use_sts, &hints)?
+                call.parallel(ev, selected, threads, use_sts, &hints)?
             } else {
-                call.all_series(ev, &selected, use_sts, &hints)?
+                call.all_series(ev, selected, use_sts, &hints)?
             };
             distinct = !drop_name || metadata.holds();
         }
@@ -722,18 +722,20 @@ impl RangeCall<'_> {
     fn all_series(
         &self,
         ev: &Ev<'_, '_>,
-        selected: &[SelectedSeries<'_>],
+        selected: Vec<SelectedSeries<'_>>,
         use_sts: bool,
         hints: &SelectHints,
     ) -> Result<(Matrix, MetadataAgreement), EvalError> {
         let mut out = Vec::with_capacity(selected.len());
         let mut metadata = MetadataAgreement::default();
         let shapes = ShapeMemo::default();
-        for block in selected.chunks(SERIES_BLOCK) {
+        let mut rest = selected.into_iter();
+        while !rest.as_slice().is_empty() {
             // A block of series is first looked over (labels, stale markers):
             // loads from different series that the processor overlaps,
             // where one series after another would wait for each cache miss
-            // in turn.
+            // in turn. It is dropped (in place) while it is in the cache.
+            let block = &rest.as_slice()[..SERIES_BLOCK.min(rest.len())];
             let mut clean = [false; SERIES_BLOCK];
             for (s, clean) in block.iter().zip(&mut clean) {
                 metadata.see(&s.labels);
@@ -752,6 +754,7 @@ impl RangeCall<'_> {
                     out.push(ss);
                 }
             }
+            rest.nth(block.len() - 1);
         }
         Ok((out, metadata))
     }
@@ -763,7 +766,7 @@ impl RangeCall<'_> {
     fn parallel(
         &self,
         ev: &Ev<'_, '_>,
-        selected: &[SelectedSeries<'_>],
+        selected: Vec<SelectedSeries<'_>>,
         threads: usize,
         use_sts: bool,
         hints: &SelectHints,
@@ -772,9 +775,20 @@ impl RangeCall<'_> {
         let (start, end, interval) = (ev.start, ev.end, ev.interval);
         let share = selected.len().div_ceil(threads).max(1);
         let call = *self;
+        let count = selected.len();
+        // Contiguous shares, each moved to its worker (split from the end,
+        // so that every series moves once).
+        let mut shares = Vec::with_capacity(threads);
+        let mut rest = selected;
+        while rest.len() > share {
+            let at = (rest.len() - 1) / share * share;
+            shares.push(rest.split_off(at));
+        }
+        shares.push(rest);
+        shares.reverse();
         let parts: Vec<Result<Worker, EvalError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = selected
-                .chunks(share)
+            let handles: Vec<_> = shares
+                .into_iter()
                 .map(|part| {
                     scope.spawn(move || {
                         let mut shared = Shared::new(storage, opts);
@@ -801,7 +815,7 @@ impl RangeCall<'_> {
                 })
                 .collect()
         });
-        let mut out = Vec::with_capacity(selected.len());
+        let mut out = Vec::with_capacity(count);
         let mut metadata = MetadataAgreement::default();
         let mut peaks = 0usize;
         for part in parts {
