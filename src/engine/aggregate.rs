@@ -142,10 +142,16 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         _ => {}
     }
 
-    // Map input series to groups.
-    let (series_group, firsts) = group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
-        in_key(l, &a.grouping, a.without)
-    });
+    // Map input series to groups: without grouping labels (`sum(x)`,
+    // `topk(5, x)`, `by ()`), every series is in the one group.
+    let (series_group, firsts) = if a.grouping.is_empty() && !a.without {
+        let firsts = if input.is_empty() { vec![] } else { vec![0] };
+        (vec![0; input.len()], firsts)
+    } else {
+        group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
+            in_key(l, &a.grouping, a.without)
+        })
+    };
     let mut out: Matrix = firsts
         .iter()
         .map(|&i| {
