@@ -84,7 +84,7 @@ fn main() {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "{q}\t{}\t{:.6}\t{}\t{}",
+            "{q}\t{}\t{:.9}\t{}\t{}",
             shape.name(),
             times[times.len() / 2],
             stats.peak_samples,

@@ -735,7 +735,8 @@ impl RangeCall<'_> {
             // loads from different series that the processor overlaps,
             // where one series after another would wait for each cache miss
             // in turn. It is dropped (in place) while it is in the cache.
-            let block = &rest.as_slice()[..SERIES_BLOCK.min(rest.len())];
+            let taken = SERIES_BLOCK.min(rest.len());
+            let block = &rest.as_slice()[..taken];
             let mut clean = [false; SERIES_BLOCK];
             for (s, clean) in block.iter().zip(&mut clean) {
                 metadata.see(&s.labels);
@@ -754,7 +755,8 @@ impl RangeCall<'_> {
                     out.push(ss);
                 }
             }
-            rest.nth(block.len() - 1);
+            // Skipping drops the skipped series where they are.
+            rest.nth(taken - 1);
         }
         Ok((out, metadata))
     }
