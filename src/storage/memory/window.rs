@@ -22,7 +22,24 @@ pub(super) fn window<T>(
     };
     // Both ends are read at once (independent loads), then every guess is
     // arithmetic on them.
-    let (first_t, last_t) = (t(first), t(last));
+    window_between(points, (t(first), t(last)), start, end, t)
+}
+
+/// [`window`] for a caller that knows the times of the first and last of
+/// `points` (`ends`; any value when `points` is empty), which spares the
+/// search reading them: on an instant query over many series the window's
+/// own samples are then the first of a series' samples to be read.
+pub(super) fn window_between<T>(
+    points: &[T],
+    ends: (Timestamp, Timestamp),
+    start: Timestamp,
+    end: Timestamp,
+    t: impl Fn(&T) -> Timestamp,
+) -> &[T] {
+    if points.is_empty() {
+        return points;
+    }
+    let (first_t, last_t) = ends;
     let guess = |at: Timestamp| interpolate(points.len(), first_t, last_t, at);
     let hi = if last_t <= end {
         points.len()
@@ -130,6 +147,8 @@ mod tests {
             let hi = ts.partition_point(|&x| x <= end);
             let want = &ts[lo..hi.max(lo)];
             proptest::prop_assert_eq!(window(&ts, start, end, |&x| x), want);
+            let ends = (ts.first().copied().unwrap_or(0), ts.last().copied().unwrap_or(0));
+            proptest::prop_assert_eq!(window_between(&ts, ends, start, end, |&x| x), want);
             proptest::prop_assert_eq!(
                 partition_point_from_end(&ts, |&x| x < start),
                 lo
