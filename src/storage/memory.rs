@@ -660,6 +660,18 @@ impl Storage for MemoryStorage {
         let mut out = Vec::with_capacity(ids.len());
         let (start, end) = (hints.start, hints.end);
         for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
+            if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
+                // Most series: floats only, none compressed.
+                let floats = window_between(&s.floats, s.floats_ends, start, end, |p| p.t);
+                if !floats.is_empty() {
+                    out.push(SelectedSeries {
+                        labels: s.labels.clone(),
+                        floats: Cow::Borrowed(floats),
+                        histograms: Cow::Borrowed(&[]),
+                    });
+                }
+                continue;
+            }
             let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
                 (
                     s.floats_in(start, end),
