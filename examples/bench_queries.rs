@@ -1,6 +1,13 @@
 //! Times our engine on the benchmark queries over the generated data and
 //! prints one line per query and shape:
-//! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read`.
+//! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read<TAB>read floor seconds`.
+//!
+//! The read floor is the time needed just to read, with the data out of the
+//! caches, every sample the query's selectors return, where the store keeps
+//! them and in the order the engine asks for them (median of the runs): what
+//! no engine over this layout can go below. The samples of an instant query
+//! lie in a few cache lines per series all over memory, so reading them is
+//! bound by the latency of those lines rather than by the bandwidth.
 //! `scripts/bench-vs-prometheus` runs this next to Prometheus.
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
@@ -18,10 +25,46 @@
 #[path = "../benches/data/mod.rs"]
 mod data;
 
+use std::sync::Mutex;
 use std::time::Instant;
 
-use promql_engine::storage::MemoryStorage;
+use promql_engine::model::Matcher;
+use promql_engine::storage::{MemoryStorage, SelectHints, SelectedSeries, Storage, StorageError};
 use promql_engine::{Engine, EngineOptions, parse};
+
+/// A storage that passes selections through and writes down what was asked.
+struct Recorder<'s> {
+    inner: &'s MemoryStorage,
+    asked: Mutex<Vec<(Vec<Matcher>, SelectHints)>>,
+}
+
+impl Storage for Recorder<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.push((matchers.to_vec(), hints.clone()));
+        }
+        self.inner.select(matchers, hints)
+    }
+}
+
+/// Reads every sample of `selections` once, in order: one load per sample
+/// and a one-cycle dependency between them.
+fn read_all(selections: &[Vec<SelectedSeries<'_>>]) -> u64 {
+    let mut acc = 0u64;
+    for series in selections.iter().flatten() {
+        for p in series.floats.iter() {
+            acc ^= p.v.to_bits();
+        }
+        for p in series.histograms.iter() {
+            acc ^= p.t as u64;
+        }
+    }
+    acc
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -60,18 +103,17 @@ fn main() {
     let engine = Engine::new(options);
     // `BENCH_COLD=1`: a buffer larger than the last-level cache, read before
     // every run to evict the data.
-    let evict: Vec<f64> = if std::env::var("BENCH_COLD").is_ok_and(|v| v == "1") {
-        (0..12usize << 20).map(|i| i as f64).collect()
-    } else {
-        Vec::new()
-    };
+    let cold = std::env::var("BENCH_COLD").is_ok_and(|v| v == "1");
+    let evict: Vec<f64> = (0..12usize << 20).map(|i| i as f64).collect();
     let run = |q: &str, shape: data::Shape| {
         let (start, end, step) = shape.window(last);
         let expr = parse(q).expect("benchmark query parses");
         let mut times = Vec::with_capacity(runs);
         let mut stats = promql_engine::engine::QueryStats::default();
         for _ in 0..runs.max(1) {
-            std::hint::black_box(data::sum_in_lanes(&evict));
+            if cold {
+                std::hint::black_box(data::sum_in_lanes(&evict));
+            }
             let t0 = Instant::now();
             let result = if step == 0 {
                 engine.instant(&storage, &expr, end)
@@ -83,12 +125,38 @@ fn main() {
             stats = result.stats;
         }
         times.sort_by(f64::total_cmp);
+        // The read floor: the selections the query made, read with the
+        // data out of the caches.
+        let recorder = Recorder {
+            inner: &storage,
+            asked: Mutex::new(Vec::new()),
+        };
+        let _ = if step == 0 {
+            engine.instant(&recorder, &expr, end)
+        } else {
+            engine.range(&recorder, &expr, start, end, step)
+        };
+        let asked = recorder.asked.into_inner().unwrap_or_default();
+        let selections: Vec<_> = asked
+            .iter()
+            .map(|(m, h)| storage.select(m, h).expect("benchmark selection"))
+            .collect();
+        let mut floors: Vec<f64> = (0..runs.max(1))
+            .map(|_| {
+                std::hint::black_box(data::sum_in_lanes(&evict));
+                let t0 = Instant::now();
+                std::hint::black_box(read_all(&selections));
+                t0.elapsed().as_secs_f64()
+            })
+            .collect();
+        floors.sort_by(f64::total_cmp);
         println!(
-            "{q}\t{}\t{:.9}\t{}\t{}",
+            "{q}\t{}\t{:.9}\t{}\t{}\t{:.9}",
             shape.name(),
             times[times.len() / 2],
             stats.peak_samples,
-            stats.samples_read
+            stats.samples_read,
+            floors[floors.len() / 2]
         );
     };
     if std::env::var("BENCH_STDIN").is_ok_and(|v| v == "1") {
@@ -103,7 +171,7 @@ fn main() {
             };
             match data::Shape::ALL.iter().find(|s| s.name() == shape) {
                 Some(&shape) => run(q, shape),
-                None => println!("{q}\t{shape}\tnan\t0\t0"),
+                None => println!("{q}\t{shape}\tnan\t0\t0\tnan"),
             }
         }
         return;
