@@ -212,6 +212,25 @@ impl Labels {
         }
     }
 
+    /// Reads where the set's first and last labels lie (not their text),
+    /// returning a value to pass to `std::hint::black_box`: looking over a
+    /// batch of sets this way before working through them lets the
+    /// processor fetch the batch's memory together, where working through
+    /// one set after another would wait for each set's memory in turn.
+    pub(crate) fn touch(&self) -> usize {
+        let labels = self.as_slice();
+        labels.first().map_or(0, |l| l.name.len()) ^ labels.last().map_or(0, |l| l.value.len())
+    }
+
+    /// [`Self::touch`] for a set whose label strings are about to be
+    /// shared with a new set: reads each string's reference count (where
+    /// the copy will increment it) as well.
+    pub(crate) fn touch_strings(&self) -> usize {
+        self.iter().fold(0, |acc, l| {
+            acc ^ Arc::strong_count(&l.name) ^ Arc::strong_count(&l.value)
+        })
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.as_slice().len()
