@@ -2,12 +2,14 @@
 //! prints one line per query and shape:
 //! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read<TAB>read floor seconds`.
 //!
-//! The read floor is the time needed just to read, with the data out of the
-//! caches, every sample the query's selectors return, where the store keeps
-//! them and in the order the engine asks for them (median of the runs): what
-//! no engine over this layout can go below. The samples of an instant query
-//! lie in a few cache lines per series all over memory, so reading them is
-//! bound by the latency of those lines rather than by the bandwidth.
+//! The read floor is the time needed just to read every sample the query's
+//! selectors return, where the store keeps them and in the order the engine
+//! asks for them, with the caches as the timed runs have them (emptied first
+//! with `BENCH_COLD=1`, else holding what the run before left; median of the
+//! runs): what no engine over this layout can go below. The samples of an
+//! instant query lie in a few cache lines per series all over memory, so
+//! reading them from memory is bound by the latency of those lines rather
+//! than by the bandwidth.
 //! `scripts/bench-vs-prometheus` runs this next to Prometheus.
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
@@ -104,7 +106,11 @@ fn main() {
     // `BENCH_COLD=1`: a buffer larger than the last-level cache, read before
     // every run to evict the data.
     let cold = std::env::var("BENCH_COLD").is_ok_and(|v| v == "1");
-    let evict: Vec<f64> = (0..12usize << 20).map(|i| i as f64).collect();
+    let evict: Vec<f64> = if cold {
+        (0..12usize << 20).map(|i| i as f64).collect()
+    } else {
+        Vec::new()
+    };
     let run = |q: &str, shape: data::Shape| {
         let (start, end, step) = shape.window(last);
         let expr = parse(q).expect("benchmark query parses");
@@ -126,7 +132,7 @@ fn main() {
         }
         times.sort_by(f64::total_cmp);
         // The read floor: the selections the query made, read with the
-        // data out of the caches.
+        // caches as the timed runs had them.
         let recorder = Recorder {
             inner: &storage,
             asked: Mutex::new(Vec::new()),
@@ -143,7 +149,9 @@ fn main() {
             .collect();
         let mut floors: Vec<f64> = (0..runs.max(1))
             .map(|_| {
-                std::hint::black_box(data::sum_in_lanes(&evict));
+                if cold {
+                    std::hint::black_box(data::sum_in_lanes(&evict));
+                }
                 let t0 = Instant::now();
                 std::hint::black_box(read_all(&selections));
                 t0.elapsed().as_secs_f64()
