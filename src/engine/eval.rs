@@ -321,6 +321,14 @@ impl<'a, 'b> Ev<'a, 'b> {
         check_instant: bool,
         mut f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
     ) -> Result<Matrix, EvalError> {
+        // The inputs were counted when they were evaluated; they are released
+        // when this node's result is complete.
+        let inputs_total: usize = inputs.iter().flatten().map(ESeries::samples).sum();
+        let before = self.sh.current.get().saturating_sub(inputs_total);
+        let base = before + inputs_total;
+        if self.is_instant() {
+            return self.instant_step(inputs, check_instant, f, (before, base));
+        }
         let mut cursors: Vec<Vec<(usize, usize)>> =
             inputs.iter().map(|m| vec![(0, 0); m.len()]).collect();
         let mut out: Matrix = Vec::new();
@@ -334,11 +342,6 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut vectors: Vec<Vector> = inputs.iter().map(|m| Vec::with_capacity(m.len())).collect();
         let mut idxs: Vec<Vec<usize>> =
             inputs.iter().map(|m| Vec::with_capacity(m.len())).collect();
-        // The inputs were counted when they were evaluated; they are released
-        // when this node's result is complete.
-        let inputs_total: usize = inputs.iter().flatten().map(ESeries::samples).sum();
-        let before = self.sh.current.get().saturating_sub(inputs_total);
-        let base = before + inputs_total;
         let mut out_points = 0usize;
         let num_steps = self.num_steps();
         for (step, ts) in self.steps().enumerate() {
@@ -385,23 +388,6 @@ impl<'a, 'b> Ev<'a, 'b> {
             let produced: usize = result.iter().map(ESample::samples).sum();
             out_points += produced;
             self.add_samples(produced)?;
-            if self.is_instant() {
-                if check_instant
-                    && !self.delayed()
-                    && has_duplicate_labels(result.iter().map(|s| &s.labels))
-                {
-                    return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
-                }
-                self.sh.current.set(before + out_points);
-                return Ok(result
-                    .into_iter()
-                    .map(|s| {
-                        let mut ser = ESeries::new(s.labels, s.drop_name);
-                        ser.push(ts, s.f, s.h);
-                        ser
-                    })
-                    .collect());
-            }
             for s in result {
                 // Most results reuse the same label set (the same allocation)
                 // at every step: find it by address before hashing labels.
@@ -435,6 +421,70 @@ impl<'a, 'b> Ev<'a, 'b> {
         }
         self.sh.current.set(before + out_points);
         Ok(out)
+    }
+
+    /// [`Self::range_eval_checking`] for an instant evaluation, which has one
+    /// step and then drops its inputs: each series' labels and sample move
+    /// into the step's vectors rather than being copied (a label set's
+    /// reference count, often out of the caches, is not touched twice).
+    /// `counts` is the sample count before the inputs and with them.
+    fn instant_step(
+        &self,
+        inputs: Vec<Matrix>,
+        check: bool,
+        mut f: impl FnMut(&[Vector], &[Vec<usize>], i64) -> Result<Vector, EvalError>,
+        (before, base): (usize, usize),
+    ) -> Result<Matrix, EvalError> {
+        let ts = self.start;
+        self.tick()?;
+        let mut gathered = 0usize;
+        let mut vectors: Vec<Vector> = Vec::with_capacity(inputs.len());
+        let mut idxs: Vec<Vec<usize>> = Vec::with_capacity(inputs.len());
+        for m in inputs {
+            let mut vector = Vec::with_capacity(m.len());
+            let mut idx = Vec::with_capacity(m.len());
+            for (si, s) in m.into_iter().enumerate() {
+                let (f, h) = if let Some(p) = s.floats.first().filter(|p| p.t == ts) {
+                    gathered += 1;
+                    (p.v, None)
+                } else if let Some(p) = s.hists.into_iter().next().filter(|p| p.t == ts) {
+                    gathered += super::types::hist_samples(&p.h);
+                    (0.0, Some(p.h))
+                } else {
+                    continue;
+                };
+                vector.push(ESample {
+                    labels: s.labels,
+                    t: ts,
+                    f,
+                    h,
+                    drop_name: s.drop_name,
+                });
+                idx.push(si);
+            }
+            vectors.push(vector);
+            idxs.push(idx);
+        }
+        self.sh.current.set(base);
+        self.add_samples(gathered)?;
+        self.tick_by(gathered)?;
+        let result = f(&vectors, &idxs, ts)?;
+        drop(vectors);
+        self.sh.current.set(base);
+        let produced: usize = result.iter().map(ESample::samples).sum();
+        self.add_samples(produced)?;
+        if check && !self.delayed() && has_duplicate_labels(result.iter().map(|s| &s.labels)) {
+            return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
+        }
+        self.sh.current.set(before + produced);
+        Ok(result
+            .into_iter()
+            .map(|s| {
+                let mut ser = ESeries::new(s.labels, s.drop_name);
+                ser.push(ts, s.f, s.h);
+                ser
+            })
+            .collect())
     }
 
     /// The sample accounting [`Self::range_eval`] does, for a result that
