@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
-    ESample, FastMap, FastSet, Matrix, Vector, drop_metadata, group_by_kept_labels, in_key,
-    is_metadata_name, prom_labels_string, same_metadata,
+    ESample, FastMap, FastSet, Matrix, MetadataAgreement, Vector, drop_metadata,
+    group_by_kept_labels, in_key, is_metadata_name, prom_labels_string, touching_blocks,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -394,10 +394,19 @@ fn one_to_one_results_distinct(m: &VectorMatching) -> bool {
 /// differ in those labels alone: so it is enough that no series has one of
 /// them, and that all carry the same metadata labels.
 fn many_side_results_distinct(many: &Matrix, m: &VectorMatching) -> bool {
-    let has_included = many
-        .iter()
-        .any(|s| s.labels.iter().any(|l| in_key(l, &m.include, false)));
-    !has_included && same_metadata(many.iter().map(|s| &s.labels))
+    // One pass over the label sets, in touched blocks: the sets of a large
+    // "many" side are rarely in the caches.
+    let mut metadata = MetadataAgreement::default();
+    for s in touching_blocks(many, |s| &s.labels) {
+        if s.labels.iter().any(|l| in_key(l, &m.include, false)) {
+            return false;
+        }
+        metadata.see(&s.labels);
+        if !metadata.holds() {
+            return false;
+        }
+    }
+    true
 }
 
 fn vector_binop(

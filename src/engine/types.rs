@@ -269,6 +269,19 @@ pub(crate) fn in_key(label: &Label, names: &[String], without: bool) -> bool {
     }
 }
 
+/// `items` in order, each block of sixteen looked over first
+/// ([`Labels::touch`] on the label set `labels` gives): for a pass over the
+/// label sets of a large result, which have mostly left the caches by then.
+pub(crate) fn touching_blocks<'a, T>(
+    items: &'a [T],
+    labels: impl Fn(&T) -> &Labels + 'a,
+) -> impl Iterator<Item = &'a T> + 'a {
+    items.chunks(16).flat_map(move |block| {
+        std::hint::black_box(block.iter().fold(0, |acc, s| acc ^ labels(s).touch()));
+        block.iter()
+    })
+}
+
 /// Groups label sets by the labels `keep` selects from each (a grouping
 /// key, a match signature): the group of every set, numbered in order of
 /// first appearance, and the position of the first set of each group. The
@@ -284,24 +297,18 @@ pub(crate) fn group_by_kept_labels<'a>(
     let mut addrs: Vec<usize> = Vec::new();
     let expected = sets.size_hint().0;
     let mut ends: Vec<usize> = Vec::with_capacity(expected);
-    // Sixteen sets at a time, each block touched first (see
-    // `Labels::touch`): the sets of a large result have mostly left the
-    // caches by the time they are grouped.
     let sets: Vec<&Labels> = sets.collect();
-    for block in sets.chunks(16) {
-        std::hint::black_box(block.iter().fold(0, |acc, set| acc ^ set.touch()));
-        for set in block {
-            for l in set.iter().filter(|l| keep(l)) {
-                kept.push(l);
-                addrs.extend([str_addr(&l.name), str_addr(&l.value)]);
-            }
-            if ends.is_empty() {
-                // Sized by the first set, as most sets keep as many labels.
-                kept.reserve(kept.len() * expected);
-                addrs.reserve(addrs.len() * expected);
-            }
-            ends.push(kept.len());
+    for &set in touching_blocks(&sets, |&set| set) {
+        for l in set.iter().filter(|l| keep(l)) {
+            kept.push(l);
+            addrs.extend([str_addr(&l.name), str_addr(&l.value)]);
         }
+        if ends.is_empty() {
+            // Sized by the first set, as most sets keep as many labels.
+            kept.reserve(kept.len() * expected);
+            addrs.reserve(addrs.len() * expected);
+        }
+        ends.push(kept.len());
     }
     // Runs by the addresses of their strings first: the series of a store
     // share their strings, so most runs are found without hashing or
