@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
-    ESample, FastMap, FastSet, Matrix, MetadataAgreement, Vector, drop_metadata,
+    ESample, FastMap, FastSet, Matrix, MetadataAgreement, TOUCH_BLOCK, Vector, drop_metadata,
     group_by_kept_labels, in_key, is_metadata_name, prom_labels_string, touching_blocks,
 };
 use crate::model::{FloatHistogram, Labels};
@@ -508,12 +508,13 @@ fn vector_binop(
         });
         Ok(())
     };
-    // Sixteen samples at a time. An instant query touches each block's
-    // label strings first (see `Labels::touch_strings`), as a result's
-    // label set shares them; over many steps the results' label sets are
-    // built once and then found in `cache`.
+    // A block at a time. An instant query touches each block's label
+    // strings first (see `Labels::touch_strings`), as a result's label set
+    // shares them; over many steps the results' label sets are built once
+    // and then found in `cache`.
     let touch = ev.is_instant();
-    for (block, first) in lhs.chunks(16).zip((0..).step_by(16)) {
+    let blocks = lhs.chunks(TOUCH_BLOCK).zip(lsig.chunks(TOUCH_BLOCK));
+    for ((block, sigs), sers) in blocks.zip(lser.chunks(TOUCH_BLOCK)) {
         if touch {
             std::hint::black_box(
                 block
@@ -521,7 +522,7 @@ fn vector_binop(
                     .fold(0, |acc, s| acc ^ s.labels.touch_strings()),
             );
         }
-        for ((ls, sig), &lser) in block.iter().zip(&lsig[first..]).zip(&lser[first..]) {
+        for ((ls, sig), &lser) in block.iter().zip(sigs).zip(sers) {
             match scratch.right(*sig) {
                 Some((ri, rser)) => do_op(ls, &rhs[ri], *sig, (lser, rser), &mut out, scratch)?,
                 None => {

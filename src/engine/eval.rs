@@ -427,7 +427,8 @@ impl<'a, 'b> Ev<'a, 'b> {
     /// step and then drops its inputs: each series' labels and sample move
     /// into the step's vectors rather than being copied (a label set's
     /// reference count, often out of the caches, is not touched twice).
-    /// `counts` is the sample count before the inputs and with them.
+    /// `before` and `base` are the sample counts without the inputs and
+    /// with them.
     fn instant_step(
         &self,
         inputs: Vec<Matrix>,

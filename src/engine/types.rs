@@ -269,14 +269,20 @@ pub(crate) fn in_key(label: &Label, names: &[String], without: bool) -> bool {
     }
 }
 
-/// `items` in order, each block of sixteen looked over first
+/// How many label sets are looked over together before they are worked
+/// through (see [`Labels::touch`]): enough reads to keep the processor's
+/// outstanding cache misses busy, few enough that the block is still in the
+/// first-level cache when it is worked through.
+pub(crate) const TOUCH_BLOCK: usize = 16;
+
+/// `items` in order, each block of [`TOUCH_BLOCK`] looked over first
 /// ([`Labels::touch`] on the label set `labels` gives): for a pass over the
 /// label sets of a large result, which have mostly left the caches by then.
 pub(crate) fn touching_blocks<'a, T>(
     items: &'a [T],
     labels: impl Fn(&T) -> &Labels + 'a,
 ) -> impl Iterator<Item = &'a T> + 'a {
-    items.chunks(16).flat_map(move |block| {
+    items.chunks(TOUCH_BLOCK).flat_map(move |block| {
         std::hint::black_box(block.iter().fold(0, |acc, s| acc ^ labels(s).touch()));
         block.iter()
     })

@@ -197,8 +197,8 @@ impl MemSeries {
         self.floats_ends = (time(self.floats.first()), time(self.floats.last()));
     }
 
-    /// The float samples in `start..=end`, borrowed when none are compressed.
-    fn floats_in(&self, start: Timestamp, end: Timestamp) -> Cow<'_, [FPoint]> {
+    /// The uncompressed float samples in `start..=end` (of a sorted series).
+    fn head_in(&self, start: Timestamp, end: Timestamp) -> &[FPoint] {
         debug_assert_eq!(
             self.floats_ends,
             (
@@ -206,7 +206,12 @@ impl MemSeries {
                 self.floats.last().map_or(0, |p| p.t)
             ),
         );
-        let head = window_between(&self.floats, self.floats_ends, start, end, |p| p.t);
+        window_between(&self.floats, self.floats_ends, start, end, |p| p.t)
+    }
+
+    /// The float samples in `start..=end`, borrowed when none are compressed.
+    fn floats_in(&self, start: Timestamp, end: Timestamp) -> Cow<'_, [FPoint]> {
+        let head = self.head_in(start, end);
         if self.chunks.is_empty() {
             return Cow::Borrowed(head);
         }
@@ -662,7 +667,7 @@ impl Storage for MemoryStorage {
         for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
             if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
                 // Most series: floats only, none compressed.
-                let floats = window_between(&s.floats, s.floats_ends, start, end, |p| p.t);
+                let floats = s.head_in(start, end);
                 if !floats.is_empty() {
                     out.push(SelectedSeries {
                         labels: s.labels.clone(),

@@ -24,8 +24,8 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, MetadataAgreement, PointSink, Points, drop_metadata, has_duplicate_labels,
-    hpoint_samples,
+    ESeries, Matrix, MetadataAgreement, PointSink, Points, TOUCH_BLOCK, drop_metadata,
+    has_duplicate_labels, hpoint_samples,
 };
 use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
@@ -735,9 +735,9 @@ impl RangeCall<'_> {
             // loads from different series that the processor overlaps,
             // where one series after another would wait for each cache miss
             // in turn. It is dropped (in place) while it is in the cache.
-            let taken = SERIES_BLOCK.min(rest.len());
+            let taken = TOUCH_BLOCK.min(rest.len());
             let block = &rest.as_slice()[..taken];
-            let mut clean = [false; SERIES_BLOCK];
+            let mut clean = [false; TOUCH_BLOCK];
             for (s, clean) in block.iter().zip(&mut clean) {
                 metadata.see(&s.labels);
                 *clean = s.histograms.is_empty() && !any_stale(&s.floats);
@@ -836,10 +836,6 @@ impl RangeCall<'_> {
         Ok((out, metadata))
     }
 }
-
-/// How many series [`RangeCall::all_series`] looks over before it
-/// evaluates them.
-const SERIES_BLOCK: usize = 16;
 
 /// What one worker of [`RangeCall::parallel`] hands back.
 struct Worker {
