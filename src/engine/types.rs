@@ -321,6 +321,9 @@ pub(crate) fn group_by_kept_labels<'a>(
     // comparing text. Equal addresses are equal strings (the labels are
     // borrowed, so none is freed meanwhile); equal strings at different
     // addresses meet in the map by content.
+    // A run of one label (`by (job)`, `on (instance)`) is keyed by its
+    // two addresses as a pair, compared inline rather than as a slice.
+    let mut by_pair: FastMap<(usize, usize), usize> = FastMap::default();
     let mut by_addr: FastMap<&[usize], usize> = FastMap::default();
     let mut ids: FastMap<&[&Label], usize> = FastMap::default();
     let mut firsts = Vec::new();
@@ -331,7 +334,15 @@ pub(crate) fn group_by_kept_labels<'a>(
         .map(|(i, &end)| {
             let (run, run_addrs) = (&kept[start..end], &addrs[2 * start..2 * end]);
             start = end;
-            if let Some(&id) = by_addr.get(run_addrs) {
+            let pair = match *run_addrs {
+                [name, value] => Some((name, value)),
+                _ => None,
+            };
+            let known = match pair {
+                Some(pair) => by_pair.get(&pair),
+                None => by_addr.get(run_addrs),
+            };
+            if let Some(&id) = known {
                 return id;
             }
             let n = ids.len();
@@ -339,7 +350,10 @@ pub(crate) fn group_by_kept_labels<'a>(
                 firsts.push(i);
                 n
             });
-            by_addr.insert(run_addrs, id);
+            match pair {
+                Some(pair) => by_pair.insert(pair, id),
+                None => by_addr.insert(run_addrs, id),
+            };
             id
         })
         .collect();
