@@ -321,10 +321,10 @@ pub(crate) fn group_by_kept_labels<'a>(
     // comparing text. Equal addresses are equal strings (the labels are
     // borrowed, so none is freed meanwhile); equal strings at different
     // addresses meet in the map by content.
+    let mut by_addr: FastMap<&[usize], usize> = FastMap::default();
     // A run of one label (`by (job)`, `on (instance)`) is keyed by its
     // two addresses as a pair, compared inline rather than as a slice.
     let mut by_pair: FastMap<(usize, usize), usize> = FastMap::default();
-    let mut by_addr: FastMap<&[usize], usize> = FastMap::default();
     let mut ids: FastMap<&[&Label], usize> = FastMap::default();
     let mut firsts = Vec::new();
     let mut start = 0;
