@@ -1,6 +1,8 @@
 //! Evaluating range functions on several threads (`EngineOptions::threads`)
 //! gives exactly the sequential result: values, series order, annotations
-//! and statistics counters that do not depend on timing.
+//! and statistics counters that do not depend on timing. Grouping keys and
+//! match signatures recorded as a range function makes its series, on one
+//! thread or several, group as a later pass over the result does.
 
 use promql_engine::model::Labels;
 use promql_engine::storage::MemoryStorage;
@@ -53,6 +55,9 @@ fn parallel_range_functions_match_sequential() {
         "max_over_time({__name__=~\"req.*\"}[3m])",
         "resets(req_total[20m])",
         "topk(3, deriv(req[5m]))",
+        "sum without (instance) (rate({__name__=~\"req.*\"}[5m]))",
+        "rate(req_total[5m]) * on (job) group_left max by (job) (rate(req[5m]))",
+        "rate(req_total[5m]) and on (job) rate(req[5m])",
     ] {
         for range in [false, true] {
             let one = run(1, q, range);
@@ -69,6 +74,41 @@ fn parallel_range_functions_match_sequential() {
     let r = run(4, "rate({__name__=~\"req.*\"}[5m])", true);
     assert_eq!(r.annotations.len(), 1);
     assert!(r.annotations[0].message.contains("might not be a counter"));
+}
+
+#[test]
+fn keys_recorded_as_series_are_made_group_like_a_later_pass() {
+    // Each query, then the same with its range functions' results passed
+    // through `+ 0`, which hides them from the aggregation or match above:
+    // that one groups in a pass of its own.
+    for (recorded, later) in [
+        (
+            "sum by (job) (rate({__name__=~\"req.*\"}[5m]))",
+            "sum by (job) (rate({__name__=~\"req.*\"}[5m]) + 0)",
+        ),
+        (
+            "count without (instance) (changes(req[10m]))",
+            "count without (instance) (changes(req[10m]) + 0)",
+        ),
+        (
+            "rate(req_total[5m]) * on (job) group_left max by (job) (rate(req[5m]))",
+            "(rate(req_total[5m]) + 0) * on (job) group_left max by (job) (rate(req[5m]) + 0)",
+        ),
+        (
+            "rate(req_total[5m]) / ignoring (instance) group_left rate(req_total{instance=\"i0\"}[5m])",
+            "(rate(req_total[5m]) + 0) / ignoring (instance) group_left () (rate(req_total{instance=\"i0\"}[5m]) + 0)",
+        ),
+    ] {
+        for range in [false, true] {
+            for threads in [1, 3] {
+                let (a, b) = (run(threads, recorded, range), run(threads, later, range));
+                assert_eq!(
+                    a.value, b.value,
+                    "{recorded} range={range} threads={threads}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

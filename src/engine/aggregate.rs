@@ -9,11 +9,12 @@ use super::EvalError;
 use super::annotations::go_g;
 use super::eval::Ev;
 use super::functions::HintTracker;
+use super::grouping::{KeyLabels, group_by_kept_labels};
 use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
 use super::pointwise::StepGrid;
-use super::types::{ESample, ESeries, FastMap, Matrix, group_by_kept_labels, in_key};
+use super::types::{ESample, ESeries, FastMap, Matrix, in_key};
 use crate::model::float_format::format_go_f as format_value;
 use crate::model::histogram::{HistogramMean, HistogramSum};
 use crate::model::{FloatHistogram, Label, Labels};
@@ -77,7 +78,18 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         return count_values(ev, a);
     }
     let ps = params(ev, a.param.as_ref())?;
-    let input = ev.eval_matrix(&a.expr)?;
+    // Without grouping labels (`sum(x)`, `topk(5, x)`, `by ()`), every
+    // series is in the one group.
+    let grouped = !a.grouping.is_empty() || a.without;
+    let key = KeyLabels {
+        names: &a.grouping,
+        without: a.without,
+    };
+    let (input, runs) = if grouped {
+        ev.eval_matrix_keyed(&a.expr, key)?
+    } else {
+        (ev.eval_matrix(&a.expr)?, None)
+    };
     let param_span = a.param.as_ref().map(Node::span).unwrap_or(a.span);
     let is_k = matches!(a.op, Op::Topk | Op::Bottomk | Op::Limitk | Op::LimitRatio);
     match a.op {
@@ -142,15 +154,14 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
         _ => {}
     }
 
-    // Map input series to groups: without grouping labels (`sum(x)`,
-    // `topk(5, x)`, `by ()`), every series is in the one group.
-    let (series_group, firsts) = if a.grouping.is_empty() && !a.without {
-        let firsts = if input.is_empty() { vec![] } else { vec![0] };
-        (vec![0; input.len()], firsts)
-    } else {
-        group_by_kept_labels(input.iter().map(|s| &s.labels), |l| {
-            in_key(l, &a.grouping, a.without)
-        })
+    // Map input series to groups.
+    let (series_group, firsts) = match runs {
+        _ if !grouped => {
+            let firsts = if input.is_empty() { vec![] } else { vec![0] };
+            (vec![0; input.len()], firsts)
+        }
+        Some(runs) => runs.groups(|i| &input[i].labels, |l| key.keeps(l)),
+        None => group_by_kept_labels(input.iter().map(|s| &s.labels), |l| key.keeps(l)),
     };
     let mut out: Matrix = firsts
         .iter()

@@ -13,10 +13,11 @@ use super::eval::Ev;
 use super::plan::BinN;
 use std::sync::Arc;
 
+use super::grouping::{KeptRuns, KeyLabels};
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
     ESample, FastMap, FastSet, Matrix, MetadataAgreement, TOUCH_BLOCK, Vector, drop_metadata,
-    group_by_kept_labels, in_key, is_metadata_name, prom_labels_string, touching_blocks,
+    in_key, is_metadata_name, prom_labels_string, touching_blocks,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -283,25 +284,53 @@ pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
     labels.filter(|l| in_key(l, &m.matching_labels, !m.on))
 }
 
+/// The labels of a match signature: the `on` labels, or all but the
+/// `ignoring` ones and the metric name.
+pub(crate) fn signature_key(m: &VectorMatching) -> KeyLabels<'_> {
+    KeyLabels {
+        names: &m.matching_labels,
+        without: !m.on,
+    }
+}
+
 /// Numbers the match signatures of the series of both sides (the labels
 /// [`match_labels`] keeps) in order of first appearance: one id per series
-/// of each side, and the number of distinct signatures.
-fn signature_ids(sides: [&Matrix; 2], m: &VectorMatching) -> ([Vec<usize>; 2], usize) {
-    let sets = sides.iter().flat_map(|side| side.iter().map(|s| &s.labels));
-    let (mut left, firsts) = group_by_kept_labels(sets, |l| in_key(l, &m.matching_labels, !m.on));
-    let right = left.split_off(sides[0].len());
+/// of each side, and the number of distinct signatures. `runs` holds a
+/// side's signatures where they were recorded as the side was evaluated.
+fn signature_ids(
+    sides: [&Matrix; 2],
+    m: &VectorMatching,
+    runs: [Option<KeptRuns>; 2],
+) -> ([Vec<usize>; 2], usize) {
+    let key = signature_key(m);
+    let [left_runs, right_runs] = runs;
+    let recorded = |side: &Matrix, runs: Option<KeptRuns>| {
+        runs.unwrap_or_else(|| KeptRuns::of(side, |s| &s.labels, |l| key.keeps(l)))
+    };
+    let mut runs = recorded(sides[0], left_runs);
+    runs.append(recorded(sides[1], right_runs));
+    let n = sides[0].len();
+    let set = |i: usize| match i.checked_sub(n) {
+        None => &sides[0][i].labels,
+        Some(j) => &sides[1][j].labels,
+    };
+    let (mut left, firsts) = runs.groups(set, |l| key.keeps(l));
+    let right = left.split_off(n);
     ([left, right], firsts.len())
 }
 
-/// Evaluates a vector-vector binary operation over all steps.
+/// Evaluates a vector-vector binary operation over all steps. `runs` holds
+/// a side's match signatures where they were recorded as the side was
+/// evaluated ([`Ev::eval_matrix_keyed`]).
 pub(crate) fn eval_vector_binop(
     ev: &Ev<'_, '_>,
     b: &BinN,
     lhs: Matrix,
     rhs: Matrix,
+    runs: [Option<KeptRuns>; 2],
 ) -> Result<Matrix, EvalError> {
     // Signatures per input series, shared by all steps.
-    let ([lsig, rsig], nsigs) = signature_ids([&lhs, &rhs], &b.matching);
+    let ([lsig, rsig], nsigs) = signature_ids([&lhs, &rhs], &b.matching, runs);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()), ev.num_steps() > 1);

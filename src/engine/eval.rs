@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::EngineOptions;
 use super::EvalError;
 use super::annotations::Annotations;
+use super::grouping::{KeptRuns, KeyLabels};
 use super::plan::{BinN, CallN, Node, Subq};
 use super::types::{
     ESample, ESeries, FastMap, Matrix, Val, Vector, drop_metadata, has_duplicate_labels,
@@ -276,6 +277,25 @@ impl<'a, 'b> Ev<'a, 'b> {
         }
     }
 
+    /// [`Self::eval_matrix`], also recording the `key` labels of every
+    /// result series where the node makes its series one by one from a
+    /// selector's, while each label set is in the cache (a range function
+    /// over a selector): the caller groups the result by them instead of
+    /// reading every label set again. `None` where the node does not.
+    pub fn eval_matrix_keyed(
+        &self,
+        node: &Node,
+        key: KeyLabels<'_>,
+    ) -> Result<(Matrix, Option<KeptRuns>), EvalError> {
+        match node {
+            Node::Call(c) if self.end >= self.start => {
+                self.tick()?;
+                super::functions::eval_call_keyed(self, c, key)
+            }
+            _ => Ok((self.eval_matrix(node)?, None)),
+        }
+    }
+
     /// Evaluates a scalar node to one value per step (NaN where absent).
     pub fn eval_scalar_steps(&self, node: &Node) -> Result<Vec<f64>, EvalError> {
         let mat = self.eval_matrix(node)?;
@@ -518,6 +538,14 @@ impl<'a, 'b> Ev<'a, 'b> {
 
     fn eval_binary(&self, b: &BinN) -> Result<Matrix, EvalError> {
         let (lt, rt) = (b.lhs.ty(), b.rhs.ty());
+        if (lt, rt) == (ValueType::Vector, ValueType::Vector) {
+            // The sides' match signatures, recorded where a side is made
+            // series by series.
+            let key = super::binary::signature_key(&b.matching);
+            let (lhs, left_runs) = self.eval_matrix_keyed(&b.lhs, key)?;
+            let (rhs, right_runs) = self.eval_matrix_keyed(&b.rhs, key)?;
+            return super::binary::eval_vector_binop(self, b, lhs, rhs, [left_runs, right_runs]);
+        }
         let lhs = self.eval_matrix(&b.lhs)?;
         let rhs = self.eval_matrix(&b.rhs)?;
         match (lt, rt) {
@@ -531,9 +559,6 @@ impl<'a, 'b> Ev<'a, 'b> {
                     super::binary::scalar_binop(b.op, l, r),
                 )])
             }),
-            (ValueType::Vector, ValueType::Vector) => {
-                super::binary::eval_vector_binop(self, b, lhs, rhs)
-            }
             (ValueType::Vector, _) => {
                 if let Some(r) = super::binary::eval_vector_scalar(self, b, &lhs, &rhs, false) {
                     return r;

@@ -25,6 +25,7 @@ mod annotations;
 mod binary;
 mod eval;
 mod functions;
+mod grouping;
 mod histops;
 mod kahan;
 mod plan;

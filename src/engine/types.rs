@@ -288,83 +288,6 @@ pub(crate) fn touching_blocks<'a, T>(
     })
 }
 
-/// Groups label sets by the labels `keep` selects from each (a grouping
-/// key, a match signature): the group of every set, numbered in order of
-/// first appearance, and the position of the first set of each group. The
-/// selected labels are compared as borrowed runs, so no label set is built
-/// per input.
-pub(crate) fn group_by_kept_labels<'a>(
-    sets: impl Iterator<Item = &'a Labels>,
-    keep: impl Fn(&Label) -> bool,
-) -> (Vec<usize>, Vec<usize>) {
-    // Every set's kept labels, one run after another in one buffer, and
-    // the addresses of their strings likewise.
-    let mut kept: Vec<&Label> = Vec::new();
-    let mut addrs: Vec<usize> = Vec::new();
-    let expected = sets.size_hint().0;
-    let mut ends: Vec<usize> = Vec::with_capacity(expected);
-    let sets: Vec<&Labels> = sets.collect();
-    for &set in touching_blocks(&sets, |&set| set) {
-        for l in set.iter().filter(|l| keep(l)) {
-            kept.push(l);
-            addrs.extend([str_addr(&l.name), str_addr(&l.value)]);
-        }
-        if ends.is_empty() {
-            // Sized by the first set, as most sets keep as many labels.
-            kept.reserve(kept.len() * expected);
-            addrs.reserve(addrs.len() * expected);
-        }
-        ends.push(kept.len());
-    }
-    // Runs by the addresses of their strings first: the series of a store
-    // share their strings, so most runs are found without hashing or
-    // comparing text. Equal addresses are equal strings (the labels are
-    // borrowed, so none is freed meanwhile); equal strings at different
-    // addresses meet in the map by content.
-    let mut by_addr: FastMap<&[usize], usize> = FastMap::default();
-    // A run of one label (`by (job)`, `on (instance)`) is keyed by its
-    // two addresses as a pair, compared inline rather than as a slice.
-    let mut by_pair: FastMap<(usize, usize), usize> = FastMap::default();
-    let mut ids: FastMap<&[&Label], usize> = FastMap::default();
-    let mut firsts = Vec::new();
-    let mut start = 0;
-    let groups = ends
-        .iter()
-        .enumerate()
-        .map(|(i, &end)| {
-            let (run, run_addrs) = (&kept[start..end], &addrs[2 * start..2 * end]);
-            start = end;
-            let pair = match *run_addrs {
-                [name, value] => Some((name, value)),
-                _ => None,
-            };
-            let known = match pair {
-                Some(pair) => by_pair.get(&pair),
-                None => by_addr.get(run_addrs),
-            };
-            if let Some(&id) = known {
-                return id;
-            }
-            let n = ids.len();
-            let id = *ids.entry(run).or_insert_with(|| {
-                firsts.push(i);
-                n
-            });
-            match pair {
-                Some(pair) => by_pair.insert(pair, id),
-                None => by_addr.insert(run_addrs, id),
-            };
-            id
-        })
-        .collect();
-    (groups, firsts)
-}
-
-/// The address of a shared string, to recognise it without reading it.
-fn str_addr(s: &Arc<str>) -> usize {
-    Arc::as_ptr(s).cast::<u8>() as usize
-}
-
 /// Whether any two samples share a label set.
 pub(crate) fn has_duplicate_labels<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
     let mut seen: FastSet<&Labels> = FastSet::default();
@@ -486,26 +409,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn label_sets_are_grouped_by_their_kept_labels_in_first_seen_order() {
-        let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
-        let sets = [
-            set(&[("__name__", "a"), ("i", "1"), ("job", "x")]),
-            set(&[("__name__", "b"), ("i", "2"), ("job", "y")]),
-            set(&[("__name__", "a"), ("i", "3"), ("job", "x")]),
-            set(&[("__name__", "a"), ("i", "4")]),
-            set(&[("i", "5")]),
-        ];
-        let by_job = group_by_kept_labels(sets.iter(), |l| &*l.name == "job");
-        // The last two lack `job`: one group, the empty key.
-        assert_eq!(by_job, (vec![0, 1, 0, 2, 2], vec![0, 1, 3]));
-        let by_name_and_job =
-            group_by_kept_labels(sets.iter(), |l| matches!(&*l.name, "__name__" | "job"));
-        assert_eq!(by_name_and_job, (vec![0, 1, 0, 2, 3], vec![0, 1, 3, 4]));
-        assert_eq!(group_by_kept_labels(sets.iter(), |_| true).1.len(), 5);
-        assert_eq!(group_by_kept_labels([].iter(), |_| true), (vec![], vec![]));
-    }
-
     /// Label sets whose names sort before, between and after the metadata
     /// names, values from a small set so that sets share some.
     fn metadata_mix() -> impl proptest::strategy::Strategy<Value = Labels> {
@@ -550,58 +453,6 @@ mod tests {
             sets[cut..].iter().for_each(|s| second.see(s));
             first.merge(second);
             proptest::prop_assert_eq!(first.holds(), same_metadata(sets.iter()));
-        }
-    }
-
-    proptest::proptest! {
-        /// Grouping finds runs by string address first: sets that share
-        /// strings, copy them or mix both group exactly as by content.
-        #[test]
-        fn grouping_by_kept_labels_follows_content_not_addresses(
-            picks in proptest::collection::vec(
-                proptest::collection::vec((0usize..3, 0usize..3, proptest::bool::ANY), 0..4),
-                0..12,
-            ),
-            kept_names in proptest::collection::vec(0usize..3, 0..3),
-        ) {
-            let names: Vec<Arc<str>> = ["a", "b", "c"].map(Arc::from).to_vec();
-            let values: Vec<Arc<str>> = ["x", "y", "z"].map(Arc::from).to_vec();
-            let sets: Vec<Labels> = picks
-                .iter()
-                .map(|set| {
-                    let labels = set.iter().map(|&(n, v, shared)| {
-                        if shared {
-                            Label::new(names[n].clone(), values[v].clone())
-                        } else {
-                            Label::new(String::from(&*names[n]), String::from(&*values[v]))
-                        }
-                    });
-                    Labels::new(labels.collect())
-                })
-                .collect();
-            let keep = |l: &Label| kept_names.iter().any(|&n| *names[n] == *l.name);
-            let (groups, firsts) = group_by_kept_labels(sets.iter(), keep);
-            // By content: the kept labels as text, numbered in first-seen order.
-            let mut seen: Vec<Vec<(String, String)>> = Vec::new();
-            let mut want_firsts = Vec::new();
-            let want: Vec<usize> = sets
-                .iter()
-                .enumerate()
-                .map(|(i, set)| {
-                    let key: Vec<(String, String)> = set
-                        .iter()
-                        .filter(|l| keep(l))
-                        .map(|l| (l.name.to_string(), l.value.to_string()))
-                        .collect();
-                    seen.iter().position(|k| *k == key).unwrap_or_else(|| {
-                        seen.push(key);
-                        want_firsts.push(i);
-                        seen.len() - 1
-                    })
-                })
-                .collect();
-            proptest::prop_assert_eq!(groups, want);
-            proptest::prop_assert_eq!(firsts, want_firsts);
         }
     }
 

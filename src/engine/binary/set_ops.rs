@@ -165,7 +165,7 @@ mod tests {
                 panic!("{query} is not a binary operation");
             };
             let (lhs, rhs) = (&case.vector, &case.other);
-            let ([lsig, rsig], nsigs) = signature_ids([lhs, rhs], &b.matching);
+            let ([lsig, rsig], nsigs) = signature_ids([lhs, rhs], &b.matching, [None, None]);
             let fast = |ev: &Ev<'_, '_>| eval_set_op(ev, &b, (lhs, rhs), (&lsig, &rsig, nsigs));
             let slow = |ev: &Ev<'_, '_>| {
                 ev.range_eval(vec![lhs.clone(), rhs.clone()], |v, idx, _| {

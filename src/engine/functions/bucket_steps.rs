@@ -21,9 +21,10 @@ use super::histogram::{
 };
 use crate::engine::EvalError;
 use crate::engine::eval::Ev;
+use crate::engine::grouping::group_by_kept_labels;
 use crate::engine::plan::CallN;
 use crate::engine::pointwise::StepGrid;
-use crate::engine::types::{ESeries, Matrix, Points, group_by_kept_labels};
+use crate::engine::types::{ESeries, Matrix, Points};
 use crate::model::{FPoint, Labels};
 
 /// One group of bucket series: the series that share their labels

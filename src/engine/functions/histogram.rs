@@ -5,8 +5,9 @@
 use super::metric_name;
 use crate::engine::annotations::{go_g, go_quote, with_metric_name};
 use crate::engine::eval::Ev;
+use crate::engine::grouping::group_by_kept_labels;
 use crate::engine::plan::CallN;
-use crate::engine::types::{ESample, FastMap, Vector, drop_metadata, group_by_kept_labels};
+use crate::engine::types::{ESample, FastMap, Vector, drop_metadata};
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::Span;
 

@@ -22,6 +22,7 @@ pub(crate) use hist_range::{HintTracker, interpolate_hist};
 
 use super::EvalError;
 use super::eval::Ev;
+use super::grouping::{KeptRuns, KeyLabels};
 use super::plan::{CallN, Node};
 use super::pointwise::{StepGrid, map_points};
 use super::types::{self, ESample, ESeries, Matrix, Points};
@@ -29,13 +30,8 @@ use crate::model::{FPoint, Labels};
 
 /// Evaluates a function call over all steps.
 pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError> {
+    check_arity(c)?;
     let name = c.func.name;
-    let n = c.args.len();
-    if n < c.func.min_args() || c.func.max_args().is_some_and(|max| n > max) {
-        return Err(EvalError::BadQuery(format!(
-            "wrong number of arguments for function {name}(): {n}"
-        )));
-    }
     match name {
         "label_replace" => return label::label_replace(ev, c),
         "label_join" => return label::label_join(ev, c),
@@ -63,11 +59,7 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
         }
         _ => {}
     }
-    if let Some(i) = c
-        .args
-        .iter()
-        .position(|a| matches!(a, Node::Matrix(_) | Node::Subquery(_)))
-    {
+    if let Some(i) = range_arg(c) {
         return range::eval_range_call(ev, c, i);
     }
     if matches!(
@@ -114,6 +106,39 @@ pub(crate) fn eval_call(ev: &Ev<'_, '_>, c: &CallN) -> Result<Matrix, EvalError>
     ev.range_eval(inputs, |v, series, ts| {
         instant::call(ev, c, v, series, &mut state, &strings, ts)
     })
+}
+
+/// [`eval_call`], also recording the `key` labels of every result series
+/// where a range function makes its series one by one from a selector's
+/// (see [`KeptRuns`]): `None` for other calls.
+pub(crate) fn eval_call_keyed(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    key: KeyLabels<'_>,
+) -> Result<(Matrix, Option<KeptRuns>), EvalError> {
+    check_arity(c)?;
+    match range_arg(c) {
+        Some(i) => range::eval_range_call_keyed(ev, c, i, Some(key)),
+        None => Ok((eval_call(ev, c)?, None)),
+    }
+}
+
+fn check_arity(c: &CallN) -> Result<(), EvalError> {
+    let n = c.args.len();
+    if n < c.func.min_args() || c.func.max_args().is_some_and(|max| n > max) {
+        return Err(EvalError::BadQuery(format!(
+            "wrong number of arguments for function {}(): {n}",
+            c.func.name
+        )));
+    }
+    Ok(())
+}
+
+/// The position of a call's range-vector argument, if it has one.
+fn range_arg(c: &CallN) -> Option<usize> {
+    c.args
+        .iter()
+        .position(|a| matches!(a, Node::Matrix(_) | Node::Subquery(_)))
 }
 
 /// An element-wise function, or `timestamp` of a computed vector (each

@@ -17,6 +17,7 @@ use crate::engine::EvalError;
 use crate::engine::annotations::{go_g, go_quote};
 use crate::engine::eval::DUPLICATE_LABELSET;
 use crate::engine::eval::{Ev, Shared};
+use crate::engine::grouping::{KeptRuns, KeyLabels};
 use crate::engine::kahan::{kahan_inc, quantile};
 use crate::engine::plan::{CallN, Node};
 use crate::engine::selector::{
@@ -66,6 +67,19 @@ pub(crate) enum Out {
 
 /// Evaluates a function whose argument `mi` is a range vector.
 pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<Matrix, EvalError> {
+    Ok(eval_range_call_keyed(ev, c, mi, None)?.0)
+}
+
+/// [`eval_range_call`], also recording the `key` labels of every result
+/// series as the series is made, while its label set is in the cache: the
+/// runs (in the result's order) when the argument is a selector, `None`
+/// otherwise.
+pub(crate) fn eval_range_call_keyed(
+    ev: &Ev<'_, '_>,
+    c: &CallN,
+    mi: usize,
+    key: Option<KeyLabels<'_>>,
+) -> Result<(Matrix, Option<KeptRuns>), EvalError> {
     let name = c.func.name;
     let Some(func) = RangeFn::from_name(name) else {
         return Err(EvalError::Execution(format!(
@@ -136,6 +150,7 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         step_args: &step_args,
     };
     let mut out: Matrix = Vec::new();
+    let mut runs = None;
     // Whether the results are known to have distinct label sets: the series
     // of one selection are distinct (a storage returns each label set
     // once), and stay so unless dropping the metadata labels merges some.
@@ -150,13 +165,14 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
                 crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
             }
             let threads = ev.sh.opts.threads.max(1);
-            let metadata;
-            (out, metadata) = if threads > 1 && selected.len() >= 2 * threads {
-                call.parallel(ev, selected, threads, use_sts, &hints)?
+            let made = if threads > 1 && selected.len() >= 2 * threads {
+                call.parallel(ev, selected, threads, use_sts, &hints, key)?
             } else {
-                call.all_series(ev, selected, use_sts, &hints)?
+                call.all_series(ev, selected, use_sts, &hints, key)?
             };
-            distinct = !drop_name || metadata.holds();
+            out = made.out;
+            runs = key.map(|_| made.runs);
+            distinct = !drop_name || made.metadata.holds();
         }
         Node::Subquery(sq) => {
             let inner = ev.run_subquery(sq)?;
@@ -184,14 +200,14 @@ pub(crate) fn eval_range_call(ev: &Ev<'_, '_>, c: &CallN, mi: usize) -> Result<M
         _ => {}
     }
     if name == "absent_over_time" {
-        return absent_over_time(ev, c, mi, out);
+        return Ok((absent_over_time(ev, c, mi, out)?, None));
     }
     // Prometheus rejects any two output series with the same labels here,
     // even when their points would not collide.
     if !ev.delayed() && !distinct && has_duplicate_labels(out.iter().map(|s| &s.labels)) {
         return Err(EvalError::Execution(DUPLICATE_LABELSET.into()));
     }
-    Ok(out)
+    Ok((out, runs))
 }
 
 /// One range-function call, applied to one series at a time.
@@ -718,15 +734,18 @@ impl RangeCall<'_> {
 
     /// Evaluates the function for selected series, series by series: only
     /// one series' samples are looked at (and, when stale markers must be
-    /// removed, copied) at a time.
+    /// removed, copied) at a time. With a `key`, each result series' key
+    /// labels are recorded as it is made.
     fn all_series(
         &self,
         ev: &Ev<'_, '_>,
         selected: Vec<SelectedSeries<'_>>,
         use_sts: bool,
         hints: &SelectHints,
-    ) -> Result<(Matrix, MetadataAgreement), EvalError> {
+        key: Option<KeyLabels<'_>>,
+    ) -> Result<Made, EvalError> {
         let mut out = Vec::with_capacity(selected.len());
+        let mut runs = KeptRuns::with_capacity(key.map_or(0, |_| selected.len()));
         let mut metadata = MetadataAgreement::default();
         let shapes = ShapeMemo::default();
         let mut rest = selected.into_iter();
@@ -738,10 +757,16 @@ impl RangeCall<'_> {
             let taken = TOUCH_BLOCK.min(rest.len());
             let block = &rest.as_slice()[..taken];
             let mut clean = [false; TOUCH_BLOCK];
+            let mut touched = 0;
             for (s, clean) in block.iter().zip(&mut clean) {
                 metadata.see(&s.labels);
+                if key.is_some() {
+                    // The key is read from the whole set.
+                    touched ^= s.labels.touch();
+                }
                 *clean = s.histograms.is_empty() && !any_stale(&s.floats);
             }
+            std::hint::black_box(touched);
             for (s, &clean) in block.iter().zip(&clean) {
                 let rs = if use_sts {
                     with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
@@ -752,13 +777,20 @@ impl RangeCall<'_> {
                 };
                 ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
                 if let Some(ss) = self.series(ev, &rs, &shapes)? {
+                    if let Some(key) = key {
+                        runs.record(&ss.labels, |l| key.keeps(l));
+                    }
                     out.push(ss);
                 }
             }
             // Skipping drops the skipped series where they are.
             rest.nth(taken - 1);
         }
-        Ok((out, metadata))
+        Ok(Made {
+            out,
+            metadata,
+            runs,
+        })
     }
 
     /// [`Self::all_series`] on `threads` scoped threads, each taking one
@@ -772,7 +804,8 @@ impl RangeCall<'_> {
         threads: usize,
         use_sts: bool,
         hints: &SelectHints,
-    ) -> Result<(Matrix, MetadataAgreement), EvalError> {
+        key: Option<KeyLabels<'_>>,
+    ) -> Result<Made, EvalError> {
         let (storage, opts, deadline) = (ev.sh.storage, ev.sh.opts, ev.sh.deadline);
         let (start, end, interval) = (ev.start, ev.end, ev.interval);
         let share = selected.len().div_ceil(threads).max(1);
@@ -796,10 +829,9 @@ impl RangeCall<'_> {
                         let mut shared = Shared::new(storage, opts);
                         shared.deadline = deadline;
                         let wev = Ev::new(&shared, start, end, interval);
-                        let (out, metadata) = call.all_series(&wev, part, use_sts, hints)?;
+                        let made = call.all_series(&wev, part, use_sts, hints, key)?;
                         Ok(Worker {
-                            out,
-                            metadata,
+                            made,
                             peak: shared.peak.get(),
                             total: shared.total.get(),
                             read: shared.read.get(),
@@ -817,31 +849,49 @@ impl RangeCall<'_> {
                 })
                 .collect()
         });
-        let mut out = Vec::with_capacity(count);
-        let mut metadata = MetadataAgreement::default();
+        let mut all = Made {
+            out: Vec::with_capacity(count),
+            metadata: MetadataAgreement::default(),
+            runs: KeptRuns::with_capacity(key.map_or(0, |_| count)),
+        };
         let mut peaks = 0usize;
         for part in parts {
-            let w = part?;
-            metadata.merge(w.metadata);
-            peaks = peaks.saturating_add(w.peak);
+            let Worker {
+                made,
+                peak,
+                total,
+                read,
+                annos,
+            } = part?;
+            all.metadata.merge(made.metadata);
+            all.runs.append(made.runs);
+            peaks = peaks.saturating_add(peak);
             // The worker counted its results in its total; they are counted
             // again below, as held by this evaluation.
-            let results: usize = w.out.iter().map(ESeries::samples).sum();
-            ev.absorb_worker(w.total.saturating_sub(results as u64), w.read, w.annos);
-            out.extend(w.out);
+            let results: usize = made.out.iter().map(ESeries::samples).sum();
+            ev.absorb_worker(total.saturating_sub(results as u64), read, annos);
+            all.out.extend(made.out);
         }
         // The shares ran at the same time: at worst all their peaks coincided.
         ev.hold_briefly(peaks)?;
-        ev.add_samples(out.iter().map(ESeries::samples).sum())?;
-        Ok((out, metadata))
+        ev.add_samples(all.out.iter().map(ESeries::samples).sum())?;
+        Ok(all)
     }
+}
+
+/// What [`RangeCall::all_series`] makes of a selection.
+struct Made {
+    /// The result series.
+    out: Matrix,
+    /// Whether the series share their metadata labels.
+    metadata: MetadataAgreement,
+    /// The key labels of each result series (none without a key).
+    runs: KeptRuns,
 }
 
 /// What one worker of [`RangeCall::parallel`] hands back.
 struct Worker {
-    out: Matrix,
-    /// Whether its series share their metadata labels.
-    metadata: MetadataAgreement,
+    made: Made,
     peak: usize,
     total: u64,
     read: u64,
