@@ -777,10 +777,10 @@ impl RangeCall<'_> {
                 };
                 ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
                 if let Some(ss) = self.series(ev, &rs, &shapes)? {
-                    if let Some(key) = key {
+                    out.push(ss);
+                    if let (Some(key), Some(ss)) = (key, out.last()) {
                         runs.record(&ss.labels, |l| key.keeps(l));
                     }
-                    out.push(ss);
                 }
             }
             // Skipping drops the skipped series where they are.
