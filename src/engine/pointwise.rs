@@ -202,6 +202,7 @@ pub(crate) struct StepCursor {
 
 impl StepCursor {
     /// The step of a point at `t` (see [`StepGrid::index`]).
+    #[inline]
     pub fn index(&mut self, grid: &StepGrid, t: i64) -> Option<usize> {
         let k = if t == self.at && self.next < grid.count {
             self.next

@@ -70,8 +70,9 @@ pub(super) fn eval_by_series(
     // step grid would be skipped there, so it sends us there too.
     let mut gathered = vec![0usize; steps.count];
     for s in lhs.iter().chain(rhs) {
+        let mut cursor = steps.cursor();
         for p in &s.floats {
-            *gathered.get_mut(steps.index(p.t)?)? += 1;
+            *gathered.get_mut(cursor.index(&steps, p.t)?)? += 1;
         }
     }
     let drop_name = !ev.delayed() && b.return_bool;
@@ -99,6 +100,9 @@ pub(super) fn eval_by_series(
             return Some(Err(e));
         }
         let mut out = ESeries::new(labels, b.return_bool);
+        // At most one result per point of the shorter side.
+        out.floats
+            .reserve_exact(ms.floats.len().min(os.floats.len()));
         join_points(&ms.floats, &os.floats, |t, mv, ov| {
             let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
             let (v, keep) = elem_binop(b.op, l, r);
@@ -108,13 +112,16 @@ pub(super) fn eval_by_series(
                 out.floats.push(FPoint { t, v });
             }
         });
-        let Some(first) = out.floats.first() else {
+        let mut cursor = steps.cursor();
+        let mut first_step = None;
+        for p in &out.floats {
+            let k = cursor.index(&steps, p.t)?;
+            first_step.get_or_insert(k);
+            *produced.get_mut(k)? += 1;
+        }
+        let Some(first_step) = first_step else {
             continue;
         };
-        let first_step = steps.index(first.t)?;
-        for p in &out.floats {
-            *produced.get_mut(steps.index(p.t)?)? += 1;
-        }
         results.push((first_step, mi, out));
     }
     if let Err(e) = ev.account_steps(lhs.iter().chain(rhs), &gathered, &produced) {
