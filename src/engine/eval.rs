@@ -546,8 +546,8 @@ impl<'a, 'b> Ev<'a, 'b> {
             let (rhs, right_runs) = self.eval_matrix_keyed(&b.rhs, key)?;
             return super::binary::eval_vector_binop(self, b, lhs, rhs, [left_runs, right_runs]);
         }
-        let lhs = self.eval_matrix(&b.lhs)?;
-        let rhs = self.eval_matrix(&b.rhs)?;
+        let mut lhs = self.eval_matrix(&b.lhs)?;
+        let mut rhs = self.eval_matrix(&b.rhs)?;
         match (lt, rt) {
             (ValueType::Scalar, ValueType::Scalar) => self.range_eval(vec![lhs, rhs], |v, _, _| {
                 let (l, r) = (
@@ -560,7 +560,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 )])
             }),
             (ValueType::Vector, _) => {
-                if let Some(r) = super::binary::eval_vector_scalar(self, b, &lhs, &rhs, false) {
+                if let Some(r) = super::binary::eval_vector_scalar(self, b, &mut lhs, &rhs, false) {
                     return r;
                 }
                 self.range_eval(vec![lhs, rhs], |v, _, _| {
@@ -569,7 +569,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 })
             }
             _ => {
-                if let Some(r) = super::binary::eval_vector_scalar(self, b, &rhs, &lhs, true) {
+                if let Some(r) = super::binary::eval_vector_scalar(self, b, &mut rhs, &lhs, true) {
                     return r;
                 }
                 self.range_eval(vec![lhs, rhs], |v, _, _| {

@@ -20,7 +20,9 @@
 
 use crate::engine::EvalError;
 use crate::engine::eval::Ev;
-use crate::engine::types::{ESeries, Matrix, PointSink, Points, drop_metadata, same_metadata};
+use crate::engine::types::{
+    ESeries, Matrix, MetadataAgreement, PointSink, Points, drop_metadata, touching_blocks,
+};
 use crate::model::FPoint;
 
 /// Maps every float point of every series of `vector`: `f(value, scalars)`
@@ -30,12 +32,14 @@ use crate::model::FPoint;
 /// name and other metadata labels (kept, and dropped at the end, under
 /// delayed name removal).
 ///
+/// The results take the label sets of `vector`'s series, which is left
+/// empty: no label set is copied, and none is released when the input is.
 /// `None` when the step loop must do it: histogram samples, a scalar with
 /// more than one series, points off the step grid, or results that could
-/// collide.
+/// collide; `vector` is then as it was.
 pub(crate) fn map_points(
     ev: &Ev<'_, '_>,
-    vector: &Matrix,
+    vector: &mut Matrix,
     scalars: &[&Matrix],
     renames: bool,
     f: impl Fn(FPoint, &[f64]) -> Option<f64>,
@@ -50,8 +54,18 @@ pub(crate) fn map_points(
         return None;
     }
     let drop_labels = renames && !ev.delayed();
-    if drop_labels && !same_metadata(vector.iter().map(|s| &s.labels)) {
-        return None;
+    // Whether some label set has metadata labels to drop (the results of
+    // most functions and operators have none left).
+    let mut has_metadata = false;
+    if drop_labels {
+        let mut metadata = MetadataAgreement::default();
+        for s in touching_blocks(vector, |s| &s.labels) {
+            metadata.see(&s.labels);
+        }
+        if !metadata.holds() {
+            return None;
+        }
+        has_metadata = !metadata.is_none();
     }
     let steps = StepGrid::new(ev);
     let mut gathered = vec![0usize; steps.count];
@@ -72,8 +86,8 @@ pub(crate) fn map_points(
         width,
         f,
     };
-    // (step of the first point, position in `vector`, result)
-    let mut results: Vec<(usize, usize, ESeries)> = Vec::with_capacity(vector.len());
+    // (step of the first point, position in `vector`, result points)
+    let mut mapped: Vec<(usize, usize, Points)> = Vec::with_capacity(vector.len());
     for (i, s) in vector.iter().enumerate() {
         if let Err(e) = ev.tick_by(s.floats.len()) {
             return Some(Err(e));
@@ -95,23 +109,32 @@ pub(crate) fn map_points(
         let Some(first) = points.first().and_then(|p| steps.index(p.t)) else {
             continue;
         };
-        let labels = if drop_labels {
-            drop_metadata(&s.labels)
-        } else {
-            s.labels.clone()
-        };
-        let mut out = ESeries::new(labels, s.drop_name || renames);
-        out.floats = points;
-        results.push((first, i, out));
+        mapped.push((first, i, points));
     }
     let inputs = vector.iter().chain(scalars.iter().copied().flatten());
     if let Err(e) = ev.account_steps(inputs, &gathered, &produced) {
         return Some(Err(e));
     }
+    // Each result takes its input series' label set.
+    let mut inputs = std::mem::take(vector).into_iter().enumerate();
+    let mut results: Vec<(usize, ESeries)> = Vec::with_capacity(mapped.len());
+    for (first, i, points) in mapped {
+        let Some((_, s)) = inputs.find(|&(j, _)| j == i) else {
+            continue;
+        };
+        let labels = if has_metadata {
+            drop_metadata(&s.labels)
+        } else {
+            s.labels
+        };
+        let mut out = ESeries::new(labels, s.drop_name || renames);
+        out.floats = points;
+        results.push((first, out));
+    }
     // Input order already is the order of first points when all series
     // start at the first step (the usual case): a stable sort keeps it.
-    results.sort_by_key(|&(step, _, _)| step);
-    Some(Ok(results.into_iter().map(|(_, _, s)| s).collect()))
+    results.sort_by_key(|&(step, _)| step);
+    Some(Ok(results.into_iter().map(|(_, s)| s).collect()))
 }
 
 /// Points per step, as the step loop would count them.

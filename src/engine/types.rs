@@ -177,21 +177,10 @@ pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
     }
 }
 
-/// Whether all `sets` carry the same metadata labels, values included, so
-/// that [`drop_metadata`] keeps distinct sets distinct.
-pub(crate) fn same_metadata<'a>(sets: impl Iterator<Item = &'a Labels>) -> bool {
-    let mut agreement = MetadataAgreement::default();
-    for set in sets {
-        agreement.see(set);
-        if !agreement.holds() {
-            return false;
-        }
-    }
-    true
-}
-
-/// [`same_metadata`] taken one label set at a time, so that a loop that
-/// reads each set anyway can check it while the set is in the cache.
+/// Whether label sets, taken one at a time, all carry the same metadata
+/// labels, values included, so that [`drop_metadata`] keeps distinct sets
+/// distinct: a loop that reads each set anyway checks it while the set is
+/// in the cache.
 #[derive(Debug, Default)]
 pub(crate) struct MetadataAgreement {
     /// The first set's metadata labels, once a set was seen.
@@ -226,6 +215,11 @@ impl MetadataAgreement {
     /// Whether every set seen so far carries the same metadata labels.
     pub(crate) fn holds(&self) -> bool {
         !self.differs
+    }
+
+    /// Whether no set seen so far carries metadata labels.
+    pub(crate) fn is_none(&self) -> bool {
+        self.holds() && self.wanted.as_ref().is_none_or(Vec::is_empty)
     }
 }
 
@@ -409,6 +403,13 @@ mod tests {
         }
     }
 
+    /// Whether all `sets` carry the same metadata labels.
+    fn same_metadata<'a>(sets: impl Iterator<Item = &'a Labels>) -> bool {
+        let mut agreement = MetadataAgreement::default();
+        sets.for_each(|set| agreement.see(set));
+        agreement.holds()
+    }
+
     /// Label sets whose names sort before, between and after the metadata
     /// names, values from a small set so that sets share some.
     fn metadata_mix() -> impl proptest::strategy::Strategy<Value = Labels> {
@@ -438,6 +439,10 @@ mod tests {
             };
             let want = sets.windows(2).all(|w| metadata(&w[0]) == metadata(&w[1]));
             proptest::prop_assert_eq!(same_metadata(sets.iter()), want);
+            let none = sets.iter().all(|set| metadata(set).is_empty());
+            let mut agreement = MetadataAgreement::default();
+            sets.iter().for_each(|set| agreement.see(set));
+            proptest::prop_assert_eq!(agreement.is_none(), none);
         }
 
         /// Sets seen in two parts (as by two workers), the agreements then

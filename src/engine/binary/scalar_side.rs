@@ -15,7 +15,7 @@ use crate::parser::BinaryOp;
 pub(crate) fn eval_vector_scalar(
     ev: &Ev<'_, '_>,
     b: &BinN,
-    vector: &Matrix,
+    vector: &mut Matrix,
     scalar: &Matrix,
     swap: bool,
 ) -> Option<Result<Matrix, EvalError>> {
@@ -26,7 +26,7 @@ pub(crate) fn eval_vector_scalar(
     // The four arithmetic operators each get their own loop, which does not
     // decide the operator at every point (the others are rarer, or cost
     // more than the decision).
-    let arith = |f: fn(f64, f64) -> f64| {
+    let mut arith = |f: fn(f64, f64) -> f64| {
         map_points(ev, vector, &[scalar], renames, move |p, at| {
             let (l, r) = if swap { (at[0], p.v) } else { (p.v, at[0]) };
             Some(f(l, r))
@@ -76,7 +76,13 @@ mod tests {
                 panic!("{query} is not a binary operation");
             };
             let (vector, scalar) = (&case.vector, &case.scalars[0]);
-            let fast = |ev: &Ev<'_, '_>| eval_vector_scalar(ev, &b, vector, scalar, swap);
+            let fast = |ev: &Ev<'_, '_>| {
+                let mut taken = vector.clone();
+                let result = eval_vector_scalar(ev, &b, &mut taken, scalar, swap);
+                // Left to the step loop, the input is as it was.
+                assert!(result.is_some() || format!("{taken:?}") == format!("{vector:?}"));
+                result
+            };
             let slow = |ev: &Ev<'_, '_>| {
                 let (vi, si) = if swap { (1, 0) } else { (0, 1) };
                 let inputs = if swap {
