@@ -22,7 +22,9 @@ use crate::model::{Label, Labels};
 /// metric name.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KeyLabels<'q> {
+    /// The label names the query lists.
     pub names: &'q [String],
+    /// Whether the key is every label but `names` (and the metric name).
     pub without: bool,
 }
 
