@@ -560,6 +560,16 @@ impl MemoryStorage {
             }
             None => Cow::Owned((0..self.series.len()).collect()),
         };
+        // Further `=` matchers narrow the candidates through their series
+        // lists, without reading any series' labels.
+        for (i, m) in matchers.iter().enumerate() {
+            if satisfied[i] || m.op != crate::model::MatchOp::Equal || m.value.is_empty() {
+                continue;
+            }
+            let listed = self.postings.ids(&m.name, &m.value).unwrap_or(&[]);
+            ids = Cow::Owned(postings::intersect_ascending(&ids, listed));
+            satisfied[i] = true;
+        }
         // Regex matchers over labels with fewer values than candidates
         // narrow the candidates through the values instead of per series.
         for (i, m) in matchers.iter().enumerate() {
@@ -885,7 +895,7 @@ mod tests {
             6 => (0usize..40, 0i64..300, -2i32..5)
                 .prop_map(|(s, t, v)| Step::Append(if s < 12 { s } else { 0 }, t, v)),
             1 => Just(Step::Commit),
-            2 => (0usize..19, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
+            2 => (0usize..21, -10i64..310, 0i64..320).prop_map(|(m, a, l)| Step::Query(m, a, l)),
         ]
     }
 
@@ -935,6 +945,18 @@ mod tests {
             // Values tested for a suffix first, and for both affixes.
             16 => vec![re("inst", ".*1"), ne("job", "b")],
             17 => vec![re("z", "i-.*0"), Matcher::equal("__name__", "x")],
+            // Equality matchers after the first narrow through their
+            // series lists: three of them, and two next to a regex.
+            18 => vec![
+                Matcher::equal("job", "a"),
+                Matcher::equal("__name__", "y"),
+                Matcher::equal("inst", "i-2"),
+            ],
+            19 => vec![
+                re("inst", "i-1.*"),
+                Matcher::equal("__name__", "x"),
+                Matcher::equal("job", "a"),
+            ],
             _ => vec![Matcher::equal("job", "zzz")],
         }
     }

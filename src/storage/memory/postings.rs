@@ -173,9 +173,59 @@ impl Postings {
     }
 }
 
+/// The ids both ascending lists hold, ascending: a merge of the two, or,
+/// where one list is far longer, a binary search of the rest of the longer
+/// one for each id of the shorter.
+pub(super) fn intersect_ascending(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(short.len());
+    if long.len() / 16 > short.len() {
+        let mut rest = long;
+        for &id in short {
+            rest = &rest[rest.partition_point(|&x| x < id)..];
+            match rest.split_first() {
+                Some((&first, after)) if first == id => {
+                    out.push(id);
+                    rest = after;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        return out;
+    }
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (short.get(i), long.get(j)) {
+        match x.cmp(&y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(x);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Merging or searching, the intersection is that of the two sets.
+        #[test]
+        fn intersection_of_ascending_lists_is_that_of_the_sets(
+            a in proptest::collection::btree_set(0usize..400, 0..40),
+            b in proptest::collection::btree_set(0usize..400, 0..400),
+        ) {
+            let (a, b): (Vec<usize>, Vec<usize>) = (a.into_iter().collect(), b.into_iter().collect());
+            let want: Vec<usize> = a.iter().copied().filter(|x| b.contains(x)).collect();
+            proptest::prop_assert_eq!(intersect_ascending(&a, &b), want.clone());
+            proptest::prop_assert_eq!(intersect_ascending(&b, &a), want);
+        }
+    }
 
     #[test]
     fn values_by_name_in_first_seen_order_with_their_series() {
