@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
 use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
 use crate::model::matcher::ValueSet;
-use crate::model::{FPoint, FloatHistogram, HPoint, Labels, Matcher, Timestamp};
+use crate::model::{FPoint, FloatHistogram, HPoint, Labels, MatchOp, Matcher, Timestamp};
 
 mod order;
 mod postings;
@@ -459,7 +459,7 @@ impl MemoryStorage {
     fn candidates(&self, matchers: &[Matcher]) -> Option<(Cow<'_, [usize]>, usize)> {
         let mut best: Option<(&[usize], usize)> = None;
         for (i, m) in matchers.iter().enumerate() {
-            if m.op == crate::model::MatchOp::Equal && !m.value.is_empty() {
+            if m.op == MatchOp::Equal && !m.value.is_empty() {
                 match self.postings.ids(&m.name, &m.value) {
                     None => return Some((Cow::Borrowed(&[]), i)),
                     Some(p) if best.is_none_or(|(b, _)| p.len() < b.len()) => {
@@ -560,14 +560,19 @@ impl MemoryStorage {
             }
             None => Cow::Owned((0..self.series.len()).collect()),
         };
-        // Further `=` matchers narrow the candidates through their series
-        // lists, without reading any series' labels.
+        // Further `=` and `!=` matchers (with a value: `=""` and `!=""` are
+        // about the label's absence) narrow the candidates through their
+        // value's series list, without reading any series' labels.
         for (i, m) in matchers.iter().enumerate() {
-            if satisfied[i] || m.op != crate::model::MatchOp::Equal || m.value.is_empty() {
+            if satisfied[i] || m.value.is_empty() {
                 continue;
             }
-            let listed = self.postings.ids(&m.name, &m.value).unwrap_or(&[]);
-            ids = Cow::Owned(postings::intersect_ascending(&ids, listed));
+            let listed = || self.postings.ids(&m.name, &m.value).unwrap_or(&[]);
+            ids = Cow::Owned(match m.op {
+                MatchOp::Equal => postings::intersect_ascending(&ids, listed()),
+                MatchOp::NotEqual => postings::subtract_ascending(&ids, listed()),
+                _ => continue,
+            });
             satisfied[i] = true;
         }
         // Regex matchers over labels with fewer values than candidates

@@ -209,14 +209,37 @@ pub(super) fn intersect_ascending(a: &[usize], b: &[usize]) -> Vec<usize> {
     out
 }
 
+/// The ids of the ascending list `a` that the ascending list `b` lacks,
+/// ascending: a merge, or, where `b` is far longer, a binary search of the
+/// rest of `b` for each id of `a`.
+pub(super) fn subtract_ascending(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut rest = b;
+    let search = b.len() / 16 > a.len();
+    for &id in a {
+        if search {
+            rest = &rest[rest.partition_point(|&x| x < id)..];
+        } else {
+            while rest.first().is_some_and(|&x| x < id) {
+                rest = &rest[1..];
+            }
+        }
+        if rest.first() != Some(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// Merging or searching, the intersection is that of the two sets.
+        /// Merging or searching, the intersection and the differences are
+        /// those of the two sets.
         #[test]
-        fn intersection_of_ascending_lists_is_that_of_the_sets(
+        fn intersection_and_difference_of_ascending_lists_are_those_of_the_sets(
             a in proptest::collection::btree_set(0usize..400, 0..40),
             b in proptest::collection::btree_set(0usize..400, 0..400),
         ) {
@@ -224,6 +247,11 @@ mod tests {
             let want: Vec<usize> = a.iter().copied().filter(|x| b.contains(x)).collect();
             proptest::prop_assert_eq!(intersect_ascending(&a, &b), want.clone());
             proptest::prop_assert_eq!(intersect_ascending(&b, &a), want);
+            // And the differences, both ways.
+            let a_less_b: Vec<usize> = a.iter().copied().filter(|x| !b.contains(x)).collect();
+            let b_less_a: Vec<usize> = b.iter().copied().filter(|x| !a.contains(x)).collect();
+            proptest::prop_assert_eq!(subtract_ascending(&a, &b), a_less_b);
+            proptest::prop_assert_eq!(subtract_ascending(&b, &a), b_less_a);
         }
     }
 
