@@ -178,57 +178,39 @@ impl Postings {
 /// one for each id of the shorter.
 pub(super) fn intersect_ascending(a: &[usize], b: &[usize]) -> Vec<usize> {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let mut out = Vec::with_capacity(short.len());
-    if long.len() / 16 > short.len() {
-        let mut rest = long;
-        for &id in short {
-            rest = &rest[rest.partition_point(|&x| x < id)..];
-            match rest.split_first() {
-                Some((&first, after)) if first == id => {
-                    out.push(id);
-                    rest = after;
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-        return out;
-    }
-    let (mut i, mut j) = (0, 0);
-    while let (Some(&x), Some(&y)) = (short.get(i), long.get(j)) {
-        match x.cmp(&y) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(x);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
+    let search = long.len() / 16 > short.len();
+    let mut rest = long;
+    short
+        .iter()
+        .copied()
+        .filter(|&id| seek(&mut rest, id, search))
+        .collect()
 }
 
 /// The ids of the ascending list `a` that the ascending list `b` lacks,
-/// ascending: a merge, or, where `b` is far longer, a binary search of the
-/// rest of `b` for each id of `a`.
+/// ascending (merging or searching as [`intersect_ascending`] does).
 pub(super) fn subtract_ascending(a: &[usize], b: &[usize]) -> Vec<usize> {
-    let mut out = Vec::with_capacity(a.len());
-    let mut rest = b;
     let search = b.len() / 16 > a.len();
-    for &id in a {
-        if search {
-            rest = &rest[rest.partition_point(|&x| x < id)..];
-        } else {
-            while rest.first().is_some_and(|&x| x < id) {
-                rest = &rest[1..];
-            }
-        }
-        if rest.first() != Some(&id) {
-            out.push(id);
+    let mut rest = b;
+    a.iter()
+        .copied()
+        .filter(|&id| !seek(&mut rest, id, search))
+        .collect()
+}
+
+/// Moves `rest` (ascending) past its ids below `id`, by a binary search
+/// where `search`, else one id at a time; whether it then starts with `id`.
+fn seek(rest: &mut &[usize], id: usize, search: bool) -> bool {
+    if search {
+        *rest = &rest[rest.partition_point(|&x| x < id)..];
+    } else {
+        while let Some((&x, after)) = rest.split_first()
+            && x < id
+        {
+            *rest = after;
         }
     }
-    out
+    rest.first() == Some(&id)
 }
 
 #[cfg(test)]
