@@ -9,7 +9,7 @@ use super::EvalError;
 use super::annotations::go_g;
 use super::eval::Ev;
 use super::functions::HintTracker;
-use super::grouping::{KeyLabels, group_by_kept_labels};
+use super::grouping::{KeptRuns, KeyLabels, group_by_kept_labels};
 use super::histops::{HistOp, info_reconciled, note_error, warn_reset_collision};
 use super::kahan::{go_max, go_min, kahan_inc, quantile};
 use super::plan::{AggN, Node};
@@ -155,13 +155,11 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     }
 
     // Map input series to groups.
-    let (series_group, firsts) = match runs {
-        _ if !grouped => {
-            let firsts = if input.is_empty() { vec![] } else { vec![0] };
-            (vec![0; input.len()], firsts)
-        }
-        Some(runs) => runs.groups(|i| &input[i].labels, |l| key.keeps(l)),
-        None => group_by_kept_labels(input.iter().map(|s| &s.labels), |l| key.keeps(l)),
+    let (series_group, firsts) = if grouped {
+        KeptRuns::recorded_or_of(runs, &input, key).groups(|i| &input[i].labels, |l| key.keeps(l))
+    } else {
+        let firsts = if input.is_empty() { vec![] } else { vec![0] };
+        (vec![0; input.len()], firsts)
     };
     let mut out: Matrix = firsts
         .iter()

@@ -304,11 +304,8 @@ fn signature_ids(
 ) -> ([Vec<usize>; 2], usize) {
     let key = signature_key(m);
     let [left_runs, right_runs] = runs;
-    let recorded = |side: &Matrix, runs: Option<KeptRuns>| {
-        runs.unwrap_or_else(|| KeptRuns::of(side, |s| &s.labels, |l| key.keeps(l)))
-    };
-    let mut runs = recorded(sides[0], left_runs);
-    runs.append(recorded(sides[1], right_runs));
+    let mut runs = KeptRuns::recorded_or_of(left_runs, sides[0], key);
+    runs.append(KeptRuns::recorded_or_of(right_runs, sides[1], key));
     let n = sides[0].len();
     let set = |i: usize| match i.checked_sub(n) {
         None => &sides[0][i].labels,

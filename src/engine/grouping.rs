@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::types::{FastMap, in_key, touching_blocks};
+use super::types::{ESeries, FastMap, in_key, touching_blocks};
 use crate::model::{Label, Labels};
 
 /// The labels of a grouping key named in a query: `names` (`by`, `on`), or
@@ -68,6 +68,12 @@ impl KeptRuns {
             runs.record(labels(item), &keep);
         }
         runs
+    }
+
+    /// The keys of `series`: `recorded` where they were recorded as the
+    /// series were made, else recorded now.
+    pub fn recorded_or_of(recorded: Option<Self>, series: &[ESeries], key: KeyLabels<'_>) -> Self {
+        recorded.unwrap_or_else(|| Self::of(series, |s| &s.labels, |l| key.keeps(l)))
     }
 
     /// Records the labels `keep` selects from the next set.

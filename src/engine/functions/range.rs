@@ -171,7 +171,7 @@ pub(crate) fn eval_range_call_keyed(
                 call.all_series(ev, selected, use_sts, &hints, key)?
             };
             out = made.out;
-            runs = key.map(|_| made.runs);
+            runs = made.runs;
             distinct = !drop_name || made.metadata.holds();
         }
         Node::Subquery(sq) => {
@@ -745,7 +745,7 @@ impl RangeCall<'_> {
         key: Option<KeyLabels<'_>>,
     ) -> Result<Made, EvalError> {
         let mut out = Vec::with_capacity(selected.len());
-        let mut runs = KeptRuns::with_capacity(key.map_or(0, |_| selected.len()));
+        let mut recording = key.map(|key| (key, KeptRuns::with_capacity(selected.len())));
         let mut metadata = MetadataAgreement::default();
         let shapes = ShapeMemo::default();
         let mut rest = selected.into_iter();
@@ -778,7 +778,7 @@ impl RangeCall<'_> {
                 ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
                 if let Some(ss) = self.series(ev, &rs, &shapes)? {
                     out.push(ss);
-                    if let (Some(key), Some(ss)) = (key, out.last()) {
+                    if let (Some((key, runs)), Some(ss)) = (&mut recording, out.last()) {
                         runs.record(&ss.labels, |l| key.keeps(l));
                     }
                 }
@@ -789,7 +789,7 @@ impl RangeCall<'_> {
         Ok(Made {
             out,
             metadata,
-            runs,
+            runs: recording.map(|(_, runs)| runs),
         })
     }
 
@@ -852,7 +852,7 @@ impl RangeCall<'_> {
         let mut all = Made {
             out: Vec::with_capacity(count),
             metadata: MetadataAgreement::default(),
-            runs: KeptRuns::with_capacity(key.map_or(0, |_| count)),
+            runs: key.map(|_| KeptRuns::with_capacity(count)),
         };
         let mut peaks = 0usize;
         for part in parts {
@@ -864,7 +864,9 @@ impl RangeCall<'_> {
                 annos,
             } = part?;
             all.metadata.merge(made.metadata);
-            all.runs.append(made.runs);
+            if let (Some(runs), Some(part)) = (&mut all.runs, made.runs) {
+                runs.append(part);
+            }
             peaks = peaks.saturating_add(peak);
             // The worker counted its results in its total; they are counted
             // again below, as held by this evaluation.
@@ -885,8 +887,8 @@ struct Made {
     out: Matrix,
     /// Whether the series share their metadata labels.
     metadata: MetadataAgreement,
-    /// The key labels of each result series (none without a key).
-    runs: KeptRuns,
+    /// The key labels of each result series, when a key was asked for.
+    runs: Option<KeptRuns>,
 }
 
 /// What one worker of [`RangeCall::parallel`] hands back.
