@@ -306,6 +306,19 @@ impl<'a> RangeSeries<'a> {
             hist_sts: Vec::new(),
         }
     }
+
+    /// `s` as it is, taken over: its labels and its samples (borrowed from
+    /// the store, or the copy it holds) move, no start timestamps.
+    pub(crate) fn from_selected(s: SelectedSeries<'a>) -> Self {
+        RangeSeries {
+            labels: Cow::Owned(s.labels),
+            floats: s.floats,
+            hists: s.histograms,
+            drop_name: false,
+            float_sts: Vec::new(),
+            hist_sts: Vec::new(),
+        }
+    }
 }
 
 fn is_stale_hist(h: &FloatHistogram) -> bool {

@@ -170,10 +170,19 @@ fn leading_metadata(labels: &Labels) -> Option<usize> {
 /// `labels` without `__name__`, `__type__` and `__unit__`.
 #[inline]
 pub(crate) fn drop_metadata(labels: &Labels) -> Labels {
+    // Shares the set's allocation when the metadata labels lead.
+    let mut kept = labels.clone();
+    drop_metadata_owned(&mut kept);
+    kept
+}
+
+/// [`drop_metadata`] of a set the caller owns: the leading metadata labels
+/// are dropped in place, without touching the set's reference count.
+#[inline]
+pub(crate) fn drop_metadata_owned(labels: &mut Labels) {
     match leading_metadata(labels) {
-        // Shares the set's allocation.
-        Some(n) => labels.without_first(n),
-        None => labels.filter(|l| !is_metadata_name(&l.name)),
+        Some(n) => labels.drop_first(n),
+        None => *labels = labels.filter(|l| !is_metadata_name(&l.name)),
     }
 }
 

@@ -212,6 +212,13 @@ impl Labels {
         }
     }
 
+    /// Drops the first `n` labels (in name order) from this set in place:
+    /// the set keeps its allocation, and no reference count changes.
+    pub(crate) fn drop_first(&mut self, n: usize) {
+        // A set longer than `u32::MAX` labels cannot be allocated.
+        self.skip += n.min(self.len()) as u32;
+    }
+
     /// Reads where the set's first and last labels lie (not their text),
     /// returning a value to pass to `std::hint::black_box`: looking over a
     /// batch of sets this way before working through them lets the

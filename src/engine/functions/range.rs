@@ -25,11 +25,11 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, MetadataAgreement, PointSink, Points, TOUCH_BLOCK, drop_metadata,
+    ESeries, Matrix, MetadataAgreement, PointSink, Points, TOUCH_BLOCK, drop_metadata_owned,
     has_duplicate_labels, hpoint_samples,
 };
 use crate::model::value::any_stale;
-use crate::model::{FPoint, FloatHistogram, HPoint, Labels};
+use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
 use crate::storage::{SelectHints, SelectedSeries};
 
@@ -189,8 +189,7 @@ pub(crate) fn eval_range_call_keyed(
                     float_sts: Vec::new(),
                     hist_sts: Vec::new(),
                 };
-                let res = call.series(ev, &rs, &shapes)?;
-                drop(rs);
+                let res = call.series(ev, rs, &shapes)?;
                 ev.sub_samples(n);
                 if let Some(ss) = res {
                     out.push(ss);
@@ -234,21 +233,20 @@ impl RangeCall<'_> {
     ///
     /// `shapes` keeps the last window shape's extrapolation; one memo serves
     /// all the series of a call (series scraped together share shapes).
+    ///
+    /// The series' labels move to the result (the metadata labels dropped
+    /// at the end, in place), so that a selected series' set is handed on
+    /// without a reference count going up and down.
     fn series(
         &self,
         ev: &Ev<'_, '_>,
-        s: &RangeSeries<'_>,
+        s: RangeSeries<'_>,
         shapes: &ShapeMemo,
     ) -> Result<Option<ESeries>, EvalError> {
         ev.tick()?;
         let sdrop = self.drop_name || s.drop_name;
-        let labels = if !ev.delayed() && sdrop {
-            drop_metadata(&s.labels)
-        } else {
-            Labels::clone(&s.labels)
-        };
-        let mut ss = ESeries::new(labels, sdrop);
-        let mname = metric_name(&s.labels);
+        let mut ss = ESeries::new(s.labels.into_owned(), sdrop);
+        let mname = metric_name(&ss.labels);
         let (floats_all, hists_all): (&[FPoint], &[HPoint]) = (&s.floats, &s.hists);
         if hists_all.is_empty() {
             let reach = self.range.saturating_add(self.lb.saturating_mul(2));
@@ -378,6 +376,9 @@ impl RangeCall<'_> {
                 ),
                 self.arg_span,
             );
+        }
+        if !ev.delayed() && sdrop {
+            drop_metadata_owned(&mut ss.labels);
         }
         Ok(Some(ss))
     }
@@ -767,24 +768,24 @@ impl RangeCall<'_> {
                 *clean = s.histograms.is_empty() && !any_stale(&s.floats);
             }
             std::hint::black_box(touched);
-            for (s, &clean) in block.iter().zip(&clean) {
+            // Each series is dropped (its samples' handles; its labels move
+            // on) as soon as it is done, while it is in the cache.
+            for (s, &clean) in rest.by_ref().take(taken).zip(&clean) {
                 let rs = if use_sts {
-                    with_start_timestamps(s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
+                    with_start_timestamps(&s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
                 } else if clean {
-                    RangeSeries::borrowed(s)
+                    RangeSeries::from_selected(s)
                 } else {
-                    to_range_series(s)
+                    to_range_series(&s)
                 };
                 ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
-                if let Some(ss) = self.series(ev, &rs, &shapes)? {
+                if let Some(ss) = self.series(ev, rs, &shapes)? {
                     out.push(ss);
                     if let (Some((key, runs)), Some(ss)) = (&mut recording, out.last()) {
                         runs.record(&ss.labels, |l| key.keeps(l));
                     }
                 }
             }
-            // Skipping drops the skipped series where they are.
-            rest.nth(taken - 1);
         }
         Ok(Made {
             out,
