@@ -84,6 +84,7 @@ pub(crate) fn eval_aggregate(ev: &Ev<'_, '_>, a: &AggN) -> Result<Matrix, EvalEr
     let key = KeyLabels {
         names: &a.grouping,
         without: a.without,
+        noted: &[],
     };
     let (input, runs) = if grouped {
         ev.eval_matrix_keyed(&a.expr, key)?

@@ -285,11 +285,14 @@ pub(crate) fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
 }
 
 /// The labels of a match signature: the `on` labels, or all but the
-/// `ignoring` ones and the metric name.
+/// `ignoring` ones and the metric name. The `group_left`/`group_right`
+/// labels are noted where a side is recorded (see
+/// [`many_side_results_distinct`]).
 pub(crate) fn signature_key(m: &VectorMatching) -> KeyLabels<'_> {
     KeyLabels {
         names: &m.matching_labels,
         without: !m.on,
+        noted: &m.include,
     }
 }
 
@@ -326,16 +329,23 @@ pub(crate) fn eval_vector_binop(
     rhs: Matrix,
     runs: [Option<KeptRuns>; 2],
 ) -> Result<Matrix, EvalError> {
-    // Signatures per input series, shared by all steps.
-    let ([lsig, rsig], nsigs) = signature_ids([&lhs, &rhs], &b.matching, runs);
     // Result labels by (left series, right series): the same pair always
     // yields the same labels.
     let mut cache = ResultLabels::new(lhs.len().max(rhs.len()), ev.num_steps() > 1);
-    cache.distinct = match b.matching.card {
-        VectorMatchCardinality::ManyToOne => many_side_results_distinct(&lhs, &b.matching),
-        VectorMatchCardinality::OneToMany => many_side_results_distinct(&rhs, &b.matching),
-        _ => false,
+    let many = match b.matching.card {
+        VectorMatchCardinality::ManyToOne => Some((&lhs, &runs[0])),
+        VectorMatchCardinality::OneToMany => Some((&rhs, &runs[1])),
+        _ => None,
     };
+    cache.distinct = many.is_some_and(|(many, runs)| {
+        // A side recorded as it was made noted its `group_left` labels
+        // and metadata labels: when it held none, no pass is needed.
+        let unnoted = runs.as_ref().is_some_and(|runs| !runs.noted());
+        debug_assert!(!unnoted || many_side_results_distinct(many, &b.matching));
+        unnoted || many_side_results_distinct(many, &b.matching)
+    });
+    // Signatures per input series, shared by all steps.
+    let ([lsig, rsig], nsigs) = signature_ids([&lhs, &rhs], &b.matching, runs);
     if let Some(result) =
         by_series::eval_by_series(ev, b, &lhs, &rhs, (&lsig, &rsig, nsigs), &mut cache)
     {

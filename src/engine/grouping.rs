@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::types::{ESeries, FastMap, in_key, touching_blocks};
+use super::types::{ESeries, FastMap, in_key, is_metadata_name, touching_blocks};
 use crate::model::{Label, Labels};
 
 /// The labels of a grouping key named in a query: `names` (`by`, `on`), or
@@ -26,6 +26,10 @@ pub(crate) struct KeyLabels<'q> {
     pub names: &'q [String],
     /// Whether the key is every label but `names` (and the metric name).
     pub without: bool,
+    /// Label names whose presence in any recorded set is noted (a
+    /// `group_left`/`group_right` list), with metadata labels
+    /// ([`KeptRuns::noted`]); usually none.
+    pub noted: &'q [String],
 }
 
 impl KeyLabels<'_> {
@@ -44,6 +48,9 @@ pub(crate) struct KeptRuns {
     addrs: Vec<usize>,
     /// Where each set's run ends in `addrs`.
     ends: Vec<usize>,
+    /// Whether a set passed to [`Self::note`] held a label it names or a
+    /// metadata label.
+    noted: bool,
 }
 
 impl KeptRuns {
@@ -52,6 +59,7 @@ impl KeptRuns {
         KeptRuns {
             addrs: Vec::new(),
             ends: Vec::with_capacity(sets),
+            noted: false,
         }
     }
 
@@ -88,10 +96,27 @@ impl KeptRuns {
         self.ends.push(self.addrs.len());
     }
 
+    /// Notes whether `set` holds a label named in `names` or a metadata
+    /// label; nothing to do (the set is not read) when `names` is empty.
+    pub fn note(&mut self, set: &Labels, names: &[String]) {
+        if !names.is_empty() && !self.noted {
+            self.noted = set
+                .iter()
+                .any(|l| is_metadata_name(&l.name) || in_key(l, names, false));
+        }
+    }
+
+    /// Whether some set passed to [`Self::note`] held a label it names or a
+    /// metadata label.
+    pub fn noted(&self) -> bool {
+        self.noted
+    }
+
     /// Appends the runs `later` recorded for the sets that follow this one's
     /// (the shares of parallel workers, joined in order).
     pub fn append(&mut self, later: KeptRuns) {
         let base = self.addrs.len();
+        self.noted |= later.noted;
         self.addrs.extend(later.addrs);
         self.ends
             .extend(later.ends.into_iter().map(|end| end + base));
@@ -204,6 +229,31 @@ mod tests {
         assert_eq!(by_name_and_job, (vec![0, 1, 0, 2, 3], vec![0, 1, 3, 4]));
         assert_eq!(group_by_kept_labels(sets.iter(), |_| true).1.len(), 5);
         assert_eq!(group_by_kept_labels([].iter(), |_| true), (vec![], vec![]));
+    }
+
+    #[test]
+    fn noting_tells_whether_a_set_held_a_named_or_metadata_label() {
+        let set = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
+        let team = ["team".to_string()];
+        let noted = |sets: &[Labels], names: &[String]| {
+            let mut runs = KeptRuns::default();
+            sets.iter().for_each(|s| runs.note(s, names));
+            runs.noted()
+        };
+        let plain = [set(&[("i", "1"), ("job", "x")]), set(&[("i", "2")])];
+        assert!(!noted(&plain, &team));
+        assert!(noted(&[plain[0].clone(), set(&[("team", "a")])], &team));
+        assert!(noted(&[set(&[("__name__", "up")])], &team));
+        assert!(noted(&[set(&[("__type__", "counter")])], &team));
+        // Nothing named: nothing is looked at or noted.
+        assert!(!noted(&[set(&[("__name__", "up")])], &[]));
+        // Appended runs carry what they noted.
+        let mut first = KeptRuns::default();
+        first.note(&plain[0], &team);
+        let mut later = KeptRuns::default();
+        later.note(&set(&[("team", "a")]), &team);
+        first.append(later);
+        assert!(first.noted());
     }
 
     proptest::proptest! {

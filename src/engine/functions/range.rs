@@ -783,6 +783,7 @@ impl RangeCall<'_> {
                     out.push(ss);
                     if let (Some((key, runs)), Some(ss)) = (&mut recording, out.last()) {
                         runs.record(&ss.labels, |l| key.keeps(l));
+                        runs.note(&ss.labels, key.noted);
                     }
                 }
             }
