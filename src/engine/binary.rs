@@ -11,13 +11,14 @@ pub(crate) use scalar_side::eval_vector_scalar;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::BinN;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::grouping::{KeptRuns, KeyLabels};
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
     ESample, FastMap, FastSet, Matrix, MetadataAgreement, TOUCH_BLOCK, Vector, drop_metadata,
-    in_key, is_metadata_name, prom_labels_string, touching_blocks,
+    has_metadata_labels, in_key, is_metadata_name, prom_labels_string, touching_blocks,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -721,20 +722,22 @@ fn result_metric(
     m: &VectorMatching,
     drop_name: bool,
 ) -> Labels {
-    let mut labels = if drop_name || changes_metric_schema(op) {
-        drop_metadata(lhs)
+    // The left set is borrowed until a step makes a new set: a result
+    // built from it moves no reference count of an intermediate copy.
+    let mut labels = if (drop_name || changes_metric_schema(op)) && has_metadata_labels(lhs) {
+        Cow::Owned(drop_metadata(lhs))
     } else {
-        lhs.clone()
+        Cow::Borrowed(lhs)
     };
     if m.card == VectorMatchCardinality::OneToOne {
-        labels = if m.on {
+        labels = Cow::Owned(if m.on {
             labels.keep_only(&m.matching_labels)
         } else {
             labels.without(&m.matching_labels)
-        };
+        });
     }
     if !m.include.is_empty() {
-        labels = labels.with_copied_from(rhs, &m.include);
+        return labels.with_copied_from(rhs, &m.include);
     }
-    labels
+    labels.into_owned()
 }

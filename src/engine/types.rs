@@ -237,6 +237,11 @@ fn metadata_of(set: &Labels) -> impl Iterator<Item = &Label> {
     set.up_to_underscore().filter(|l| is_metadata_name(&l.name))
 }
 
+/// Whether `set` holds a metadata label (`__name__`, `__type__`, `__unit__`).
+pub(crate) fn has_metadata_labels(set: &Labels) -> bool {
+    metadata_of(set).next().is_some()
+}
+
 /// Whether the metadata labels of `set` are exactly `wanted`.
 fn has_metadata(set: &Labels, wanted: &[Label]) -> bool {
     // The usual case first: the set starts with the wanted labels and its
