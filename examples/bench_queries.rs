@@ -16,11 +16,10 @@
 //! (shapes that need more data than `HOURS` are skipped; `BENCH_FILTER=text`
 //! keeps only the queries or shapes containing `text`; `BENCH_JITTER=ms` moves
 //! each sample up to `ms` milliseconds off the 15 s grid; `BENCH_COLD=1` reads
-//! 96 MiB before every run, so that each run starts with the data out of the
-//! caches, as between Prometheus' runs in `scripts/bench-vs-prometheus`;
-//! `BENCH_COMPRESSED=1` keeps the samples in XOR chunks). With
-//! `BENCH_STDIN=1`
-//! it prints `ready<TAB>memory read bandwidth in bytes per second` once the
+//! twice the last-level cache (at least 96 MiB) before every run, so that
+//! each run starts with the data out of the caches, as between Prometheus'
+//! runs in `scripts/bench-vs-prometheus`; `BENCH_COMPRESSED=1` keeps the
+//! samples in XOR chunks). With `BENCH_STDIN=1` it prints `ready<TAB>memory read bandwidth in bytes per second` once the
 //! data is loaded and then answers one
 //! `shape<TAB>query` line from stdin at a time.
 
@@ -68,6 +67,30 @@ fn read_all(selections: &[Vec<SelectedSeries<'_>>]) -> u64 {
     acc
 }
 
+/// The size of this machine's last-level cache, from the kernel's
+/// description of the first processor's caches (`None` where it has none).
+fn last_level_cache_bytes() -> Option<usize> {
+    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+    dir.filter_map(Result::ok)
+        .filter_map(|entry| {
+            let level: u32 = read(entry.path().join("level"))?.trim().parse().ok()?;
+            // Sizes read like `491520K`.
+            let size = read(entry.path().join("size"))?;
+            let size = size.trim();
+            let (digits, unit) = match size.strip_suffix('K') {
+                Some(digits) => (digits, 1 << 10),
+                None => match size.strip_suffix('M') {
+                    Some(digits) => (digits, 1 << 20),
+                    None => (size, 1),
+                },
+            };
+            Some((level, digits.parse::<usize>().ok()? * unit))
+        })
+        .max()
+        .map(|(_, bytes)| bytes)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let series: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
@@ -103,11 +126,12 @@ fn main() {
     options.max_samples = 500_000_000;
     options.threads = threads;
     let engine = Engine::new(options);
-    // `BENCH_COLD=1`: a buffer larger than the last-level cache, read before
-    // every run to evict the data.
+    // `BENCH_COLD=1`: a buffer twice the last-level cache (at least 96 MiB),
+    // read before every run to evict the data.
     let cold = std::env::var("BENCH_COLD").is_ok_and(|v| v == "1");
     let evict: Vec<f64> = if cold {
-        (0..12usize << 20).map(|i| i as f64).collect()
+        let bytes = (2 * last_level_cache_bytes().unwrap_or(0)).max(96 << 20);
+        (0..bytes / 8).map(|i| i as f64).collect()
     } else {
         Vec::new()
     };

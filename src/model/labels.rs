@@ -197,19 +197,16 @@ impl Labels {
     /// The labels as a slice, in name order.
     #[inline]
     pub fn as_slice(&self) -> &[Label] {
-        // `skip` never exceeds the shared length (see `without_first`).
+        // `skip` never exceeds the shared length (see `drop_first`).
         self.shared.get(self.skip as usize..).unwrap_or_default()
     }
 
     /// The labels without the first `n` (in name order), sharing this
     /// set's allocation.
     pub(crate) fn without_first(&self, n: usize) -> Labels {
-        let n = n.min(self.len());
-        Labels {
-            shared: self.shared.clone(),
-            // A set longer than `u32::MAX` labels cannot be allocated.
-            skip: self.skip + n as u32,
-        }
+        let mut rest = self.clone();
+        rest.drop_first(n);
+        rest
     }
 
     /// Drops the first `n` labels (in name order) from this set in place:
