@@ -282,7 +282,8 @@ fn regular_prefix(floats: &[FPoint], prev: i64, spacing: i64) -> usize {
 /// A series with its samples, stale markers removed, ready for windowing.
 #[derive(Debug, Clone)]
 pub(crate) struct RangeSeries<'a> {
-    /// The storage's labels (borrowed) or a subquery's (owned).
+    /// The series' labels: taken over from a selection or a subquery's
+    /// result, or borrowed from a selection that is kept.
     pub labels: Cow<'a, Labels>,
     /// The storage's samples when there is nothing to remove, else a copy.
     pub floats: Cow<'a, [FPoint]>,
