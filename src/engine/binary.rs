@@ -18,7 +18,8 @@ use super::grouping::{KeptRuns, KeyLabels};
 use super::histops::{HistOp, info_reconciled, warn_reset_collision};
 use super::types::{
     ESample, FastMap, FastSet, Matrix, MetadataAgreement, TOUCH_BLOCK, Vector, drop_metadata,
-    has_metadata_labels, in_key, is_metadata_name, prom_labels_string, touching_blocks,
+    drop_metadata_owned, has_metadata_labels, in_key, is_metadata_name, prom_labels_string,
+    touching_blocks,
 };
 use crate::model::{FloatHistogram, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
@@ -222,7 +223,7 @@ pub(crate) fn vector_scalar_binop(
         o.h = if b.return_bool { None } else { h };
         if changes_metric_schema(b.op) || b.return_bool {
             if !ev.delayed() {
-                o.labels = drop_metadata(&o.labels);
+                drop_metadata_owned(&mut o.labels);
             }
             o.drop_name = true;
         }

@@ -10,7 +10,7 @@ use super::annotations::Annotations;
 use super::grouping::{KeptRuns, KeyLabels};
 use super::plan::{BinN, CallN, Node, Subq};
 use super::types::{
-    ESample, ESeries, FastMap, Matrix, Val, Vector, drop_metadata, has_duplicate_labels,
+    ESample, ESeries, FastMap, Matrix, Val, Vector, drop_metadata_owned, has_duplicate_labels,
 };
 use crate::model::{Labels, ValueType};
 use crate::parser::Span;
@@ -244,7 +244,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 let mut mat = self.eval_matrix(inner)?;
                 for s in &mut mat {
                     if !self.delayed() {
-                        s.labels = drop_metadata(&s.labels);
+                        drop_metadata_owned(&mut s.labels);
                     }
                     s.drop_name = true;
                     for p in &mut s.floats {

@@ -347,7 +347,7 @@ impl Engine {
         if self.options.delayed_name_removal {
             for s in &mut mat {
                 if s.drop_name {
-                    s.labels = types::drop_metadata(&s.labels);
+                    types::drop_metadata_owned(&mut s.labels);
                 }
             }
             mat = eval::merge_same_labelsets(mat)?;
