@@ -21,7 +21,8 @@ use super::types::{
     drop_metadata_owned, has_metadata_labels, in_key, is_metadata_name, prom_labels_string,
     touching_blocks,
 };
-use crate::model::{FloatHistogram, Labels};
+use crate::model::labels::{SetsInBlocks, merge_disjoint};
+use crate::model::{FloatHistogram, Label, Labels};
 use crate::parser::{BinaryOp, VectorMatchCardinality, VectorMatching};
 
 /// Applies `op` to two scalars (comparisons yield 1 or 0).
@@ -496,6 +497,9 @@ fn vector_binop(
     // One-to-one matches are checked by signature alone.
     let need_id = !one_to_one && !cache.distinct;
     let mut out = Vec::with_capacity(lhs.len());
+    // Where result sets need no id and are not kept for later steps, they
+    // are built into shared blocks and handed to the results at the end.
+    let mut packed = (!cache.many_steps && !need_id).then(SetsInBlocks::default);
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,
@@ -513,9 +517,12 @@ fn vector_binop(
             v = btof(keep);
         }
         let drop_name = !ev.delayed() && b.return_bool;
-        let (metric, id) = cache.get(key, need_id, || {
-            result_metric(&ls.labels, &rs.labels, b.op, m, drop_name)
-        });
+        let (metric, id) = match packed {
+            Some(_) => (Labels::empty(), NO_ID),
+            None => cache.get(key, need_id, || {
+                result_metric(&ls.labels, &rs.labels, b.op, m, drop_name)
+            }),
+        };
         if one_to_one {
             if !scratch.match_sig(sig) {
                 return Err(EvalError::Execution(
@@ -536,6 +543,9 @@ fn vector_binop(
         }
         if !keep {
             return Ok(());
+        }
+        if let Some(packed) = &mut packed {
+            packed.push(result_labels(&ls.labels, &rs.labels, b.op, m, drop_name).cloned());
         }
         out.push(ESample {
             labels: metric,
@@ -581,6 +591,11 @@ fn vector_binop(
             }
             let ls = ESample::float(match_labels(&rs.labels, m), f);
             do_op(&ls, rs, *sig, (FILLED, rser), &mut out, scratch)?;
+        }
+    }
+    if let Some(packed) = packed {
+        for (s, labels) in out.iter_mut().zip(packed.finish()) {
+            s.labels = labels;
         }
     }
     Ok(out)
@@ -716,6 +731,30 @@ impl ResultLabels {
     }
 }
 
+/// The labels [`result_metric`] gives the result of `lhs op rhs`, in
+/// order, before they are collected into a set.
+fn result_labels<'a>(
+    lhs: &'a Labels,
+    rhs: &'a Labels,
+    op: BinaryOp,
+    m: &'a VectorMatching,
+    drop_name: bool,
+) -> impl Iterator<Item = &'a Label> {
+    let drop_metadata = drop_name || changes_metric_schema(op);
+    let one_to_one = m.card == VectorMatchCardinality::OneToOne;
+    let named = |names: &[String], l: &Label| names.iter().any(|n| *n == *l.name);
+    // Dropped: metadata labels (where the operation drops them), those a
+    // one-to-one match does not keep, and those taken from the other side.
+    let dropped = move |l: &Label| {
+        (drop_metadata && is_metadata_name(&l.name))
+            || (one_to_one && m.on != named(&m.matching_labels, l))
+            || named(&m.include, l)
+    };
+    let mine = lhs.iter().filter(move |l| !dropped(l));
+    let theirs = rhs.iter().filter(move |l| named(&m.include, l));
+    merge_disjoint(mine, theirs)
+}
+
 fn result_metric(
     lhs: &Labels,
     rhs: &Labels,
@@ -741,4 +780,61 @@ fn result_metric(
         return labels.with_copied_from(rhs, &m.include);
     }
     labels.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::FillValues;
+    use proptest::prelude::*;
+
+    /// Label sets over a few names, with or without metadata labels.
+    fn label_set() -> impl Strategy<Value = Labels> {
+        let name = prop_oneof![
+            Just("__name__".to_string()),
+            Just("__type__".to_string()),
+            (0u8..6).prop_map(|n| format!("n{n}")),
+        ];
+        proptest::collection::vec((name, 0u8..3), 0..8).prop_map(|pairs| {
+            let pairs: Vec<(String, String)> = pairs
+                .into_iter()
+                .map(|(n, v)| (n, format!("v{v}")))
+                .collect();
+            Labels::from_pairs(&pairs)
+        })
+    }
+
+    fn names() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec((0u8..6).prop_map(|n| format!("n{n}")), 0..3)
+    }
+
+    proptest! {
+        #[test]
+        fn result_labels_in_blocks_equal_the_result_metric(
+            lhs in label_set(),
+            rhs in label_set(),
+            matching_labels in names(),
+            include in names(),
+            on in any::<bool>(),
+            one_to_one in any::<bool>(),
+            op in prop_oneof![Just(BinaryOp::Add), Just(BinaryOp::Gtr), Just(BinaryOp::And)],
+            drop_name in any::<bool>(),
+        ) {
+            let m = VectorMatching {
+                card: if one_to_one {
+                    VectorMatchCardinality::OneToOne
+                } else {
+                    VectorMatchCardinality::ManyToOne
+                },
+                matching_labels,
+                on,
+                include: if one_to_one { Vec::new() } else { include },
+                fill: FillValues::default(),
+            };
+            let mut blocks = SetsInBlocks::default();
+            blocks.push(result_labels(&lhs, &rhs, op, &m, drop_name).cloned());
+            let built = blocks.finish();
+            prop_assert_eq!(&built[..], &[result_metric(&lhs, &rhs, op, &m, drop_name)][..]);
+        }
+    }
 }

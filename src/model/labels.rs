@@ -72,15 +72,22 @@ const LINEAR_LOOKUP_MAX: usize = 12;
 /// Cloning is an atomic reference-count increment. Equality, ordering and
 /// hashing follow the sorted `(name, value)` pairs, as in Prometheus.
 ///
-/// A set can be a suffix of another set's labels, sharing their allocation:
-/// dropping a leading metric name (what most functions and operators do to
-/// every series they return) allocates nothing.
+/// A set is a run of labels in a shared allocation: dropping a leading
+/// metric name (what most functions and operators do to every series they
+/// return) allocates nothing, and a store can lay the sets of many series
+/// out in one allocation ([`Labels::pack`]).
 #[derive(Clone, Default)]
 pub struct Labels {
-    /// The shared labels; this set is `shared[skip..]`.
+    /// The shared labels; this set is `shared[start..end]`.
     shared: Arc<[Label]>,
-    skip: u32,
+    start: u32,
+    end: u32,
 }
+
+/// About how many labels [`Labels::pack`] lays out in one allocation: 4 KiB
+/// of label records, so that a block's sets are a few pages at most while
+/// one reference count serves dozens of typical series.
+const BLOCK_LABELS: usize = 128;
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
@@ -111,7 +118,40 @@ impl Ord for Labels {
 impl Labels {
     /// Labels already sorted by name, with unique names and no empty values.
     fn from_sorted(shared: Arc<[Label]>) -> Self {
-        Labels { shared, skip: 0 }
+        // No set holds `u32::MAX` labels: it would not fit in memory.
+        let end = u32::try_from(shared.len()).unwrap_or(u32::MAX);
+        Labels {
+            shared,
+            start: 0,
+            end,
+        }
+    }
+
+    /// Lays `sets` out one after another in shared allocations of about
+    /// [`BLOCK_LABELS`] labels each (a set longer than that gets one of its
+    /// own), each set becoming a view of its block with the same labels.
+    ///
+    /// A store does this to the series it holds: their sets then lie
+    /// together in memory in the order given, however the allocations made
+    /// while loading were scattered, and copying or releasing a set changes
+    /// a reference count that the block's other sets share, likely in the
+    /// cache already. A block is freed when the last view of it is.
+    pub(crate) fn pack<'a>(sets: impl IntoIterator<Item = &'a mut Labels>) {
+        let sets: Vec<&mut Labels> = sets.into_iter().collect();
+        let mut blocks = SetsInBlocks::default();
+        for set in &sets {
+            blocks.push(set.iter().cloned());
+        }
+        for (set, packed) in sets.into_iter().zip(blocks.finish()) {
+            *set = packed;
+        }
+    }
+
+    /// The address and length (in labels) of the allocation this set is a
+    /// view of, shared with other sets when the set was packed or had
+    /// leading labels dropped: what a memory account counts once.
+    pub(crate) fn allocation(&self) -> (usize, usize) {
+        (self.shared.as_ptr() as usize, self.shared.len())
     }
 
     /// The empty label set.
@@ -197,8 +237,11 @@ impl Labels {
     /// The labels as a slice, in name order.
     #[inline]
     pub fn as_slice(&self) -> &[Label] {
-        // `skip` never exceeds the shared length (see `drop_first`).
-        self.shared.get(self.skip as usize..).unwrap_or_default()
+        // `start..end` lies within the shared labels (see `from_sorted`,
+        // `pack` and `drop_first`).
+        self.shared
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 
     /// The labels without the first `n` (in name order), sharing this
@@ -212,8 +255,8 @@ impl Labels {
     /// Drops the first `n` labels (in name order) from this set in place:
     /// the set keeps its allocation, and no reference count changes.
     pub(crate) fn drop_first(&mut self, n: usize) {
-        // A set longer than `u32::MAX` labels cannot be allocated.
-        self.skip += n.min(self.len()) as u32;
+        // `n` is capped at the length, which fits in `u32` as `end` does.
+        self.start += n.min(self.len()) as u32;
     }
 
     /// Reads where the set's first and last labels lie (not their text),
@@ -348,14 +391,7 @@ impl Labels {
         let mine = || self.iter().filter(|l| !named(l));
         let theirs = || other.iter().filter(named);
         let len = mine().count() + theirs().count();
-        // Both runs are sorted by name and share no name: merge them.
-        let (mut mine, mut theirs) = (mine().peekable(), theirs().peekable());
-        let merged = std::iter::from_fn(|| match (mine.peek(), theirs.peek()) {
-            (Some(a), Some(b)) if a.name < b.name => mine.next(),
-            (Some(_), Some(_)) | (None, _) => theirs.next(),
-            (Some(_), None) => mine.next(),
-        });
-        Labels::from_sorted(collect_exact(len, merged))
+        Labels::from_sorted(collect_exact(len, merge_disjoint(mine(), theirs())))
     }
 
     /// [`Self::with_copied_from`] for one name (`group_left (team)`): the
@@ -384,6 +420,66 @@ impl Labels {
                 .cloned()
                 .collect(),
         )
+    }
+}
+
+/// Merges two runs of labels, each sorted by name, that share no name.
+pub(crate) fn merge_disjoint<'a>(
+    mine: impl Iterator<Item = &'a Label>,
+    theirs: impl Iterator<Item = &'a Label>,
+) -> impl Iterator<Item = &'a Label> {
+    let (mut mine, mut theirs) = (mine.peekable(), theirs.peekable());
+    std::iter::from_fn(move || match (mine.peek(), theirs.peek()) {
+        (Some(a), Some(b)) if a.name < b.name => mine.next(),
+        (Some(_), Some(_)) | (None, _) => theirs.next(),
+        (Some(_), None) => mine.next(),
+    })
+}
+
+/// Label sets built one after another and then laid out in shared blocks
+/// of about [`BLOCK_LABELS`] labels: one allocation per block rather than
+/// one per set, the sets of a block next to each other in memory (see
+/// [`Labels::pack`]).
+#[derive(Debug, Default)]
+pub(crate) struct SetsInBlocks {
+    labels: Vec<Label>,
+    /// Where each set ends in `labels`.
+    ends: Vec<usize>,
+}
+
+impl SetsInBlocks {
+    /// Adds a set: `labels` sorted by name, with unique names and no empty
+    /// values (as a [`Labels`] holds them).
+    pub fn push(&mut self, labels: impl IntoIterator<Item = Label>) {
+        self.labels.extend(labels);
+        self.ends.push(self.labels.len());
+    }
+
+    /// The sets, in the order they were added.
+    pub fn finish(self) -> Vec<Labels> {
+        let SetsInBlocks { labels, ends } = self;
+        let mut sets = Vec::with_capacity(ends.len());
+        let mut labels = labels.into_iter();
+        let mut first = 0;
+        while first < ends.len() {
+            let base = first.checked_sub(1).map_or(0, |i| ends[i]);
+            // The sets that fit in a block together; at least one.
+            let last = first + ends[first + 1..].partition_point(|&end| end - base <= BLOCK_LABELS);
+            let block: Arc<[Label]> = labels.by_ref().take(ends[last] - base).collect();
+            let mut start = 0;
+            for &end in &ends[first..=last] {
+                // A block holds fewer than `u32::MAX` labels: it fits in memory.
+                let end = (end - base) as u32;
+                sets.push(Labels {
+                    shared: Arc::clone(&block),
+                    start,
+                    end,
+                });
+                start = end;
+            }
+            first = last + 1;
+        }
+        sets
     }
 }
 
@@ -578,6 +674,31 @@ mod tests {
             // Views of views keep dropping from the front.
             let twice = view.without_first(1);
             prop_assert_eq!(twice.as_slice(), built.as_slice().get(1..).unwrap_or_default());
+        }
+
+        #[test]
+        fn sets_in_blocks_equal_the_sets_pushed(sets in proptest::collection::vec(label_set(), 0..12)) {
+            let mut blocks = SetsInBlocks::default();
+            for set in &sets {
+                blocks.push(set.iter().cloned());
+            }
+            let built = blocks.finish();
+            prop_assert_eq!(&built, &sets);
+            // Neighbours share a block while it holds at most `BLOCK_LABELS`
+            // labels; a longer set has one of its own.
+            for set in &built {
+                let (_, len) = set.allocation();
+                prop_assert!(len <= BLOCK_LABELS || len == set.len());
+            }
+            let mut packed = sets.clone();
+            Labels::pack(packed.iter_mut());
+            prop_assert_eq!(&packed, &sets);
+            let blocks: std::collections::HashSet<usize> =
+                packed.iter().map(|s| s.allocation().0).collect();
+            let labels: usize = sets.iter().map(Labels::len).sum();
+            // Two neighbouring blocks would have been one had they held
+            // `BLOCK_LABELS` labels or fewer together.
+            prop_assert!(blocks.len() <= 2 * labels / BLOCK_LABELS + 1);
         }
 
         #[test]

@@ -86,16 +86,20 @@ impl Seen {
     }
 
     fn labels(&mut self, labels: &Labels) -> usize {
-        // A label set is one `Arc<[Label]>`: its slice address identifies it.
-        let slice = labels.iter().as_slice();
-        if !self.0.insert(slice.as_ptr() as usize) {
-            return 0;
-        }
+        // A label set is a view of an `Arc<[Label]>`, perhaps shared with
+        // other sets (a block of packed sets): count the allocation once,
+        // and the strings of every view.
+        let (address, len) = labels.allocation();
+        let allocation = if self.0.insert(address) {
+            arc_bytes(len * size_of::<Label>())
+        } else {
+            0
+        };
         let strings: usize = labels
             .iter()
             .map(|l| self.string(&l.name) + self.string(&l.value))
             .sum();
-        arc_bytes(labels.len() * size_of::<Label>()) + strings
+        allocation + strings
     }
 
     fn histogram(&mut self, h: &Arc<FloatHistogram>) -> usize {
