@@ -74,8 +74,9 @@ const LINEAR_LOOKUP_MAX: usize = 12;
 ///
 /// A set is a run of labels in a shared allocation: dropping a leading
 /// metric name (what most functions and operators do to every series they
-/// return) allocates nothing, and a store can lay the sets of many series
-/// out in one allocation ([`Labels::pack`]).
+/// return) allocates nothing, and [`MemoryStorage`](crate::storage::MemoryStorage)
+/// lays the sets of the series a load added out in shared allocations of
+/// about 128 labels at `commit`.
 #[derive(Clone, Default)]
 pub struct Labels {
     /// The shared labels; this set is `shared[start..end]`.

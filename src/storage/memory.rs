@@ -410,7 +410,10 @@ impl MemoryStorage {
     /// sorted store; [`Storage::select`] on an unsorted store sorts copies.
     /// With compression, full chunks of the sorted samples are compressed.
     /// The label order of the series, which `select` returns them in, is
-    /// computed here (or by the first select) when series were added.
+    /// computed here (or by the first select) when series were added, and
+    /// the label sets of the series added since the last commit are laid out
+    /// together, in shared allocations of about 128 labels (a query over
+    /// many series then reads them from consecutive memory).
     pub fn commit(&mut self) {
         let compress = self.compress;
         for s in &mut self.series {
