@@ -85,9 +85,10 @@ pub struct Labels {
     end: u32,
 }
 
-/// About how many labels [`Labels::pack`] lays out in one allocation: 4 KiB
-/// of label records, so that a block's sets are a few pages at most while
-/// one reference count serves dozens of typical series.
+/// About how many labels [`SetsInBlocks`] (and so [`Labels::pack`]) lays out
+/// in one allocation: 4 KiB of label records, so that a block's sets span
+/// two pages at most while one reference count serves dozens of typical
+/// series.
 const BLOCK_LABELS: usize = 128;
 
 impl PartialEq for Labels {
