@@ -12,6 +12,13 @@ use super::FastMap;
 use crate::model::Label;
 use crate::model::matcher::has_affixes;
 
+/// The ids of the series with one label value, ascending. A value that one
+/// or two series have (an `instance` of a target with one metric, a pod's
+/// identifier) keeps them in place, in the 24 bytes a `Vec` header takes:
+/// a regex selector that matches many such values then reads their ids
+/// from the list of values itself rather than from an allocation each.
+pub(super) type IdList = smallvec::SmallVec<[usize; 2]>;
+
 /// Label name -> its values and their series.
 #[derive(Debug, Default)]
 pub(super) struct Postings {
@@ -31,7 +38,7 @@ pub(super) struct NameValues {
     /// Position of each value in `values`.
     positions: FastMap<Arc<str>, usize>,
     /// The ids of the series with each value, ascending.
-    ids: Vec<Vec<usize>>,
+    ids: Vec<IdList>,
 }
 
 impl NameValues {
@@ -58,7 +65,7 @@ impl NameValues {
                 return None;
             }
             let text = self.text.get(from..end)?;
-            keep(text).then(|| self.ids.get(k).map(Vec::as_slice))?
+            keep(text).then(|| self.ids.get(k).map(|ids| ids.as_slice()))?
         })
     }
 
@@ -75,7 +82,7 @@ impl NameValues {
     /// The ids of the series with `value`, ascending.
     pub(super) fn ids(&self, value: &str) -> Option<&[usize]> {
         let &at = self.positions.get(value)?;
-        self.ids.get(at).map(Vec::as_slice)
+        self.ids.get(at).map(|ids| ids.as_slice())
     }
 
     /// The values, in the order first seen.
@@ -84,7 +91,7 @@ impl NameValues {
     }
 
     /// The id lists, aligned with [`values`](Self::values).
-    pub(super) fn id_lists(&self) -> &[Vec<usize>] {
+    pub(super) fn id_lists(&self) -> &[IdList] {
         &self.ids
     }
 
@@ -99,7 +106,7 @@ impl NameValues {
         self.values.capacity() * std::mem::size_of::<Arc<str>>()
             + self.text.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
-            + self.ids.capacity() * std::mem::size_of::<Vec<usize>>()
+            + self.ids.capacity() * std::mem::size_of::<IdList>()
     }
 
     fn shrink_to_fit(&mut self) {
@@ -132,7 +139,7 @@ impl Postings {
                 values.text.push_str(value);
                 values.ends.push(values.text.len());
                 values.positions.insert(value.clone(), at);
-                values.ids.push(Vec::new());
+                values.ids.push(IdList::new());
                 at
             }
         };

@@ -158,6 +158,7 @@ pub(super) fn measure(store: &MemoryStorage) -> MemoryUsage {
         u.index_bytes += values
             .id_lists()
             .iter()
+            .filter(|ids| ids.spilled())
             .map(|ids| ids.capacity() * size_of::<usize>())
             .sum::<usize>();
     }
