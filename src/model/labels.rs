@@ -138,11 +138,16 @@ impl Labels {
     /// while loading were scattered, and copying or releasing a set changes
     /// a reference count that the block's other sets share, likely in the
     /// cache already. A block is freed when the last view of it is.
-    pub(crate) fn pack<'a>(sets: impl IntoIterator<Item = &'a mut Labels>) {
+    /// Each label is copied into its block by `copy` (`Label::clone`, or a
+    /// copy that moves the strings too).
+    pub(crate) fn pack<'a>(
+        sets: impl IntoIterator<Item = &'a mut Labels>,
+        mut copy: impl FnMut(&Label) -> Label,
+    ) {
         let sets: Vec<&mut Labels> = sets.into_iter().collect();
         let mut blocks = SetsInBlocks::default();
         for set in &sets {
-            blocks.push(set.iter().cloned());
+            blocks.push(set.iter().map(&mut copy));
         }
         for (set, packed) in sets.into_iter().zip(blocks.finish()) {
             *set = packed;
@@ -693,7 +698,7 @@ mod tests {
                 prop_assert!(len <= BLOCK_LABELS || len == set.len());
             }
             let mut packed = sets.clone();
-            Labels::pack(packed.iter_mut());
+            Labels::pack(packed.iter_mut(), Label::clone);
             prop_assert_eq!(&packed, &sets);
             let blocks: std::collections::HashSet<usize> =
                 packed.iter().map(|s| s.allocation().0).collect();

@@ -429,17 +429,24 @@ impl MemoryStorage {
     }
 
     /// Lays the label sets of the series added since the last commit out
-    /// together, in the order the series were added ([`Labels::pack`]):
-    /// however a load interleaved them with the growth of sample buffers,
-    /// a query over many series then reads their sets from consecutive
-    /// memory, and copies and releases of them count references in blocks
-    /// of dozens of series.
+    /// together, in the order the series were added ([`Labels::pack`]),
+    /// and with them the strings of the values first seen since then
+    /// ([`Postings::settle`]): however a load interleaved them with the
+    /// growth of sample buffers, a query over many series then reads their
+    /// sets and strings from consecutive memory, and copies and releases of
+    /// the sets count references in blocks of dozens of series.
     fn pack_labels(&mut self) {
-        let new = self.series.get_mut(self.packed..).unwrap_or_default();
+        let MemoryStorage {
+            series, postings, ..
+        } = self;
+        let new = series.get_mut(self.packed..).unwrap_or_default();
         if new.is_empty() {
             return;
         }
-        Labels::pack(new.iter_mut().map(|s| &mut s.labels));
+        Labels::pack(new.iter_mut().map(|s| &mut s.labels), |l| {
+            postings.settle(l)
+        });
+        postings.mark_settled();
         // The index keys the same sets: replace its copies of the former
         // allocations with views of the blocks.
         for (id, s) in self.series.iter().enumerate().skip(self.packed) {
@@ -1210,6 +1217,54 @@ mod tests {
             .select(&[Matcher::equal("i", "5")], &SelectHints::window(-10, 10))
             .unwrap();
         assert_eq!((&got[0].labels, got[0].floats.len()), (&set(5), 2));
+    }
+
+    #[test]
+    fn a_commit_gives_the_values_first_seen_since_the_last_strings_of_the_stores_own() {
+        let mut s = MemoryStorage::new();
+        let set = |i: usize| Labels::from_pairs(&[("__name__", "x"), ("i", &i.to_string())]);
+        let given: Vec<Labels> = (0..10).map(set).collect();
+        for labels in &given {
+            s.add(labels, 0, 1.0);
+        }
+        let value = |labels: &Labels, name: &str| Arc::clone(&labels.label(name).unwrap().value);
+        // Until the commit the store shares the strings it was given.
+        assert!(Arc::ptr_eq(
+            &value(&s.series[3].labels, "i"),
+            &value(&given[3], "i")
+        ));
+        s.commit();
+        let index_value = |s: &MemoryStorage, name: &str, v: &str| {
+            let (_, values) = s.postings.get(name).unwrap();
+            let at = values.values().iter().position(|x| &**x == v).unwrap();
+            Arc::clone(&values.values()[at])
+        };
+        for (id, labels) in given.iter().enumerate() {
+            let stored = value(&s.series[id].labels, "i");
+            assert_eq!(&*stored, &*value(labels, "i"));
+            assert!(!Arc::ptr_eq(&stored, &value(labels, "i")));
+            // The series and the index hold the same new string.
+            assert!(Arc::ptr_eq(&stored, &index_value(&s, "i", &id.to_string())));
+            assert_eq!(s.series_id(labels), id);
+        }
+        // A later commit leaves the strings of values seen before alone and
+        // gives the new ones theirs.
+        let x = value(&s.series[0].labels, "__name__");
+        let five = value(&s.series[5].labels, "i");
+        let later = set(10);
+        s.add(&set(5), 1, 2.0);
+        s.add(&later, 1, 2.0);
+        s.commit();
+        assert!(Arc::ptr_eq(&value(&s.series[10].labels, "__name__"), &x));
+        assert!(Arc::ptr_eq(&value(&s.series[5].labels, "i"), &five));
+        assert!(!Arc::ptr_eq(
+            &value(&s.series[10].labels, "i"),
+            &value(&later, "i")
+        ));
+        let got = s
+            .select(&[Matcher::equal("i", "10")], &SelectHints::window(-10, 10))
+            .unwrap();
+        assert_eq!((&got[0].labels, got[0].floats.len()), (&later, 1));
     }
 
     #[test]

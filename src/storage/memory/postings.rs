@@ -39,6 +39,10 @@ pub(super) struct NameValues {
     positions: FastMap<Arc<str>, usize>,
     /// The ids of the series with each value, ascending.
     ids: Vec<IdList>,
+    /// The values before this one have strings of the index's own, laid
+    /// out at a commit ([`Postings::settle`]); those after it still share
+    /// the allocation the caller made.
+    settled: usize,
 }
 
 impl NameValues {
@@ -149,6 +153,42 @@ impl Postings {
         Label {
             name,
             value: values.values[at].clone(),
+        }
+    }
+
+    /// `label` (a label of a series added since the last commit) with the
+    /// index's strings, where a value first seen since that commit gets a
+    /// string of the index's own, allocated now: called for the new series
+    /// in order, it lays the strings that only they have (an `instance`,
+    /// a pod's name) out one after another, however the load scattered the
+    /// allocations it was given between the growth of sample buffers. A
+    /// query over many series then reads them from consecutive memory.
+    /// [`Postings::mark_settled`] ends the commit.
+    pub(super) fn settle(&mut self, label: &Label) -> Label {
+        // A stored series' label already holds the index's name string.
+        let Some(values) = self.by_name.get_mut(&*label.name) else {
+            return label.clone();
+        };
+        let Some(&at) = values.positions.get(&*label.value) else {
+            return label.clone();
+        };
+        if at >= values.settled && Arc::ptr_eq(&values.values[at], &label.value) {
+            let own: Arc<str> = Arc::from(&*label.value);
+            values.positions.remove(&*label.value);
+            values.positions.insert(own.clone(), at);
+            values.values[at] = own;
+        }
+        Label {
+            name: label.name.clone(),
+            value: values.values[at].clone(),
+        }
+    }
+
+    /// Ends a commit's [`Postings::settle`] calls: the values seen so far
+    /// keep the strings they have.
+    pub(super) fn mark_settled(&mut self) {
+        for values in self.by_name.values_mut() {
+            values.settled = values.values.len();
         }
     }
 
