@@ -499,7 +499,12 @@ fn vector_binop(
     let mut out = Vec::with_capacity(lhs.len());
     // Where result sets need no id and are not kept for later steps, they
     // are built into shared blocks and handed to the results at the end.
-    let mut packed = (!cache.many_steps && !need_id).then(SetsInBlocks::default);
+    let mut packed = (!cache.many_steps && !need_id).then(|| {
+        // Room for a result per left sample with as many labels as the
+        // first, plus those copied from the right.
+        let per_set = lhs.first().map_or(0, |s| s.labels.len()) + m.include.len();
+        SetsInBlocks::with_capacity(lhs.len(), lhs.len() * per_set)
+    });
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,
@@ -545,7 +550,10 @@ fn vector_binop(
             return Ok(());
         }
         if let Some(packed) = &mut packed {
-            packed.push(result_labels(&ls.labels, &rs.labels, b.op, m, drop_name).cloned());
+            match one_label_copied(&ls.labels, &rs.labels, b.op, m, drop_name) {
+                Some(runs) => packed.push_runs(&runs),
+                None => packed.push(result_labels(&ls.labels, &rs.labels, b.op, m, drop_name).cloned()),
+            }
         }
         out.push(ESample {
             labels: metric,
@@ -755,6 +763,41 @@ fn result_labels<'a>(
     merge_disjoint(mine, theirs)
 }
 
+/// [`result_labels`] as three runs of labels, where the result is the
+/// left set with the one label `group_left`/`group_right` names taken from
+/// the right (the usual `* on (job) group_left (team) info` join) and
+/// nothing else dropped: the left set is split where the label goes,
+/// without testing each label. `None` in every other case.
+fn one_label_copied<'a>(
+    lhs: &'a Labels,
+    rhs: &'a Labels,
+    op: BinaryOp,
+    m: &VectorMatching,
+    drop_name: bool,
+) -> Option<[&'a [Label]; 3]> {
+    let [name] = &m.include[..] else {
+        return None;
+    };
+    if m.card == VectorMatchCardinality::OneToOne
+        || ((drop_name || changes_metric_schema(op)) && has_metadata_labels(lhs))
+    {
+        return None;
+    }
+    let mine = lhs.as_slice();
+    let at = mine.partition_point(|l| *l.name < **name);
+    // A label of that name on the left is replaced, or removed when the
+    // right has none.
+    let after = match mine.get(at) {
+        Some(l) if *l.name == **name => at + 1,
+        _ => at,
+    };
+    let theirs = rhs
+        .label(name)
+        .map(std::slice::from_ref)
+        .unwrap_or_default();
+    Some([&mine[..at], theirs, &mine[after..]])
+}
+
 fn result_metric(
     lhs: &Labels,
     rhs: &Labels,
@@ -833,8 +876,15 @@ mod tests {
             };
             let mut blocks = SetsInBlocks::default();
             blocks.push(result_labels(&lhs, &rhs, op, &m, drop_name).cloned());
+            if let Some(runs) = one_label_copied(&lhs, &rhs, op, &m, drop_name) {
+                blocks.push_runs(&runs);
+            }
             let built = blocks.finish();
-            prop_assert_eq!(&built[..], &[result_metric(&lhs, &rhs, op, &m, drop_name)][..]);
+            let want = result_metric(&lhs, &rhs, op, &m, drop_name);
+            prop_assert_eq!(&built[0], &want);
+            if let Some(runs) = built.get(1) {
+                prop_assert_eq!(runs, &want);
+            }
         }
     }
 }

@@ -462,6 +462,23 @@ impl SetsInBlocks {
         self.ends.push(self.labels.len());
     }
 
+    /// Room for `sets` sets of `labels` labels in all.
+    pub fn with_capacity(sets: usize, labels: usize) -> Self {
+        SetsInBlocks {
+            labels: Vec::with_capacity(labels),
+            ends: Vec::with_capacity(sets),
+        }
+    }
+
+    /// Adds the set that `runs` make one after another (together sorted by
+    /// name, as for [`Self::push`]).
+    pub fn push_runs(&mut self, runs: &[&[Label]]) {
+        for run in runs {
+            self.labels.extend_from_slice(run);
+        }
+        self.ends.push(self.labels.len());
+    }
+
     /// The sets, in the order they were added.
     pub fn finish(self) -> Vec<Labels> {
         let SetsInBlocks { labels, ends } = self;
