@@ -413,7 +413,11 @@ impl MemoryStorage {
     /// computed here (or by the first select) when series were added, and
     /// the label sets of the series added since the last commit are laid out
     /// together, in shared allocations of about 128 labels (a query over
-    /// many series then reads them from consecutive memory).
+    /// many series then reads them from consecutive memory). The label
+    /// values first seen since the last commit get strings of the store's
+    /// own, laid out in the same order: until then the store shares the
+    /// strings of the label sets it was given, afterwards a caller that
+    /// kept those sets holds its strings apart from the store's.
     pub fn commit(&mut self) {
         let compress = self.compress;
         for s in &mut self.series {
