@@ -552,7 +552,9 @@ fn vector_binop(
         if let Some(packed) = &mut packed {
             match one_label_copied(&ls.labels, &rs.labels, b.op, m, drop_name) {
                 Some(runs) => packed.push_runs(&runs),
-                None => packed.push(result_labels(&ls.labels, &rs.labels, b.op, m, drop_name).cloned()),
+                None => {
+                    packed.push(result_labels(&ls.labels, &rs.labels, b.op, m, drop_name).cloned())
+                }
             }
         }
         out.push(ESample {
