@@ -174,6 +174,7 @@ impl Postings {
         };
         if at >= values.settled && Arc::ptr_eq(&values.values[at], &label.value) {
             let own: Arc<str> = Arc::from(&*label.value);
+            // Removed first: an insert over an equal key keeps the old one.
             values.positions.remove(&*label.value);
             values.positions.insert(own.clone(), at);
             values.values[at] = own;
