@@ -785,19 +785,7 @@ fn one_label_copied<'a>(
     {
         return None;
     }
-    let mine = lhs.as_slice();
-    let at = mine.partition_point(|l| *l.name < **name);
-    // A label of that name on the left is replaced, or removed when the
-    // right has none.
-    let after = match mine.get(at) {
-        Some(l) if *l.name == **name => at + 1,
-        _ => at,
-    };
-    let theirs = rhs
-        .label(name)
-        .map(std::slice::from_ref)
-        .unwrap_or_default();
-    Some([&mine[..at], theirs, &mine[after..]])
+    Some(lhs.runs_with_one_copied_from(rhs, name))
 }
 
 fn result_metric(

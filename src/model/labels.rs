@@ -405,9 +405,23 @@ impl Labels {
     /// label goes where its name sorts, as three slices chained, whose
     /// exact length lets the `Arc` be filled in place.
     fn with_one_copied_from(&self, other: &Labels, name: &str) -> Labels {
+        let [before, theirs, after] = self.runs_with_one_copied_from(other, name);
+        if theirs.is_empty() && before.len() + after.len() == self.len() {
+            return self.clone();
+        }
+        Labels::from_sorted(before.iter().chain(theirs).chain(after).cloned().collect())
+    }
+
+    /// [`Self::with_one_copied_from`]'s labels as three runs: these labels
+    /// before where `name` sorts, `other`'s label `name` (if any), and these
+    /// labels after it (a label `name` here is replaced or removed).
+    pub(crate) fn runs_with_one_copied_from<'a>(
+        &'a self,
+        other: &'a Labels,
+        name: &str,
+    ) -> [&'a [Label]; 3] {
         let mine = self.as_slice();
         let at = mine.partition_point(|l| &*l.name < name);
-        // A label of that name here is replaced or removed.
         let after = match mine.get(at) {
             Some(l) if &*l.name == name => at + 1,
             _ => at,
@@ -416,17 +430,7 @@ impl Labels {
             .label(name)
             .map(std::slice::from_ref)
             .unwrap_or_default();
-        if theirs.is_empty() && after == at {
-            return self.clone();
-        }
-        Labels::from_sorted(
-            mine[..at]
-                .iter()
-                .chain(theirs)
-                .chain(&mine[after..])
-                .cloned()
-                .collect(),
-        )
+        [&mine[..at], theirs, &mine[after..]]
     }
 }
 
