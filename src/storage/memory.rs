@@ -91,6 +91,11 @@ struct MemSeries {
     /// none), kept here so that finding a window starts from the record
     /// rather than from two reads of the samples (see [`Self::note_floats`]).
     floats_ends: (Timestamp, Timestamp),
+    /// Whether the times of `floats` are evenly spaced (each the first's
+    /// plus its index times one step), so that a window's bounds follow
+    /// from `floats_ends` without reading a sample (see
+    /// [`window::evenly_spaced`]).
+    floats_even: bool,
     sorted: bool,
     /// What few series have, kept out of line so that the record of a
     /// float series stays small (104 bytes instead of 168).
@@ -198,6 +203,7 @@ impl MemSeries {
     fn note_floats(&mut self) {
         let time = |p: Option<&FPoint>| p.map_or(0, |p| p.t);
         self.floats_ends = (time(self.floats.first()), time(self.floats.last()));
+        self.floats_even = window::is_evenly_spaced(self.floats.iter().map(|p| p.t));
     }
 
     /// The uncompressed float samples in `start..=end` (of a sorted series).
@@ -209,6 +215,23 @@ impl MemSeries {
                 self.floats.last().map_or(0, |p| p.t)
             ),
         );
+        let even = self
+            .floats_even
+            .then(|| window::evenly_spaced(self.floats.len(), self.floats_ends, start, end))
+            .flatten();
+        if let Some(range) = even {
+            debug_assert!(
+                self.floats[range.clone()]
+                    .iter()
+                    .map(|p| p.t)
+                    .eq(
+                        window_between(&self.floats, self.floats_ends, start, end, |p| p.t)
+                            .iter()
+                            .map(|p| p.t)
+                    )
+            );
+            return &self.floats[range];
+        }
         window_between(&self.floats, self.floats_ends, start, end, |p| p.t)
     }
 
@@ -381,6 +404,16 @@ impl MemoryStorage {
         if s.floats.is_empty() {
             s.floats_ends.0 = t;
         }
+        // Still evenly spaced when the step from the last sample repeats the
+        // one before it (out of order, `sort` decides again).
+        s.floats_even = match s.floats.len() {
+            0 | 1 => true,
+            n => {
+                let last = s.floats_ends.1;
+                let steps = (t.checked_sub(last), last.checked_sub(s.floats[n - 2].t));
+                s.floats_even && matches!(steps, (Some(a), Some(b)) if a == b)
+            }
+        };
         s.floats.push(FPoint { t, v });
         s.floats_ends.1 = t;
         if compress && s.floats.len() >= CHUNK_SAMPLES {
@@ -1221,6 +1254,48 @@ mod tests {
             .select(&[Matcher::equal("i", "5")], &SelectHints::window(-10, 10))
             .unwrap();
         assert_eq!((&got[0].labels, got[0].floats.len()), (&set(5), 2));
+    }
+
+    #[test]
+    fn a_series_is_known_to_be_evenly_spaced_while_it_is() {
+        let mut s = MemoryStorage::new();
+        let a = Labels::from_pairs(&[("__name__", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "b")]);
+        for t in [0, 10, 20, 30] {
+            s.add(&a, t, t as f64);
+        }
+        // Out of order, then sorted at the commit: evenly spaced again.
+        for t in [0, 10, 30, 20] {
+            s.add(&b, t, t as f64);
+        }
+        assert!(s.series[0].floats_even);
+        s.commit();
+        assert!(s.series[1].floats_even);
+        s.add(&a, 45, 45.0);
+        assert!(!s.series[0].floats_even);
+        s.add(&b, 40, 40.0);
+        assert!(s.series[1].floats_even);
+        let times = |s: &MemoryStorage, name: &str, start: i64, end: i64| -> Vec<i64> {
+            let got = s
+                .select(
+                    &[Matcher::equal("__name__", name)],
+                    &SelectHints::window(start, end),
+                )
+                .unwrap();
+            got.iter()
+                .flat_map(|x| x.floats.iter().map(|p| p.t))
+                .collect()
+        };
+        for (start, end) in [(-5, 100), (5, 25), (10, 20), (11, 19), (31, 44), (41, 100)] {
+            let want = |all: &[i64]| -> Vec<i64> {
+                all.iter()
+                    .copied()
+                    .filter(|t| (start..=end).contains(t))
+                    .collect()
+            };
+            assert_eq!(times(&s, "a", start, end), want(&[0, 10, 20, 30, 45]));
+            assert_eq!(times(&s, "b", start, end), want(&[0, 10, 20, 30, 40]));
+        }
     }
 
     #[test]

@@ -57,6 +57,55 @@ pub(super) fn window_between<T>(
     &head[lo.min(hi)..]
 }
 
+/// The positions of the samples inside `start..=end` among `len` samples
+/// whose times are known to be evenly spaced from `ends.0` to `ends.1`
+/// (each the first's plus its index times one step, as scrapes aligned to
+/// their interval are): found from the ends by arithmetic, without reading
+/// a sample. `None` where the ends admit no whole step (fewer than two
+/// samples, or a span that the gaps do not divide).
+pub(super) fn evenly_spaced(
+    len: usize,
+    ends: (Timestamp, Timestamp),
+    start: Timestamp,
+    end: Timestamp,
+) -> Option<std::ops::Range<usize>> {
+    let gaps = i128::try_from(len.checked_sub(1)?).ok()?;
+    let first = i128::from(ends.0);
+    let span = i128::from(ends.1) - first;
+    if gaps == 0 || span <= 0 || span % gaps != 0 {
+        return None;
+    }
+    let step = span / gaps;
+    // How many samples lie before time `t`.
+    let before = |t: i128| -> usize {
+        let offset = t - first;
+        if offset <= 0 {
+            return 0;
+        }
+        let count = (offset + step - 1) / step;
+        usize::try_from(count).map_or(len, |c| c.min(len))
+    };
+    let lo = before(i128::from(start));
+    let hi = before(i128::from(end) + 1);
+    Some(lo..hi.max(lo))
+}
+
+/// Whether the times `ts` are evenly spaced (see [`evenly_spaced`]).
+pub(super) fn is_evenly_spaced(mut ts: impl Iterator<Item = Timestamp>) -> bool {
+    let (Some(a), Some(b)) = (ts.next(), ts.next()) else {
+        return true;
+    };
+    let Some(step) = b.checked_sub(a) else {
+        return false;
+    };
+    let mut last = b;
+    ts.all(|t| {
+        let same = t.checked_sub(last) == Some(step);
+        last = t;
+        same
+    })
+}
+
 /// The index that time `at` would have in `len` evenly spaced samples from
 /// `first_t` to `last_t`, clamped to `0..=len`.
 #[inline(always)]
@@ -134,6 +183,7 @@ pub(super) fn partition_point_from_end<T>(items: &[T], pred: impl Fn(&T) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prop_assume;
 
     proptest::proptest! {
         #[test]
@@ -153,6 +203,35 @@ mod tests {
                 partition_point_from_end(&ts, |&x| x < start),
                 lo
             );
+        }
+
+        #[test]
+        fn evenly_spaced_windows_equal_two_bisections(
+            first in -1_000i64..1_000,
+            step in 1i64..40,
+            len in 0usize..60,
+            start in -1_500i64..3_500,
+            width in -50i64..1_000,
+        ) {
+            let ts: Vec<i64> = (0..len as i64).map(|i| first + i * step).collect();
+            prop_assume!(is_evenly_spaced(ts.iter().copied()));
+            let end = start + width;
+            let lo = ts.partition_point(|&x| x < start);
+            let hi = ts.partition_point(|&x| x <= end);
+            let ends = (ts.first().copied().unwrap_or(0), ts.last().copied().unwrap_or(0));
+            match evenly_spaced(ts.len(), ends, start, end) {
+                Some(range) => proptest::prop_assert_eq!(&ts[range], &ts[lo..hi.max(lo)]),
+                None => proptest::prop_assert!(ts.len() < 2),
+            }
+        }
+
+        #[test]
+        fn uneven_times_are_told_apart(
+            mut ts in proptest::collection::vec(-50i64..50, 0..20),
+        ) {
+            ts.sort_unstable();
+            let even = ts.windows(3).all(|w| w[1] - w[0] == w[2] - w[1]);
+            proptest::prop_assert_eq!(is_evenly_spaced(ts.iter().copied()), even);
         }
 
         #[test]
