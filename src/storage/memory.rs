@@ -409,9 +409,8 @@ impl MemoryStorage {
         s.floats_even = match s.floats.len() {
             0 | 1 => true,
             n => {
-                let last = s.floats_ends.1;
-                let steps = (t.checked_sub(last), last.checked_sub(s.floats[n - 2].t));
-                s.floats_even && matches!(steps, (Some(a), Some(b)) if a == b)
+                let last_two = [s.floats[n - 2].t, s.floats_ends.1];
+                s.floats_even && window::is_evenly_spaced(last_two.into_iter().chain([t]))
             }
         };
         s.floats.push(FPoint { t, v });
