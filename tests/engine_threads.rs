@@ -144,3 +144,26 @@ fn label_sets_that_collide_once_names_are_dropped_fail_on_any_thread_count() {
         assert_eq!(v.len(), 20, "{threads}");
     }
 }
+
+#[test]
+fn a_sample_limit_reached_inside_a_selection_fails_alike_on_any_thread_count() {
+    // On one thread the selection is taken from the store a block of series
+    // at a time, on several it is collected first: the limit is reached
+    // part-way through it either way, and reported the same.
+    let s = storage();
+    let expr = parse("rate({__name__=~\"req.*\"}[5m])").unwrap();
+    let mut errors = Vec::new();
+    for threads in [1, 2] {
+        let mut options = EngineOptions::default();
+        options.threads = threads;
+        // A window of 20 samples is held with the results so far, one per
+        // series: the 31st of the 40 series goes over.
+        options.max_samples = 50;
+        let err = Engine::new(options)
+            .instant(&s, &expr, 2_000_000)
+            .unwrap_err();
+        errors.push(err.to_string());
+    }
+    assert!(errors[0].contains("too many samples"), "{}", errors[0]);
+    assert_eq!(errors[0], errors[1]);
+}

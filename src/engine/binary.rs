@@ -499,12 +499,8 @@ fn vector_binop(
     let mut out = Vec::with_capacity(lhs.len());
     // Where result sets need no id and are not kept for later steps, they
     // are built into shared blocks and handed to the results at the end.
-    let mut packed = (!cache.many_steps && !need_id).then(|| {
-        // Room for a result per left sample with as many labels as the
-        // first, plus those copied from the right.
-        let per_set = lhs.first().map_or(0, |s| s.labels.len()) + m.include.len();
-        SetsInBlocks::with_capacity(lhs.len(), lhs.len() * per_set)
-    });
+    let mut packed =
+        (!cache.many_steps && !need_id).then(|| SetsInBlocks::with_capacity(lhs.len()));
     let mut do_op = |ls: &ESample,
                      rs: &ESample,
                      sig: usize,

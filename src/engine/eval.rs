@@ -462,27 +462,33 @@ impl<'a, 'b> Ev<'a, 'b> {
         let mut vectors: Vec<Vector> = Vec::with_capacity(inputs.len());
         let mut idxs: Vec<Vec<usize>> = Vec::with_capacity(inputs.len());
         for m in inputs {
-            let mut vector = Vec::with_capacity(m.len());
             let mut idx = Vec::with_capacity(m.len());
-            for (si, s) in m.into_iter().enumerate() {
-                let (f, h) = if let Some(p) = s.floats.first().filter(|p| p.t == ts) {
-                    gathered += 1;
-                    (p.v, None)
-                } else if let Some(p) = s.hists.into_iter().next().filter(|p| p.t == ts) {
-                    gathered += super::types::hist_samples(&p.h);
-                    (0.0, Some(p.h))
-                } else {
-                    continue;
-                };
-                vector.push(ESample {
-                    labels: s.labels,
-                    t: ts,
-                    f,
-                    h,
-                    drop_name: s.drop_name,
-                });
-                idx.push(si);
-            }
+            // Collected from the matrix's own iterator, the vector reuses the
+            // matrix's allocation (a sample is smaller than a series): no
+            // fresh memory for a copy of every input.
+            let vector: Vector = m
+                .into_iter()
+                .enumerate()
+                .filter_map(|(si, s)| {
+                    let (f, h) = if let Some(p) = s.floats.first().filter(|p| p.t == ts) {
+                        gathered += 1;
+                        (p.v, None)
+                    } else if let Some(p) = s.hists.into_iter().next().filter(|p| p.t == ts) {
+                        gathered += super::types::hist_samples(&p.h);
+                        (0.0, Some(p.h))
+                    } else {
+                        return None;
+                    };
+                    idx.push(si);
+                    Some(ESample {
+                        labels: s.labels,
+                        t: ts,
+                        f,
+                        h,
+                        drop_name: s.drop_name,
+                    })
+                })
+                .collect();
             vectors.push(vector);
             idxs.push(idx);
         }

@@ -63,6 +63,11 @@ impl KeptRuns {
         }
     }
 
+    /// Room for `sets` more label sets.
+    pub fn reserve(&mut self, sets: usize) {
+        self.ends.reserve(sets);
+    }
+
     /// Records the labels `keep` selects from each of `items`' label sets
     /// (`labels` gives them), in blocks looked over first, as most of a
     /// large result's sets have left the caches by the time it is grouped.

@@ -145,9 +145,18 @@ impl Labels {
         mut copy: impl FnMut(&Label) -> Label,
     ) {
         let sets: Vec<&mut Labels> = sets.into_iter().collect();
-        let mut blocks = SetsInBlocks::default();
+        // Every label is copied first, then the blocks are made one after
+        // another: where `copy` allocates strings, the strings lie together
+        // and so do the blocks, rather than each block among strings.
+        let copies: Vec<Label> = sets
+            .iter()
+            .flat_map(|set| set.iter())
+            .map(&mut copy)
+            .collect();
+        let mut copies = copies.into_iter();
+        let mut blocks = SetsInBlocks::with_capacity(sets.len());
         for set in &sets {
-            blocks.push(set.iter().map(&mut copy));
+            blocks.push(copies.by_ref().take(set.len()));
         }
         for (set, packed) in sets.into_iter().zip(blocks.finish()) {
             *set = packed;
@@ -447,67 +456,83 @@ pub(crate) fn merge_disjoint<'a>(
     })
 }
 
-/// Label sets built one after another and then laid out in shared blocks
-/// of about [`BLOCK_LABELS`] labels: one allocation per block rather than
-/// one per set, the sets of a block next to each other in memory (see
-/// [`Labels::pack`]).
+/// Label sets built one after another and laid out in shared blocks of
+/// about [`BLOCK_LABELS`] labels as they come: one allocation per block
+/// rather than one per set, the sets of a block next to each other in
+/// memory (see [`Labels::pack`]). Each label is first written to the block
+/// being filled, which stays in the cache, and moved into the block's
+/// allocation when the block is full: no buffer as long as all the sets
+/// together is written and read back.
 #[derive(Debug, Default)]
 pub(crate) struct SetsInBlocks {
-    labels: Vec<Label>,
-    /// Where each set ends in `labels`.
-    ends: Vec<usize>,
+    /// The sets of the blocks made so far, in the order they were added.
+    sets: Vec<Labels>,
+    /// The labels of the block being filled.
+    block: Vec<Label>,
+    /// Where each set of the block being filled ends in `block`.
+    ends: Vec<u32>,
 }
 
 impl SetsInBlocks {
     /// Adds a set: `labels` sorted by name, with unique names and no empty
     /// values (as a [`Labels`] holds them).
     pub fn push(&mut self, labels: impl IntoIterator<Item = Label>) {
-        self.labels.extend(labels);
-        self.ends.push(self.labels.len());
+        let start = self.block.len();
+        self.block.extend(labels);
+        self.close_set(start);
     }
 
-    /// Room for `sets` sets of `labels` labels in all.
-    pub fn with_capacity(sets: usize, labels: usize) -> Self {
+    /// Room for `sets` sets in all.
+    pub fn with_capacity(sets: usize) -> Self {
         SetsInBlocks {
-            labels: Vec::with_capacity(labels),
-            ends: Vec::with_capacity(sets),
+            sets: Vec::with_capacity(sets),
+            block: Vec::with_capacity(BLOCK_LABELS),
+            ends: Vec::new(),
         }
     }
 
     /// Adds the set that `runs` make one after another (together sorted by
     /// name, as for [`Self::push`]).
     pub fn push_runs(&mut self, runs: &[&[Label]]) {
+        let start = self.block.len();
         for run in runs {
-            self.labels.extend_from_slice(run);
+            self.block.extend_from_slice(run);
         }
-        self.ends.push(self.labels.len());
+        self.close_set(start);
+    }
+
+    /// Ends the set that begins at `start` in the block being filled: the
+    /// sets before it make a block of their own when it does not fit beside
+    /// them (a set longer than a block is the only one in its block).
+    fn close_set(&mut self, start: usize) {
+        if self.block.len() > BLOCK_LABELS && start > 0 {
+            self.seal(start);
+        }
+        // A block holds fewer than `u32::MAX` labels: it fits in memory.
+        self.ends.push(self.block.len() as u32);
+    }
+
+    /// Makes the first `len` labels of the block being filled (the sets
+    /// that `ends` lists) a block, moving them into its allocation.
+    fn seal(&mut self, len: usize) {
+        let shared: Arc<[Label]> = self.block.drain(..len).collect();
+        let mut start = 0;
+        for end in self.ends.drain(..) {
+            self.sets.push(Labels {
+                shared: Arc::clone(&shared),
+                start,
+                end,
+            });
+            start = end;
+        }
     }
 
     /// The sets, in the order they were added.
-    pub fn finish(self) -> Vec<Labels> {
-        let SetsInBlocks { labels, ends } = self;
-        let mut sets = Vec::with_capacity(ends.len());
-        let mut labels = labels.into_iter();
-        let mut first = 0;
-        while first < ends.len() {
-            let base = first.checked_sub(1).map_or(0, |i| ends[i]);
-            // The sets that fit in a block together; at least one.
-            let last = first + ends[first + 1..].partition_point(|&end| end - base <= BLOCK_LABELS);
-            let block: Arc<[Label]> = labels.by_ref().take(ends[last] - base).collect();
-            let mut start = 0;
-            for &end in &ends[first..=last] {
-                // A block holds fewer than `u32::MAX` labels: it fits in memory.
-                let end = (end - base) as u32;
-                sets.push(Labels {
-                    shared: Arc::clone(&block),
-                    start,
-                    end,
-                });
-                start = end;
-            }
-            first = last + 1;
+    pub fn finish(mut self) -> Vec<Labels> {
+        if !self.ends.is_empty() {
+            self.seal(self.block.len());
         }
-        sets
+        self.sets
     }
 }
 
@@ -705,18 +730,32 @@ mod tests {
         }
 
         #[test]
-        fn sets_in_blocks_equal_the_sets_pushed(sets in proptest::collection::vec(label_set(), 0..12)) {
+        fn sets_in_blocks_equal_the_sets_pushed(
+            sets in proptest::collection::vec(label_set(), 0..12),
+            split in 0usize..50,
+        ) {
+            // Every other set is pushed as two runs.
             let mut blocks = SetsInBlocks::default();
-            for set in &sets {
-                blocks.push(set.iter().cloned());
+            for (i, set) in sets.iter().enumerate() {
+                if i % 2 == 0 {
+                    blocks.push(set.iter().cloned());
+                } else {
+                    let (a, b) = set.as_slice().split_at(split.min(set.len()));
+                    blocks.push_runs(&[a, b]);
+                }
             }
             let built = blocks.finish();
             prop_assert_eq!(&built, &sets);
             // Neighbours share a block while it holds at most `BLOCK_LABELS`
             // labels; a longer set has one of its own.
-            for set in &built {
-                let (_, len) = set.allocation();
+            let mut block_len = 0;
+            for (i, set) in built.iter().enumerate() {
+                let (at, len) = set.allocation();
                 prop_assert!(len <= BLOCK_LABELS || len == set.len());
+                let shares = i > 0 && built[i - 1].allocation().0 == at;
+                let fits = i > 0 && block_len + set.len() <= BLOCK_LABELS;
+                prop_assert_eq!(shares, fits, "set {} of {}", i, built.len());
+                block_len = if shares { block_len + set.len() } else { set.len() };
             }
             let mut packed = sets.clone();
             Labels::pack(packed.iter_mut(), Label::clone);

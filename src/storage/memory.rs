@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
-use super::{Appender, SelectHints, SelectedSeries, StartTimestamps, Storage, StorageError};
+use super::{
+    Appender, SelectHints, SelectedSeries, SelectionSink, StartTimestamps, Storage, StorageError,
+};
 use crate::model::matcher::ValueSet;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, MatchOp, Matcher, Timestamp};
 
@@ -741,55 +743,81 @@ impl Storage for MemoryStorage {
         matchers: &[Matcher],
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError> {
-        let ranks = self.order.ranks(&self.series);
-        // The matching series in label order first (a rank per series, so
-        // no label sets are compared), then each one's samples: every
-        // selected series is written once, in its final place.
-        let (known, matching) = self.matching(matchers);
-        let mut keys = Vec::with_capacity(known);
-        keys.extend(matching.map(|(id, _)| (ranks.get(id).copied().unwrap_or(usize::MAX), id)));
-        let ids = ids_by_rank(keys, ranks.len());
-        let mut out = Vec::with_capacity(ids.len());
-        let (start, end) = (hints.start, hints.end);
-        for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
-            if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
-                // Most series: floats only, none compressed.
-                let floats = s.head_in(start, end);
-                if !floats.is_empty() {
-                    out.push(SelectedSeries {
-                        labels: s.labels.clone(),
-                        floats: Cow::Borrowed(floats),
-                        histograms: Cow::Borrowed(&[]),
-                    });
-                }
-                continue;
-            }
-            let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
-                (
-                    s.floats_in(start, end),
-                    Cow::Borrowed(window(s.histograms(), start, end, |p| p.t)),
-                )
-            } else {
-                let copy = s.sorted_copy();
-                (
-                    Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
-                    Cow::Owned(window(copy.histograms(), start, end, |p| p.t).to_vec()),
-                )
-            };
-            if floats.is_empty() && histograms.is_empty() {
-                continue;
-            }
-            out.push(SelectedSeries {
-                labels: s.labels.clone(),
-                floats,
-                histograms,
-            });
-        }
+        let mut out = Vec::new();
+        self.select_into(matchers, hints, &mut out);
         Ok(out)
+    }
+
+    fn select_each<'a>(
+        &'a self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+        sink: &mut dyn SelectionSink<'a>,
+    ) -> Result<(), StorageError> {
+        self.select_into(matchers, hints, sink);
+        Ok(())
     }
 }
 
 impl MemoryStorage {
+    /// The selection of [`Storage::select`], handed to `sink` series by
+    /// series.
+    fn select_into<'a>(
+        &'a self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+        sink: &mut (impl SelectionSink<'a> + ?Sized),
+    ) {
+        let ranks = self.order.ranks(&self.series);
+        // The matching series in label order first (a rank per series, so
+        // no label sets are compared), then each one's samples: every
+        // selected series is handed on once, in its final order.
+        let (known, matching) = self.matching(matchers);
+        let mut keys = Vec::with_capacity(known);
+        keys.extend(matching.map(|(id, _)| (ranks.get(id).copied().unwrap_or(usize::MAX), id)));
+        let ids = ids_by_rank(keys, ranks.len());
+        sink.expect(ids.len());
+        let (start, end) = (hints.start, hints.end);
+        for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
+            let series = if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
+                // Most series: floats only, none compressed.
+                let floats = s.head_in(start, end);
+                if floats.is_empty() {
+                    continue;
+                }
+                SelectedSeries {
+                    labels: s.labels.clone(),
+                    floats: Cow::Borrowed(floats),
+                    histograms: Cow::Borrowed(&[]),
+                }
+            } else {
+                let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
+                    (
+                        s.floats_in(start, end),
+                        Cow::Borrowed(window(s.histograms(), start, end, |p| p.t)),
+                    )
+                } else {
+                    let copy = s.sorted_copy();
+                    (
+                        Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
+                        Cow::Owned(window(copy.histograms(), start, end, |p| p.t).to_vec()),
+                    )
+                };
+                if floats.is_empty() && histograms.is_empty() {
+                    continue;
+                }
+                SelectedSeries {
+                    labels: s.labels.clone(),
+                    floats,
+                    histograms,
+                }
+            };
+            if sink.take(series).is_break() {
+                return;
+            }
+        }
+    }
+
     fn start_timestamps_of(&self, labels: &Labels, hints: &SelectHints) -> StartTimestamps {
         let Some(&id) = self.by_labels.get(labels) else {
             return StartTimestamps::default();
@@ -841,6 +869,65 @@ impl Appender for MemoryStorage {
 mod tests {
     use super::*;
     use crate::model::MatchOp;
+
+    /// Counts what it is told and keeps the first `keep` series.
+    struct FirstFew<'a> {
+        keep: usize,
+        expected: Option<usize>,
+        taken: Vec<SelectedSeries<'a>>,
+    }
+
+    impl<'a> SelectionSink<'a> for FirstFew<'a> {
+        fn expect(&mut self, upper: usize) {
+            self.expected = Some(upper);
+        }
+
+        fn take(&mut self, series: SelectedSeries<'a>) -> std::ops::ControlFlow<()> {
+            self.taken.push(series);
+            if self.taken.len() < self.keep {
+                std::ops::ControlFlow::Continue(())
+            } else {
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    }
+
+    #[test]
+    fn select_each_hands_out_the_selection_in_order_until_told_to_stop() {
+        let mut s = MemoryStorage::new();
+        for (i, job) in ["d", "a", "c", "b"].into_iter().enumerate() {
+            let l = Labels::from_pairs(&[("__name__", "x"), ("job", job)]);
+            s.add(&l, 1000, i as f64);
+            s.add(&l, 2000, 10.0 + i as f64);
+        }
+        // One series out of order, one with a histogram too.
+        let d = Labels::from_pairs(&[("__name__", "x"), ("job", "d")]);
+        s.add(&d, 1500, 7.0);
+        s.add_histogram(&d, 1700, Arc::new(FloatHistogram::default()));
+        s.commit();
+        let matchers = [Matcher::equal("__name__", "x")];
+        let hints = SelectHints::window(1000, 1800);
+        let all = s.select(&matchers, &hints).unwrap();
+        assert_eq!(all.len(), 4);
+        let whole = |keep| {
+            let mut sink = FirstFew {
+                keep,
+                expected: None,
+                taken: Vec::new(),
+            };
+            s.select_each(&matchers, &hints, &mut sink).unwrap();
+            sink
+        };
+        let every = whole(usize::MAX);
+        assert_eq!(every.expected, Some(4));
+        assert_eq!(every.taken, all);
+        let two = whole(2);
+        assert_eq!(two.taken, all[..2]);
+        // A `Vec` is a sink that collects.
+        let mut collected = Vec::new();
+        s.select_each(&matchers, &hints, &mut collected).unwrap();
+        assert_eq!(collected, all);
+    }
 
     #[test]
     fn select_by_matchers_and_window_sorts_out_of_order_input() {

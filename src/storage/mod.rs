@@ -5,6 +5,7 @@
 //! own data: a database, a remote-read endpoint, a file.
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use crate::model::{FPoint, HPoint, Labels, Matcher, Timestamp};
 
@@ -131,6 +132,29 @@ pub trait Storage: Send + Sync {
         hints: &SelectHints,
     ) -> Result<Vec<SelectedSeries<'_>>, StorageError>;
 
+    /// The series [`select`](Storage::select) returns, in the same order,
+    /// handed to `sink` one at a time until it asks to stop. A store that
+    /// can hand them out without collecting them first overrides this (the
+    /// engine then never holds the whole selection); the default collects
+    /// them with `select`. While a selection is handed out, the engine may
+    /// ask the store for other things (such as
+    /// [`start_timestamps`](Storage::start_timestamps)) from `sink`.
+    fn select_each<'a>(
+        &'a self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+        sink: &mut dyn SelectionSink<'a>,
+    ) -> Result<(), StorageError> {
+        let selected = self.select(matchers, hints)?;
+        sink.expect(selected.len());
+        for series in selected {
+            if sink.take(series).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Start timestamps of the samples of the series with exactly `labels`
     /// in `hints.start..=hints.end`, aligned with what [`select`](Storage::select)
     /// returns for that series. The default knows none.
@@ -174,6 +198,31 @@ pub trait Storage: Send + Sync {
         values.sort();
         values.dedup();
         Ok(values)
+    }
+}
+
+/// What takes the series of a selection one at a time, from
+/// [`Storage::select_each`].
+pub trait SelectionSink<'a> {
+    /// At most how many series follow, told once before the first when the
+    /// store knows it: room to reserve.
+    fn expect(&mut self, upper: usize) {
+        let _ = upper;
+    }
+
+    /// One more series; [`ControlFlow::Break`] ends the selection.
+    fn take(&mut self, series: SelectedSeries<'a>) -> ControlFlow<()>;
+}
+
+/// Collects the whole selection.
+impl<'a> SelectionSink<'a> for Vec<SelectedSeries<'a>> {
+    fn expect(&mut self, upper: usize) {
+        self.reserve(upper);
+    }
+
+    fn take(&mut self, series: SelectedSeries<'a>) -> ControlFlow<()> {
+        self.push(series);
+        ControlFlow::Continue(())
     }
 }
 

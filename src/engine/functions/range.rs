@@ -2,6 +2,7 @@
 //! extrapolation), `*_over_time`, `deriv`, `predict_linear`, `changes`,
 //! `resets`, `double_exponential_smoothing` and `absent_over_time`.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use super::extrapolation::{ShapeMemo, extrapolation_factor, zero_ratio};
@@ -19,7 +20,7 @@ use crate::engine::eval::DUPLICATE_LABELSET;
 use crate::engine::eval::{Ev, Shared};
 use crate::engine::grouping::{KeptRuns, KeyLabels};
 use crate::engine::kahan::{kahan_inc, quantile};
-use crate::engine::plan::{CallN, Node};
+use crate::engine::plan::{CallN, MatSel, Node};
 use crate::engine::selector::{
     RangeSeries, first_index, left_value, right_value, to_range_series, window_range,
     with_start_timestamps,
@@ -31,7 +32,7 @@ use crate::engine::types::{
 use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint};
 use crate::parser::Span;
-use crate::storage::{SelectHints, SelectedSeries};
+use crate::storage::{SelectHints, SelectedSeries, SelectionSink};
 
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
 const SMOOTHED_SAFE: [&str; 3] = ["delta", "increase", "rate"];
@@ -159,16 +160,20 @@ pub(crate) fn eval_range_call_keyed(
         Node::Matrix(m) => {
             let mut hints = ev.select_hints(&m.sel, Some(m.range));
             hints.func = Some(c.func.name);
-            let mut selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
-            if m.sel.stats_only {
-                let seeks = ev.range_seeks(&m.sel, m.range);
-                crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
-            }
             let threads = ev.sh.opts.threads.max(1);
-            let made = if threads > 1 && selected.len() >= 2 * threads {
-                call.parallel(ev, selected, threads, use_sts, &hints, key)?
+            let made = if threads == 1 && !m.sel.stats_only {
+                call.streamed(ev, m, use_sts, &hints, key)?
             } else {
-                call.all_series(ev, selected, use_sts, &hints, key)?
+                let mut selected = ev.sh.storage.select(&m.sel.matchers, &hints)?;
+                if m.sel.stats_only {
+                    let seeks = ev.range_seeks(&m.sel, m.range);
+                    crate::engine::stats_read::read_stats_only(&mut selected, &seeks);
+                }
+                if threads > 1 && selected.len() >= 2 * threads {
+                    call.parallel(ev, selected, threads, use_sts, &hints, key)?
+                } else {
+                    call.all_series(ev, selected, use_sts, &hints, key)?
+                }
             };
             out = made.out;
             runs = made.runs;
@@ -745,54 +750,43 @@ impl RangeCall<'_> {
         hints: &SelectHints,
         key: Option<KeyLabels<'_>>,
     ) -> Result<Made, EvalError> {
-        let mut out = Vec::with_capacity(selected.len());
-        let mut recording = key.map(|key| (key, KeptRuns::with_capacity(selected.len())));
-        let mut metadata = MetadataAgreement::default();
-        let shapes = ShapeMemo::default();
+        let mut run = SeriesRun::new(self, ev, use_sts, hints, key);
+        run.expect(selected.len());
         let mut rest = selected.into_iter();
         while !rest.as_slice().is_empty() {
-            // A block of series is first looked over (labels, stale markers):
-            // loads from different series that the processor overlaps,
-            // where one series after another would wait for each cache miss
-            // in turn. It is dropped (in place) while it is in the cache.
             let taken = TOUCH_BLOCK.min(rest.len());
-            let block = &rest.as_slice()[..taken];
-            let mut clean = [false; TOUCH_BLOCK];
-            let mut touched = 0;
-            for (s, clean) in block.iter().zip(&mut clean) {
-                metadata.see(&s.labels);
-                if key.is_some() {
-                    // The key is read from the whole set.
-                    touched ^= s.labels.touch();
-                }
-                *clean = s.histograms.is_empty() && !any_stale(&s.floats);
-            }
-            std::hint::black_box(touched);
-            // Each series is dropped (its samples' handles; its labels move
-            // on) as soon as it is done, while it is in the cache.
-            for (s, &clean) in rest.by_ref().take(taken).zip(&clean) {
-                let rs = if use_sts {
-                    with_start_timestamps(&s, ev.sh.storage.start_timestamps(&s.labels, hints)?)
-                } else if clean {
-                    RangeSeries::from_selected(s)
-                } else {
-                    to_range_series(&s)
-                };
-                ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
-                if let Some(ss) = self.series(ev, rs, &shapes)? {
-                    out.push(ss);
-                    if let (Some((key, runs)), Some(ss)) = (&mut recording, out.last()) {
-                        runs.record(&ss.labels, |l| key.keeps(l));
-                        runs.note(&ss.labels, key.noted);
-                    }
-                }
-            }
+            let clean = run.look(&rest.as_slice()[..taken]);
+            run.take(rest.by_ref().take(taken), &clean)?;
         }
-        Ok(Made {
-            out,
-            metadata,
-            runs: recording.map(|(_, runs)| runs),
-        })
+        Ok(run.made)
+    }
+
+    /// [`Self::all_series`] of the series `m` selects, taken from the store
+    /// one block at a time ([`Storage::select_each`]): the selection is never
+    /// held whole.
+    ///
+    /// [`Storage::select_each`]: crate::storage::Storage::select_each
+    fn streamed(
+        &self,
+        ev: &Ev<'_, '_>,
+        m: &MatSel,
+        use_sts: bool,
+        hints: &SelectHints,
+        key: Option<KeyLabels<'_>>,
+    ) -> Result<Made, EvalError> {
+        let mut sink = BlockSink {
+            run: SeriesRun::new(self, ev, use_sts, hints, key),
+            block: Vec::with_capacity(TOUCH_BLOCK),
+            failed: None,
+        };
+        ev.sh
+            .storage
+            .select_each(&m.sel.matchers, hints, &mut sink)?;
+        if let Some(e) = sink.failed {
+            return Err(e);
+        }
+        sink.flush()?;
+        Ok(sink.run.made)
     }
 
     /// [`Self::all_series`] on `threads` scoped threads, each taking one
@@ -880,6 +874,135 @@ impl RangeCall<'_> {
         ev.hold_briefly(peaks)?;
         ev.add_samples(all.out.iter().map(ESeries::samples).sum())?;
         Ok(all)
+    }
+}
+
+/// [`RangeCall::all_series`] under way: the results so far and what each
+/// series is evaluated with.
+struct SeriesRun<'r, 'e, 'k> {
+    call: &'r RangeCall<'r>,
+    ev: &'r Ev<'e, 'e>,
+    use_sts: bool,
+    hints: &'r SelectHints,
+    key: Option<KeyLabels<'k>>,
+    shapes: ShapeMemo,
+    made: Made,
+}
+
+impl<'r, 'e, 'k> SeriesRun<'r, 'e, 'k> {
+    fn new(
+        call: &'r RangeCall<'r>,
+        ev: &'r Ev<'e, 'e>,
+        use_sts: bool,
+        hints: &'r SelectHints,
+        key: Option<KeyLabels<'k>>,
+    ) -> Self {
+        SeriesRun {
+            call,
+            ev,
+            use_sts,
+            hints,
+            key,
+            shapes: ShapeMemo::default(),
+            made: Made {
+                out: Vec::new(),
+                metadata: MetadataAgreement::default(),
+                runs: key.map(|_| KeptRuns::default()),
+            },
+        }
+    }
+
+    /// Room for `series` results.
+    fn expect(&mut self, series: usize) {
+        self.made.out.reserve(series);
+        if let Some(runs) = &mut self.made.runs {
+            runs.reserve(series);
+        }
+    }
+
+    /// Looks a block of series over first (labels, stale markers): loads
+    /// from different series that the processor overlaps, where one series
+    /// after another would wait for each cache miss in turn. Returns which
+    /// series hold no stale marker and no histogram.
+    fn look(&mut self, block: &[SelectedSeries<'_>]) -> [bool; TOUCH_BLOCK] {
+        let mut clean = [false; TOUCH_BLOCK];
+        let mut touched = 0;
+        for (s, clean) in block.iter().zip(&mut clean) {
+            self.made.metadata.see(&s.labels);
+            if self.key.is_some() {
+                // The key is read from the whole set.
+                touched ^= s.labels.touch();
+            }
+            *clean = s.histograms.is_empty() && !any_stale(&s.floats);
+        }
+        std::hint::black_box(touched);
+        clean
+    }
+
+    /// Evaluates the series of a block [`Self::look`] looked over, each
+    /// dropped (its samples' handles; its labels move on) as soon as it is
+    /// done, while it is in the cache.
+    fn take<'a>(
+        &mut self,
+        block: impl Iterator<Item = SelectedSeries<'a>>,
+        clean: &[bool],
+    ) -> Result<(), EvalError> {
+        let ev = self.ev;
+        for (s, &clean) in block.zip(clean) {
+            let rs = if self.use_sts {
+                let sts = ev.sh.storage.start_timestamps(&s.labels, self.hints)?;
+                with_start_timestamps(&s, sts)
+            } else if clean {
+                RangeSeries::from_selected(s)
+            } else {
+                to_range_series(&s)
+            };
+            ev.count_read(rs.floats.len() + hpoint_samples(&rs.hists));
+            if let Some(ss) = self.call.series(ev, rs, &self.shapes)? {
+                if let (Some(key), Some(runs)) = (&self.key, &mut self.made.runs) {
+                    runs.record(&ss.labels, |l| key.keeps(l));
+                    runs.note(&ss.labels, key.noted);
+                }
+                self.made.out.push(ss);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes a selection from the store into [`SeriesRun`] block by block; the
+/// first error ends the selection and is kept for the caller.
+struct BlockSink<'a, 'r, 'e, 'k> {
+    run: SeriesRun<'r, 'e, 'k>,
+    block: Vec<SelectedSeries<'a>>,
+    failed: Option<EvalError>,
+}
+
+impl BlockSink<'_, '_, '_, '_> {
+    /// Evaluates the series gathered so far.
+    fn flush(&mut self) -> Result<(), EvalError> {
+        let clean = self.run.look(&self.block);
+        self.run.take(self.block.drain(..), &clean)
+    }
+}
+
+impl<'a> SelectionSink<'a> for BlockSink<'a, '_, '_, '_> {
+    fn expect(&mut self, upper: usize) {
+        self.run.expect(upper);
+    }
+
+    fn take(&mut self, series: SelectedSeries<'a>) -> ControlFlow<()> {
+        self.block.push(series);
+        if self.block.len() < TOUCH_BLOCK {
+            return ControlFlow::Continue(());
+        }
+        match self.flush() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
     }
 }
 
