@@ -1,6 +1,6 @@
 //! Times our engine on the benchmark queries over the generated data and
 //! prints one line per query and shape:
-//! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read<TAB>read floor seconds`.
+//! `query<TAB>shape<TAB>median seconds<TAB>peak samples<TAB>samples read<TAB>read floor seconds<TAB>page faults`.
 //!
 //! The read floor is the time needed just to read every sample the query's
 //! selectors return, where the store keeps them and in the order the engine
@@ -9,7 +9,10 @@
 //! runs): what no engine over this layout can go below. The samples of an
 //! instant query lie in a few cache lines per series all over memory, so
 //! reading them from memory is bound by the latency of those lines rather
-//! than by the bandwidth.
+//! than by the bandwidth. The page faults are the median of the minor page
+//! faults the process took during a timed run (Linux; 0 elsewhere): memory
+//! the query wrote that the allocator had just taken from the system, as
+//! glibc's `malloc` gives large freed blocks back at once.
 //! `scripts/bench-vs-prometheus` runs this next to Prometheus.
 //!
 //! Usage: `cargo run --release --example bench_queries -- SERIES HOURS RUNS [THREADS]`
@@ -69,6 +72,19 @@ fn read_all(selections: &[Vec<SelectedSeries<'_>>]) -> u64 {
 
 /// The size of this machine's last-level cache, from the kernel's
 /// description of the first processor's caches (`None` where it has none).
+/// The minor page faults this process has taken so far (the tenth field of
+/// `/proc/self/stat`, counted after the command name); 0 where unknown.
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let (_, fields) = stat.rsplit_once(')')?;
+            // Fields from the third on: state is the first here.
+            fields.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn last_level_cache_bytes() -> Option<usize> {
     let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
     let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
@@ -139,11 +155,13 @@ fn main() {
         let (start, end, step) = shape.window(last);
         let expr = parse(q).expect("benchmark query parses");
         let mut times = Vec::with_capacity(runs);
+        let mut faults = Vec::with_capacity(runs);
         let mut stats = promql_engine::engine::QueryStats::default();
         for _ in 0..runs.max(1) {
             if cold {
                 std::hint::black_box(data::sum_in_lanes(&evict));
             }
+            let f0 = minor_faults();
             let t0 = Instant::now();
             let result = if step == 0 {
                 engine.instant(&storage, &expr, end)
@@ -152,9 +170,11 @@ fn main() {
             }
             .expect("benchmark query runs");
             times.push(t0.elapsed().as_secs_f64());
+            faults.push(minor_faults().saturating_sub(f0));
             stats = result.stats;
         }
         times.sort_by(f64::total_cmp);
+        faults.sort_unstable();
         // The read floor: the selections the query made, read with the
         // caches as the timed runs had them.
         let recorder = Recorder {
@@ -183,12 +203,13 @@ fn main() {
             .collect();
         floors.sort_by(f64::total_cmp);
         println!(
-            "{q}\t{}\t{:.9}\t{}\t{}\t{:.9}",
+            "{q}\t{}\t{:.9}\t{}\t{}\t{:.9}\t{}",
             shape.name(),
             times[times.len() / 2],
             stats.peak_samples,
             stats.samples_read,
-            floors[floors.len() / 2]
+            floors[floors.len() / 2],
+            faults[faults.len() / 2]
         );
     };
     if std::env::var("BENCH_STDIN").is_ok_and(|v| v == "1") {
@@ -203,7 +224,7 @@ fn main() {
             };
             match data::Shape::ALL.iter().find(|s| s.name() == shape) {
                 Some(&shape) => run(q, shape),
-                None => println!("{q}\t{shape}\tnan\t0\t0\tnan"),
+                None => println!("{q}\t{shape}\tnan\t0\t0\tnan\t0"),
             }
         }
         return;
