@@ -359,13 +359,30 @@ pub(crate) fn at_modifier(w: &mut dyn Write, at: &AtModifier) -> fmt::Result {
 }
 
 /// ` offset 5m`; nothing for a zero literal offset (as Prometheus).
+///
+/// After `offset` a sign followed by an atom ends the duration (`x offset
+/// -2 ^ 2` is `(x offset -2) ^ 2`); only two signs in a row make the parser
+/// read a power expression (`x offset -+2 ^ 2` is `x offset -(2 ^ 2)`). An
+/// offset that is a power, or the negation of one, is printed that way.
 fn offset(w: &mut dyn Write, offset: Option<&DurationExpr>) -> fmt::Result {
-    match offset {
-        Some(d) if d.as_literal_millis() != Some(0) => {
-            w.write_str(" offset ")?;
-            duration(w, d)
+    let Some(d) = offset.filter(|d| d.as_literal_millis() != Some(0)) else {
+        return Ok(());
+    };
+    w.write_str(" offset ")?;
+    match d {
+        DurationExpr::Binary { .. } => {
+            w.write_str("++")?;
+            duration_expr(w, d)
         }
-        _ => Ok(()),
+        DurationExpr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+            ..
+        } if matches!(**expr, DurationExpr::Binary { .. }) => {
+            w.write_str("-+")?;
+            duration_expr(w, expr)
+        }
+        _ => duration(w, d),
     }
 }
 

@@ -458,10 +458,43 @@ fn duration_expressions() {
         s.to_string(),
         "foo offset -min_of(10s, max_of(range(), 2s))"
     );
+    // A power after `offset` needs two signs in front to stay the offset's
+    // (one sign and an atom end the offset); see `offset_powers_round_trip`.
+    let pow = || dbin(Pow, step(), lit(2.0));
+    s.offset = Some(pow());
+    assert_eq!(s.to_string(), "foo offset ++step() ^ 2");
+    s.offset = Some(dunary(UnaryOp::Neg, pow()));
+    assert_eq!(s.to_string(), "foo offset -+step() ^ 2");
+    s.offset = Some(dunary(UnaryOp::Neg, dunary(UnaryOp::Neg, pow())));
+    assert_eq!(s.to_string(), "foo offset --step() ^ 2");
     let mut sq = subquery(vs("foo"), 0, None);
     sq.range = dparen(dur(5 * M));
     sq.step = Some(dbin(Mul, dur(M), lit(2.0)));
     assert_eq!(sq.to_string(), "foo[(5m):1m * 2]");
+}
+
+#[test]
+fn offset_powers_round_trip() {
+    // One sign and an atom end an offset; two signs start a power.
+    let options = crate::ParseOptions::all();
+    for (text, printed) in [
+        (
+            "x offset -+min_of(step(), 1s)^0",
+            "x offset -+min_of(step(), 1s) ^ 0",
+        ),
+        ("x offset +-step()^2", "x offset -+step() ^ 2"),
+        ("x offset ++step()^2", "x offset ++step() ^ 2"),
+        ("x offset ++-step()^2", "x offset -+step() ^ 2"),
+        ("x offset --(2^3)^2", "x offset --(2 ^ 3) ^ 2"),
+        ("x[5m] offset -+2^2", "x[5m] offset -+2 ^ 2"),
+        ("x offset -2^2", "x offset -2s ^ 2"),
+    ] {
+        let expr = crate::parse_with(text, &options).unwrap();
+        assert_eq!(expr.to_string(), printed, "{text}");
+        let again = crate::parse_with(printed, &options).unwrap();
+        assert!(expr.eq_ignore_spans(&again), "{text} -> {printed}");
+        assert_eq!(crate::format(&expr), printed, "{text}");
+    }
 }
 
 #[test]
