@@ -226,6 +226,32 @@ mod tests {
         }
 
         #[test]
+        fn evenly_spaced_windows_at_any_scale_equal_two_bisections(
+            first in proptest::prop_oneof![
+                -1_000_000i64..1_000_000,
+                1_600_000_000_000i64..1_800_000_000_000,
+                (i64::MIN / 2)..(i64::MIN / 4),
+            ],
+            step in proptest::prop_oneof![1i64..100, 1_000i64..120_000, (1i64 << 40)..(1i64 << 50)],
+            len in 2usize..3_000,
+            at in 0.0f64..1.0,
+            width in 0.0f64..1.2,
+            off in -3i64..4,
+        ) {
+            // Windows whose ends fall on, just before and just after sample
+            // times, anywhere along series of realistic and extreme times.
+            prop_assume!(first.checked_add(step.saturating_mul(len as i64)).is_some());
+            let ts: Vec<i64> = (0..len as i64).map(|i| first + i * step).collect();
+            let span = (ts[len - 1] - first) as f64;
+            let start = first + (span * at) as i64 / step * step + off;
+            let end = start.saturating_add((span * width) as i64 + off);
+            let lo = ts.partition_point(|&x| x < start);
+            let hi = ts.partition_point(|&x| x <= end);
+            let range = evenly_spaced(len, (first, ts[len - 1]), start, end);
+            proptest::prop_assert_eq!(range.map(|r| &ts[r]), Some(&ts[lo..hi.max(lo)]));
+        }
+
+        #[test]
         fn uneven_times_are_told_apart(
             mut ts in proptest::collection::vec(-50i64..50, 0..20),
         ) {
