@@ -69,24 +69,31 @@ pub(super) fn evenly_spaced(
     start: Timestamp,
     end: Timestamp,
 ) -> Option<std::ops::Range<usize>> {
-    let gaps = i128::try_from(len.checked_sub(1)?).ok()?;
-    let first = i128::from(ends.0);
-    let span = i128::from(ends.1) - first;
-    if gaps == 0 || span <= 0 || span % gaps != 0 {
+    // In 64 bits (a span beyond them is left to the search): 128-bit
+    // divisions are a library routine each, and this runs for every series
+    // a query selects.
+    let gaps = i64::try_from(len.checked_sub(1)?).ok().filter(|&g| g > 0)?;
+    let (first, last) = ends;
+    let span = last.checked_sub(first).filter(|&s| s > 0)?;
+    if span % gaps != 0 {
         return None;
     }
     let step = span / gaps;
     // How many samples lie before time `t`.
-    let before = |t: i128| -> usize {
-        let offset = t - first;
-        if offset <= 0 {
+    let before = |t: Timestamp| -> usize {
+        if t <= first {
             return 0;
         }
-        let count = (offset + step - 1) / step;
+        if t > last {
+            return len;
+        }
+        // `0 < offset <= span`: the rounded-up quotient cannot overflow.
+        let offset = t - first;
+        let count = offset / step + i64::from(offset % step != 0);
         usize::try_from(count).map_or(len, |c| c.min(len))
     };
-    let lo = before(i128::from(start));
-    let hi = before(i128::from(end) + 1);
+    let lo = before(start);
+    let hi = if end >= last { len } else { before(end + 1) };
     Some(lo..hi.max(lo))
 }
 
