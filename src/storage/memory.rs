@@ -900,7 +900,7 @@ mod tests {
             s.add(&l, 1000, i as f64);
             s.add(&l, 2000, 10.0 + i as f64);
         }
-        // One series out of order, one with a histogram too.
+        // One series with a sample out of order and a histogram too.
         let d = Labels::from_pairs(&[("__name__", "x"), ("job", "d")]);
         s.add(&d, 1500, 7.0);
         s.add_histogram(&d, 1700, Arc::new(FloatHistogram::default()));
