@@ -372,3 +372,70 @@ fn name_removal_collisions_depend_on_the_mode() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An instant selector reads the latest sample of a block of series before
+/// it works through them: over many series of every kind (fresh, stale,
+/// too old, with a later sample, a histogram) it must give each series
+/// what that series gives when selected alone.
+#[test]
+fn an_instant_selector_over_many_series_gives_each_what_it_gives_alone() {
+    const T: i64 = 3_600_000;
+    let mut s = MemoryStorage::new();
+    for i in 0..53 {
+        let lbl = l(&[("__name__", "m"), ("k", &i.to_string())]);
+        match i % 5 {
+            0 => s.add(&lbl, T - 15_000, i as f64),
+            1 => {
+                s.add(&lbl, T - 60_000, i as f64);
+                s.add(&lbl, T - 30_000, stale_nan());
+            }
+            // Older than the five-minute lookback.
+            2 => s.add(&lbl, T - 360_000, i as f64),
+            3 => {
+                let h = promql_engine::model::FloatHistogram {
+                    count: i as f64,
+                    sum: 1.0,
+                    ..Default::default()
+                };
+                s.add_histogram(&lbl, T - 15_000, std::sync::Arc::new(h));
+            }
+            _ => {
+                s.add(&lbl, T - 45_000, i as f64);
+                s.add(&lbl, T + 15_000, -1.0);
+            }
+        }
+    }
+    s.commit();
+    let eval = |q: &str| {
+        let expr = parse_with(q, &ParseOptions::all()).expect("query parses");
+        match Engine::new(EngineOptions::default()).instant(&s, &expr, T) {
+            Ok(r) => match r.value {
+                Value::Vector(v) => v,
+                other => panic!("{q}: a vector expected, got {other:?}"),
+            },
+            Err(e) => panic!("{q}: {e}"),
+        }
+    };
+    let all = eval("m");
+    let mut alone = Vec::new();
+    for i in 0..53 {
+        alone.extend(eval(&format!("m{{k=\"{i}\"}}")));
+    }
+    alone.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut sorted_all = all.clone();
+    sorted_all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    assert_eq!(format!("{sorted_all:?}"), format!("{alone:?}"));
+    // Fresh, histogram and earlier-than-a-later-sample series.
+    let kept = (0..53).filter(|i| matches!(i % 5, 0 | 3 | 4)).count();
+    assert_eq!(all.len(), kept);
+    let value_of = |k: &str| {
+        all.iter()
+            .find(|s| s.labels.get("k") == Some(k))
+            .map(|s| s.value.clone())
+    };
+    assert_eq!(value_of("4"), Some(SampleValue::Float(4.0)));
+    assert_eq!(value_of("5"), Some(SampleValue::Float(5.0)));
+    assert_eq!(value_of("6"), None, "stale");
+    assert_eq!(value_of("7"), None, "too old");
+    assert!(matches!(value_of("8"), Some(SampleValue::Histogram(_))));
+}

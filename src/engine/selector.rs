@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::EvalError;
 use super::eval::Ev;
 use super::plan::{MatSel, Sel};
-use super::types::{ESeries, Matrix, PointSink, Points, hist_samples, hpoint_samples};
+use super::types::{ESeries, Matrix, PointSink, Points, TOUCH_BLOCK, hist_samples, hpoint_samples};
 use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, is_stale_nan};
 use crate::storage::{SelectHints, SelectedSeries, StartTimestamps};
@@ -52,16 +52,20 @@ fn latest_at_steps(
 /// start would look at every sample in it. A storage that returns just the
 /// window (as it is asked) has that sample last: no bisection then.
 fn latest_at_one_step(floats: &[FPoint], ts: i64, read: i64, floor: i64, out: &mut impl PointSink) {
+    if let Some(v) = latest_at(floats, read, floor) {
+        out.push_point(FPoint { t: ts, v });
+    }
+}
+
+/// The value of the latest sample at or before `read` and after `floor`,
+/// unless it is a stale marker: [`latest_at_one_step`]'s answer.
+fn latest_at(floats: &[FPoint], read: i64, floor: i64) -> Option<f64> {
     let ahead = match floats.last() {
         Some(last) if last.t <= read => floats.len(),
         _ => floats.partition_point(|p| p.t <= read),
     };
-    if let Some(p) = ahead.checked_sub(1).map(|i| floats[i])
-        && p.t > floor
-        && !is_stale_nan(p.v)
-    {
-        out.push_point(FPoint { t: ts, v: p.v });
-    }
+    let p = floats[..ahead].last()?;
+    (p.t > floor && !is_stale_nan(p.v)).then_some(p.v)
 }
 
 /// Evaluation steps at a fixed interval whose times, read times and floors
@@ -385,35 +389,56 @@ impl Ev<'_, '_> {
             return self.smooth_series(sel, &series);
         }
         let lb = self.lookback();
+        let one_step = match self.saturating_steps(sel.at, sel.offset, lb).next() {
+            Some(step) if self.num_steps() == 1 => Some(step),
+            _ => None,
+        };
         let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            self.tick()?;
-            // The selection is consumed: its label sets move to the result.
-            let SelectedSeries {
-                labels,
-                floats,
-                histograms,
-            } = s;
-            let mut ss = ESeries::new(labels, false);
-            if histograms.is_empty() {
-                ss.floats = self.latest_floats(sel, lb, &floats)?;
-                let held = ss.floats.len();
-                self.add_samples(held)?;
-                self.count_read(held);
-            } else {
-                for ts in self.steps() {
-                    self.tick()?;
-                    let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
-                    if let Some((_, f, h)) = lookup(&floats, &histograms, r, lb) {
-                        let n = h.as_deref().map_or(1, hist_samples);
-                        self.add_samples(n)?;
-                        self.count_read(n);
-                        ss.push(ts, f, h);
-                    }
+        let mut rest = series.into_iter();
+        while !rest.as_slice().is_empty() {
+            let taken = TOUCH_BLOCK.min(rest.len());
+            // An instant query reads one sample of each series: those of a
+            // block are read first, loads from different series that the
+            // processor overlaps, where one series after another would wait
+            // for each cache miss in turn.
+            let mut latest = [None; TOUCH_BLOCK];
+            if let Some((ts, read, floor)) = one_step {
+                for (s, latest) in rest.as_slice()[..taken].iter().zip(&mut latest) {
+                    *latest = latest_at(&s.floats, read, floor).map(|v| FPoint { t: ts, v });
                 }
             }
-            if ss.len() > 0 {
-                out.push(ss);
+            for (s, latest) in rest.by_ref().take(taken).zip(latest) {
+                self.tick()?;
+                // The selection is consumed: its label sets move to the result.
+                let SelectedSeries {
+                    labels,
+                    floats,
+                    histograms,
+                } = s;
+                let mut ss = ESeries::new(labels, false);
+                if histograms.is_empty() {
+                    ss.floats = match one_step {
+                        Some(_) => latest.into_iter().collect(),
+                        None => self.latest_floats(sel, lb, &floats)?,
+                    };
+                    let held = ss.floats.len();
+                    self.add_samples(held)?;
+                    self.count_read(held);
+                } else {
+                    for ts in self.steps() {
+                        self.tick()?;
+                        let r = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                        if let Some((_, f, h)) = lookup(&floats, &histograms, r, lb) {
+                            let n = h.as_deref().map_or(1, hist_samples);
+                            self.add_samples(n)?;
+                            self.count_read(n);
+                            ss.push(ts, f, h);
+                        }
+                    }
+                }
+                if ss.len() > 0 {
+                    out.push(ss);
+                }
             }
         }
         Ok(out)

@@ -277,11 +277,7 @@ pub(crate) fn in_key(label: &Label, names: &[String], without: bool) -> bool {
     }
 }
 
-/// How many label sets are looked over together before they are worked
-/// through (see [`Labels::touch`]): enough reads to keep the processor's
-/// outstanding cache misses busy, few enough that the block is still in the
-/// first-level cache when it is worked through.
-pub(crate) const TOUCH_BLOCK: usize = 16;
+pub(crate) use crate::model::labels::TOUCH_BLOCK;
 
 /// `items` in order, each block of [`TOUCH_BLOCK`] looked over first
 /// ([`Labels::touch`] on the label set `labels` gives): for a pass over the

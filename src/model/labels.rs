@@ -85,6 +85,12 @@ pub struct Labels {
     end: u32,
 }
 
+/// How many label sets (or series) are looked over together before they
+/// are worked through (see [`Labels::touch`]): enough reads to keep the
+/// processor's outstanding cache misses busy, few enough that the block is
+/// still in the first-level cache when it is worked through.
+pub(crate) const TOUCH_BLOCK: usize = 16;
+
 /// About how many labels [`SetsInBlocks`] (and so [`Labels::pack`]) lays out
 /// in one allocation: 4 KiB of label records, so that a block's sets span
 /// two pages at most while one reference count serves dozens of typical
@@ -283,6 +289,11 @@ impl Labels {
     pub(crate) fn touch(&self) -> usize {
         let labels = self.as_slice();
         labels.first().map_or(0, |l| l.name.len()) ^ labels.last().map_or(0, |l| l.value.len())
+    }
+
+    /// Reads the shared allocation's reference count.
+    pub(crate) fn touch_count(&self) -> usize {
+        Arc::strong_count(&self.shared)
     }
 
     /// [`Self::touch`] for a set whose label strings are about to be

@@ -9,6 +9,7 @@ use super::chunk::{decode_xor_into, decode_xor_until, encode_xor, sample_count};
 use super::{
     Appender, SelectHints, SelectedSeries, SelectionSink, StartTimestamps, Storage, StorageError,
 };
+use crate::model::labels::TOUCH_BLOCK;
 use crate::model::matcher::ValueSet;
 use crate::model::{FPoint, FloatHistogram, HPoint, Labels, MatchOp, Matcher, Timestamp};
 
@@ -778,42 +779,53 @@ impl MemoryStorage {
         let ids = ids_by_rank(keys, ranks.len());
         sink.expect(ids.len());
         let (start, end) = (hints.start, hints.end);
-        for s in ids.into_iter().filter_map(|id| self.series.get(id)) {
-            let series = if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
-                // Most series: floats only, none compressed.
-                let floats = s.head_in(start, end);
-                if floats.is_empty() {
-                    continue;
-                }
-                SelectedSeries {
-                    labels: s.labels.clone(),
-                    floats: Cow::Borrowed(floats),
-                    histograms: Cow::Borrowed(&[]),
-                }
-            } else {
-                let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
-                    (
-                        s.floats_in(start, end),
-                        Cow::Borrowed(window(s.histograms(), start, end, |p| p.t)),
-                    )
+        for block in ids.chunks(TOUCH_BLOCK) {
+            // The block's series records and the counts its label sets'
+            // copies increment are read first: loads from different series
+            // that the processor overlaps, where an increment (an atomic
+            // operation) waits for its cache miss before anything after it.
+            let looked = block
+                .iter()
+                .filter_map(|&id| self.series.get(id))
+                .fold(0, |acc, s| acc ^ s.labels.touch_count() ^ s.floats.len());
+            std::hint::black_box(looked);
+            for s in block.iter().filter_map(|&id| self.series.get(id)) {
+                let series = if s.sorted && s.chunks.is_empty() && s.extra.is_none() {
+                    // Most series: floats only, none compressed.
+                    let floats = s.head_in(start, end);
+                    if floats.is_empty() {
+                        continue;
+                    }
+                    SelectedSeries {
+                        labels: s.labels.clone(),
+                        floats: Cow::Borrowed(floats),
+                        histograms: Cow::Borrowed(&[]),
+                    }
                 } else {
-                    let copy = s.sorted_copy();
-                    (
-                        Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
-                        Cow::Owned(window(copy.histograms(), start, end, |p| p.t).to_vec()),
-                    )
+                    let (floats, histograms): (Cow<'_, [FPoint]>, Cow<'_, [HPoint]>) = if s.sorted {
+                        (
+                            s.floats_in(start, end),
+                            Cow::Borrowed(window(s.histograms(), start, end, |p| p.t)),
+                        )
+                    } else {
+                        let copy = s.sorted_copy();
+                        (
+                            Cow::Owned(window(&copy.floats, start, end, |p| p.t).to_vec()),
+                            Cow::Owned(window(copy.histograms(), start, end, |p| p.t).to_vec()),
+                        )
+                    };
+                    if floats.is_empty() && histograms.is_empty() {
+                        continue;
+                    }
+                    SelectedSeries {
+                        labels: s.labels.clone(),
+                        floats,
+                        histograms,
+                    }
                 };
-                if floats.is_empty() && histograms.is_empty() {
-                    continue;
+                if sink.take(series).is_break() {
+                    return;
                 }
-                SelectedSeries {
-                    labels: s.labels.clone(),
-                    floats,
-                    histograms,
-                }
-            };
-            if sink.take(series).is_break() {
-                return;
             }
         }
     }

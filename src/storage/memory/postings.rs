@@ -63,14 +63,23 @@ impl NameValues {
     ) -> impl Iterator<Item = &'a [usize]> + 'a {
         let bytes = self.text.as_bytes();
         let mut start = 0;
-        self.ends.iter().enumerate().filter_map(move |(k, &end)| {
-            let from = std::mem::replace(&mut start, end);
-            if !has_affixes(bytes.get(from..end)?, prefix, suffix) {
-                return None;
-            }
-            let text = self.text.get(from..end)?;
-            keep(text).then(|| self.ids.get(k).map(|ids| ids.as_slice()))?
-        })
+        // Every value is tested before any list is read: the lists lie
+        // apart, and reads of one after another the processor overlaps,
+        // where reads between the tests would each wait in turn.
+        let kept: Vec<usize> = self
+            .ends
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &end)| {
+                let from = std::mem::replace(&mut start, end);
+                if !has_affixes(bytes.get(from..end)?, prefix, suffix) {
+                    return None;
+                }
+                keep(self.text.get(from..end)?).then_some(k)
+            })
+            .collect();
+        kept.into_iter()
+            .filter_map(|k| self.ids.get(k).map(|ids| ids.as_slice()))
     }
 
     /// The ids of the series of each of `listed` that is one of the values
