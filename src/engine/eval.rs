@@ -662,7 +662,7 @@ pub(crate) fn merge_same_labelsets(mat: Matrix) -> Result<Matrix, EvalError> {
     }
     for s in &mut out {
         s.floats.sort_by_key(|p| p.t);
-        s.hists.sort_by_key(|p| p.t);
+        s.hists.as_mut_slice().sort_by_key(|p| p.t);
         if s.floats.windows(2).any(|w| w[0].t == w[1].t)
             || s.hists.windows(2).any(|w| w[0].t == w[1].t)
         {

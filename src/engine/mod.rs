@@ -382,7 +382,7 @@ impl Engine {
                 .map(|s| Series {
                     labels: s.labels,
                     floats: s.floats.into_vec(),
-                    histograms: s.hists,
+                    histograms: s.hists.into_vec(),
                 })
                 .collect();
             // Label sets are distinct here, so an unstable sort gives the same order.

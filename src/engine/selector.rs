@@ -678,7 +678,7 @@ impl Ev<'_, '_> {
                 out.push(ESeries {
                     labels: s.labels.clone(),
                     floats: Points::from_vec(floats),
-                    hists,
+                    hists: hists.into(),
                     drop_name: false,
                 });
             }

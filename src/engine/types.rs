@@ -55,22 +55,110 @@ pub(crate) fn is_metadata_name(name: &str) -> bool {
         .any(|m| word == u64::from_ne_bytes(*m))
 }
 
+/// The histogram points of an evaluated series: most series have none, so
+/// they take one word (no allocation) until the first is pushed, which
+/// keeps [`ESeries`] to 64 bytes: the arrays of series that every step of
+/// an evaluation writes and reads are a fifth smaller than with a `Vec`.
+#[derive(Clone, Debug, Default, PartialEq)]
+// The box is the point: one word in the series instead of a `Vec`'s three.
+#[allow(clippy::box_collection)]
+pub(crate) struct HistPoints(Option<Box<Vec<HPoint>>>);
+
+/// What an empty [`HistPoints`] reads as.
+static NO_HPOINTS: Vec<HPoint> = Vec::new();
+
+impl HistPoints {
+    /// The points, taken out as a `Vec`.
+    pub fn into_vec(self) -> Vec<HPoint> {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+
+    /// Appends a point (the first allocates).
+    pub fn push(&mut self, p: HPoint) {
+        self.0.get_or_insert_with(Box::default).push(p);
+    }
+
+    /// Appends `more`'s points.
+    pub fn extend(&mut self, more: HistPoints) {
+        match &mut self.0 {
+            None => *self = more,
+            Some(points) => points.extend(more),
+        }
+    }
+
+    /// The points, to change in place (nothing allocated).
+    pub fn as_mut_slice(&mut self) -> &mut [HPoint] {
+        self.0.as_deref_mut().map_or(&mut [], Vec::as_mut_slice)
+    }
+}
+
+impl std::ops::Deref for HistPoints {
+    type Target = Vec<HPoint>;
+
+    fn deref(&self) -> &Vec<HPoint> {
+        self.0.as_deref().unwrap_or(&NO_HPOINTS)
+    }
+}
+
+impl From<Vec<HPoint>> for HistPoints {
+    fn from(points: Vec<HPoint>) -> Self {
+        HistPoints((!points.is_empty()).then(|| Box::new(points)))
+    }
+}
+
+impl FromIterator<HPoint> for HistPoints {
+    fn from_iter<I: IntoIterator<Item = HPoint>>(iter: I) -> Self {
+        iter.into_iter().collect::<Vec<_>>().into()
+    }
+}
+
+impl<'a> IntoIterator for &'a HistPoints {
+    type Item = &'a HPoint;
+    type IntoIter = std::slice::Iter<'a, HPoint>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut HistPoints {
+    type Item = &'a mut HPoint;
+    type IntoIter = std::slice::IterMut<'a, HPoint>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_mut_slice().iter_mut()
+    }
+}
+
+impl IntoIterator for HistPoints {
+    type Item = HPoint;
+    type IntoIter = std::vec::IntoIter<HPoint>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_vec().into_iter()
+    }
+}
+
 /// One series of an evaluated (range) result.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ESeries {
     pub labels: Labels,
     pub floats: Points,
-    pub hists: Vec<HPoint>,
+    pub hists: HistPoints,
     /// The metric name (and type/unit) must be dropped at the end of evaluation.
     pub drop_name: bool,
 }
+
+// The arrays of series each step writes and reads stay at one cache line
+// per series (see `HistPoints`).
+const _: () = assert!(std::mem::size_of::<ESeries>() <= 64);
 
 impl ESeries {
     pub fn new(labels: Labels, drop_name: bool) -> Self {
         ESeries {
             labels,
             floats: Points::new(),
-            hists: Vec::new(),
+            hists: HistPoints::default(),
             drop_name,
         }
     }
@@ -527,5 +615,34 @@ mod tests {
         s.push(1, 0.0, Some(Arc::new(h)));
         assert_eq!(s.len(), 2);
         assert_eq!(s.samples(), 15);
+    }
+
+    #[test]
+    fn hist_points_read_write_and_convert_like_a_vec() {
+        let at = |t: i64| HPoint {
+            t,
+            h: Arc::new(FloatHistogram::default()),
+        };
+        let times = |h: &HistPoints| h.iter().map(|p| p.t).collect::<Vec<_>>();
+        let mut h = HistPoints::default();
+        assert!(h.is_empty() && h.as_mut_slice().is_empty());
+        assert_eq!(HistPoints::from(Vec::new()), h, "an empty Vec takes no box");
+        h.push(at(3));
+        h.push(at(1));
+        h.as_mut_slice().sort_by_key(|p| p.t);
+        assert_eq!(times(&h), [1, 3]);
+        h.extend(HistPoints::from(vec![at(5)]));
+        let mut empty = HistPoints::default();
+        empty.extend(h.clone());
+        assert_eq!(times(&empty), [1, 3, 5]);
+        for p in &mut h {
+            p.t += 10;
+        }
+        assert_eq!(
+            h.into_vec().iter().map(|p| p.t).collect::<Vec<_>>(),
+            [11, 13, 15]
+        );
+        let collected: HistPoints = (0..2).map(at).collect();
+        assert_eq!(collected.len(), 2);
     }
 }

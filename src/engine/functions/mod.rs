@@ -167,7 +167,7 @@ fn sort_over_steps(ev: &Ev<'_, '_>, name: &str, arg: &Node) -> Result<Matrix, Ev
         for s in &mut m {
             // Counted when the argument was evaluated.
             ev.sub_samples(s.hists.iter().map(|p| types::hist_samples(&p.h)).sum());
-            s.hists = Vec::new();
+            s.hists = types::HistPoints::default();
         }
         m.retain(|s| !s.floats.is_empty());
     }

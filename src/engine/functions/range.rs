@@ -26,8 +26,8 @@ use crate::engine::selector::{
     with_start_timestamps,
 };
 use crate::engine::types::{
-    ESeries, Matrix, MetadataAgreement, PointSink, Points, TOUCH_BLOCK, drop_metadata_owned,
-    has_duplicate_labels, hpoint_samples,
+    ESeries, HistPoints, Matrix, MetadataAgreement, PointSink, Points, TOUCH_BLOCK,
+    drop_metadata_owned, has_duplicate_labels, hpoint_samples,
 };
 use crate::model::value::any_stale;
 use crate::model::{FPoint, FloatHistogram, HPoint};
@@ -189,7 +189,7 @@ pub(crate) fn eval_range_call_keyed(
                 let rs = RangeSeries {
                     labels: std::borrow::Cow::Owned(s.labels),
                     floats: std::borrow::Cow::Owned(s.floats.into_vec()),
-                    hists: std::borrow::Cow::Owned(forget_reset_hints(s.hists)),
+                    hists: std::borrow::Cow::Owned(forget_reset_hints(s.hists.into_vec())),
                     drop_name: s.drop_name,
                     float_sts: Vec::new(),
                     hist_sts: Vec::new(),
@@ -462,7 +462,7 @@ impl RangeCall<'_> {
         shapes: &ShapeMemo,
         mname: &str,
         out: &mut Vec<FPoint>,
-        hists: &mut Vec<HPoint>,
+        hists: &mut HistPoints,
     ) -> Result<usize, EvalError> {
         match ev.plain_steps(self.at, self.offset, self.range) {
             Some(steps) => self.float_windows_over(ev, floats, shapes, mname, (out, hists), steps),
@@ -480,7 +480,7 @@ impl RangeCall<'_> {
         floats: &[FPoint],
         shapes: &ShapeMemo,
         mname: &str,
-        (out, hists): (&mut Vec<FPoint>, &mut Vec<HPoint>),
+        (out, hists): (&mut Vec<FPoint>, &mut HistPoints),
         steps: impl Iterator<Item = (i64, i64, i64)>,
     ) -> Result<usize, EvalError> {
         // One look at the clock per series (each step does a bounded amount
@@ -1163,7 +1163,7 @@ fn absent_over_time(
     Ok(vec![ESeries {
         labels: absent_labels(&c.args[mi]),
         floats: Points::from_vec(missing),
-        hists: Vec::new(),
+        hists: HistPoints::default(),
         drop_name: true,
     }])
 }
