@@ -291,7 +291,10 @@ impl Labels {
         labels.first().map_or(0, |l| l.name.len()) ^ labels.last().map_or(0, |l| l.value.len())
     }
 
-    /// Reads the shared allocation's reference count.
+    /// Reads the shared allocation's reference count (where a copy of the
+    /// set will increment it), returning a value to pass to
+    /// `std::hint::black_box`: [`Self::touch`] for a batch of sets about to
+    /// be copied.
     pub(crate) fn touch_count(&self) -> usize {
         Arc::strong_count(&self.shared)
     }
